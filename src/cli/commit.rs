@@ -1,0 +1,157 @@
+//! `artifact-store commit`: commit files and directories as one artifact set.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use artifact_store::metadata::{self, TestStatus};
+use artifact_store::{
+    CommitRequest, CorrelationId, Error, InputSpec, PromptHash, Result, TaskId, WorkflowId,
+};
+
+use super::Ctx;
+
+/// Commit files and directories as one artifact set on `ai/generated/<workflow>/<task>`.
+///
+/// Files land in the artifact directory (`artifacts/<workflow>/<task>/` by default),
+/// which is replaced as a whole, next to a generated metadata.json with sha256 checksums.
+/// A directory keeps its name (`out/` lands as `.../out/`); `out/.` commits its contents.
+/// Everything is scanned for secrets before anything is written.
+///
+/// The correlation id is the idempotency key: the same id with the same files returns
+/// the first commit (`"duplicate": true`); with other files it is a conflict (exit 4)
+/// unless --force.
+///
+/// Example:
+///   artifact-store commit --workflow wf_rsi --task coder_001 --correlation-id abc123 \
+///       --prompt-hash 7a8b9c0d --set test_metrics.net_pnl=120.5 strategy.py reports/
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Workflow id: letters, digits, '.', '_', '-'; at most 128.
+    #[arg(long, short = 'w', value_name = "W")]
+    workflow: String,
+    /// Task id: letters, digits, '.', '_', '-'; at most 128.
+    #[arg(long, short = 't', value_name = "T")]
+    task: String,
+    /// Correlation id (`abc` or `corr_abc`); tagged as `corr_<id>`.
+    #[arg(long, value_name = "C")]
+    correlation_id: Option<String>,
+    /// Prompt hash (4-128 letters and digits); tagged as `prompt_<hash>` on the newest commit.
+    #[arg(long, value_name = "H")]
+    prompt_hash: Option<String>,
+    /// Caller metadata: a JSON object in FILE, or `-` for stdin. Keys are kept as given.
+    #[arg(long, value_name = "FILE|-")]
+    metadata: Option<String>,
+    /// Set one metadata key; dotted keys nest (`test_metrics.net_pnl=120.5`). Values
+    /// that parse as JSON are stored as JSON, others as strings. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Test status recorded in metadata and trailers.
+    #[arg(long, value_name = "passed|failed")]
+    status: Option<String>,
+    /// Commit even when the correlation id already names other content, moving its tag.
+    #[arg(long)]
+    force: bool,
+    /// Files and directories to commit.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Runs `commit`.
+pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
+    let request = request(args)?;
+    let store = ctx.store()?;
+    let outcome = store.commit(request)?;
+    for warning in &outcome.warnings {
+        ctx.out.warn(warning);
+    }
+    if ctx.out.json {
+        ctx.out.json_value(&outcome);
+        return Ok(());
+    }
+    let short = &outcome.commit_sha[..12];
+    if outcome.duplicate {
+        ctx.out.data(&format!(
+            "unchanged: {} is already {short} on {} (duplicate)",
+            outcome.tags[0], outcome.branch
+        ));
+    } else {
+        ctx.out.data(&format!(
+            "committed {} files ({}) to {} at {short}, tagged {}",
+            outcome.files,
+            human_bytes(outcome.bytes),
+            outcome.branch,
+            outcome.tags.join(", ")
+        ));
+    }
+    ctx.out
+        .detail(&format!("browse: git show --stat {}", outcome.tags[0]));
+    if outcome.retries > 0 {
+        ctx.out.detail(&format!(
+            "lost {} compare-and-swap races and rebuilt",
+            outcome.retries
+        ));
+    }
+    Ok(())
+}
+
+fn request(args: &CommitArgs) -> Result<CommitRequest> {
+    let workflow = WorkflowId::new(&args.workflow)?;
+    let task = TaskId::new(&args.task)?;
+    let inputs = args.paths.iter().map(InputSpec::path).collect();
+    let mut request = CommitRequest::new(workflow, task, inputs);
+    request.correlation_id = args
+        .correlation_id
+        .as_deref()
+        .map(CorrelationId::new)
+        .transpose()?;
+    request.prompt_hash = args
+        .prompt_hash
+        .as_deref()
+        .map(PromptHash::new)
+        .transpose()?;
+    request.status = args.status.as_deref().map(TestStatus::parse).transpose()?;
+    request.force = args.force;
+    if let Some(source) = &args.metadata {
+        let text = if source == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(Error::io("failed to read metadata from", "stdin"))?;
+            text
+        } else {
+            std::fs::read_to_string(source).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::InvalidPath {
+                    path: source.into(),
+                    reason: "no such metadata file".to_string(),
+                },
+                _ => Error::io("failed to read", source)(e),
+            })?
+        };
+        request.metadata = metadata::parse_caller(&text, source)?;
+    }
+    let sets = args
+        .sets
+        .iter()
+        .map(|s| metadata::parse_set(s))
+        .collect::<Result<Vec<_>>>()?;
+    metadata::apply_sets(&mut request.metadata, sets);
+    Ok(request)
+}
+
+/// Formats a byte count as `1.2 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,114 @@
+//! Command-line parsing, output, and the mapping from library errors to exit codes.
+
+mod commit;
+mod demo;
+mod init;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use artifact_store::error::exit;
+use artifact_store::{OpenOptions, Store};
+
+pub use output::Output;
+
+/// Versions AI-generated artifacts in git: one branch per task, tags per correlation
+/// id and prompt, secret-scanned, written through libgit2 with no worktree.
+///
+/// Start with `artifact-store demo`, then `artifact-store init STORE` and
+/// `artifact-store --repo STORE commit --workflow W --task T --correlation-id C FILES...`.
+/// Exit codes: 0 ok, 1 internal or git error, 2 usage or invalid input, 3 secret
+/// detected, 4 conflict, 5 not found, 6 required push failed.
+#[derive(Debug, Parser)]
+#[command(name = "artifact-store", version, max_term_width = 100)]
+pub struct Cli {
+    /// Store repository (default: the git repository around the current directory).
+    #[arg(long, global = true, env = "ARTIFACT_STORE_REPO", value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// Config file (default: artifact-store.toml in the worktree root, then in the git dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one config key for this run, e.g. `-c durability=none` (repeatable).
+    #[arg(short = 'c', global = true, value_name = "KEY=VALUE")]
+    config_values: Vec<String>,
+    /// Print results (and errors) as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but data and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail on stderr (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a store repository, or adopt an existing one unchanged.
+    Init(init::InitArgs),
+    /// Commit files and directories as one artifact set on the task's branch.
+    Commit(commit::CommitArgs),
+    /// Run the main job on a demo store in a temporary directory.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command receives: output settings and how to open the store.
+pub struct Ctx {
+    out: Output,
+    open: OpenOptions,
+}
+
+impl Ctx {
+    fn store(&self) -> artifact_store::Result<Store> {
+        Store::open(&self.open)
+    }
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let out = Output::new(cli.json, cli.quiet, cli.verbose);
+    let mut overrides = Vec::new();
+    for pair in &cli.config_values {
+        match pair.split_once('=') {
+            Some((k, v)) => overrides.push((k.trim().to_string(), v.to_string())),
+            None => {
+                return out.error(&artifact_store::Error::InvalidInput(format!(
+                    "-c {pair:?}: expected KEY=VALUE"
+                )))
+            }
+        }
+    }
+    let ctx = Ctx {
+        out,
+        open: OpenOptions {
+            repo: cli.repo,
+            config_file: cli.config,
+            overrides,
+        },
+    };
+    let result = match &cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Commit(args) => commit::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => ctx.out.error(&e),
+    }
+}

@@ -1,0 +1,96 @@
+//! Output discipline: data on stdout, status and warnings on stderr, JSON when asked.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::json;
+
+use artifact_store::Error;
+
+/// Where and how a command reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// JSON on stdout instead of human text.
+    pub json: bool,
+    /// No status lines.
+    pub quiet: bool,
+    /// Extra detail on stderr.
+    pub verbose: u8,
+}
+
+impl Output {
+    /// Returns the output settings of this run.
+    pub fn new(json: bool, quiet: bool, verbose: u8) -> Output {
+        Output {
+            json,
+            quiet,
+            verbose,
+        }
+    }
+
+    /// Prints one line of data to stdout.
+    pub fn data(&self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+    }
+
+    /// Prints a value as JSON on stdout.
+    pub fn json_value<T: Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(value).expect("output types always serialize");
+        self.data(&text);
+    }
+
+    /// Prints a status line on stderr unless quiet.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints a detail line on stderr when verbose.
+    pub fn detail(&self, line: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints a warning on stderr (even when quiet: warnings are not status).
+    pub fn warn(&self, line: &str) {
+        eprintln!("warning: {line}");
+    }
+
+    /// Reports an error as text on stderr (and as JSON on stdout with --json); returns its exit code.
+    pub fn error(&self, error: &Error) -> i32 {
+        let findings = match error {
+            Error::SecretsFound { findings } => Some(findings),
+            _ => None,
+        };
+        if self.json {
+            let mut body = json!({"kind": error.kind(), "message": error.to_string()});
+            if let Some(hint) = error.hint() {
+                body["hint"] = hint.into();
+            }
+            if let Some(findings) = findings {
+                body["findings"] = json!(findings);
+            }
+            self.json_value(&json!({"success": false, "error": body}));
+        }
+        eprintln!("error: {error}");
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
+        }
+        for f in findings.into_iter().flatten() {
+            eprintln!(
+                "  {}:{}:{} {} {}",
+                f.path, f.line, f.column, f.rule_id, f.redacted
+            );
+        }
+        if let Some(hint) = error.hint() {
+            eprintln!("hint: {hint}");
+        }
+        error.exit_code()
+    }
+}

@@ -1,0 +1,358 @@
+//! The commit pipeline: validate, scan, build the tree in the ODB, compare-and-swap the
+//! branch, tag. No worktree, no index, no checkout.
+//!
+//! Preparation ([`Prepared`]) reads and checks everything before a single object is
+//! written; [`write`] then lands it. The correlation id is the idempotency key.
+
+mod write;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::input::{self, EntryKind, InputFile, InputSpec};
+use crate::metadata::{self, TestStatus, Trailers, METADATA_FILE};
+use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
+use crate::scan::{FileScan, Finding};
+use crate::store::Store;
+
+/// How far back a task branch is searched for a commit whose tag went missing.
+pub const RECOVERY_DEPTH: usize = 1000;
+
+/// One request to commit an artifact set.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    /// Workflow id.
+    pub workflow: WorkflowId,
+    /// Task id.
+    pub task: TaskId,
+    /// Correlation id; taken from `metadata.correlation_id` when absent.
+    pub correlation_id: Option<CorrelationId>,
+    /// Prompt hash; taken from `metadata.prompt_hash` when absent.
+    pub prompt_hash: Option<PromptHash>,
+    /// Test status; taken from `metadata.test_status` when absent, else passed.
+    pub status: Option<TestStatus>,
+    /// Caller metadata, already merged from `--metadata` and `--set`.
+    pub metadata: Map<String, Value>,
+    /// Files and directories to commit.
+    pub inputs: Vec<InputSpec>,
+    /// Commit even when the correlation id names other content, moving its tag.
+    pub force: bool,
+}
+
+impl CommitRequest {
+    /// Returns a request for `inputs` with every optional field empty.
+    pub fn new(workflow: WorkflowId, task: TaskId, inputs: Vec<InputSpec>) -> CommitRequest {
+        CommitRequest {
+            workflow,
+            task,
+            correlation_id: None,
+            prompt_hash: None,
+            status: None,
+            metadata: Map::new(),
+            inputs,
+            force: false,
+        }
+    }
+}
+
+/// What a commit did; serializes to exactly DESIGN.md's result object.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitOutcome {
+    /// Always true; failures are errors.
+    pub success: bool,
+    /// Task branch, short form.
+    pub branch: String,
+    /// Commit holding the artifact set.
+    pub commit_sha: String,
+    /// Tags naming the commit.
+    pub tags: Vec<String>,
+    /// Whether the commit reached the remote.
+    pub pushed: bool,
+    /// True when the correlation id was already committed with the same content.
+    pub duplicate: bool,
+    /// Files in the artifact set, metadata.json excluded.
+    #[serde(skip)]
+    pub files: usize,
+    /// Bytes in those files.
+    #[serde(skip)]
+    pub bytes: u64,
+    /// Lost compare-and-swap races that were rebuilt.
+    #[serde(skip)]
+    pub retries: u32,
+    /// Things the user should know that did not stop the commit.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// One file read, hashed and scanned.
+pub(crate) struct Loaded {
+    pub(crate) file: InputFile,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A validated, scanned request; nothing has been written yet.
+pub(crate) struct Prepared {
+    pub(crate) workflow: WorkflowId,
+    pub(crate) task: TaskId,
+    pub(crate) corr: CorrelationId,
+    pub(crate) prompt: Option<PromptHash>,
+    pub(crate) status: TestStatus,
+    pub(crate) caller: Map<String, Value>,
+    pub(crate) artifact_dir: String,
+    pub(crate) files: Vec<Loaded>,
+    pub(crate) checksums: BTreeMap<String, String>,
+    pub(crate) force: bool,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Store {
+    /// Commits an artifact set: the whole pipeline of DESIGN.md, steps 1 to 7.
+    pub fn commit(&self, request: CommitRequest) -> Result<CommitOutcome> {
+        let prepared = self.prepare(request)?;
+        match self.find_existing(&prepared)? {
+            Some(existing) if existing.same_content => self.duplicate(&prepared, &existing),
+            Some(existing) if !prepared.force => Err(conflict(&prepared, &existing)),
+            _ => write::land(self, prepared),
+        }
+    }
+
+    fn prepare(&self, request: CommitRequest) -> Result<Prepared> {
+        let config = self.config();
+        let corr = self.correlation_id(&request)?;
+        let prompt = match &request.prompt_hash {
+            Some(p) => Some(p.clone()),
+            None => text_key(&request.metadata, "prompt_hash")
+                .map(PromptHash::new)
+                .transpose()?,
+        };
+        let status = match request.status {
+            Some(s) => s,
+            None => text_key(&request.metadata, "test_status")
+                .map(TestStatus::parse)
+                .transpose()?
+                .unwrap_or(TestStatus::Passed),
+        };
+        if config.require_test_passed && status != TestStatus::Passed {
+            return Err(Error::InvalidInput(format!(
+                "test status is {}, and require_test_passed is set",
+                status.as_str()
+            )));
+        }
+        let artifact_dir = config
+            .artifact_dir
+            .replace("{workflow_id}", request.workflow.as_str())
+            .replace("{task_id}", request.task.as_str());
+        let files = input::collect(&request.inputs, config.max_file_size)?;
+        let mut loaded = Vec::with_capacity(files.len());
+        let mut checksums = BTreeMap::new();
+        for file in files {
+            let bytes = read_entry(&file)?;
+            let digest = Sha256::digest(&bytes);
+            checksums.insert(
+                format!("{artifact_dir}/{}", file.target),
+                format!("sha256:{digest:x}"),
+            );
+            loaded.push(Loaded { file, bytes });
+        }
+        let mut prepared = Prepared {
+            workflow: request.workflow,
+            task: request.task,
+            corr,
+            prompt,
+            status,
+            caller: request.metadata,
+            artifact_dir,
+            files: loaded,
+            checksums,
+            force: request.force,
+            warnings: Vec::new(),
+        };
+        self.scan_gate(&mut prepared)?;
+        Ok(prepared)
+    }
+
+    fn correlation_id(&self, request: &CommitRequest) -> Result<CorrelationId> {
+        if let Some(c) = &request.correlation_id {
+            return Ok(c.clone());
+        }
+        if let Some(text) = text_key(&request.metadata, "correlation_id") {
+            return CorrelationId::new(text);
+        }
+        if self.config().require_correlation_id {
+            return Err(Error::InvalidInput(
+                "a correlation id is required: pass --correlation-id, or set require_correlation_id = false to let the store make one".to_string(),
+            ));
+        }
+        let seed = format!(
+            "{}/{}/{}/{}",
+            request.workflow,
+            request.task,
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let digest = Sha256::digest(seed.as_bytes());
+        CorrelationId::new(&format!("auto-{}", &format!("{digest:x}")[..16]))
+    }
+
+    /// The one scan call site: every file and the caller metadata, before any object is written.
+    fn scan_gate(&self, prepared: &mut Prepared) -> Result<()> {
+        if !self.config().scan_for_secrets {
+            prepared
+                .warnings
+                .push("secret scanning is off (scan_for_secrets = false)".to_string());
+            return Ok(());
+        }
+        let scanner = self.scanner()?;
+        let mut findings: Vec<Finding> = Vec::new();
+        for loaded in &prepared.files {
+            let path = format!("{}/{}", prepared.artifact_dir, loaded.file.target);
+            if let FileScan::Findings(found) = scanner.scan_bytes(&path, &loaded.bytes) {
+                findings.extend(found);
+            }
+        }
+        if !prepared.caller.is_empty() {
+            let text = serde_json::to_string_pretty(&prepared.caller)
+                .expect("a JSON map always serializes");
+            findings.extend(scanner.scan_text("metadata (caller keys)", &text));
+        }
+        if findings.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::SecretsFound { findings })
+        }
+    }
+}
+
+fn text_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+fn read_entry(file: &InputFile) -> Result<Vec<u8>> {
+    match &file.kind {
+        EntryKind::Symlink { target } => Ok(target.clone().into_bytes()),
+        EntryKind::File { size, .. } => {
+            let bytes =
+                std::fs::read(&file.source).map_err(Error::io("failed to read", &file.source))?;
+            if bytes.len() as u64 != *size {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "{} changed size while it was being committed",
+                        file.source.display()
+                    ),
+                    hint: Some("commit once the writer of this file has finished".to_string()),
+                });
+            }
+            Ok(bytes)
+        }
+    }
+}
+
+/// A commit already recorded under the request's correlation id.
+pub(crate) struct Existing {
+    pub(crate) commit: git2::Oid,
+    pub(crate) branch: String,
+    pub(crate) tag_present: bool,
+    pub(crate) same_content: bool,
+}
+
+impl Store {
+    /// Finds the commit of this correlation id: by its tag, else by its trailer on the branch.
+    pub(crate) fn find_existing(&self, p: &Prepared) -> Result<Option<Existing>> {
+        let repo = self.repo();
+        if let Some(commit) = crate::git::ref_target(repo, &p.corr.tag_ref())? {
+            return Ok(Some(self.compare(p, commit, true)?));
+        }
+        let branch = self.config().prefix().task_ref(&p.workflow, &p.task);
+        let Some(tip) = crate::git::ref_target(repo, &branch)? else {
+            return Ok(None);
+        };
+        let mut walk = repo
+            .revwalk()
+            .map_err(Error::git("failed to walk history"))?;
+        walk.push(tip)
+            .map_err(Error::git("failed to walk history"))?;
+        walk.simplify_first_parent()
+            .map_err(Error::git("failed to walk history"))?;
+        for oid in walk.take(RECOVERY_DEPTH) {
+            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+            let commit = repo
+                .find_commit(oid)
+                .map_err(Error::git(format!("failed to read commit {oid}")))?;
+            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            if trailers.correlation_id.as_deref() == Some(p.corr.as_str()) {
+                return Ok(Some(self.compare(p, oid, false)?));
+            }
+        }
+        Ok(None)
+    }
+
+    fn compare(&self, p: &Prepared, oid: git2::Oid, tag_present: bool) -> Result<Existing> {
+        let repo = self.repo();
+        let commit = repo
+            .find_commit(oid)
+            .map_err(Error::git(format!("failed to read commit {oid}")))?;
+        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let same_task = trailers.workflow_id.as_deref() == Some(p.workflow.as_str())
+            && trailers.task_id.as_deref() == Some(p.task.as_str());
+        let stored = self.stored_checksums(&commit, &p.artifact_dir);
+        let branch = match (trailers.workflow_id, trailers.task_id) {
+            (Some(w), Some(t)) => format!("{}/{w}/{t}", self.config().prefix().as_str()),
+            _ => self.config().prefix().task_branch(&p.workflow, &p.task),
+        };
+        Ok(Existing {
+            commit: oid,
+            branch,
+            tag_present,
+            same_content: same_task && stored.as_ref() == Some(&p.checksums),
+        })
+    }
+
+    fn stored_checksums(
+        &self,
+        commit: &git2::Commit<'_>,
+        dir: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let tree = commit.tree().ok()?;
+        let entry = tree
+            .get_path(std::path::Path::new(&format!("{dir}/{METADATA_FILE}")))
+            .ok()?;
+        let blob = self.repo().find_blob(entry.id()).ok()?;
+        let doc: Value = serde_json::from_slice(blob.content()).ok()?;
+        Some(metadata::checksums_of(&doc))
+    }
+
+    fn duplicate(&self, p: &Prepared, existing: &Existing) -> Result<CommitOutcome> {
+        let mut warnings = p.warnings.clone();
+        let tags = write::repair_tags(self, p, existing, &mut warnings)?;
+        Ok(CommitOutcome {
+            success: true,
+            branch: existing.branch.clone(),
+            commit_sha: existing.commit.to_string(),
+            tags,
+            pushed: false,
+            duplicate: true,
+            files: p.files.len(),
+            bytes: p.files.iter().map(|f| f.bytes.len() as u64).sum(),
+            retries: 0,
+            warnings,
+        })
+    }
+}
+
+fn conflict(p: &Prepared, existing: &Existing) -> Error {
+    Error::Conflict {
+        message: format!(
+            "{} is already commit {} on {} with other content",
+            p.corr,
+            &existing.commit.to_string()[..12],
+            existing.branch
+        ),
+        hint: Some(format!(
+            "use a new correlation id, or pass --force to commit anyway and move {} to the new commit",
+            p.corr
+        )),
+    }
+}

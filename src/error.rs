@@ -1,0 +1,184 @@
+//! The library's one error type, and the exit code and JSON kind each variant maps to.
+
+use std::path::PathBuf;
+
+use crate::scan::Finding;
+
+/// Exit codes of the command line, as DESIGN.md fixes them.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Internal, I/O or git error.
+    pub const INTERNAL: i32 = 1;
+    /// Usage error or invalid input.
+    pub const USAGE: i32 = 2;
+    /// A secret was detected.
+    pub const SECRET: i32 = 3;
+    /// Conflict: tag exists with other content, ref moved, lock held.
+    pub const CONFLICT: i32 = 4;
+    /// Something named does not exist.
+    pub const NOT_FOUND: i32 = 5;
+    /// A required push failed.
+    pub const REMOTE: i32 = 6;
+}
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An id, prefix or hash does not follow DESIGN.md's rules.
+    #[error("invalid {kind} \"{value}\": {reason}")]
+    InvalidId {
+        /// What the value was meant to be ("workflow id", ...).
+        kind: &'static str,
+        /// The value, escaped for display.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An input file or directory cannot be committed.
+    #[error("{}: {reason}", path.display())]
+    InvalidPath {
+        /// The path given.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A request is malformed in some other way.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The configuration file or a configuration value is wrong.
+    #[error("invalid configuration{}: {message}", origin.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Config {
+        /// The file the value came from, when it came from a file.
+        origin: Option<PathBuf>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The secret scanner found credentials; nothing was written.
+    #[error("{} secret{} detected; nothing was committed", findings.len(), if findings.len() == 1 { "" } else { "s" })]
+    SecretsFound {
+        /// Redacted findings.
+        findings: Vec<Finding>,
+    },
+    /// The request conflicts with what the store already holds.
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+        /// A next step for the user, when there is one.
+        hint: Option<String>,
+    },
+    /// A lock file blocks a ref update and did not go stale in time.
+    #[error("{} is locked by {}", refname, lock.display())]
+    Locked {
+        /// The ref that could not be updated.
+        refname: String,
+        /// The lock file in the way.
+        lock: PathBuf,
+    },
+    /// A ref, tag, commit or path does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// No repository where one was expected.
+    #[error("no git repository at {}", path.display())]
+    NoRepository {
+        /// Where the store looked.
+        path: PathBuf,
+        /// libgit2's reason.
+        #[source]
+        source: git2::Error,
+    },
+    /// A git operation failed.
+    #[error("{context}")]
+    Git {
+        /// What the store was doing.
+        context: String,
+        /// libgit2's reason.
+        #[source]
+        source: git2::Error,
+    },
+    /// A file system operation failed.
+    #[error("{context} {}", path.display())]
+    Io {
+        /// What the store was doing ("failed to read").
+        context: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Returns the exit code DESIGN.md assigns to this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::InvalidId { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidInput(_)
+            | Error::Config { .. } => exit::USAGE,
+            Error::SecretsFound { .. } => exit::SECRET,
+            Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
+            Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
+            Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
+        }
+    }
+
+    /// Returns the stable machine-readable kind used in JSON error objects.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "invalid_id",
+            Error::InvalidPath { .. } => "invalid_path",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Config { .. } => "config",
+            Error::SecretsFound { .. } => "secret_detected",
+            Error::Conflict { .. } => "conflict",
+            Error::Locked { .. } => "locked",
+            Error::NotFound(_) => "not_found",
+            Error::NoRepository { .. } => "no_repository",
+            Error::Git { .. } => "git",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    /// Returns a next step for the user, when one exists.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Conflict { hint, .. } => hint.clone(),
+            Error::Locked { lock, .. } => Some(format!(
+                "if no other artifact-store or git process is running, remove {}",
+                lock.display()
+            )),
+            Error::NoRepository { .. } => Some(
+                "create one with `artifact-store init PATH`, or pass --repo PATH".to_string(),
+            ),
+            Error::SecretsFound { .. } => Some(
+                "remove the secret, or mark a false positive with an `artifact-store:allow` comment on its line".to_string(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Wraps a libgit2 error with what the store was doing.
+    pub fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Git { context, source }
+    }
+
+    /// Wraps an I/O error with what the store was doing and the path involved.
+    pub fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            context,
+            path,
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

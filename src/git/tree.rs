@@ -1,0 +1,110 @@
+//! Builds trees in the object database, with no index and no worktree.
+
+use std::collections::BTreeMap;
+
+use git2::{Oid, Repository, Tree};
+
+use crate::error::{Error, Result};
+
+/// Git file mode of a regular file.
+pub const MODE_FILE: i32 = 0o100644;
+/// Git file mode of an executable file.
+pub const MODE_EXEC: i32 = 0o100755;
+/// Git file mode of a symbolic link.
+pub const MODE_LINK: i32 = 0o120000;
+/// Git file mode of a tree.
+pub const MODE_TREE: i32 = 0o040000;
+
+enum Node {
+    Leaf(Oid, i32),
+    Dir(BTreeMap<String, Node>),
+}
+
+/// Writes a tree holding `entries` (`a/b/c` paths, blob ids, modes), recording new objects.
+pub fn write_tree(
+    repo: &Repository,
+    entries: &[(String, Oid, i32)],
+    written: &mut Vec<Oid>,
+) -> Result<Oid> {
+    let mut root = BTreeMap::new();
+    for (path, oid, mode) in entries {
+        let mut node = &mut root;
+        let parts: Vec<&str> = path.split('/').collect();
+        let (last, dirs) = parts.split_last().expect("split always yields one part");
+        for dir in dirs {
+            let entry = node
+                .entry((*dir).to_string())
+                .or_insert_with(|| Node::Dir(BTreeMap::new()));
+            node = match entry {
+                Node::Dir(children) => children,
+                Node::Leaf(..) => {
+                    return Err(Error::InvalidInput(format!(
+                        "{path}: {dir} is both a file and a directory"
+                    )))
+                }
+            };
+        }
+        node.insert((*last).to_string(), Node::Leaf(*oid, *mode));
+    }
+    write_dir(repo, &root, written)
+}
+
+fn write_dir(
+    repo: &Repository,
+    dir: &BTreeMap<String, Node>,
+    written: &mut Vec<Oid>,
+) -> Result<Oid> {
+    let mut builder = repo
+        .treebuilder(None)
+        .map_err(Error::git("failed to start a tree"))?;
+    for (name, node) in dir {
+        let (oid, mode) = match node {
+            Node::Leaf(oid, mode) => (*oid, *mode),
+            Node::Dir(children) => (write_dir(repo, children, written)?, MODE_TREE),
+        };
+        builder
+            .insert(name, oid, mode)
+            .map_err(Error::git(format!("failed to add {name} to a tree")))?;
+    }
+    let oid = builder
+        .write()
+        .map_err(Error::git("failed to write a tree"))?;
+    written.push(oid);
+    Ok(oid)
+}
+
+/// Returns a copy of `base` whose entry at `path` is the tree `new`, replacing whatever was there.
+pub fn replace_subtree(
+    repo: &Repository,
+    base: Option<&Tree<'_>>,
+    path: &[&str],
+    new: Oid,
+    written: &mut Vec<Oid>,
+) -> Result<Oid> {
+    let (first, rest) = path
+        .split_first()
+        .expect("artifact_dir has at least one component");
+    let mut builder = repo
+        .treebuilder(base)
+        .map_err(Error::git("failed to start a tree"))?;
+    let oid = if rest.is_empty() {
+        new
+    } else {
+        let child = match base.and_then(|t| t.get_name(first)) {
+            Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => Some(
+                repo.find_tree(entry.id())
+                    .map_err(Error::git(format!("failed to read tree {first}")))?,
+            ),
+            _ => None,
+        };
+        replace_subtree(repo, child.as_ref(), rest, new, written)?
+    };
+    builder
+        .insert(first, oid, MODE_TREE)
+        .map_err(Error::git(format!("failed to add {first} to a tree")))?;
+    let tree = builder
+        .write()
+        .map_err(Error::git("failed to write a tree"))?;
+    written.push(tree);
+    Ok(tree)
+}

@@ -1,0 +1,39 @@
+//! `artifact-store` versions AI-generated artifacts in git, through libgit2, with no worktree.
+//!
+//! # Architecture
+//!
+//! One core, two faces; arrows point down only.
+//!
+//! ```text
+//! src/main.rs, src/cli/   face: clap commands, human and --json output, exit codes
+//! ----------------------------------------------------------------------------------
+//! store      Store: an open repository + Config; every operation hangs off it
+//! commit     the commit pipeline: validate, scan, build the tree in the ODB, CAS, tag
+//! input      collects and validates the files of a request (symlinks, sizes, names)
+//! metadata   metadata.json schema, caller-key merge, checksums, commit trailers
+//! scan       the secret scanner, called once before any object is written
+//! refs       every ref name the store reads or writes, and validated id newtypes
+//! config     config file + environment + flags
+//! git        the wall around libgit2: trees, compare-and-swap refs, fsync
+//! error      one error enum; the CLI maps it to exit codes
+//! ```
+//!
+//! The library never prints and never exits; it returns data and [`Error`]s.
+
+pub mod commit;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod git;
+pub mod input;
+pub mod metadata;
+pub mod refs;
+pub mod scan;
+pub mod store;
+
+pub use commit::{CommitOutcome, CommitRequest};
+pub use config::Config;
+pub use error::{Error, Result};
+pub use input::InputSpec;
+pub use refs::{BranchPrefix, CorrelationId, PromptHash, TaskId, WorkflowId};
+pub use store::{OpenOptions, Store};

@@ -1,0 +1,325 @@
+//! `metadata.json`: its schema, the merge of caller keys, checksums, and commit trailers.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Version of the metadata.json schema written.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Name of the file written into every artifact directory.
+pub const METADATA_FILE: &str = "metadata.json";
+
+/// Keys the store owns; a caller's value for them is replaced.
+pub const STORE_KEYS: &[&str] = &[
+    "schema_version",
+    "workflow_id",
+    "task_id",
+    "correlation_id",
+    "prompt_hash",
+    "commit_timestamp",
+    "test_status",
+    "files",
+    "checksums",
+];
+
+/// Outcome of a test run, as recorded in metadata and trailers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestStatus {
+    /// Tests passed.
+    Passed,
+    /// Tests failed.
+    Failed,
+}
+
+impl TestStatus {
+    /// Parses `passed` or `failed`, any case.
+    pub fn parse(value: &str) -> Result<TestStatus> {
+        match value.to_ascii_lowercase().as_str() {
+            "passed" | "pass" => Ok(TestStatus::Passed),
+            "failed" | "fail" => Ok(TestStatus::Failed),
+            _ => Err(Error::InvalidInput(format!(
+                "test status {value:?} is neither \"passed\" nor \"failed\""
+            ))),
+        }
+    }
+
+    /// Returns `passed` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Parses a `--set key=value`: dotted keys nest, values are JSON when they parse as JSON.
+pub fn parse_set(arg: &str) -> Result<(Vec<String>, Value)> {
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| Error::InvalidInput(format!("--set {arg:?}: expected key=value")))?;
+    let path: Vec<String> = key.split('.').map(str::to_string).collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(Error::InvalidInput(format!(
+            "--set {key:?}: a key has no empty parts (`a.b`, not `a..b` or `.a`)"
+        )));
+    }
+    let value = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.into()));
+    Ok((path, value))
+}
+
+/// Applies `--set` pairs over a caller object; an intermediate non-object is replaced.
+pub fn apply_sets(target: &mut Map<String, Value>, sets: Vec<(Vec<String>, Value)>) {
+    for (path, value) in sets {
+        let mut node = &mut *target;
+        let (last, parents) = path
+            .split_last()
+            .expect("parse_set never yields an empty path");
+        for part in parents {
+            let entry = node
+                .entry(part.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            node = entry.as_object_mut().expect("made an object just above");
+        }
+        node.insert(last.clone(), value);
+    }
+}
+
+/// Parses caller metadata text, which must be one JSON object.
+pub fn parse_caller(text: &str, origin: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::InvalidInput(format!(
+            "metadata from {origin} must be a JSON object, not {}",
+            json_type(&other)
+        ))),
+        Err(e) => Err(Error::InvalidInput(format!(
+            "metadata from {origin} is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The store-owned fields of one artifact set's metadata.
+#[derive(Debug, Clone)]
+pub struct StoreFields<'a> {
+    /// Workflow id.
+    pub workflow_id: &'a str,
+    /// Task id.
+    pub task_id: &'a str,
+    /// Correlation id, tag form.
+    pub correlation_id: &'a str,
+    /// Prompt hash, when given.
+    pub prompt_hash: Option<&'a str>,
+    /// Commit time, RFC 3339 UTC.
+    pub commit_timestamp: String,
+    /// Test status.
+    pub test_status: TestStatus,
+    /// Repository path of each file to its `sha256:` checksum.
+    pub checksums: &'a BTreeMap<String, String>,
+}
+
+/// Builds the metadata.json document: store keys first, caller keys, then files and checksums.
+pub fn build(fields: &StoreFields<'_>, caller: &Map<String, Value>) -> Value {
+    let mut doc = Map::new();
+    doc.insert("schema_version".into(), SCHEMA_VERSION.into());
+    doc.insert("workflow_id".into(), fields.workflow_id.into());
+    doc.insert("task_id".into(), fields.task_id.into());
+    doc.insert("correlation_id".into(), fields.correlation_id.into());
+    doc.insert(
+        "prompt_hash".into(),
+        fields.prompt_hash.map_or(Value::Null, Value::from),
+    );
+    doc.insert(
+        "commit_timestamp".into(),
+        fields.commit_timestamp.clone().into(),
+    );
+    doc.insert("test_status".into(), fields.test_status.as_str().into());
+    for (key, value) in caller {
+        if !STORE_KEYS.contains(&key.as_str()) {
+            doc.insert(key.clone(), value.clone());
+        }
+    }
+    let files: Vec<Value> = fields
+        .checksums
+        .keys()
+        .map(|k| Value::from(k.as_str()))
+        .collect();
+    doc.insert("files".into(), Value::Array(files));
+    let sums: Map<String, Value> = fields
+        .checksums
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    doc.insert("checksums".into(), Value::Object(sums));
+    Value::Object(doc)
+}
+
+/// Serializes a metadata document the way it is stored: pretty, with a final newline.
+pub fn to_bytes(doc: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(doc).expect("a serde_json::Value always serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Reads the `checksums` map out of a stored metadata document.
+pub fn checksums_of(doc: &Value) -> BTreeMap<String, String> {
+    doc.get("checksums")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The trailers the store writes on every commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trailers {
+    /// `Workflow-Id`.
+    pub workflow_id: Option<String>,
+    /// `Task-Id`.
+    pub task_id: Option<String>,
+    /// `Correlation-Id`.
+    pub correlation_id: Option<String>,
+    /// `Prompt-Hash`.
+    pub prompt_hash: Option<String>,
+    /// `Test-Status`.
+    pub test_status: Option<String>,
+}
+
+impl Trailers {
+    /// Parses the trailer block of a commit message.
+    pub fn parse(message: &str) -> Trailers {
+        let mut out = Trailers::default();
+        let Ok(found) = git2::message_trailers_strs(message) else {
+            return out;
+        };
+        for (key, value) in found.iter() {
+            let slot = match key.to_ascii_lowercase().as_str() {
+                "workflow-id" => &mut out.workflow_id,
+                "task-id" => &mut out.task_id,
+                "correlation-id" => &mut out.correlation_id,
+                "prompt-hash" => &mut out.prompt_hash,
+                "test-status" => &mut out.test_status,
+                _ => continue,
+            };
+            *slot = Some(value.trim().to_string());
+        }
+        out
+    }
+
+    /// Renders the trailer block, one `Key: value` a line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let pairs = [
+            ("Workflow-Id", &self.workflow_id),
+            ("Task-Id", &self.task_id),
+            ("Correlation-Id", &self.correlation_id),
+            ("Prompt-Hash", &self.prompt_hash),
+            ("Test-Status", &self.test_status),
+        ];
+        for (key, value) in pairs {
+            if let Some(value) = value {
+                out.push_str(&format!("{key}: {value}\n"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sets_nest_dotted_keys_and_parse_json_values() {
+        let mut caller = parse_caller(
+            r#"{"test_metrics": {"win_rate": 0.5}, "agent_version": "a"}"#,
+            "test",
+        )
+        .unwrap();
+        let sets = [
+            "test_metrics.net_pnl=120.5",
+            "llm_version=gpt-4",
+            "tags=[1,2]",
+            "agent_version.major=2",
+        ]
+        .iter()
+        .map(|s| parse_set(s).unwrap())
+        .collect();
+        apply_sets(&mut caller, sets);
+        assert_eq!(
+            Value::Object(caller),
+            json!({"test_metrics": {"win_rate": 0.5, "net_pnl": 120.5},
+                   "agent_version": {"major": 2}, "llm_version": "gpt-4", "tags": [1, 2]})
+        );
+        assert!(parse_set("novalue").is_err());
+        assert!(parse_set("a..b=1").is_err());
+    }
+
+    #[test]
+    fn store_keys_win_and_caller_keys_are_kept() {
+        let caller = parse_caller(
+            r#"{"workflow_id": "spoof", "files": 3, "nested": {"deep": [1, {"x": null}]}}"#,
+            "test",
+        )
+        .unwrap();
+        let mut sums = BTreeMap::new();
+        sums.insert("artifacts/w/t/a.py".to_string(), "sha256:00".to_string());
+        let fields = StoreFields {
+            workflow_id: "w",
+            task_id: "t",
+            correlation_id: "corr_1",
+            prompt_hash: None,
+            commit_timestamp: "2025-11-07T14:30:00Z".into(),
+            test_status: TestStatus::Passed,
+            checksums: &sums,
+        };
+        let doc = build(&fields, &caller);
+        assert_eq!(doc["workflow_id"], "w");
+        assert_eq!(doc["files"], json!(["artifacts/w/t/a.py"]));
+        assert_eq!(doc["nested"], json!({"deep": [1, {"x": null}]}));
+        assert_eq!(checksums_of(&doc), sums);
+        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(keys.first().map(|k| k.as_str()), Some("schema_version"));
+        assert_eq!(keys.last().map(|k| k.as_str()), Some("checksums"));
+    }
+
+    #[test]
+    fn metadata_must_be_an_object() {
+        assert!(parse_caller("[1]", "x").is_err());
+        assert!(parse_caller("{", "x").is_err());
+        assert!(parse_caller("\"s\"", "x").is_err());
+    }
+
+    #[test]
+    fn trailers_round_trip() {
+        let t = Trailers {
+            workflow_id: Some("wf".into()),
+            task_id: Some("t".into()),
+            correlation_id: Some("corr_x".into()),
+            prompt_hash: None,
+            test_status: Some("passed".into()),
+        };
+        let message = format!("artifacts(wf/t): corr_x\n\n{}", t.render());
+        assert_eq!(Trailers::parse(&message), t);
+    }
+}

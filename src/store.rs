@@ -1,0 +1,208 @@
+//! `Store`: an open repository and its configuration; every operation hangs off it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use git2::{Repository, RepositoryInitOptions, Signature, Time};
+
+use crate::config::{Config, CONFIG_FILE};
+use crate::error::{Error, Result};
+use crate::scan::Scanner;
+
+/// How to find and configure a store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Repository path; `None` discovers the repository around the current directory.
+    pub repo: Option<PathBuf>,
+    /// Config file; `None` looks for `artifact-store.toml` in the store.
+    pub config_file: Option<PathBuf>,
+    /// `key=value` overrides applied last.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InitOutcome {
+    /// Always true; errors are reported apart.
+    pub success: bool,
+    /// The repository's git directory.
+    pub git_dir: PathBuf,
+    /// The worktree, for a non-bare repository.
+    pub work_dir: Option<PathBuf>,
+    /// Whether the repository is bare.
+    pub bare: bool,
+    /// False when an existing repository was adopted unchanged.
+    pub created: bool,
+}
+
+/// An open artifact store.
+pub struct Store {
+    repo: Repository,
+    config: Config,
+    scanner: OnceLock<Scanner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("git_dir", &self.repo.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `opts.repo` (or around the current directory) with its config.
+    pub fn open(opts: &OpenOptions) -> Result<Store> {
+        let repo = match &opts.repo {
+            Some(path) => Repository::open(path).map_err(|source| Error::NoRepository {
+                path: path.clone(),
+                source,
+            })?,
+            None => Repository::discover(".").map_err(|source| Error::NoRepository {
+                path: PathBuf::from("."),
+                source,
+            })?,
+        };
+        let mut candidates = Vec::new();
+        if let Some(workdir) = repo.workdir() {
+            candidates.push(workdir.join(CONFIG_FILE));
+        }
+        candidates.push(repo.path().join(CONFIG_FILE));
+        let config = Config::load(opts.config_file.as_deref(), &candidates, &opts.overrides)?;
+        Ok(Store {
+            repo,
+            config,
+            scanner: OnceLock::new(),
+        })
+    }
+
+    /// Creates a store repository at `path`, or adopts the repository already there unchanged.
+    pub fn init(path: &Path, bare: bool) -> Result<InitOutcome> {
+        if let Ok(repo) = Repository::open(path) {
+            return Ok(InitOutcome {
+                success: true,
+                git_dir: repo.path().to_path_buf(),
+                work_dir: repo.workdir().map(Path::to_path_buf),
+                bare: repo.is_bare(),
+                created: false,
+            });
+        }
+        std::fs::create_dir_all(path).map_err(Error::io("failed to create", path))?;
+        let mut opts = RepositoryInitOptions::new();
+        opts.bare(bare).initial_head("main").mkpath(true);
+        let repo = Repository::init_opts(path, &opts).map_err(Error::git(format!(
+            "failed to create a repository at {}",
+            path.display()
+        )))?;
+        Ok(InitOutcome {
+            success: true,
+            git_dir: repo.path().to_path_buf(),
+            work_dir: repo.workdir().map(Path::to_path_buf),
+            bare,
+            created: true,
+        })
+    }
+
+    /// Returns the effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Returns the repository's git directory.
+    pub fn git_dir(&self) -> &Path {
+        self.repo.path()
+    }
+
+    pub(crate) fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// Returns the secret scanner built from the configuration, built on first use.
+    pub fn scanner(&self) -> Result<&Scanner> {
+        if let Some(scanner) = self.scanner.get() {
+            return Ok(scanner);
+        }
+        let built = Scanner::new(&self.config.scan).map_err(|e| Error::Config {
+            origin: None,
+            message: format!("[scan]: {e}"),
+        })?;
+        Ok(self.scanner.get_or_init(|| built))
+    }
+
+    /// Returns the commit time: `GIT_COMMITTER_DATE` when set (for reproducible stores), else now.
+    pub(crate) fn commit_time(&self) -> Result<Time> {
+        for var in ["GIT_COMMITTER_DATE", "GIT_AUTHOR_DATE"] {
+            if let Ok(text) = std::env::var(var) {
+                if !text.trim().is_empty() {
+                    return parse_git_date(&text).ok_or_else(|| Error::Config {
+                        origin: None,
+                        message: format!(
+                            "${var} = {text:?}: expected \"@<unix seconds> +hhmm\" or RFC 3339"
+                        ),
+                    });
+                }
+            }
+        }
+        let now = chrono::Utc::now().timestamp();
+        Ok(Time::new(now, 0))
+    }
+
+    /// Returns the author/committer signature at `time`.
+    pub(crate) fn signature(&self, time: &Time) -> Result<Signature<'static>> {
+        Signature::new(&self.config.author_name, &self.config.author_email, time)
+            .map_err(Error::git("invalid author name or email"))
+    }
+}
+
+/// Parses `@1700000000 +0100`, `1700000000 +0100`, `1700000000` or an RFC 3339 time.
+pub fn parse_git_date(text: &str) -> Option<Time> {
+    let text = text.trim();
+    let mut parts = text.trim_start_matches('@').split_whitespace();
+    if let Some(Ok(secs)) = parts.next().map(str::parse::<i64>) {
+        let offset = match parts.next() {
+            None => 0,
+            Some(tz) => parse_offset(tz)?,
+        };
+        return Some(Time::new(secs, offset));
+    }
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    Some(Time::new(
+        parsed.timestamp(),
+        parsed.offset().local_minus_utc() / 60,
+    ))
+}
+
+fn parse_offset(tz: &str) -> Option<i32> {
+    let (sign, digits) = match tz.as_bytes().first()? {
+        b'+' => (1, &tz[1..]),
+        b'-' => (-1, &tz[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    Some(sign * (hours * 60 + minutes))
+}
+
+/// Formats a commit time as RFC 3339 UTC, `2025-11-07T14:30:00Z`.
+pub fn rfc3339_utc(time: &Time) -> String {
+    chrono::DateTime::from_timestamp(time.seconds(), 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| time.seconds().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_dates_parse_in_the_forms_git_accepts() {
+        let t = parse_git_date("@1700000000 +0130").unwrap();
+        assert_eq!((t.seconds(), t.offset_minutes()), (1700000000, 90));
+        let t = parse_git_date("2025-11-07T14:30:00Z").unwrap();
+        assert_eq!(rfc3339_utc(&t), "2025-11-07T14:30:00Z");
+        assert!(parse_git_date("yesterday").is_none());
+    }
+}
