@@ -47,8 +47,11 @@ pub struct Config {
     /// Largest single file accepted, in bytes (`"100MB"`-style strings accepted).
     #[serde(deserialize_with = "de_size")]
     pub max_file_size: u64,
-    /// A ref lock older than this many seconds is taken as left by a dead process.
+    /// A ref lock older than this many seconds is taken as left by a dead process and
+    /// removed; 0 never removes one.
     pub stale_lock_seconds: u64,
+    /// Seconds a ref update keeps retrying against locks and lost races before giving up.
+    pub lock_timeout: u64,
     /// Scan every commit for secrets.
     pub scan_for_secrets: bool,
     /// Scanner rules and allowlists.
@@ -74,6 +77,7 @@ impl Default for Config {
             durability: Durability::Fsync,
             max_file_size: 2 << 30,
             stale_lock_seconds: 10,
+            lock_timeout: 20,
             scan_for_secrets: true,
             scan: ScanConfig::default(),
             auto_push: false,
@@ -102,6 +106,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("ARTIFACT_STORE_DURABILITY", "durability"),
     ("ARTIFACT_STORE_MAX_FILE_SIZE", "max_file_size"),
     ("ARTIFACT_STORE_STALE_LOCK_SECONDS", "stale_lock_seconds"),
+    ("ARTIFACT_STORE_LOCK_TIMEOUT", "lock_timeout"),
     ("ARTIFACT_STORE_SCAN_FOR_SECRETS", "scan_for_secrets"),
     ("ARTIFACT_STORE_AUTO_PUSH", "auto_push"),
 ];
@@ -178,6 +183,9 @@ impl Config {
             }
             "stale_lock_seconds" => {
                 self.stale_lock_seconds = value.parse().map_err(|_| bad("whole seconds"))?
+            }
+            "lock_timeout" => {
+                self.lock_timeout = value.parse().map_err(|_| bad("whole seconds"))?
             }
             "push_timeout" => {
                 self.push_timeout = value.parse().map_err(|_| bad("whole seconds"))?

@@ -78,8 +78,9 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         ));
     } else {
         ctx.out.data(&format!(
-            "committed {} files ({}) to {} at {short}, tagged {}",
+            "committed {} file{} ({}) to {} at {short}, tagged {}",
             outcome.files,
+            if outcome.files == 1 { "" } else { "s" },
             human_bytes(outcome.bytes),
             outcome.branch,
             outcome.tags.join(", ")

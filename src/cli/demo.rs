@@ -8,8 +8,9 @@ use artifact_store::{demo, Error, Result};
 
 use super::Ctx;
 
-/// Run the main job on a demo store: create a bare store in a new directory, commit a
-/// sample agent run (strategy, test report, trades, equity curve, log) twice, redeliver
+/// Run the main job on a demo store, then show how to browse it with git.
+///
+/// Creates a bare store in a new directory, commits a sample agent run (strategy, test report, trades, equity curve, log) twice, redeliver
 /// the second commit to show idempotency, and print the git commands to browse it all.
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -25,22 +25,38 @@ pub use output::Output;
 #[command(name = "artifact-store", version, max_term_width = 100)]
 pub struct Cli {
     /// Store repository (default: the git repository around the current directory).
-    #[arg(long, global = true, env = "ARTIFACT_STORE_REPO", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "ARTIFACT_STORE_REPO",
+        value_name = "PATH"
+    )]
     repo: Option<PathBuf>,
     /// Config file (default: artifact-store.toml in the worktree root, then in the git dir).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
     /// Override one config key for this run, e.g. `-c durability=none` (repeatable).
-    #[arg(short = 'c', global = true, value_name = "KEY=VALUE")]
+    #[arg(
+        short = 'c',
+        global = true,
+        help_heading = "Global options",
+        value_name = "KEY=VALUE"
+    )]
     config_values: Vec<String>,
     /// Print results (and errors) as JSON on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     /// Print nothing but data and errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     quiet: bool,
     /// Print more detail on stderr (repeatable).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
     command: Command,
@@ -48,11 +64,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a store repository, or adopt an existing one unchanged.
     Init(init::InitArgs),
-    /// Commit files and directories as one artifact set on the task's branch.
     Commit(commit::CommitArgs),
-    /// Run the main job on a demo store in a temporary directory.
     Demo(demo::DemoArgs),
 }
 

@@ -43,10 +43,15 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let branch_ref = store.config().prefix().task_ref(&p.workflow, &p.task);
     let base_ref = crate::refs::branch_ref(&store.config().base_branch);
     let old_corr_tag = crate::git::ref_oid(repo, &p.corr.tag_ref())?;
-    let stale = Duration::from_secs(store.config().stale_lock_seconds);
+    let config = store.config();
+    let policy = cas::LockPolicy {
+        stale_after: (config.stale_lock_seconds > 0)
+            .then(|| Duration::from_secs(config.stale_lock_seconds)),
+        timeout: Duration::from_secs(config.lock_timeout),
+    };
     let log = format!("artifact-store: commit {}", p.corr);
     let mut time = store.commit_time()?;
-    let result = cas::update(repo, &branch_ref, &log, stale, |tip| {
+    let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
             return Ok(ControlFlow::Break(Stop::CorrelationTaken));
         }

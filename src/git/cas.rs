@@ -23,6 +23,15 @@ pub struct CasReport {
     pub stale_locks_removed: Vec<PathBuf>,
 }
 
+/// Time bounds of a compare-and-swap loop.
+#[derive(Debug, Clone, Copy)]
+pub struct LockPolicy {
+    /// A lock older than this is removed; `None` never removes one.
+    pub stale_after: Option<Duration>,
+    /// Retrying stops after this long.
+    pub timeout: Duration,
+}
+
 /// Moves `refname` from its current value to what `build` returns for that value.
 ///
 /// `build` sees the current target (`None` when the ref does not exist) and returns
@@ -31,10 +40,10 @@ pub fn update<R>(
     repo: &Repository,
     refname: &str,
     log_message: &str,
-    stale_after: Duration,
+    policy: LockPolicy,
     mut build: impl FnMut(Option<Oid>) -> Result<ControlFlow<R, Oid>>,
 ) -> Result<ControlFlow<R, (Oid, CasReport)>> {
-    let deadline = Instant::now() + stale_after + Duration::from_secs(10);
+    let deadline = Instant::now() + policy.timeout;
     let mut report = CasReport::default();
     let mut rng = Jitter::new();
     loop {
@@ -47,7 +56,7 @@ pub fn update<R>(
         match repo.reference_matching(refname, new, true, expected, log_message) {
             Ok(_) => return Ok(ControlFlow::Continue((new, report))),
             Err(e) if is_retryable(&e) => {
-                if e.code() == ErrorCode::Locked {
+                if let (ErrorCode::Locked, Some(stale_after)) = (e.code(), policy.stale_after) {
                     if let Some(removed) = remove_if_stale(repo, refname, stale_after)? {
                         report.stale_locks_removed.push(removed);
                         continue;
