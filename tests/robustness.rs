@@ -1,4 +1,5 @@
 //! Concurrency, locks, durability and init, against real repositories.
+#![allow(clippy::print_stderr)]
 
 mod common;
 

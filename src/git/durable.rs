@@ -2,57 +2,84 @@
 //!
 //! libgit2 can fsync (`GIT_OPT_ENABLE_FSYNC_GITDIR`) but the `git2` crate exposes no
 //! setter, and a repository's `core.fsyncObjectFiles` belongs to its owner. So the store
-//! flushes exactly what it wrote, objects before the refs that name them.
+//! flushes exactly what it wrote, objects before the refs that name them. Flushes of
+//! independent files run on several threads: the journal commits them together.
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
-/// Flushes each object's loose file (objects already packed or absent are skipped).
+/// Flushes each object's loose file and fan-out directory (packed or absent ones are skipped).
 pub fn sync_objects(repo: &Repository, oids: &[Oid]) -> Result<()> {
     let objects = repo.path().join("objects");
+    let mut files = Vec::with_capacity(oids.len());
     let mut dirs = BTreeSet::new();
     for oid in oids {
         let hex = oid.to_string();
         let dir = objects.join(&hex[..2]);
-        let file = dir.join(&hex[2..]);
-        if sync_file(&file)? {
-            dirs.insert(dir);
-        }
+        files.push(dir.join(&hex[2..]));
+        dirs.insert(dir);
     }
-    if !dirs.is_empty() {
+    let present = sync_all(&files)?;
+    if present > 0 {
         dirs.insert(objects);
-    }
-    for dir in dirs {
-        sync_file(&dir)?;
+        sync_all(&dirs.into_iter().collect::<Vec<_>>())?;
     }
     Ok(())
 }
 
-/// Flushes a loose ref file and every directory from it up to the git directory.
-pub fn sync_ref(repo: &Repository, refname: &str) -> Result<()> {
+/// Flushes a loose ref file and its directory; for a ref that is `new`, every directory
+/// up to the git directory too, since any of them may have just been created.
+pub fn sync_ref(repo: &Repository, refname: &str, new: bool) -> Result<()> {
     let gitdir = repo.path().to_path_buf();
     let file = gitdir.join(refname);
-    if !sync_file(&file)? {
-        return sync_file(&gitdir.join("packed-refs")).map(|_| ());
+    if !sync_path(&file)? {
+        return sync_path(&gitdir.join("packed-refs")).map(|_| ());
     }
+    let mut paths = Vec::new();
     let mut dir: Option<&Path> = file.parent();
     while let Some(d) = dir {
-        sync_file(d)?;
-        if d == gitdir {
+        paths.push(d.to_path_buf());
+        if d == gitdir || !new {
             break;
         }
         dir = d.parent();
     }
-    Ok(())
+    sync_all(&paths).map(|_| ())
+}
+
+/// fsyncs every path, on up to four threads; returns how many existed.
+fn sync_all(paths: &[PathBuf]) -> Result<usize> {
+    if paths.len() < 4 {
+        return paths
+            .iter()
+            .try_fold(0, |n, p| Ok(n + usize::from(sync_path(p)?)));
+    }
+    let workers = paths.len().div_ceil(2).min(4);
+    let chunk = paths.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .try_fold(0, |n, p| Ok(n + usize::from(sync_path(p)?)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an fsync thread does not panic"))
+            .sum()
+    })
 }
 
 /// fsyncs one file or directory; returns false when it does not exist.
-fn sync_file(path: &Path) -> Result<bool> {
+fn sync_path(path: &Path) -> Result<bool> {
     match File::open(path) {
         Ok(f) => {
             f.sync_all().map_err(Error::io("failed to fsync", path))?;
