@@ -389,6 +389,7 @@ fn caller_metadata_from_file_stdin_and_set_is_kept_and_store_keys_win() {
         ],
     );
     assert_eq!(status, "failed");
+    env.fsck(&store);
 }
 
 #[test]
@@ -422,4 +423,52 @@ fn human_output_is_one_line_on_stdout() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn config_file_in_the_store_then_environment_then_flags() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    std::fs::write(
+        store.join("artifact-store.toml"),
+        "artifact_dir = \"Backtest/codes/{task_id}\"\nbranch_prefix = \"bots/out\"\nauthor_name = \"file-bot\"\nauthor_email = \"file@example.invalid\"\n",
+    )
+    .unwrap();
+    let f = env.write("a.txt", "1\n");
+    // The hermetic environment sets GIT_AUTHOR_NAME/EMAIL, which override the file.
+    let first = env
+        .run(&commit_args(s, "k1", &[f.to_str().unwrap()]))
+        .ok()
+        .json();
+    assert_eq!(first["branch"], "bots/out/wf/t");
+    let files = env.git_in(&store, &["ls-tree", "-r", "--name-only", "corr_k1"]);
+    assert_eq!(
+        files,
+        "Backtest/codes/t/a.txt\nBacktest/codes/t/metadata.json"
+    );
+    assert_eq!(
+        env.git_in(&store, &["log", "-1", "--format=%an", "corr_k1"]),
+        "Test Bot"
+    );
+
+    // Without the environment variables, the file's author is used.
+    let mut cmd = env.cmd(&commit_args(s, "k2", &[f.to_str().unwrap()]));
+    cmd.env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL");
+    std::fs::write(&f, "2\n").unwrap();
+    assert!(cmd.output().unwrap().status.success());
+    assert_eq!(
+        env.git_in(&store, &["log", "-1", "--format=%an <%ae>", "corr_k2"]),
+        "file-bot <file@example.invalid>"
+    );
+
+    // A flag beats both.
+    std::fs::write(&f, "3\n").unwrap();
+    let mut args = vec!["-c", "artifact_dir=out/{workflow_id}-{task_id}"];
+    args.extend(commit_args(s, "k3", &[f.to_str().unwrap()]));
+    env.run(&args).ok();
+    let files = env.git_in(&store, &["ls-tree", "-r", "--name-only", "corr_k3"]);
+    assert!(files.contains("out/wf-t/a.txt"), "{files}");
+    env.fsck(&store);
 }
