@@ -215,6 +215,14 @@ impl Default for BranchPrefix {
     }
 }
 
+/// Namespace of pruned or replaced refs, restorable until purged.
+pub const TRASH_NAMESPACE: &str = "refs/artifact-store/trash";
+
+/// Returns `refs/artifact-store/trash/<unix_ts>/<original ref>`.
+pub fn trash_ref(unix_ts: i64, original: &str) -> String {
+    format!("{TRASH_NAMESPACE}/{unix_ts}/{original}")
+}
+
 /// Returns `refs/heads/<name>` for a short branch name.
 pub fn branch_ref(name: &str) -> String {
     if name.starts_with("refs/") {
