@@ -76,8 +76,8 @@ pub enum Error {
         /// The lock file in the way.
         lock: PathBuf,
     },
-    /// A ref, tag, commit or path does not exist.
-    #[error("{0} not found")]
+    /// A ref, tag, commit or path does not exist; the text is a whole sentence.
+    #[error("{0}")]
     NotFound(String),
     /// No repository where one was expected.
     #[error("no git repository at {}", path.display())]

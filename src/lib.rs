@@ -7,6 +7,7 @@
 //! ```text
 //! src/main.rs, src/cli/   face: clap commands, human and --json output, exit codes
 //! ----------------------------------------------------------------------------------
+//! catalog    read side: resolve REF, list, show, log, diff, verify, export, stats
 //! store      Store: an open repository + Config; every operation hangs off it
 //! commit     the commit pipeline: validate, scan, build the tree in the ODB, CAS, tag
 //! input      collects and validates the files of a request (symlinks, sizes, names)
@@ -20,6 +21,7 @@
 //!
 //! The library never prints and never exits; it returns data and [`Error`]s.
 
+pub mod catalog;
 pub mod commit;
 pub mod config;
 pub mod demo;

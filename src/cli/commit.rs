@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             "committed {} file{} ({}) to {} at {short}, tagged {}",
             outcome.files,
             if outcome.files == 1 { "" } else { "s" },
-            human_bytes(outcome.bytes),
+            super::fmt::bytes(outcome.bytes),
             outcome.branch,
             outcome.tags.join(", ")
         ));
@@ -139,20 +139,4 @@ fn request(args: &CommitArgs) -> Result<CommitRequest> {
         .collect::<Result<Vec<_>>>()?;
     metadata::apply_sets(&mut request.metadata, sets);
     Ok(request)
-}
-
-/// Formats a byte count as `1.2 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -2,8 +2,16 @@
 
 mod commit;
 mod demo;
+mod diff;
+mod export;
+mod fmt;
 mod init;
+mod list;
+mod log;
 mod output;
+mod show;
+mod stats;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -66,6 +74,13 @@ pub struct Cli {
 enum Command {
     Init(init::InitArgs),
     Commit(commit::CommitArgs),
+    List(list::ListArgs),
+    Show(show::ShowArgs),
+    Export(export::ExportArgs),
+    Log(log::LogArgs),
+    Diff(diff::DiffArgs),
+    Verify(verify::VerifyArgs),
+    Stats(stats::StatsArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -116,12 +131,19 @@ pub fn main() -> i32 {
         },
     };
     let result = match &cli.command {
-        Command::Init(args) => init::run(&ctx, args),
-        Command::Commit(args) => commit::run(&ctx, args),
-        Command::Demo(args) => demo::run(&ctx, args),
+        Command::Init(args) => init::run(&ctx, args).map(|()| exit::OK),
+        Command::Commit(args) => commit::run(&ctx, args).map(|()| exit::OK),
+        Command::List(args) => list::run(&ctx, args).map(|()| exit::OK),
+        Command::Show(args) => show::run(&ctx, args).map(|()| exit::OK),
+        Command::Export(args) => export::run(&ctx, args).map(|()| exit::OK),
+        Command::Log(args) => log::run(&ctx, args).map(|()| exit::OK),
+        Command::Diff(args) => diff::run(&ctx, args).map(|()| exit::OK),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
+        Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(e) => ctx.out.error(&e),
     }
 }

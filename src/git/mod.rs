@@ -10,20 +10,28 @@ pub mod tree;
 pub use git2::{Oid, Repository};
 
 /// Returns the commit a ref points at, or `None` when the ref does not exist.
+///
+/// A ref that names something other than a commit (a tag on a blob, say) is invalid input.
 pub fn ref_target(repo: &Repository, refname: &str) -> crate::error::Result<Option<Oid>> {
-    match repo.find_reference(refname) {
-        Ok(reference) => {
-            let commit = reference
-                .peel_to_commit()
-                .map_err(crate::error::Error::git(format!(
-                    "failed to resolve {refname}"
-                )))?;
-            Ok(Some(commit.id()))
+    use crate::error::Error;
+    let reference = match repo.find_reference(refname) {
+        Ok(reference) => reference,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(Error::git(format!("failed to read {refname}"))(e)),
+    };
+    match reference.peel_to_commit() {
+        Ok(commit) => Ok(Some(commit.id())),
+        Err(e)
+            if matches!(
+                e.code(),
+                git2::ErrorCode::Peel | git2::ErrorCode::InvalidSpec
+            ) =>
+        {
+            Err(Error::InvalidInput(format!(
+                "{refname} points at an object that is not a commit"
+            )))
         }
-        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
-        Err(e) => Err(crate::error::Error::git(format!(
-            "failed to read {refname}"
-        ))(e)),
+        Err(e) => Err(Error::git(format!("failed to resolve {refname}"))(e)),
     }
 }
 

@@ -1,0 +1,188 @@
+//! `list`: artifact sets newest first, by task branch tips or every version, filtered.
+
+use git2::Oid;
+use serde_json::{Map, Value};
+
+use super::query::Where;
+use crate::error::{Error, Result};
+use crate::metadata::{TestStatus, Trailers};
+use crate::refs::{TaskId, WorkflowId};
+use crate::store::Store;
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only this workflow's branches (read by prefix).
+    pub workflow: Option<WorkflowId>,
+    /// Only this task.
+    pub task: Option<TaskId>,
+    /// Only sets with this test status.
+    pub status: Option<TestStatus>,
+    /// Only sets committed at or after this time (unix seconds).
+    pub since: Option<i64>,
+    /// Metadata filters, all of which must hold.
+    pub wheres: Vec<Where>,
+    /// At most this many rows.
+    pub limit: usize,
+    /// Every version on each branch instead of the tips only.
+    pub all_versions: bool,
+}
+
+/// One row: the stored metadata plus where it lives.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    /// Task branch, short form.
+    pub branch: String,
+    /// Commit id.
+    pub commit_sha: String,
+    /// Commit time, unix seconds.
+    pub time: i64,
+    /// The stored metadata.json.
+    pub metadata: Map<String, Value>,
+}
+
+impl ListRow {
+    /// Returns the row as DESIGN's JSON: metadata keys plus `branch` and `commit_sha`.
+    pub fn to_json(&self) -> Value {
+        let mut obj = self.metadata.clone();
+        obj.insert("branch".into(), self.branch.clone().into());
+        obj.insert("commit_sha".into(), self.commit_sha.clone().into());
+        Value::Object(obj)
+    }
+}
+
+impl Store {
+    /// Lists artifact sets newest first (by commit time).
+    pub fn list(&self, q: &ListQuery) -> Result<Vec<ListRow>> {
+        let branches = self.task_branches(q.workflow.as_ref(), q.task.as_ref())?;
+        let mut candidates: Vec<(i64, Oid, String)> = Vec::new();
+        let per_branch = if q.all_versions && q.wheres.is_empty() && q.status.is_none() {
+            q.limit
+        } else {
+            usize::MAX
+        };
+        for (branch, tip) in branches {
+            if q.all_versions {
+                self.versions_of(&branch, tip, per_branch, q.since, &mut candidates)?;
+            } else {
+                let time = super::find_commit(self.repo(), tip)?.time().seconds();
+                candidates.push((time, tip, branch));
+            }
+        }
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        let mut rows = Vec::new();
+        for (time, oid, branch) in candidates {
+            if rows.len() >= q.limit {
+                break;
+            }
+            if q.since.is_some_and(|since| time < since) {
+                continue;
+            }
+            if let Some(row) = self.row_if_matches(q, oid, &branch, time)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Returns `(short branch, tip)` of the task branches selected, read by ref prefix.
+    pub(crate) fn task_branches(
+        &self,
+        workflow: Option<&WorkflowId>,
+        task: Option<&TaskId>,
+    ) -> Result<Vec<(String, Oid)>> {
+        let prefix = self.config().prefix();
+        let glob = format!(
+            "refs/heads/{}/{}/{}",
+            prefix.as_str(),
+            workflow.map_or("*", |w| w.as_str()),
+            task.map_or("*", |t| t.as_str())
+        );
+        let refs = self
+            .repo()
+            .references_glob(&glob)
+            .map_err(Error::git(format!("failed to list {glob}")))?;
+        let mut out = Vec::new();
+        for reference in refs {
+            let reference = reference.map_err(Error::git(format!("failed to list {glob}")))?;
+            let (Ok(name), Some(target)) = (reference.shorthand(), reference.target()) else {
+                continue;
+            };
+            out.push((name.to_string(), target));
+        }
+        Ok(out)
+    }
+
+    fn versions_of(
+        &self,
+        branch: &str,
+        tip: Oid,
+        max: usize,
+        since: Option<i64>,
+        out: &mut Vec<(i64, Oid, String)>,
+    ) -> Result<()> {
+        let repo = self.repo();
+        let mut walk = repo
+            .revwalk()
+            .map_err(Error::git("failed to walk history"))?;
+        walk.push(tip)
+            .map_err(Error::git("failed to walk history"))?;
+        walk.simplify_first_parent()
+            .map_err(Error::git("failed to walk history"))?;
+        for oid in walk.take(max) {
+            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+            let commit = super::find_commit(repo, oid)?;
+            let time = commit.time().seconds();
+            if since.is_some_and(|s| time < s) {
+                break;
+            }
+            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            if trailers.correlation_id.is_some() {
+                out.push((time, oid, branch.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    fn row_if_matches(
+        &self,
+        q: &ListQuery,
+        oid: Oid,
+        branch: &str,
+        time: i64,
+    ) -> Result<Option<ListRow>> {
+        let repo = self.repo();
+        let commit = super::find_commit(repo, oid)?;
+        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let (Some(wf), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
+            return Ok(None);
+        };
+        if let Some(status) = q.status {
+            if trailers.test_status.as_deref() != Some(status.as_str()) {
+                return Ok(None);
+            }
+        }
+        let dir = self
+            .config()
+            .artifact_dir
+            .replace("{workflow_id}", wf)
+            .replace("{task_id}", task);
+        let metadata = match super::metadata_at(repo, &commit, &dir) {
+            Some(Value::Object(map)) => map,
+            _ => return Ok(None),
+        };
+        let doc = Value::Object(metadata);
+        if !q.wheres.iter().all(|w| w.matches(&doc)) {
+            return Ok(None);
+        }
+        let Value::Object(metadata) = doc else {
+            unreachable!("built as an object just above")
+        };
+        Ok(Some(ListRow {
+            branch: branch.to_string(),
+            commit_sha: oid.to_string(),
+            time,
+            metadata,
+        }))
+    }
+}

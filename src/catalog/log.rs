@@ -1,0 +1,74 @@
+//! `log W/T`: the versions of one task branch, newest first, with their tags.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::metadata::Trailers;
+use crate::store::{rfc3339_utc, Store};
+
+/// One version of a task.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Commit id.
+    pub commit_sha: String,
+    /// Commit time, RFC 3339 UTC.
+    pub commit_time: String,
+    /// `Correlation-Id` trailer.
+    pub correlation_id: Option<String>,
+    /// `Test-Status` trailer.
+    pub test_status: Option<String>,
+    /// Tags naming this commit.
+    pub tags: Vec<String>,
+    /// Commit subject.
+    pub summary: String,
+    /// Commit time, unix seconds.
+    #[serde(skip)]
+    pub time: i64,
+}
+
+impl Store {
+    /// Returns up to `limit` versions of the task branch `workflow/task`, newest first.
+    pub fn log(&self, workflow_task: &str, limit: usize) -> Result<Vec<LogEntry>> {
+        let (wf, task) = workflow_task.split_once('/').ok_or_else(|| {
+            Error::InvalidInput(format!("{workflow_task:?}: expected WORKFLOW/TASK"))
+        })?;
+        let wf = crate::refs::WorkflowId::new(wf)?;
+        let task = crate::refs::TaskId::new(task)?;
+        let refname = self.config().prefix().task_ref(&wf, &task);
+        let repo = self.repo();
+        let tip = crate::git::ref_target(repo, &refname)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "no task branch {}",
+                &refname["refs/heads/".len()..]
+            ))
+        })?;
+        let mut walk = repo
+            .revwalk()
+            .map_err(Error::git("failed to walk history"))?;
+        walk.push(tip)
+            .map_err(Error::git("failed to walk history"))?;
+        walk.simplify_first_parent()
+            .map_err(Error::git("failed to walk history"))?;
+        let mut out = Vec::new();
+        for oid in walk.take(limit) {
+            let oid = oid.map_err(Error::git(format!("failed to walk {refname}")))?;
+            let commit = super::find_commit(repo, oid)?;
+            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            out.push(LogEntry {
+                commit_sha: oid.to_string(),
+                commit_time: rfc3339_utc(&commit.time()),
+                tags: self.tags_of(oid, &trailers)?,
+                correlation_id: trailers.correlation_id,
+                test_status: trailers.test_status,
+                summary: commit
+                    .summary()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .to_string(),
+                time: commit.time().seconds(),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,286 @@
+//! The read side: resolve a REF, load an artifact set, list, log, diff, verify, export, stats.
+//!
+//! Every lookup is direct: `corr_x` and `prompt_h` are one ref read each, a workflow's
+//! branches are read by prefix, and nothing on these paths walks every ref or all history.
+
+mod diff;
+mod export;
+mod list;
+mod log;
+pub mod query;
+mod stats;
+mod verify;
+
+use std::collections::BTreeMap;
+
+use git2::{Commit, ObjectType, Oid, Repository};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::metadata::{Trailers, METADATA_FILE};
+use crate::refs::{CorrelationId, PromptHash, CORR_PREFIX, PROMPT_PREFIX};
+use crate::store::{rfc3339_utc, Store};
+
+pub use diff::{DiffReport, FileChange, MetricDelta};
+pub use export::ExportReport;
+pub use list::{ListQuery, ListRow};
+pub use log::LogEntry;
+pub use stats::{SetSize, Stats};
+pub use verify::{Problem, VerifyReport};
+
+/// One file of an artifact set, as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileEntry {
+    /// Path relative to the artifact directory.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` as recorded in metadata.json, when recorded.
+    pub checksum: Option<String>,
+    /// Git file mode (`100644`, `100755`, `120000`).
+    #[serde(skip)]
+    pub mode: i32,
+    /// Blob id.
+    #[serde(skip)]
+    pub oid: Oid,
+}
+
+/// One artifact set: a commit of the store with its metadata and files.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactSet {
+    /// Commit id.
+    pub commit_sha: String,
+    /// Task branch, from the trailers.
+    pub branch: String,
+    /// Tags naming this commit (`corr_`, `prompt_`).
+    pub tags: Vec<String>,
+    /// First parent, if any.
+    pub parent: Option<String>,
+    /// Commit time, RFC 3339 UTC.
+    pub commit_time: String,
+    /// Directory of the set in the tree.
+    pub artifact_dir: String,
+    /// The stored metadata.json.
+    pub metadata: Value,
+    /// Files, metadata.json included, sorted by path.
+    pub files: Vec<FileEntry>,
+    /// Commit time, seconds since the epoch.
+    #[serde(skip)]
+    pub time: i64,
+}
+
+impl Store {
+    /// Resolves REF (`corr_x`, `x`, `prompt_h`, a tag, a branch, `W/T`, a sha) to a commit.
+    pub fn resolve(&self, spec: &str) -> Result<Oid> {
+        let repo = self.repo();
+        for refname in candidate_refs(spec, self.config().prefix().as_str()) {
+            if let Some(oid) = crate::git::ref_target(repo, &refname)? {
+                return Ok(oid);
+            }
+        }
+        let hex =
+            spec.len() >= 4 && spec.len() <= 40 && spec.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex {
+            if let Ok(object) = repo.revparse_single(spec) {
+                if let Ok(commit) = object.peel_to_commit() {
+                    return Ok(commit.id());
+                }
+            }
+        }
+        Err(Error::NotFound(format!(
+            "nothing named {spec:?}: no corr_/prompt_ tag, tag, branch or commit by that name"
+        )))
+    }
+
+    /// Loads the artifact set REF names; a commit the store did not write is refused.
+    pub fn show(&self, spec: &str) -> Result<ArtifactSet> {
+        let oid = self.resolve(spec)?;
+        self.load_set(oid, spec)
+    }
+
+    pub(crate) fn load_set(&self, oid: Oid, spec: &str) -> Result<ArtifactSet> {
+        let repo = self.repo();
+        let commit = find_commit(repo, oid)?;
+        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let (Some(workflow), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
+            return Err(not_a_set(spec, oid));
+        };
+        let dir = self
+            .config()
+            .artifact_dir
+            .replace("{workflow_id}", workflow)
+            .replace("{task_id}", task);
+        let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
+        let metadata = read_metadata(repo, &files).unwrap_or(Value::Null);
+        let checksums = crate::metadata::checksums_of(&metadata);
+        let files = files
+            .into_iter()
+            .map(|mut f| {
+                f.checksum = checksums.get(&format!("{dir}/{}", f.path)).cloned();
+                f
+            })
+            .collect();
+        Ok(ArtifactSet {
+            commit_sha: oid.to_string(),
+            branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
+            tags: self.tags_of(oid, &trailers)?,
+            parent: commit.parent_id(0).ok().map(|p| p.to_string()),
+            commit_time: rfc3339_utc(&commit.time()),
+            artifact_dir: dir,
+            metadata,
+            files,
+            time: commit.time().seconds(),
+        })
+    }
+
+    /// Returns the store tags naming `oid`: its own `corr_` and `prompt_` tags, two lookups.
+    pub(crate) fn tags_of(&self, oid: Oid, trailers: &Trailers) -> Result<Vec<String>> {
+        let mut tags = Vec::new();
+        if let Some(corr) = trailers
+            .correlation_id
+            .as_deref()
+            .and_then(|c| CorrelationId::new(c).ok())
+        {
+            if crate::git::ref_target(self.repo(), &corr.tag_ref())? == Some(oid) {
+                tags.push(corr.to_string());
+            }
+        }
+        if let Some(prompt) = trailers
+            .prompt_hash
+            .as_deref()
+            .and_then(|p| PromptHash::new(p).ok())
+        {
+            if crate::git::ref_target(self.repo(), &prompt.tag_ref())? == Some(oid) {
+                tags.push(prompt.tag_name());
+            }
+        }
+        Ok(tags)
+    }
+}
+
+fn candidate_refs(spec: &str, prefix: &str) -> Vec<String> {
+    if spec.starts_with("refs/") {
+        return vec![spec.to_string()];
+    }
+    let mut out = Vec::new();
+    if spec.starts_with(CORR_PREFIX) || spec.starts_with(PROMPT_PREFIX) {
+        out.push(format!("refs/tags/{spec}"));
+    } else if CorrelationId::new(spec).is_ok() {
+        out.push(format!("refs/tags/{CORR_PREFIX}{spec}"));
+    }
+    if git2::Reference::is_valid_name(&format!("refs/tags/{spec}")) {
+        out.push(format!("refs/tags/{spec}"));
+        out.push(format!("refs/heads/{spec}"));
+        out.push(format!("refs/heads/{prefix}/{spec}"));
+    }
+    out.dedup();
+    out
+}
+
+fn not_a_set(spec: &str, oid: Oid) -> Error {
+    Error::InvalidInput(format!(
+        "{spec} names commit {}, which is not an artifact set of this store (no Workflow-Id/Task-Id trailers or no metadata.json)",
+        &oid.to_string()[..12]
+    ))
+}
+
+pub(crate) fn find_commit(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {
+    repo.find_commit(oid)
+        .map_err(Error::git(format!("failed to read commit {oid}")))
+}
+
+/// Lists the files under `dir` in a commit's tree; `None` when there is no metadata.json there.
+pub(crate) fn list_files(
+    repo: &Repository,
+    commit: &Commit<'_>,
+    dir: &str,
+) -> Result<Option<Vec<FileEntry>>> {
+    let tree = commit.tree().map_err(Error::git("failed to read a tree"))?;
+    let Ok(entry) = tree.get_path(std::path::Path::new(dir)) else {
+        return Ok(None);
+    };
+    if entry.kind() != Some(ObjectType::Tree) {
+        return Ok(None);
+    }
+    let sub = repo
+        .find_tree(entry.id())
+        .map_err(Error::git(format!("failed to read tree {dir}")))?;
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    let mut files = Vec::new();
+    let mut failure = None;
+    sub.walk(git2::TreeWalkMode::PreOrder, |root, e| {
+        if e.kind() != Some(ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        match odb.read_header(e.id()) {
+            Ok((size, _)) => files.push(FileEntry {
+                path: format!("{root}{}", e.name().unwrap_or("")),
+                size: size as u64,
+                checksum: None,
+                mode: e.filemode(),
+                oid: e.id(),
+            }),
+            Err(err) => {
+                failure = Some(err);
+                return git2::TreeWalkResult::Abort;
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(Error::git(format!("failed to walk {dir}")))?;
+    if let Some(err) = failure {
+        return Err(Error::git(format!("failed to read a blob in {dir}"))(err));
+    }
+    if !files.iter().any(|f| f.path == METADATA_FILE) {
+        return Ok(None);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Some(files))
+}
+
+fn read_metadata(repo: &Repository, files: &[FileEntry]) -> Option<Value> {
+    let entry = files.iter().find(|f| f.path == METADATA_FILE)?;
+    let blob = repo.find_blob(entry.oid).ok()?;
+    serde_json::from_slice(blob.content()).ok()
+}
+
+/// Reads the metadata.json of the artifact set at `oid` with only the lookups it needs.
+pub(crate) fn metadata_at(repo: &Repository, commit: &Commit<'_>, dir: &str) -> Option<Value> {
+    let tree = commit.tree().ok()?;
+    let entry = tree
+        .get_path(std::path::Path::new(&format!("{dir}/{METADATA_FILE}")))
+        .ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    serde_json::from_slice(blob.content()).ok()
+}
+
+/// Returns the `test_metrics` numbers of a metadata document, by key.
+pub(crate) fn metrics_of(metadata: &Value) -> BTreeMap<String, Value> {
+    metadata
+        .get("test_metrics")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_are_tried_in_a_fixed_order_without_scanning() {
+        assert_eq!(
+            candidate_refs("corr_abc", "ai/generated")[0],
+            "refs/tags/corr_abc"
+        );
+        let bare = candidate_refs("abc", "ai/generated");
+        assert_eq!(bare[0], "refs/tags/corr_abc");
+        assert!(bare.contains(&"refs/heads/ai/generated/abc".to_string()));
+        assert_eq!(candidate_refs("refs/heads/x", "p"), ["refs/heads/x"]);
+        assert!(candidate_refs("wf/t", "ai/generated")
+            .contains(&"refs/heads/ai/generated/wf/t".to_string()));
+    }
+}

@@ -1,0 +1,204 @@
+//! `--where key<op>value` filters on metadata and `--since` dates.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A comparison operator of `--where`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// One `--where` filter: a dotted metadata key, an operator and a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Where {
+    /// Key path, `test_metrics.win_rate` as `["test_metrics", "win_rate"]`.
+    pub path: Vec<String>,
+    /// Operator.
+    pub op: Op,
+    /// Value to compare with, as written.
+    pub value: String,
+}
+
+const OPS: [(&str, Op); 6] = [
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("!=", Op::Ne),
+    ("=", Op::Eq),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
+
+impl Where {
+    /// Parses `key=value`, `a.b>=0.5`, `status!=failed`.
+    pub fn parse(text: &str) -> Result<Where> {
+        let bad = |why: &str| {
+            Error::InvalidInput(format!(
+                "--where {text:?}: {why}; expected KEY OP VALUE with OP one of = != < <= > >= (e.g. test_metrics.win_rate>=0.5)"
+            ))
+        };
+        let at = text
+            .find(['=', '!', '<', '>'])
+            .ok_or_else(|| bad("no operator"))?;
+        let (key, rest) = text.split_at(at);
+        let (op, value) = OPS
+            .iter()
+            .find_map(|(sym, op)| rest.strip_prefix(sym).map(|v| (*op, v)))
+            .ok_or_else(|| bad("unknown operator"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(bad("empty key"));
+        }
+        let path: Vec<String> = key.split('.').map(str::to_string).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(bad("empty part in the key"));
+        }
+        if value.starts_with(['=', '<', '>', '!']) {
+            return Err(bad("doubled operator"));
+        }
+        Ok(Where {
+            path,
+            op,
+            value: value.trim().to_string(),
+        })
+    }
+
+    /// Returns whether `metadata` satisfies the filter; a missing key never does.
+    pub fn matches(&self, metadata: &Value) -> bool {
+        let mut node = metadata;
+        for part in &self.path {
+            match node.get(part) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        let ordering = match (as_number(node), self.value.parse::<f64>()) {
+            (Some(a), Ok(b)) => a.partial_cmp(&b),
+            _ => {
+                let text = match node {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some(text.as_str().cmp(self.value.as_str()))
+            }
+        };
+        let Some(ordering) = ordering else {
+            return false;
+        };
+        use std::cmp::Ordering::*;
+        match self.op {
+            Op::Eq => ordering == Equal,
+            Op::Ne => ordering != Equal,
+            Op::Lt => ordering == Less,
+            Op::Le => ordering != Greater,
+            Op::Gt => ordering == Greater,
+            Op::Ge => ordering != Less,
+        }
+    }
+}
+
+fn as_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// Parses `--since`: `2025-11-07`, an RFC 3339 time, or an age like `90m`, `36h`, `7d`, `2w`.
+pub fn parse_since(text: &str, now: i64) -> Result<i64> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+        return Ok(midnight.and_utc().timestamp());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| bad_since(text))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad_since(text)),
+    };
+    Ok(now - n * secs)
+}
+
+fn bad_since(text: &str) -> Error {
+    Error::InvalidInput(format!(
+        "--since {text:?}: expected a date (2025-11-07), an RFC 3339 time, or an age (90m, 36h, 7d, 2w)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn where_parses_every_operator() {
+        let w = Where::parse("test_metrics.win_rate>=0.5").unwrap();
+        assert_eq!((w.path.len(), w.op, w.value.as_str()), (2, Op::Ge, "0.5"));
+        assert_eq!(Where::parse("a!=b").unwrap().op, Op::Ne);
+        assert_eq!(Where::parse("a<=1").unwrap().op, Op::Le);
+        assert_eq!(Where::parse("a<1").unwrap().op, Op::Lt);
+        assert_eq!(Where::parse("a>1").unwrap().op, Op::Gt);
+        assert_eq!(Where::parse("a=").unwrap().value, "");
+        for bad in ["", "novalue", "=1", ".a=1", "a..b=1", "a==1", "a=>1", "a!1"] {
+            assert!(Where::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn where_compares_numbers_numerically_and_text_exactly() {
+        let meta = json!({"test_metrics": {"win_rate": 0.58, "net_pnl": -3}, "llm_version": "gpt-4", "n": 10});
+        let yes = [
+            "test_metrics.win_rate>=0.5",
+            "test_metrics.net_pnl<0",
+            "llm_version=gpt-4",
+            "n>9",
+            "n=10",
+            "llm_version!=gpt-3",
+        ];
+        let no = [
+            "test_metrics.win_rate<0.5",
+            "llm_version=gpt",
+            "missing=1",
+            "n>10",
+            "n!=10",
+        ];
+        for w in yes {
+            assert!(Where::parse(w).unwrap().matches(&meta), "{w}");
+        }
+        for w in no {
+            assert!(!Where::parse(w).unwrap().matches(&meta), "{w}");
+        }
+    }
+
+    #[test]
+    fn since_takes_dates_times_and_ages() {
+        assert_eq!(parse_since("2025-11-07", 0).unwrap(), 1762473600);
+        assert_eq!(parse_since("2025-11-07T14:30:00Z", 0).unwrap(), 1762525800);
+        assert_eq!(parse_since("2d", 1_000_000).unwrap(), 1_000_000 - 172_800);
+        assert!(parse_since("yesterday", 0).is_err());
+        assert!(parse_since("3y", 0).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! `verify`: recompute checksums against metadata.json; check that tags and trailers agree.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::ArtifactSet;
+use crate::error::{Error, Result};
+use crate::metadata::{Trailers, METADATA_FILE};
+use crate::refs::CorrelationId;
+use crate::store::Store;
+
+/// One integrity problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The ref or commit it concerns.
+    pub subject: String,
+    /// `checksum_mismatch`, `missing_file`, `unlisted_file`, `trailer_mismatch`,
+    /// `not_on_branch`, `no_metadata`.
+    pub kind: &'static str,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// What `verify` checked and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// True when no problem was found.
+    pub success: bool,
+    /// Artifact sets checked.
+    pub sets: usize,
+    /// Files whose checksum was recomputed.
+    pub files: usize,
+    /// `corr_` tags checked.
+    pub tags: usize,
+    /// Problems found.
+    pub problems: Vec<Problem>,
+}
+
+impl Store {
+    /// Verifies one artifact set: its checksums and, when tagged, its tag.
+    pub fn verify(&self, spec: &str) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let set = self.show(spec)?;
+        self.verify_set(&set, spec, &mut report)?;
+        if let Some(corr) = set.metadata.get("correlation_id").and_then(|v| v.as_str()) {
+            if let Ok(corr) = CorrelationId::new(corr) {
+                if crate::git::ref_oid(self.repo(), &corr.tag_ref())?.is_some() {
+                    self.verify_tag(&corr, &mut report)?;
+                }
+            }
+        }
+        report.success = report.problems.is_empty();
+        Ok(report)
+    }
+
+    /// Verifies every `corr_` tag and every task branch tip.
+    pub fn verify_all(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut seen = std::collections::BTreeSet::new();
+        let tags = self
+            .repo()
+            .references_glob("refs/tags/corr_*")
+            .map_err(Error::git("failed to list corr_ tags"))?;
+        let names: Vec<String> = tags
+            .filter_map(|r| r.ok().and_then(|r| r.shorthand().ok().map(str::to_string)))
+            .collect();
+        for name in names {
+            let Ok(corr) = CorrelationId::new(&name) else {
+                continue;
+            };
+            if let Some(commit) = self.verify_tag(&corr, &mut report)? {
+                if seen.insert(commit) {
+                    if let Ok(set) = self.load_set(commit, &name) {
+                        self.verify_set(&set, &name, &mut report)?;
+                    }
+                }
+            }
+        }
+        for (branch, tip) in self.task_branches(None, None)? {
+            if seen.insert(tip) {
+                match self.load_set(tip, &branch) {
+                    Ok(set) => self.verify_set(&set, &branch, &mut report)?,
+                    Err(_) => report.problems.push(Problem {
+                        subject: branch,
+                        kind: "no_metadata",
+                        message:
+                            "the branch tip is not an artifact set (no trailers or metadata.json)"
+                                .into(),
+                    }),
+                }
+            }
+        }
+        report.success = report.problems.is_empty();
+        Ok(report)
+    }
+
+    fn verify_set(
+        &self,
+        set: &ArtifactSet,
+        subject: &str,
+        report: &mut VerifyReport,
+    ) -> Result<()> {
+        report.sets += 1;
+        let listed = crate::metadata::checksums_of(&set.metadata);
+        let mut problem = |kind, message: String| {
+            report.problems.push(Problem {
+                subject: subject.to_string(),
+                kind,
+                message,
+            })
+        };
+        for file in set.files.iter().filter(|f| f.path != METADATA_FILE) {
+            let full = format!("{}/{}", set.artifact_dir, file.path);
+            let Some(expected) = listed.get(&full) else {
+                problem(
+                    "unlisted_file",
+                    format!("{full} is not in metadata.json's checksums"),
+                );
+                continue;
+            };
+            let blob = self
+                .repo()
+                .find_blob(file.oid)
+                .map_err(Error::git(format!("failed to read {full}")))?;
+            let actual = format!("sha256:{:x}", Sha256::digest(blob.content()));
+            if &actual != expected {
+                problem(
+                    "checksum_mismatch",
+                    format!(
+                        "{full}: metadata says {}…, content is {}…",
+                        &expected[..19],
+                        &actual[..19]
+                    ),
+                );
+            }
+        }
+        report.files += set.files.len().saturating_sub(1);
+        for path in listed.keys() {
+            let rel = path
+                .strip_prefix(&format!("{}/", set.artifact_dir))
+                .unwrap_or(path);
+            if !set.files.iter().any(|f| f.path == rel) {
+                problem(
+                    "missing_file",
+                    format!("{path} is in metadata.json but not in the tree"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one `corr_` tag: trailer matches, commit on its task branch. Returns its commit.
+    fn verify_tag(
+        &self,
+        corr: &CorrelationId,
+        report: &mut VerifyReport,
+    ) -> Result<Option<git2::Oid>> {
+        report.tags += 1;
+        let repo = self.repo();
+        let Some(commit) = crate::git::ref_target(repo, &corr.tag_ref())? else {
+            return Ok(None);
+        };
+        let c = super::find_commit(repo, commit)?;
+        let trailers = Trailers::parse(c.message().unwrap_or(""));
+        let mut problem = |kind, message: String| {
+            report.problems.push(Problem {
+                subject: corr.to_string(),
+                kind,
+                message,
+            })
+        };
+        if trailers.correlation_id.as_deref() != Some(corr.as_str()) {
+            problem(
+                "trailer_mismatch",
+                format!(
+                    "its commit's Correlation-Id trailer is {:?}",
+                    trailers.correlation_id.as_deref().unwrap_or("missing")
+                ),
+            );
+        }
+        if let (Some(wf), Some(task)) = (&trailers.workflow_id, &trailers.task_id) {
+            let branch = format!("refs/heads/{}/{wf}/{task}", self.config().prefix().as_str());
+            let on_branch = match crate::git::ref_target(repo, &branch)? {
+                Some(tip) => {
+                    tip == commit || repo.graph_descendant_of(tip, commit).unwrap_or(false)
+                }
+                None => false,
+            };
+            if !on_branch {
+                problem(
+                    "not_on_branch",
+                    format!("its commit is not on {}", &branch["refs/heads/".len()..]),
+                );
+            }
+        }
+        Ok(Some(commit))
+    }
+}

@@ -1,0 +1,45 @@
+//! `artifact-store export`: write an artifact set's files to disk.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use artifact_store::Result;
+
+use super::fmt;
+use super::Ctx;
+
+/// Write an artifact set's files (metadata.json included) into DIR, byte-identical.
+///
+/// Executable bits and symlinks are restored as stored. Existing files are refused
+/// (exit 4) before anything is written, unless --force.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The artifact set (see `show --help` for the forms REF takes).
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Directory to write into (created when missing).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs `export`.
+pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
+    let store = ctx.store()?;
+    let report = store.export(&args.reference, &args.to, args.force)?;
+    if ctx.out.json {
+        ctx.out.json_value(&report);
+        return Ok(());
+    }
+    ctx.out.data(&format!(
+        "exported {} files ({}) of {} to {}",
+        report.files.len(),
+        fmt::bytes(report.bytes),
+        fmt::short(&report.commit_sha),
+        report.to.display()
+    ));
+    Ok(())
+}

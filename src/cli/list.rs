@@ -1,0 +1,129 @@
+//! `artifact-store list`: artifact sets, newest first.
+
+use clap::Args;
+use serde_json::Value;
+
+use artifact_store::catalog::{query, ListQuery};
+use artifact_store::metadata::TestStatus;
+use artifact_store::{Result, TaskId, WorkflowId};
+
+use super::fmt;
+use super::Ctx;
+
+/// List artifact sets, newest first (by commit time).
+///
+/// By default one row per task branch (its tip); --all-versions lists every tagged
+/// version. A workflow's branches are read by ref prefix, so `--workflow` stays fast on
+/// stores with many thousands of branches.
+///
+/// --where filters on metadata keys, dotted for nested ones, with = != < <= > >=;
+/// numbers compare as numbers: `--where test_metrics.win_rate>=0.5 --where llm_version=gpt-4`.
+///
+/// --json prints an array of objects: the stored metadata.json keys plus `branch` and
+/// `commit_sha`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this workflow.
+    #[arg(long, short = 'w', value_name = "W")]
+    workflow: Option<String>,
+    /// Only this task.
+    #[arg(long, short = 't', value_name = "T")]
+    task: Option<String>,
+    /// Only sets whose tests passed or failed.
+    #[arg(long, value_name = "passed|failed")]
+    status: Option<String>,
+    /// Only sets committed since DATE: 2025-11-07, an RFC 3339 time, or an age (36h, 7d).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Metadata filter KEY OP VALUE (repeatable; all must hold).
+    #[arg(long = "where", value_name = "KEY<OP>VALUE")]
+    wheres: Vec<String>,
+    /// At most N rows.
+    #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
+    limit: usize,
+    /// Every tagged version, not only the tip of each task branch.
+    #[arg(long)]
+    all_versions: bool,
+}
+
+/// Runs `list`.
+pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
+    let query = ListQuery {
+        workflow: args.workflow.as_deref().map(WorkflowId::new).transpose()?,
+        task: args.task.as_deref().map(TaskId::new).transpose()?,
+        status: args.status.as_deref().map(TestStatus::parse).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| query::parse_since(s, chrono::Utc::now().timestamp()))
+            .transpose()?,
+        wheres: args
+            .wheres
+            .iter()
+            .map(|w| query::Where::parse(w))
+            .collect::<Result<_>>()?,
+        limit: args.limit,
+        all_versions: args.all_versions,
+    };
+    let store = ctx.store()?;
+    let rows = store.list(&query)?;
+    if ctx.out.json {
+        ctx.out
+            .json_value(&rows.iter().map(|r| r.to_json()).collect::<Vec<_>>());
+        return Ok(());
+    }
+    if rows.is_empty() {
+        ctx.out.status("no artifact sets match");
+        return Ok(());
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let get = |k: &str| {
+                r.metadata
+                    .get(k)
+                    .map(fmt::scalar)
+                    .unwrap_or_else(|| "-".into())
+            };
+            vec![
+                get("workflow_id"),
+                get("task_id"),
+                get("correlation_id"),
+                get("test_status"),
+                fmt::ago(r.time),
+                fmt::short(&r.commit_sha).to_string(),
+                metrics(r.metadata.get("test_metrics")),
+            ]
+        })
+        .collect();
+    ctx.out.data(&fmt::table(
+        &[
+            "WORKFLOW",
+            "TASK",
+            "CORRELATION",
+            "STATUS",
+            "COMMITTED",
+            "COMMIT",
+            "METRICS",
+        ],
+        &cells,
+    ));
+    Ok(())
+}
+
+/// Formats up to three metrics as `k=v`.
+pub fn metrics(value: Option<&Value>) -> String {
+    let Some(Value::Object(map)) = value else {
+        return String::new();
+    };
+    let mut parts: Vec<String> = map
+        .iter()
+        .filter(|(_, v)| v.is_number() || v.is_string() || v.is_boolean())
+        .take(3)
+        .map(|(k, v)| format!("{k}={}", fmt::scalar(v)))
+        .collect();
+    if map.len() > 3 {
+        parts.push("…".into());
+    }
+    parts.join(" ")
+}
