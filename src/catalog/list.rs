@@ -91,24 +91,21 @@ impl Store {
         workflow: Option<&WorkflowId>,
         task: Option<&TaskId>,
     ) -> Result<Vec<(String, Oid)>> {
-        let prefix = self.config().prefix();
-        let glob = format!(
-            "refs/heads/{}/{}/{}",
-            prefix.as_str(),
-            workflow.map_or("*", |w| w.as_str()),
-            task.map_or("*", |t| t.as_str())
-        );
-        let refs = self
-            .repo()
-            .references_glob(&glob)
-            .map_err(Error::git(format!("failed to list {glob}")))?;
+        let base = format!("refs/heads/{}/", self.config().prefix().as_str());
+        let scan_prefix = match workflow {
+            Some(w) => format!("{base}{w}/"),
+            None => base.clone(),
+        };
         let mut out = Vec::new();
-        for reference in refs {
-            let reference = reference.map_err(Error::git(format!("failed to list {glob}")))?;
-            let (Ok(name), Some(target)) = (reference.shorthand(), reference.target()) else {
+        for (name, oid) in crate::git::refscan::refs_with_prefix(self.git_dir(), &scan_prefix)? {
+            let rest = &name[base.len()..];
+            let Some((_, t)) = rest.split_once('/') else {
                 continue;
             };
-            out.push((name.to_string(), target));
+            if t.contains('/') || task.is_some_and(|task| task.as_str() != t) {
+                continue;
+            }
+            out.push((name["refs/heads/".len()..].to_string(), oid));
         }
         Ok(out)
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 
 /// One artifact set's size.
@@ -55,12 +55,8 @@ impl Store {
             .iter()
             .filter_map(|(b, _)| b.get(prefix_len..).and_then(|rest| rest.split('/').next()))
             .collect();
-        let count = |glob: &str| -> Result<usize> {
-            Ok(self
-                .repo()
-                .references_glob(glob)
-                .map_err(Error::git(format!("failed to list {glob}")))?
-                .count())
+        let count = |prefix: &str| -> Result<usize> {
+            Ok(crate::git::refscan::refs_with_prefix(self.git_dir(), prefix)?.len())
         };
         let mut largest = Vec::new();
         for (branch, tip) in &branches {
@@ -79,10 +75,10 @@ impl Store {
         Ok(Stats {
             workflows: workflows.len(),
             tasks: branches.len(),
-            versions: count("refs/tags/corr_*")?,
-            prompt_tags: count("refs/tags/prompt_*")?,
-            pins: count("refs/artifact-store/pins/*")?,
-            trash: count("refs/artifact-store/trash/*")?,
+            versions: count("refs/tags/corr_")?,
+            prompt_tags: count("refs/tags/prompt_")?,
+            pins: count("refs/artifact-store/pins/")?,
+            trash: count("refs/artifact-store/trash/")?,
             loose_objects,
             loose_bytes,
             packs,

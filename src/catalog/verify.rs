@@ -57,13 +57,11 @@ impl Store {
     pub fn verify_all(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut seen = std::collections::BTreeSet::new();
-        let tags = self
-            .repo()
-            .references_glob("refs/tags/corr_*")
-            .map_err(Error::git("failed to list corr_ tags"))?;
-        let names: Vec<String> = tags
-            .filter_map(|r| r.ok().and_then(|r| r.shorthand().ok().map(str::to_string)))
-            .collect();
+        let names: Vec<String> =
+            crate::git::refscan::refs_with_prefix(self.git_dir(), "refs/tags/corr_")?
+                .into_iter()
+                .map(|(name, _)| name["refs/tags/".len()..].to_string())
+                .collect();
         for name in names {
             let Ok(corr) = CorrelationId::new(&name) else {
                 continue;

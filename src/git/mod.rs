@@ -5,6 +5,7 @@
 
 pub mod cas;
 pub mod durable;
+pub mod refscan;
 pub mod tree;
 
 pub use git2::{Oid, Repository};

@@ -1,0 +1,314 @@
+//! Reads the refs under a prefix without loading every ref in the repository.
+//!
+//! libgit2's `references_glob` copies its whole packed-refs cache and pattern-matches every
+//! entry: 30 ms at 22k refs, linear in the repository's ref count. Here the sorted
+//! `packed-refs` file is binary-searched for the prefix and only the matching loose-ref
+//! directory is walked, so the cost follows the refs returned. Loose refs override packed
+//! ones, as in git. Symbolic refs are skipped: the store never writes one under its prefixes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use git2::Oid;
+
+use crate::error::{Error, Result};
+
+/// Returns `(full ref name, target)` of every direct ref whose name starts with `prefix`.
+pub fn refs_with_prefix(gitdir: &Path, prefix: &str) -> Result<Vec<(String, Oid)>> {
+    let mut found = BTreeMap::new();
+    packed_with_prefix(gitdir, prefix, &mut found)?;
+    let dir_part = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+    loose_under(gitdir, dir_part, prefix, &mut found)?;
+    Ok(found.into_iter().collect())
+}
+
+fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut BTreeMap<String, Oid>) -> Result<()> {
+    let path = gitdir.join("packed-refs");
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("failed to open", path)(e)),
+    };
+    let mut packed = Packed::new(file, &path)?;
+    let header = packed.line_at(0)?;
+    let sorted = header.starts_with(b"# pack-refs with:") && contains(&header, b" sorted");
+    let mut pos = if sorted {
+        packed.lower_bound(prefix.as_bytes())?
+    } else {
+        0
+    };
+    while pos < packed.len {
+        let line = packed.line_at(pos)?;
+        pos += line.len() as u64 + 1;
+        let Some((oid, name)) = parse_line(&line) else {
+            continue;
+        };
+        if name.starts_with(prefix.as_bytes()) {
+            if let (Ok(name), Ok(oid)) = (std::str::from_utf8(name), Oid::from_str(oid)) {
+                out.insert(name.to_string(), oid);
+            }
+        } else if sorted && name > prefix.as_bytes() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Parses `<hex> <refname>`; returns `None` for comments, peeled lines and blanks.
+fn parse_line(line: &[u8]) -> Option<(&str, &[u8])> {
+    if line.is_empty() || line[0] == b'#' || line[0] == b'^' {
+        return None;
+    }
+    let space = line.iter().position(|&b| b == b' ')?;
+    let oid = std::str::from_utf8(&line[..space]).ok()?;
+    Some((oid, &line[space + 1..]))
+}
+
+/// A `packed-refs` file read by positioned reads: a binary search touches a few KiB.
+struct Packed<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    len: u64,
+    block: Vec<u8>,
+    block_at: u64,
+}
+
+impl<'a> Packed<'a> {
+    fn new(file: std::fs::File, path: &'a Path) -> Result<Packed<'a>> {
+        let len = file
+            .metadata()
+            .map_err(Error::io("failed to stat", path))?
+            .len();
+        Ok(Packed {
+            file,
+            path,
+            len,
+            block: Vec::new(),
+            block_at: 0,
+        })
+    }
+
+    /// Reads `len` bytes at `at` into the block buffer (fewer at the end of the file).
+    fn fill(&mut self, at: u64, len: usize) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let len = len.min((self.len - at.min(self.len)) as usize);
+        self.block.resize(len, 0);
+        self.file
+            .read_exact_at(&mut self.block, at)
+            .map_err(Error::io("failed to read", self.path))?;
+        self.block_at = at;
+        Ok(())
+    }
+
+    /// Returns the line starting at `start`, without its newline.
+    fn line_at(&mut self, start: u64) -> Result<Vec<u8>> {
+        let mut want = 512;
+        loop {
+            let in_block = start >= self.block_at
+                && start + want as u64 <= self.block_at + self.block.len() as u64;
+            if !in_block {
+                self.fill(start, want.max(64 << 10))?;
+            }
+            let from = (start - self.block_at) as usize;
+            let rest = &self.block[from..];
+            if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+                return Ok(rest[..nl].to_vec());
+            }
+            if self.block_at + self.block.len() as u64 >= self.len {
+                return Ok(rest.to_vec());
+            }
+            want *= 2;
+            self.block.clear();
+        }
+    }
+
+    /// Returns the first line start at or after `pos`.
+    fn next_line_start(&mut self, pos: u64) -> Result<u64> {
+        if pos == 0 {
+            return Ok(0);
+        }
+        let line = self.line_at(pos - 1)?;
+        Ok(pos + line.len() as u64)
+    }
+
+    /// Returns the start of the first ref line whose name is not below `prefix`.
+    fn lower_bound(&mut self, prefix: &[u8]) -> Result<u64> {
+        let (mut lo, mut hi) = (0u64, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let start = self.next_line_start(mid)?;
+            if start >= hi {
+                hi = mid;
+                continue;
+            }
+            let (mut at, mut name_below) = (start, false);
+            while at < self.len {
+                let line = self.line_at(at)?;
+                if let Some((_, name)) = parse_line(&line) {
+                    name_below = name < prefix;
+                    if name_below {
+                        lo = at + line.len() as u64 + 1;
+                    }
+                    break;
+                }
+                at += line.len() as u64 + 1;
+            }
+            if !name_below {
+                hi = start;
+            }
+        }
+        Ok(lo.min(self.len))
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn loose_under(
+    gitdir: &Path,
+    dir: &str,
+    prefix: &str,
+    out: &mut BTreeMap<String, Oid>,
+) -> Result<()> {
+    let path = gitdir.join(dir);
+    let entries = match std::fs::read_dir(&path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("failed to list", path)(e)),
+    };
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let full = format!("{dir}{name}");
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            let sub = format!("{full}/");
+            if sub.starts_with(prefix) || prefix.starts_with(&sub) {
+                loose_under(gitdir, &sub, prefix, out)?;
+            }
+        } else if full.starts_with(prefix) && !name.ends_with(".lock") {
+            if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                if let Ok(oid) = Oid::from_str(text.trim()) {
+                    out.insert(full, oid);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    #[test]
+    fn binary_search_finds_exactly_the_prefixed_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("# pack-refs with: peeled fully-peeled sorted \n");
+        let mut names: Vec<String> = (0..500)
+            .map(|i| format!("refs/heads/ai/generated/wf_{:02}/task_{i:04}", i % 7))
+            .collect();
+        names.push("refs/tags/corr_x".into());
+        names.push("refs/heads/ai/generated/wf_0".into());
+        names.sort();
+        for name in &names {
+            text.push_str(&format!("{A} {name}\n"));
+            if name.starts_with("refs/tags/") {
+                text.push_str(&format!("^{B}\n"));
+            }
+        }
+        std::fs::write(dir.path().join("packed-refs"), text).unwrap();
+        std::fs::create_dir_all(dir.path().join("refs/heads/ai/generated/wf_03")).unwrap();
+        std::fs::write(
+            dir.path().join("refs/heads/ai/generated/wf_03/task_0003"),
+            format!("{B}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("refs/heads/ai/generated/wf_03/loose_only"),
+            format!("{B}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("refs/heads/ai/generated/wf_03/x.lock"),
+            format!("{B}\n"),
+        )
+        .unwrap();
+
+        let got = refs_with_prefix(dir.path(), "refs/heads/ai/generated/wf_03/").unwrap();
+        let expected: Vec<&String> = names
+            .iter()
+            .filter(|n| n.starts_with("refs/heads/ai/generated/wf_03/"))
+            .collect();
+        assert_eq!(got.len(), expected.len() + 1);
+        let loose = got.iter().find(|(n, _)| n.ends_with("task_0003")).unwrap();
+        assert_eq!(
+            loose.1.to_string(),
+            B,
+            "a loose ref overrides its packed copy"
+        );
+        assert!(got.iter().any(|(n, _)| n.ends_with("loose_only")));
+        assert!(!got.iter().any(|(n, _)| n.ends_with(".lock")));
+
+        let tags = refs_with_prefix(dir.path(), "refs/tags/corr_").unwrap();
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].1.to_string(), A, "the peeled line is not a ref");
+        assert!(refs_with_prefix(dir.path(), "refs/heads/zzz/")
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            refs_with_prefix(dir.path(), "refs/heads/ai/generated/wf_0")
+                .unwrap()
+                .len(),
+            names.len() - 1 + 2 - 1
+        );
+    }
+
+    #[test]
+    fn lower_bound_agrees_with_a_linear_filter_across_many_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names: Vec<String> = (0..6000)
+            .map(|i| format!("refs/tags/corr_wf_{:02}-task_{i:05}-{}", i % 13, i % 10))
+            .chain(
+                (0..3000).map(|i| format!("refs/heads/ai/generated/wf_{:02}/task_{i:05}", i % 13)),
+            )
+            .collect();
+        names.sort();
+        let mut text = String::from("# pack-refs with: peeled fully-peeled sorted \n");
+        for name in &names {
+            text.push_str(&format!("{A} {name}\n"));
+            if name.starts_with("refs/tags/") {
+                text.push_str(&format!("^{B}\n"));
+            }
+        }
+        std::fs::write(dir.path().join("packed-refs"), text).unwrap();
+        for prefix in [
+            "refs/heads/ai/generated/wf_00/",
+            "refs/heads/ai/generated/wf_12/",
+            "refs/tags/corr_",
+            "refs/tags/corr_wf_07-task_0",
+            "refs/heads/",
+            "refs/",
+            "refs/heads/ai/generated/wf_13/",
+            "a",
+            "z",
+        ] {
+            let got: Vec<String> = refs_with_prefix(dir.path(), prefix)
+                .unwrap()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            let want: Vec<String> = names
+                .iter()
+                .filter(|n| n.starts_with(prefix))
+                .cloned()
+                .collect();
+            assert_eq!(got, want, "prefix {prefix}");
+        }
+    }
+}
