@@ -4,6 +4,7 @@ mod commit;
 mod demo;
 mod init;
 mod output;
+mod revert;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,7 @@ enum Command {
     Init(init::InitArgs),
     Commit(commit::CommitArgs),
     Demo(demo::DemoArgs),
+    RevertToTag(revert::RevertArgs),
 }
 
 /// What every command receives: output settings and how to open the store.
@@ -119,6 +121,7 @@ pub fn main() -> i32 {
         Command::Init(args) => init::run(&ctx, args),
         Command::Commit(args) => commit::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::RevertToTag(args) => revert::run(&ctx, args),
     };
     match result {
         Ok(()) => exit::OK,
