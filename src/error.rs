@@ -46,6 +46,14 @@ pub enum Error {
     /// A request is malformed in some other way.
     #[error("{0}")]
     InvalidInput(String),
+    /// A request is refused as given, with a next step for the user.
+    #[error("{message}")]
+    InvalidRequest {
+        /// Why it was refused.
+        message: String,
+        /// How to ask for what was meant, when there is a way.
+        hint: Option<String>,
+    },
     /// The configuration file or a configuration value is wrong.
     #[error("invalid configuration{}: {message}", origin.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
     Config {
@@ -117,6 +125,7 @@ impl Error {
             Error::InvalidId { .. }
             | Error::InvalidPath { .. }
             | Error::InvalidInput(_)
+            | Error::InvalidRequest { .. }
             | Error::Config { .. } => exit::USAGE,
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
@@ -131,6 +140,7 @@ impl Error {
             Error::InvalidId { .. } => "invalid_id",
             Error::InvalidPath { .. } => "invalid_path",
             Error::InvalidInput(_) => "invalid_input",
+            Error::InvalidRequest { .. } => "invalid_input",
             Error::Config { .. } => "config",
             Error::SecretsFound { .. } => "secret_detected",
             Error::Conflict { .. } => "conflict",
@@ -146,6 +156,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Conflict { hint, .. } => hint.clone(),
+            Error::InvalidRequest { hint, .. } => hint.clone(),
             Error::Locked { lock, .. } => Some(format!(
                 "if no other artifact-store or git process is running, remove {}",
                 lock.display()

@@ -9,6 +9,7 @@ mod init;
 mod list;
 mod log;
 mod output;
+mod revert;
 mod show;
 mod stats;
 mod verify;
@@ -81,6 +82,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Verify(verify::VerifyArgs),
     Stats(stats::StatsArgs),
+    RevertToTag(revert::RevertArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -140,6 +142,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&ctx, args).map(|()| exit::OK),
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
+        Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {

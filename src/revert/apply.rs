@@ -1,0 +1,313 @@
+//! Lands a revert plan: the restore commit, the trash ref, the worktree, then the target
+//! ref by compare-and-swap. A failure after the worktree moved puts it back.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use git2::{Oid, Repository};
+
+use super::worktree::{self, CheckedOut};
+use super::{tree, Plan, Tag, Target};
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::git::{cas, durable};
+use crate::store::Store;
+
+/// Everything the plan decided, ready to land.
+pub(super) struct Job<'a> {
+    pub(super) tag: &'a Tag,
+    pub(super) target: &'a Target,
+    pub(super) tip: Option<Oid>,
+    pub(super) path: Option<&'a str>,
+    pub(super) plan: &'a Plan,
+    pub(super) checked_out: Option<&'a CheckedOut>,
+}
+
+/// What landing did.
+pub(super) struct Done {
+    pub(super) new_tip: Oid,
+    pub(super) undo: Option<String>,
+    pub(super) trash_ref: Option<String>,
+    pub(super) warnings: Vec<String>,
+}
+
+/// A trash ref holding the old tip, and whether this run created it.
+struct Trash {
+    name: String,
+    created: bool,
+}
+
+/// Writes what the plan needs and moves the target.
+pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
+    let repo = store.repo();
+    let durable_on = store.config().durability == Durability::Fsync;
+    let policy = lock_policy(store);
+    let new_tip = match job.plan {
+        Plan::Restore => restore_commit(store, job, durable_on)?,
+        Plan::Create | Plan::Hard => job.tag.commit,
+        Plan::Unchanged => job.tip.unwrap_or(job.tag.commit),
+    };
+    let mut warnings = Vec::new();
+    let trash = match (job.plan, job.tip) {
+        (Plan::Hard, Some(old)) => Some(keep_in_trash(store, job, old, policy, durable_on)?),
+        _ => None,
+    };
+    let report = match move_target(store, job, new_tip, policy, durable_on) {
+        Ok(report) => report,
+        Err(e) => {
+            if let Some(trash) = trash.filter(|t| t.created) {
+                discard(repo, &trash.name, &mut warnings);
+            }
+            return Err(e);
+        }
+    };
+    for lock in &report.stale_locks_removed {
+        warnings.push(format!(
+            "removed a stale lock left by a dead process: {}",
+            lock.display()
+        ));
+    }
+    let undo = match (job.plan, job.tip) {
+        (Plan::Hard, Some(old)) => Some(undo_command(store, job, old, new_tip)),
+        _ => None,
+    };
+    Ok(Done {
+        new_tip,
+        undo,
+        trash_ref: trash.map(|t| t.name),
+        warnings,
+    })
+}
+
+fn lock_policy(store: &Store) -> cas::LockPolicy {
+    let config = store.config();
+    cas::LockPolicy {
+        stale_after: (config.stale_lock_seconds > 0)
+            .then(|| Duration::from_secs(config.stale_lock_seconds)),
+        timeout: Duration::from_secs(config.lock_timeout),
+    }
+}
+
+/// Writes the forward commit: the tag's tree (or the tip's with the tag's entry at the
+/// path), parent the tip, with `Reverted-*` trailers.
+fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid> {
+    let repo = store.repo();
+    let tip = job.tip.expect("a restore plan has a tip");
+    let tip_commit = repo
+        .find_commit(tip)
+        .map_err(Error::git(format!("failed to read commit {tip}")))?;
+    let tag_tree = repo
+        .find_commit(job.tag.commit)
+        .and_then(|c| c.tree())
+        .map_err(Error::git(format!(
+            "failed to read the tree of {}",
+            job.tag.name
+        )))?;
+    let mut written = Vec::new();
+    let tree_id = match job.path {
+        None => tag_tree.id(),
+        Some(path) => {
+            let tip_tree = tip_commit
+                .tree()
+                .map_err(Error::git(format!("failed to read the tree of {tip}")))?;
+            let entry = tree::entry_at(&tag_tree, path)?;
+            tree::splice(repo, &tip_tree, path, entry, &mut written)?
+        }
+    };
+    let tree = repo
+        .find_tree(tree_id)
+        .map_err(Error::git(format!("failed to read tree {tree_id}")))?;
+    let time = store.commit_time()?;
+    let sig = store.signature(&time)?;
+    let commit = repo
+        .commit(None, &sig, &sig, &message(job), &tree, &[&tip_commit])
+        .map_err(Error::git("failed to write the revert commit"))?;
+    written.push(commit);
+    if durable_on {
+        durable::sync_objects(repo, &written)?;
+    }
+    Ok(commit)
+}
+
+/// Returns `Revert <target> to <tag>` and its trailers.
+fn message(job: &Job<'_>) -> String {
+    let mut message = format!(
+        "Revert {} to {}\n\nReverted-To: {}\nReverted-Commit: {}\n",
+        job.target.short, job.tag.name, job.tag.name, job.tag.commit
+    );
+    if let Some(path) = job.path {
+        message.push_str(&format!("Reverted-Path: {path}\n"));
+    }
+    message
+}
+
+/// Keeps `old` under `refs/artifact-store/trash/<unix_ts>/<target ref>`; a later second
+/// is taken when that name already holds another commit.
+fn keep_in_trash(
+    store: &Store,
+    job: &Job<'_>,
+    old: Oid,
+    policy: cas::LockPolicy,
+    durable_on: bool,
+) -> Result<Trash> {
+    let repo = store.repo();
+    let ts = store.commit_time()?.seconds();
+    let log = format!("artifact-store: revert-to-tag {} (old tip)", job.tag.name);
+    for offset in 0..60 {
+        let name = crate::refs::trash_ref(ts + offset, &job.target.refname);
+        let result = cas::update(repo, &name, &log, policy, |current| {
+            Ok(match current {
+                None => ControlFlow::Continue(old),
+                Some(held) => ControlFlow::Break(held == old),
+            })
+        })?;
+        match result {
+            ControlFlow::Continue(_) => {
+                if durable_on {
+                    durable::sync_ref(repo, &name, true)?;
+                }
+                return Ok(Trash {
+                    name,
+                    created: true,
+                });
+            }
+            ControlFlow::Break(true) => {
+                return Ok(Trash {
+                    name,
+                    created: false,
+                })
+            }
+            ControlFlow::Break(false) => continue,
+        }
+    }
+    Err(Error::Conflict {
+        message: format!("no free trash ref for {} near {ts}", job.target.refname),
+        hint: Some("run again in a minute".to_string()),
+    })
+}
+
+/// Checks out the new tree when the target is checked out, then moves the target ref
+/// from the tip the plan saw; puts the worktree back when the ref cannot move.
+fn move_target(
+    store: &Store,
+    job: &Job<'_>,
+    new_tip: Oid,
+    policy: cas::LockPolicy,
+    durable_on: bool,
+) -> Result<cas::CasReport> {
+    let repo = store.repo();
+    if let Some(checked_out) = job.checked_out {
+        worktree::follow(repo, checked_out, tree_of(repo, Some(new_tip))?)?;
+    }
+    let refname = &job.target.refname;
+    let log = format!("artifact-store: revert-to-tag {}", job.tag.name);
+    let moved = cas::update(repo, refname, &log, policy, |current| {
+        Ok(if current == job.tip {
+            ControlFlow::Continue(new_tip)
+        } else {
+            ControlFlow::Break(current)
+        })
+    });
+    let failure = match moved {
+        Ok(ControlFlow::Continue((_, report))) => {
+            if durable_on {
+                durable::sync_ref(repo, refname, job.tip.is_none())?;
+            }
+            return Ok(report);
+        }
+        Ok(ControlFlow::Break(now)) => Error::Conflict {
+            message: format!(
+                "{} moved from {} to {} while reverting; nothing was changed",
+                job.target.short,
+                short_sha(job.tip),
+                short_sha(now)
+            ),
+            hint: Some(
+                "look at the new commits, then run again if the revert still applies".to_string(),
+            ),
+        },
+        Err(e) => e,
+    };
+    if job.checked_out.is_some() {
+        worktree::restore(repo, tree_of(repo, job.tip)?)?;
+    }
+    Err(failure)
+}
+
+/// Returns the tree of `commit`, or the empty tree for a branch that does not exist.
+fn tree_of(repo: &Repository, commit: Option<Oid>) -> Result<Oid> {
+    match commit {
+        Some(oid) => repo
+            .find_commit(oid)
+            .map(|c| c.tree_id())
+            .map_err(Error::git(format!("failed to read commit {oid}"))),
+        None => repo
+            .treebuilder(None)
+            .and_then(|b| b.write())
+            .map_err(Error::git("failed to write an empty tree")),
+    }
+}
+
+fn short_sha(oid: Option<Oid>) -> String {
+    oid.map_or_else(
+        || "nothing".to_string(),
+        |o| o.to_string()[..12].to_string(),
+    )
+}
+
+/// Deletes a trash ref this run created for a revert that did not land.
+fn discard(repo: &Repository, name: &str, warnings: &mut Vec<String>) {
+    let deleted = repo.find_reference(name).and_then(|mut r| r.delete());
+    if let Err(e) = deleted {
+        warnings.push(format!("could not remove {name}: {}", e.message()));
+    }
+}
+
+/// Returns the command that puts the target back where it was.
+fn undo_command(store: &Store, job: &Job<'_>, old: Oid, new: Oid) -> String {
+    match job.checked_out {
+        Some(checked_out) => format!(
+            "git -C {} reset --keep {old}",
+            shell_quote(&dir_text(&checked_out.workdir))
+        ),
+        None => format!(
+            "git --git-dir={} update-ref {} {old} {new}",
+            shell_quote(&dir_text(store.git_dir())),
+            shell_quote(&job.target.refname)
+        ),
+    }
+}
+
+/// Returns a directory as text without the trailing slash libgit2 keeps.
+fn dir_text(dir: &std::path::Path) -> String {
+    let text = dir.display().to_string();
+    match text.trim_end_matches('/') {
+        "" => text,
+        trimmed => trimmed.to_string(),
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn undo_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("/srv/store.git"), "/srv/store.git");
+        assert_eq!(shell_quote("/tmp/my store"), "'/tmp/my store'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,199 @@
+//! Paths inside a tree: validating `--path`, reading the entry there, and splicing one
+//! tree's entry into another, in the object database only.
+
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, Tree};
+
+use crate::error::{Error, Result};
+use crate::git::tree::MODE_TREE;
+
+/// One tree entry: its object and git file mode.
+pub(crate) type Entry = (Oid, i32);
+
+/// Normalizes a `--path`: `/`-separated, no empty, `.`, `..` or `.git` parts, not the root.
+pub(crate) fn normalize(given: &str) -> Result<String> {
+    let invalid = |reason: &str| Error::InvalidPath {
+        path: given.into(),
+        reason: reason.to_string(),
+    };
+    if given.contains('\0') || given.contains('\\') {
+        return Err(invalid("a path in the tree uses '/' and has no NUL"));
+    }
+    let mut parts = Vec::new();
+    for part in given.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => return Err(invalid("a path in the tree has no '..' parts")),
+            p if p.eq_ignore_ascii_case(".git") => {
+                return Err(invalid("git trees hold no .git entries"))
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        return Err(invalid(
+            "this is the whole tree; leave out --path to restore it all",
+        ));
+    }
+    Ok(parts.join("/"))
+}
+
+/// Returns the entry at `path` in `tree`, or `None` when there is none.
+pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>> {
+    match tree.get_path(Path::new(path)) {
+        Ok(entry) => Ok(Some((entry.id(), entry.filemode()))),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(Error::git(format!("failed to look up {path}"))(e)),
+    }
+}
+
+/// Returns a copy of `base` with `entry` at `path` (or nothing there, for `None`),
+/// recording the trees written. Directories left empty by a removal are removed too.
+pub(crate) fn splice(
+    repo: &Repository,
+    base: &Tree<'_>,
+    path: &str,
+    entry: Option<Entry>,
+    written: &mut Vec<Oid>,
+) -> Result<Oid> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match splice_in(repo, Some(base), &parts, entry, written)? {
+        Some(oid) => Ok(oid),
+        None => {
+            let empty = repo
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .map_err(Error::git("failed to write an empty tree"))?;
+            written.push(empty);
+            Ok(empty)
+        }
+    }
+}
+
+/// Splices below one directory level; `None` means the directory ended up empty.
+fn splice_in(
+    repo: &Repository,
+    base: Option<&Tree<'_>>,
+    parts: &[&str],
+    entry: Option<Entry>,
+    written: &mut Vec<Oid>,
+) -> Result<Option<Oid>> {
+    let (first, rest) = parts
+        .split_first()
+        .expect("normalize leaves at least one part");
+    let mut builder = repo
+        .treebuilder(base)
+        .map_err(Error::git("failed to start a tree"))?;
+    let existing = base.and_then(|t| t.get_name(first));
+    let replacement = if rest.is_empty() {
+        entry
+    } else {
+        let child = match &existing {
+            Some(e) if e.kind() == Some(ObjectType::Tree) => Some(
+                repo.find_tree(e.id())
+                    .map_err(Error::git(format!("failed to read tree {first}")))?,
+            ),
+            _ => None,
+        };
+        if child.is_none() && entry.is_none() {
+            // Nothing to remove below a path that is not a directory here.
+            return write(builder, written).map(Some);
+        }
+        splice_in(repo, child.as_ref(), rest, entry, written)?.map(|oid| (oid, MODE_TREE))
+    };
+    match replacement {
+        Some((oid, mode)) => {
+            builder
+                .insert(first, oid, mode)
+                .map_err(Error::git(format!("failed to add {first} to a tree")))?;
+        }
+        None if existing.is_some() => {
+            builder
+                .remove(first)
+                .map_err(Error::git(format!("failed to remove {first} from a tree")))?;
+        }
+        None => {}
+    }
+    if builder.is_empty() {
+        return Ok(None);
+    }
+    write(builder, written).map(Some)
+}
+
+fn write(builder: git2::TreeBuilder<'_>, written: &mut Vec<Oid>) -> Result<Oid> {
+    let oid = builder
+        .write()
+        .map_err(Error::git("failed to write a tree"))?;
+    written.push(oid);
+    Ok(oid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::tree::{write_tree, MODE_FILE};
+
+    fn repo() -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    fn tree_of(repo: &Repository, files: &[(&str, &str)]) -> Oid {
+        let entries: Vec<(String, Oid, i32)> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), repo.blob(c.as_bytes()).unwrap(), MODE_FILE))
+            .collect();
+        write_tree(repo, &entries, &mut Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn paths_are_normalized_and_escapes_refused() {
+        assert_eq!(normalize("./a//b/").unwrap(), "a/b");
+        for bad in ["", "/", ".", "a/../b", ".git/config", "a/.GIT", "a\\b"] {
+            assert!(normalize(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn splicing_replaces_one_path_and_keeps_the_rest() {
+        let (_dir, repo) = repo();
+        let base = tree_of(&repo, &[("keep.txt", "k"), ("a/x", "1"), ("a/y", "2")]);
+        let other = tree_of(&repo, &[("keep.txt", "other"), ("a/x", "9")]);
+        let base = repo.find_tree(base).unwrap();
+        let other = repo.find_tree(other).unwrap();
+        let entry = entry_at(&other, "a").unwrap();
+        let spliced = splice(&repo, &base, "a", entry, &mut Vec::new()).unwrap();
+        let spliced = repo.find_tree(spliced).unwrap();
+        assert_eq!(entry_at(&spliced, "a").unwrap(), entry);
+        assert_eq!(
+            entry_at(&spliced, "keep.txt").unwrap(),
+            entry_at(&base, "keep.txt").unwrap()
+        );
+    }
+
+    #[test]
+    fn removing_the_last_entry_removes_emptied_directories() {
+        let (_dir, repo) = repo();
+        let base = tree_of(&repo, &[("keep.txt", "k"), ("a/b/x", "1")]);
+        let base = repo.find_tree(base).unwrap();
+        let spliced = splice(&repo, &base, "a/b/x", None, &mut Vec::new()).unwrap();
+        let spliced = repo.find_tree(spliced).unwrap();
+        assert_eq!(spliced.len(), 1);
+        assert!(entry_at(&spliced, "a").unwrap().is_none());
+        let only = tree_of(&repo, &[("x", "1")]);
+        let only = repo.find_tree(only).unwrap();
+        let empty = splice(&repo, &only, "x", None, &mut Vec::new()).unwrap();
+        assert_eq!(repo.find_tree(empty).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn removing_below_a_file_leaves_the_file() {
+        let (_dir, repo) = repo();
+        let base = tree_of(&repo, &[("a", "file")]);
+        let base = repo.find_tree(base).unwrap();
+        let spliced = splice(&repo, &base, "a/b", None, &mut Vec::new()).unwrap();
+        assert_eq!(spliced, base.id());
+    }
+}
