@@ -138,7 +138,10 @@ impl Store {
         let tag = resolve_tag(repo, &req.tag)?;
         let tip = crate::git::ref_oid(repo, &target.refname)?;
         if tip.is_none() && !req.create {
-            return Err(Error::NotFound(format!("target branch {}", target.short)));
+            return Err(Error::NotFound(format!(
+                "target branch {} not found; pass --create to create it at the tag",
+                target.short
+            )));
         }
         let plan = plan(repo, req.mode, &tag, tip, path.as_deref())?;
         let checked_out = match plan {
@@ -215,7 +218,7 @@ fn resolve_tag(repo: &Repository, given: &str) -> Result<Tag> {
     let reference = match repo.find_reference(&refname) {
         Ok(reference) => reference,
         Err(e) if e.code() == git2::ErrorCode::NotFound => {
-            return Err(Error::NotFound(format!("tag {name}")))
+            return Err(Error::NotFound(format!("tag {name} not found")))
         }
         Err(e) => return Err(Error::git(format!("failed to read {refname}"))(e)),
     };
@@ -290,7 +293,7 @@ fn plan(
             let theirs = tree::entry_at(&tag_tree, path)?;
             if ours.is_none() && theirs.is_none() {
                 return Err(Error::NotFound(format!(
-                    "path {path} in {} or in the target",
+                    "path {path} not found in {} or in the target",
                     tag.name
                 )));
             }

@@ -341,6 +341,12 @@ fn a_missing_target_exits_5_unless_created() {
     let t = Seeded::new();
     let run = t.refused(&["--json", "revert-to-tag", "c1", "--target", "release"], 5);
     assert_eq!(run.json()["error"]["kind"], "not_found");
+    assert!(
+        run.stderr
+            .contains("target branch release not found; pass --create"),
+        "{}",
+        run.stderr
+    );
     t.refused(&["revert-to-tag", "c1", "--target", "bad..name"], 2);
 
     let run = t
