@@ -62,6 +62,13 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The scanner's rules or allowlists are invalid.
+    #[error("invalid secret-scanner configuration")]
+    ScanConfig {
+        /// What the scanner refused.
+        #[source]
+        source: crate::scan::ScanError,
+    },
     /// The secret scanner found credentials; nothing was written.
     #[error("{} secret{} detected; nothing was committed", findings.len(), if findings.len() == 1 { "" } else { "s" })]
     SecretsFound {
@@ -126,7 +133,8 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::InvalidInput(_)
             | Error::InvalidRequest { .. }
-            | Error::Config { .. } => exit::USAGE,
+            | Error::Config { .. }
+            | Error::ScanConfig { .. } => exit::USAGE,
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
@@ -141,7 +149,7 @@ impl Error {
             Error::InvalidPath { .. } => "invalid_path",
             Error::InvalidInput(_) => "invalid_input",
             Error::InvalidRequest { .. } => "invalid_input",
-            Error::Config { .. } => "config",
+            Error::Config { .. } | Error::ScanConfig { .. } => "config",
             Error::SecretsFound { .. } => "secret_detected",
             Error::Conflict { .. } => "conflict",
             Error::Locked { .. } => "locked",
@@ -187,6 +195,26 @@ impl Error {
             context,
             path,
             source,
+        }
+    }
+}
+
+impl From<crate::scan::ScanError> for Error {
+    fn from(e: crate::scan::ScanError) -> Error {
+        use crate::scan::ScanError;
+        match e {
+            ScanError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::InvalidPath {
+                    path,
+                    reason: "no such file or directory".to_string(),
+                }
+            }
+            ScanError::Io { path, source } => Error::Io {
+                context: "failed to read",
+                path,
+                source,
+            },
+            other => Error::ScanConfig { source: other },
         }
     }
 }

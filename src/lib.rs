@@ -13,6 +13,7 @@
 //! input      collects and validates the files of a request (symlinks, sizes, names)
 //! metadata   metadata.json schema, caller-key merge, checksums, commit trailers
 //! scan       the secret scanner, called once before any object is written
+//! staged     scans what is staged in an index (the pre-commit hook's view)
 //! revert     revert-to-tag: a branch back to a store tag, by forward commit or hard move
 //! refs       every ref name the store reads or writes, and validated id newtypes
 //! config     config file + environment + flags
@@ -33,6 +34,7 @@ pub mod metadata;
 pub mod refs;
 pub mod revert;
 pub mod scan;
+pub mod staged;
 pub mod store;
 
 pub use commit::{CommitOutcome, CommitRequest};

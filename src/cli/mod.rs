@@ -10,6 +10,7 @@ mod list;
 mod log;
 mod output;
 mod revert;
+mod scan;
 mod show;
 mod stats;
 mod verify;
@@ -83,6 +84,7 @@ enum Command {
     Verify(verify::VerifyArgs),
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
+    Scan(scan::ScanArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -143,6 +145,7 @@ pub fn main() -> i32 {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
+        Command::Scan(args) => scan::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
