@@ -31,8 +31,11 @@ pub struct ScanArgs {
     /// Scan what is staged in the repository around the current directory (for pre-commit).
     #[arg(long, conflicts_with = "paths")]
     staged: bool,
+    /// Print the ids of every active rule (built in and configured) and exit.
+    #[arg(long, conflicts_with_all = ["paths", "staged"])]
+    list_rules: bool,
     /// Files and directories to scan.
-    #[arg(value_name = "PATH", required_unless_present = "staged")]
+    #[arg(value_name = "PATH", required_unless_present_any = ["staged", "list_rules"])]
     paths: Vec<PathBuf>,
 }
 
@@ -51,6 +54,15 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
         ctx.out.warn(&format!(
             "gitleaks rule {id} skipped: its regex does not compile in Rust's regex crate"
         ));
+    }
+    if args.list_rules {
+        let ids: Vec<&str> = scanner.rule_ids().collect();
+        if ctx.out.json {
+            ctx.out.json_value(&ids);
+        } else {
+            ids.iter().for_each(|id| ctx.out.data(id));
+        }
+        return Ok(exit::OK);
     }
     let report = if args.staged {
         artifact_store::staged::scan_staged(
