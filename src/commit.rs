@@ -41,6 +41,11 @@ pub struct CommitRequest {
     pub inputs: Vec<InputSpec>,
     /// Commit even when the correlation id names other content, moving its tag.
     pub force: bool,
+    /// Push after the commit: `Some(true)` always, `Some(false)` never, `None` as
+    /// `auto_push` says.
+    pub push: Option<bool>,
+    /// Push, and fail with [`Error::Remote`] when the push fails (the commit stays landed).
+    pub require_push: bool,
 }
 
 impl CommitRequest {
@@ -55,6 +60,8 @@ impl CommitRequest {
             metadata: Map::new(),
             inputs,
             force: false,
+            push: None,
+            require_push: false,
         }
     }
 }
@@ -112,11 +119,45 @@ pub(crate) struct Prepared {
 impl Store {
     /// Commits an artifact set: the whole pipeline of DESIGN.md, steps 1 to 7.
     pub fn commit(&self, request: CommitRequest) -> Result<CommitOutcome> {
+        let push = request.require_push || request.push.unwrap_or(self.config().auto_push);
+        let require_push = request.require_push;
         let prepared = self.prepare(request)?;
-        match self.find_existing(&prepared)? {
+        let outcome = match self.find_existing(&prepared)? {
             Some(existing) if existing.same_content => self.duplicate(&prepared, &existing),
             Some(existing) if !prepared.force => Err(conflict(&prepared, &existing)),
             _ => write::land(self, prepared),
+        }?;
+        if push {
+            return self.push_after_commit(outcome, require_push);
+        }
+        Ok(outcome)
+    }
+
+    /// Pushes a landed commit; a failed push is a warning unless `require_push`.
+    fn push_after_commit(
+        &self,
+        mut outcome: CommitOutcome,
+        require: bool,
+    ) -> Result<CommitOutcome> {
+        match self.push_landed(&mut outcome) {
+            Ok(()) => Ok(outcome),
+            Err(e) if require => Err(Error::Remote {
+                message: format!(
+                    "{} landed locally at {} on {} but was not pushed: {e}",
+                    outcome.tags[0],
+                    &outcome.commit_sha[..12],
+                    outcome.branch
+                ),
+                hint: Some(
+                    "run `artifact-store push --pending` once the remote takes it".to_string(),
+                ),
+            }),
+            Err(e) => {
+                outcome.warnings.push(format!(
+                    "not pushed: {e}; the commit is kept locally and `artifact-store push --pending` pushes it later"
+                ));
+                Ok(outcome)
+            }
         }
     }
 

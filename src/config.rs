@@ -62,6 +62,8 @@ pub struct Config {
     pub remote_name: String,
     /// Seconds a push may take.
     pub push_timeout: u64,
+    /// What the git hooks allow (`[hooks]`): the retention and bot identities.
+    pub hooks: crate::hooks::HooksConfig,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             auto_push: false,
             remote_name: "origin".to_string(),
             push_timeout: 30,
+            hooks: Default::default(),
         }
     }
 }
@@ -190,6 +193,7 @@ impl Config {
             "push_timeout" => {
                 self.push_timeout = value.parse().map_err(|_| bad("whole seconds"))?
             }
+            _ if key.starts_with("hooks.") => self.hooks.set(key, value)?,
             _ => {
                 return Err(Error::Config {
                     origin: None,

@@ -15,6 +15,8 @@
 //! scan       the secret scanner, called once before any object is written
 //! staged     scans what is staged in an index (the pre-commit hook's view)
 //! revert     revert-to-tag: a branch back to a store tag, by forward commit or hard move
+//! remote     push: branches then tags, non-fast-forward re-apply and retry, pending sync
+//! hooks      pre-receive rules for a shared remote, installing the hook scripts
 //! refs       every ref name the store reads or writes, and validated id newtypes
 //! config     config file + environment + flags
 //! git        the wall around libgit2: trees, compare-and-swap refs, fsync
@@ -29,9 +31,11 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod git;
+pub mod hooks;
 pub mod input;
 pub mod metadata;
 pub mod refs;
+pub mod remote;
 pub mod revert;
 pub mod scan;
 pub mod staged;
@@ -42,5 +46,6 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use input::InputSpec;
 pub use refs::{BranchPrefix, CorrelationId, PromptHash, TaskId, WorkflowId};
+pub use remote::{PushProgress, PushReport};
 pub use revert::{RevertMode, RevertOutcome, RevertRequest};
 pub use store::{OpenOptions, Store};

@@ -23,6 +23,12 @@ use super::Ctx;
 /// the first commit (`"duplicate": true`); with other files it is a conflict (exit 4)
 /// unless --force.
 ///
+/// With --push (or auto_push), the task branch and then the new tags are pushed to the
+/// remote (remote_name, default origin); if another machine pushed the branch first, this
+/// commit is re-applied onto its tip and pushed again. A failed push never fails the
+/// commit: the result says "pushed": false, a warning explains, exit 0, and
+/// `artifact-store push --pending` sends it later. --require-push makes that exit 6.
+///
 /// Example:
 ///   artifact-store commit --workflow wf_rsi --task coder_001 --correlation-id abc123 \
 ///       --prompt-hash 7a8b9c0d --set test_metrics.net_pnl=120.5 strategy.py reports/
@@ -53,6 +59,12 @@ pub struct CommitArgs {
     /// Commit even when the correlation id already names other content, moving its tag.
     #[arg(long)]
     force: bool,
+    /// Push the branch and tags after committing, whatever auto_push says.
+    #[arg(long)]
+    push: bool,
+    /// Push, and exit 6 when the push fails (the commit stays landed locally).
+    #[arg(long)]
+    require_push: bool,
     /// Files and directories to commit.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -86,6 +98,10 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             outcome.tags.join(", ")
         ));
     }
+    if outcome.pushed {
+        ctx.out
+            .status(&format!("pushed to {}", store.config().remote_name));
+    }
     ctx.out
         .detail(&format!("browse: git show --stat {}", outcome.tags[0]));
     if outcome.retries > 0 {
@@ -114,6 +130,8 @@ fn request(args: &CommitArgs) -> Result<CommitRequest> {
         .transpose()?;
     request.status = args.status.as_deref().map(TestStatus::parse).transpose()?;
     request.force = args.force;
+    request.push = args.push.then_some(true);
+    request.require_push = args.require_push;
     if let Some(source) = &args.metadata {
         let text = if source == "-" {
             let mut text = String::new();

@@ -5,10 +5,13 @@ mod demo;
 mod diff;
 mod export;
 mod fmt;
+mod hook;
+mod hooks;
 mod init;
 mod list;
 mod log;
 mod output;
+mod push;
 mod revert;
 mod scan;
 mod show;
@@ -85,6 +88,9 @@ enum Command {
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
     Scan(scan::ScanArgs),
+    Push(push::PushArgs),
+    Hook(hook::HookArgs),
+    Hooks(hooks::HooksArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -146,6 +152,9 @@ pub fn main() -> i32 {
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Push(args) => push::run(&ctx, args),
+        Command::Hook(args) => hook::run(&ctx, args),
+        Command::Hooks(args) => hooks::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {

@@ -76,6 +76,7 @@ impl Env {
             .env("GIT_COMMITTER_NAME", "Test Bot")
             .env("GIT_COMMITTER_EMAIL", "bot@example.invalid")
             .env("LC_ALL", "C")
+            .env("ARTIFACT_STORE_BIN", env!("CARGO_BIN_EXE_artifact-store"))
             .current_dir(self.dir.path());
     }
 
@@ -189,4 +190,143 @@ pub fn commit_args<'a>(store: &'a str, corr: &'a str, files: &[&'a str]) -> Vec<
     ];
     args.extend_from_slice(files);
     args
+}
+
+impl Env {
+    /// Runs the store binary with extra environment variables.
+    pub fn run_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.cmd(args);
+        cmd.envs(vars.iter().copied()).stdin(Stdio::null());
+        to_run(cmd.output().expect("run artifact-store"))
+    }
+
+    /// Runs `git` with extra environment variables.
+    pub fn git_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new("git");
+        self.hermetic(&mut cmd);
+        cmd.args(args).envs(vars.iter().copied());
+        to_run(cmd.output().expect("run git"))
+    }
+
+    /// Creates a bare store at `rel` with `artifact-store init --bare` and returns its path.
+    pub fn store_at(&self, rel: &str) -> PathBuf {
+        let path = self.path(rel);
+        self.run(&["init", "--bare", path.to_str().unwrap()]).ok();
+        path
+    }
+
+    /// Creates an empty bare repository at `rel` (a remote) and returns its path.
+    pub fn bare_remote(&self, rel: &str) -> PathBuf {
+        let path = self.path(rel);
+        let run = self.git(&["init", "--bare", "-q", "-b", "main", path.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "git init --bare failed:\n{}", run.stderr);
+        path
+    }
+
+    /// Starts `git daemon` serving every repository under the sandbox on a free port.
+    pub fn daemon(&self) -> Daemon {
+        for _ in 0..20 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port")
+                .port();
+            if let Some(daemon) = Daemon::start(self, port) {
+                return daemon;
+            }
+        }
+        panic!("git daemon did not start on any port");
+    }
+}
+
+/// A `git daemon` on 127.0.0.1 serving the sandbox (`--export-all
+/// --enable=receive-pack`), stopped on drop.
+pub struct Daemon {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    base: PathBuf,
+}
+
+impl Daemon {
+    /// Starts a daemon on `port`; `None` when it does not come up (port taken).
+    pub fn start(env: &Env, port: u16) -> Option<Daemon> {
+        let base = env.dir.path().to_path_buf();
+        // `git daemon` would run git-daemon as a child; run it directly so kill stops it.
+        let exec_path = env.git(&["--exec-path"]).stdout.trim().to_string();
+        let mut cmd = Command::new(Path::new(&exec_path).join("git-daemon"));
+        env.hermetic(&mut cmd);
+        cmd.args([
+            "--export-all",
+            "--enable=receive-pack",
+            "--reuseaddr",
+            "--informative-errors",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={}", base.display()),
+            base.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn git daemon");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Daemon {
+                    child: Some(child),
+                    port,
+                    base,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Returns the `git://` URL of a repository under the sandbox.
+    pub fn url(&self, rel: &str) -> String {
+        format!("git://127.0.0.1:{}/{rel}", self.port)
+    }
+
+    /// Stops the daemon and waits until the port refuses connections.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Starts the daemon again on the same port.
+    pub fn restart(&mut self, env: &Env) {
+        self.stop();
+        for _ in 0..100 {
+            if let Some(mut again) = Daemon::start(env, self.port) {
+                self.child = again.child.take();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("git daemon did not restart on port {}", self.port);
+    }
+
+    /// Returns the directory the daemon serves.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -1,0 +1,69 @@
+//! `artifact-store hooks install`: install the git hooks from hooks/ into a repository.
+
+use clap::{Args, Subcommand};
+
+use artifact_store::Result;
+
+use super::Ctx;
+
+/// Manage the git hooks that keep secrets and stray pushes out of the repositories
+/// around a store.
+#[derive(Debug, Args)]
+pub struct HooksArgs {
+    #[command(subcommand)]
+    command: HooksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum HooksCommand {
+    Install(InstallArgs),
+}
+
+/// Install the pre-commit hook (or, with --server, the pre-receive hook) into a repository.
+///
+/// The repository is --repo, else the one around the current directory; the hook goes to
+/// core.hooksPath when set, else to hooks/ in the git directory. Each hook is a thin
+/// script that execs `artifact-store hook <name>` (ARTIFACT_STORE_BIN names the binary
+/// when it is not on PATH). A different hook already there is refused (exit 4) unless
+/// --force, which keeps it as <name>.bak. Installing again is a no-op.
+///
+/// pre-commit scans the staged content for secrets and blocks the commit on a finding.
+/// pre-receive, for the shared remote, refuses deletions and rewrites of store refs except
+/// by hooks.retention_identity, blobs holding secrets, and, with hooks.bot_identity set,
+/// bot pushes outside the store refs.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install the pre-receive hook for a shared (usually bare) remote instead.
+    #[arg(long)]
+    server: bool,
+    /// Replace a different existing hook, keeping it as <name>.bak.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs `hooks`.
+pub fn run(ctx: &Ctx, args: &HooksArgs) -> Result<()> {
+    let HooksCommand::Install(args) = &args.command;
+    let outcome = ctx.store()?.install_hooks(args.server, args.force)?;
+    if ctx.out.json {
+        ctx.out.json_value(&outcome);
+        return Ok(());
+    }
+    for hook in &outcome.hooks {
+        ctx.out.data(&format!(
+            "{} {}: {}",
+            hook.action,
+            hook.name,
+            hook.path.display()
+        ));
+        if let Some(backup) = &hook.backup {
+            ctx.out.status(&format!(
+                "the previous hook is kept at {}; undo with `mv {} {}`",
+                backup.display(),
+                backup.display(),
+                hook.path.display()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `artifact-store push`: push the store's refs to the remote.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use artifact_store::error::exit;
+use artifact_store::{PushProgress, PushReport, Result};
+
+use super::Ctx;
+
+/// Push every store ref the remote lacks or holds at an older commit.
+///
+/// Task branches go first. A branch the remote holds at a commit this store has not seen
+/// (another machine pushed first) is fetched, and this store's commits on it are re-applied
+/// onto the remote tip (same files, metadata.json, message and correlation id; their tags
+/// move with them) and pushed again, a bounded number of times. Then the corr_ and prompt_
+/// tags and the pins, in calls of their own. Trash and report refs are never pushed.
+/// Running it again pushes nothing. `push` and `push --pending` do the same.
+///
+/// The remote is remote_name (default origin, env GIT_REMOTE_NAME): a configured remote,
+/// or a path or URL. Without the ssh/https features, local paths, file:// and git:// work.
+/// Progress goes to stderr for large pushes, or always with --progress; -q silences it.
+///
+/// --json prints {"success", "remote", "pushed": [{"ref", "old", "new", "forced"}],
+/// "refused": [{"ref", "local", "remote", "reason"}], "reapplied": [{"branch",
+/// "correlation_id", "from", "to", "duplicate"}], "up_to_date", "remote_ahead": [ref...]}.
+/// Exit 0 when nothing was refused; 6 when a ref was refused or the remote is unreachable.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push every store ref not yet on the remote (what `push` does anyway).
+    #[arg(long)]
+    pending: bool,
+    /// Report progress on stderr even for a small push or when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
+}
+
+/// Runs `push`; returns the process exit code.
+pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<i32> {
+    let _ = args.pending;
+    let store = ctx.store()?;
+    let mut meter = Meter::new(!ctx.out.quiet, args.progress);
+    let report = store.push_pending(&mut |p| meter.update(p))?;
+    meter.finish();
+    if ctx.out.json {
+        ctx.out.json_value(&report);
+    } else {
+        human(ctx, &report);
+    }
+    Ok(if report.refused.is_empty() {
+        exit::OK
+    } else {
+        exit::REMOTE
+    })
+}
+
+fn human(ctx: &Ctx, report: &PushReport) {
+    for moved in &report.reapplied {
+        let what = if moved.duplicate {
+            "already on the remote as"
+        } else {
+            "re-applied as"
+        };
+        ctx.out.status(&format!(
+            "{} {} {what} {} on {}",
+            moved.correlation_id.as_deref().unwrap_or("commit"),
+            &moved.from[..12],
+            &moved.to[..12],
+            moved.branch
+        ));
+    }
+    for pushed in &report.pushed {
+        let old = pushed.old.as_deref().map_or("(new)", |o| &o[..12]);
+        let forced = if pushed.forced { " (forced)" } else { "" };
+        ctx.out.data(&format!(
+            "{}  {old} -> {}{forced}",
+            pushed.refname,
+            &pushed.new[..12]
+        ));
+    }
+    for refused in &report.refused {
+        ctx.out
+            .warn(&format!("refused {}: {}", refused.refname, refused.reason));
+    }
+    ctx.out.status(&format!(
+        "{} pushed to {}, {} up to date, {} newer on the remote, {} refused",
+        report.pushed.len(),
+        report.remote,
+        report.up_to_date,
+        report.remote_ahead.len(),
+        report.refused.len()
+    ));
+}
+
+/// Refs or objects from which a push counts as large and reports progress by itself.
+const LARGE_REFS: usize = 100;
+const LARGE_OBJECTS: usize = 1000;
+
+/// Progress on stderr: one rewritten line on a terminal, else a line every few seconds.
+struct Meter {
+    enabled: bool,
+    forced: bool,
+    large: bool,
+    tty: bool,
+    last: Option<Instant>,
+    open_line: bool,
+}
+
+impl Meter {
+    fn new(enabled: bool, forced: bool) -> Meter {
+        Meter {
+            enabled,
+            forced,
+            large: false,
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            open_line: false,
+        }
+    }
+
+    fn update(&mut self, p: &PushProgress) {
+        let (text, done) = match *p {
+            PushProgress::Planned { refs } => {
+                self.large |= refs >= LARGE_REFS;
+                (format!("push: {refs} refs to push"), true)
+            }
+            PushProgress::Packing { current, total } => {
+                self.large |= total >= LARGE_OBJECTS;
+                (
+                    format!("push: packing objects {current}/{total}"),
+                    current == total,
+                )
+            }
+            PushProgress::Sending {
+                current,
+                total,
+                bytes,
+            } => {
+                self.large |= total >= LARGE_OBJECTS;
+                let size = super::fmt::bytes(bytes as u64);
+                (
+                    format!("push: sending objects {current}/{total} ({size})"),
+                    current == total,
+                )
+            }
+            PushProgress::Receiving {
+                current,
+                total,
+                bytes,
+            } => {
+                let size = super::fmt::bytes(bytes as u64);
+                (
+                    format!("push: fetching remote tips {current}/{total} ({size})"),
+                    current == total,
+                )
+            }
+            PushProgress::Refs { done, total } => {
+                (format!("push: {done}/{total} refs settled"), done == total)
+            }
+        };
+        if !self.enabled || !(self.forced || self.large) {
+            return;
+        }
+        let due = self.last.is_none_or(|t| {
+            t.elapsed() >= Duration::from_millis(if self.tty { 100 } else { 2000 })
+        });
+        if done || due {
+            self.last = Some(Instant::now());
+            self.print(&text);
+        }
+    }
+
+    #[allow(clippy::print_stderr)]
+    fn print(&mut self, text: &str) {
+        if self.tty {
+            eprint!("\r\x1b[2K{text}");
+            self.open_line = true;
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    #[allow(clippy::print_stderr)]
+    fn finish(&mut self) {
+        if self.open_line {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The git hooks around a store: what `pre-receive` allows, and installing the scripts.
+//!
+//! The scripts in `hooks/` are thin: each execs `artifact-store hook <name>`. `pre-commit`
+//! is the staged-content scan ([`crate::staged`]); `pre-receive` is
+//! [`Store::check_receive`]: store refs may not be deleted or rewritten except by the
+//! retention identity, no pushed blob may hold a secret, and the bot identity may be
+//! limited to store refs.
+
+mod install;
+mod receive;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub use install::{HookInstall, InstallOutcome};
+pub use receive::{parse_updates, ReceiveReport, RefUpdate, Rejection};
+
+/// The `pre-commit` script, as installed.
+pub const PRE_COMMIT: &str = include_str!("../hooks/pre-commit");
+/// The `pre-receive` script, as installed.
+pub const PRE_RECEIVE: &str = include_str!("../hooks/pre-receive");
+
+/// The `[hooks]` table: who may do what on a shared remote.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HooksConfig {
+    /// Environment variables naming the pushing user on the server; the first one set wins.
+    pub identity_env: Vec<String>,
+    /// The identity allowed to delete and rewrite store refs (the retention job).
+    pub retention_identity: Option<String>,
+    /// The committing bot's identity; when set, it may push store refs only.
+    pub bot_identity: Option<String>,
+}
+
+impl Default for HooksConfig {
+    fn default() -> Self {
+        HooksConfig {
+            identity_env: [
+                "ARTIFACT_STORE_PUSHER",
+                "GL_USER",
+                "GITEA_PUSHER_NAME",
+                "REMOTE_USER",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            retention_identity: None,
+            bot_identity: None,
+        }
+    }
+}
+
+impl HooksConfig {
+    /// Sets one `hooks.*` key from its text form.
+    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let optional = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
+        match key {
+            "hooks.retention_identity" => self.retention_identity = optional(value),
+            "hooks.bot_identity" => self.bot_identity = optional(value),
+            "hooks.identity_env" => {
+                self.identity_env = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            _ => {
+                return Err(Error::Config {
+                    origin: None,
+                    message: format!("unknown key {key:?} (see docs/config.md)"),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the pusher's identity: the first of `identity_env` that `lookup` finds set.
+    pub fn pusher(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+        self.identity_env
+            .iter()
+            .filter_map(|name| lookup(name))
+            .find(|v| !v.trim().is_empty())
+    }
+}

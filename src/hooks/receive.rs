@@ -1,0 +1,250 @@
+//! `pre-receive`: checks a push against the store's rules before any ref moves.
+//!
+//! Run by the server inside its quarantine: the pushed objects are readable through the
+//! environment git sets (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`) and
+//! are not yet in the repository proper, which is how "new" is told from "already there".
+
+use std::collections::HashSet;
+
+use git2::{ObjectType, Oid, Repository, Sort, TreeWalkMode, TreeWalkResult};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::remote::{is_reapplication, StoreRef};
+use crate::scan::{FileScan, Finding};
+use crate::store::Store;
+
+/// One line of a pre-receive hook's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The ref's value before the push; zero when it is created.
+    pub old: Oid,
+    /// Its value after; zero when it is deleted.
+    pub new: Oid,
+    /// Full ref name.
+    pub refname: String,
+}
+
+/// One ref update the hook refuses, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    /// Full ref name.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+/// What the hook found; the push is refused when anything is listed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReceiveReport {
+    /// Ref updates refused by the ref rules.
+    pub rejections: Vec<Rejection>,
+    /// Secrets in pushed blobs, redacted.
+    pub findings: Vec<Finding>,
+    /// New blobs scanned.
+    pub blobs_scanned: usize,
+}
+
+impl ReceiveReport {
+    /// Returns whether the push may go ahead.
+    pub fn allowed(&self) -> bool {
+        self.rejections.is_empty() && self.findings.is_empty()
+    }
+}
+
+/// Parses `<old> <new> <ref>` lines.
+pub fn parse_updates(text: &str) -> Result<Vec<RefUpdate>> {
+    let mut updates = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [old, new, refname] = parts[..] else {
+            return Err(Error::InvalidInput(format!(
+                "expected `<old> <new> <ref>`, got {line:?}"
+            )));
+        };
+        let oid = |text: &str| {
+            Oid::from_str(text)
+                .map_err(|_| Error::InvalidInput(format!("{text:?} is not an object id")))
+        };
+        updates.push(RefUpdate {
+            old: oid(old)?,
+            new: oid(new)?,
+            refname: refname.to_string(),
+        });
+    }
+    Ok(updates)
+}
+
+impl Store {
+    /// Checks the ref updates of a push by `pusher` (the server's name for the pushing
+    /// user, when it has one): the ref rules, then a secret scan of every new blob.
+    pub fn check_receive(
+        &self,
+        updates: &[RefUpdate],
+        pusher: Option<&str>,
+    ) -> Result<ReceiveReport> {
+        let pushed = pushed_objects(self)?;
+        let repo = pushed.as_ref().unwrap_or(self.repo());
+        let hooks = &self.config().hooks;
+        let is = |who: &Option<String>| pusher.is_some() && who.as_deref() == pusher;
+        let retention = is(&hooks.retention_identity);
+        let bot = is(&hooks.bot_identity);
+        let prefix = self.config().prefix();
+        let mut report = ReceiveReport::default();
+        for update in updates {
+            let kind = StoreRef::of(&update.refname, prefix.as_str());
+            let reason = match kind {
+                None if bot => Some("the bot identity may push store refs only".to_string()),
+                None => None,
+                Some(_) if retention => None,
+                Some(kind) => ref_rule(repo, kind, update)?,
+            };
+            if let Some(reason) = reason {
+                report.rejections.push(Rejection {
+                    refname: update.refname.clone(),
+                    reason,
+                });
+            }
+        }
+        self.scan_pushed(repo, updates, &mut report)?;
+        Ok(report)
+    }
+
+    /// Scans every blob the push brings that the repository did not hold before.
+    fn scan_pushed(
+        &self,
+        repo: &Repository,
+        updates: &[RefUpdate],
+        report: &mut ReceiveReport,
+    ) -> Result<()> {
+        let before = self
+            .repo()
+            .odb()
+            .map_err(Error::git("failed to open the object database"))?;
+        let scanner = self.scanner()?;
+        let mut seen = HashSet::new();
+        let walk_err = Error::git;
+        let mut walk = repo
+            .revwalk()
+            .map_err(walk_err("failed to walk the push"))?;
+        walk.set_sorting(Sort::TOPOLOGICAL)
+            .map_err(walk_err("failed to walk the push"))?;
+        let _ = walk.hide_glob("refs/*");
+        let mut loose = Vec::new();
+        for update in updates.iter().filter(|u| !u.new.is_zero()) {
+            let object = repo
+                .find_object(update.new, None)
+                .map_err(Error::git(format!("failed to read {}", update.new)))?;
+            match object.peel(ObjectType::Commit) {
+                Ok(commit) => walk
+                    .push(commit.id())
+                    .map_err(walk_err("failed to walk the push"))?,
+                Err(_) => loose.push((
+                    object.peel(ObjectType::Any).map_or(update.new, |o| o.id()),
+                    update.refname.clone(),
+                )),
+            }
+        }
+        let mut scan = |path: &str, oid: Oid| -> Result<()> {
+            if before.exists(oid) || !seen.insert(oid) {
+                return Ok(());
+            }
+            let blob = repo
+                .find_blob(oid)
+                .map_err(Error::git(format!("failed to read {path}")))?;
+            report.blobs_scanned += 1;
+            if let FileScan::Findings(found) = scanner.scan_bytes(path, blob.content()) {
+                report.findings.extend(found);
+            }
+            Ok(())
+        };
+        for commit in walk {
+            let commit = commit.map_err(walk_err("failed to walk the push"))?;
+            let tree = repo
+                .find_commit(commit)
+                .and_then(|c| c.tree())
+                .map_err(Error::git(format!("failed to read commit {commit}")))?;
+            let label = &commit.to_string()[..12];
+            let mut blobs = Vec::new();
+            tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
+                Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
+                Some(ObjectType::Blob) => {
+                    blobs.push((
+                        format!("{label}:{dir}{}", entry.name().unwrap_or("?")),
+                        entry.id(),
+                    ));
+                    TreeWalkResult::Ok
+                }
+                _ => TreeWalkResult::Ok,
+            })
+            .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
+            for (path, oid) in blobs {
+                scan(&path, oid)?;
+            }
+        }
+        for (oid, refname) in loose {
+            if repo.find_blob(oid).is_ok() {
+                scan(&refname, oid)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rule for one store ref update by someone other than the retention identity.
+fn ref_rule(repo: &Repository, kind: StoreRef, update: &RefUpdate) -> Result<Option<String>> {
+    if update.new.is_zero() {
+        return Ok(Some(
+            "store refs are deleted only by the retention identity (hooks.retention_identity)"
+                .to_string(),
+        ));
+    }
+    if update.old.is_zero() {
+        return Ok(None);
+    }
+    let peel = |oid: Oid| -> Result<Oid> {
+        repo.find_object(oid, None)
+            .and_then(|o| o.peel(ObjectType::Commit))
+            .map(|c| c.id())
+            .map_err(Error::git(format!("failed to read {oid}")))
+    };
+    let (old, new) = (peel(update.old)?, peel(update.new)?);
+    let descends = old == new
+        || repo
+            .graph_descendant_of(new, old)
+            .map_err(Error::git("failed to compare commits"))?;
+    let allowed = match kind {
+        StoreRef::TaskBranch | StoreRef::Pin => descends,
+        StoreRef::CorrTag => old == new || is_reapplication(repo, old, new)?,
+        StoreRef::PromptTag => descends || commit_time(repo, new)? >= commit_time(repo, old)?,
+    };
+    Ok((!allowed).then(|| {
+        "non-fast-forward update of a store ref; only the retention identity rewrites store refs"
+            .to_string()
+    }))
+}
+
+fn commit_time(repo: &Repository, oid: Oid) -> Result<i64> {
+    Ok(repo
+        .find_commit(oid)
+        .map_err(Error::git(format!("failed to read commit {oid}")))?
+        .time()
+        .seconds())
+}
+
+/// The repository as the server's quarantine shows it, when the hook runs in one.
+fn pushed_objects(store: &Store) -> Result<Option<Repository>> {
+    let quarantined = ["GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if !quarantined {
+        return Ok(None);
+    }
+    Repository::open_from_env()
+        .map(Some)
+        .map_err(Error::git(format!(
+            "failed to open {} with the pushed objects",
+            store.git_dir().display()
+        )))
+}

@@ -1,0 +1,227 @@
+//! Push: the store's refs to a shared remote, the non-fast-forward retry, pending sync.
+//!
+//! A push moves task branches first and tags in calls of their own, so that a rejected
+//! branch never holds its tags back. A branch the remote holds at a commit this store has
+//! not seen (another machine pushed first) is fetched, and this store's commits on it are
+//! re-applied onto the remote tip as new commits with the same metadata, message and
+//! correlation id; their tags move with them; then the push is tried again, a bounded
+//! number of times. Both forms of a non-fast-forward are handled: libgit2 refusing before
+//! sending anything, and the server answering a ref with a status string.
+//!
+//! Only store refs travel: task branches under the prefix, `corr_`/`prompt_` tags and
+//! pins. Trash and report refs stay local.
+
+mod creds;
+mod reapply;
+mod sync;
+mod wire;
+
+use serde::Serialize;
+
+use crate::commit::CommitOutcome;
+use crate::error::{Error, Result};
+use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
+use crate::store::Store;
+
+pub use reapply::is_reapplication;
+
+/// Namespace of pinned commits, pushed like tags.
+pub const PINS_NAMESPACE: &str = "refs/artifact-store/pins";
+
+/// How many rounds of list, re-apply and push a ref gets before it is reported refused.
+pub const PUSH_ATTEMPTS: u32 = 10;
+
+/// One ref the remote now holds at the local value.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushedRef {
+    /// Full ref name.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// What the remote held before, `null` when it lacked the ref.
+    pub old: Option<String>,
+    /// What it holds now.
+    pub new: String,
+    /// Whether the update replaced a value that was not an ancestor (tags and pins only).
+    pub forced: bool,
+}
+
+/// One ref the remote did not take, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedRef {
+    /// Full ref name.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The local value.
+    pub local: String,
+    /// The remote's value, `null` when it lacks the ref.
+    pub remote: Option<String>,
+    /// The remote's status string or the store's own reason.
+    pub reason: String,
+}
+
+/// A local commit re-applied onto a newer remote tip.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reapplied {
+    /// The task branch, full ref name.
+    pub branch: String,
+    /// The commit's correlation id, when it is a store commit.
+    pub correlation_id: Option<String>,
+    /// The commit as it was made here.
+    pub from: String,
+    /// The commit that replaces it on the branch.
+    pub to: String,
+    /// True when the remote already held this correlation id with the same files, so no
+    /// new commit was made and `to` is the remote's commit.
+    pub duplicate: bool,
+}
+
+/// What a push did; `push --json` prints it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushReport {
+    /// True when nothing was refused.
+    pub success: bool,
+    /// The remote's name (or URL).
+    pub remote: String,
+    /// Refs the remote now holds at the local value.
+    pub pushed: Vec<PushedRef>,
+    /// Refs left as they are on the remote.
+    pub refused: Vec<RefusedRef>,
+    /// Commits re-applied onto newer remote tips before pushing.
+    pub reapplied: Vec<Reapplied>,
+    /// Refs the remote already held at the local value.
+    pub up_to_date: usize,
+    /// Refs the remote holds at a newer commit than the local one: nothing to push.
+    pub remote_ahead: Vec<String>,
+}
+
+/// Progress of a push, for a caller that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushProgress {
+    /// Refs to consider, once the remote's refs are listed.
+    Planned {
+        /// Refs that need a push.
+        refs: usize,
+    },
+    /// Objects being packed for sending.
+    Packing {
+        /// Objects done.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+    },
+    /// Objects being sent.
+    Sending {
+        /// Objects sent.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+        /// Bytes sent.
+        bytes: usize,
+    },
+    /// Objects being received while fetching a remote tip.
+    Receiving {
+        /// Objects received.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+        /// Bytes received.
+        bytes: usize,
+    },
+    /// Refs settled (pushed or refused) out of those planned.
+    Refs {
+        /// Refs settled.
+        done: usize,
+        /// Refs planned.
+        total: usize,
+    },
+}
+
+/// What a store ref is, as push and the pre-receive hook treat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreRef {
+    /// `refs/heads/<prefix>/...`.
+    TaskBranch,
+    /// `refs/tags/corr_*`.
+    CorrTag,
+    /// `refs/tags/prompt_*`.
+    PromptTag,
+    /// `refs/artifact-store/pins/*`.
+    Pin,
+}
+
+impl StoreRef {
+    /// Classifies a full ref name; `None` for refs the store does not own (and for trash
+    /// and report refs, which never leave the machine).
+    pub fn of(refname: &str, branch_prefix: &str) -> Option<StoreRef> {
+        let branches = format!("refs/heads/{branch_prefix}/");
+        if refname.starts_with(&branches) {
+            Some(StoreRef::TaskBranch)
+        } else if refname.starts_with(&format!("refs/tags/{CORR_PREFIX}")) {
+            Some(StoreRef::CorrTag)
+        } else if refname.starts_with(&format!("refs/tags/{PROMPT_PREFIX}")) {
+            Some(StoreRef::PromptTag)
+        } else if refname.starts_with(&format!("{PINS_NAMESPACE}/")) {
+            Some(StoreRef::Pin)
+        } else {
+            None
+        }
+    }
+}
+
+impl Store {
+    /// Pushes every store ref the remote lacks or holds at an older commit: task branches
+    /// (re-applying onto the remote tip where another writer got there first), then
+    /// `corr_`/`prompt_` tags and pins. Running it again pushes nothing.
+    ///
+    /// A remote that cannot be reached is an [`Error::Remote`]; refs the remote refuses
+    /// are listed in the report.
+    pub fn push_pending(&self, progress: &mut dyn FnMut(&PushProgress)) -> Result<PushReport> {
+        let mut engine = sync::Engine::new(self, progress)?;
+        let (branches, tags) = sync::pending_refs(self)?;
+        let result = engine.run(branches, tags, false);
+        let report = engine.finish();
+        result.map(|()| report)
+    }
+
+    /// Pushes the branch and tags of a commit that landed; on return `outcome` names the
+    /// commit on the branch (re-applied when the remote had moved on) and says whether
+    /// everything reached the remote.
+    pub(crate) fn push_landed(&self, outcome: &mut CommitOutcome) -> Result<()> {
+        let mut quiet = |_: &PushProgress| {};
+        let mut engine = sync::Engine::new(self, &mut quiet)?;
+        let branch = crate::refs::branch_ref(&outcome.branch);
+        let tags = outcome
+            .tags
+            .iter()
+            .map(|t| format!("refs/tags/{t}"))
+            .collect();
+        let result = engine.run(vec![branch], tags, true);
+        let report = engine.finish();
+        for moved in &report.reapplied {
+            if moved.from == outcome.commit_sha {
+                outcome.commit_sha = moved.to.clone();
+                outcome.duplicate |= moved.duplicate;
+                outcome.warnings.push(if moved.duplicate {
+                    format!(
+                        "the remote already held {} with the same files; using its commit",
+                        outcome.tags[0]
+                    )
+                } else {
+                    "another writer pushed this branch first; re-applied onto its tip".to_string()
+                });
+            }
+        }
+        result?;
+        if let Some(refused) = report.refused.first() {
+            return Err(Error::Remote {
+                message: format!(
+                    "remote {:?} refused {}: {}",
+                    report.remote, refused.refname, refused.reason
+                ),
+                hint: None,
+            });
+        }
+        outcome.pushed = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,505 @@
+//! The push engine: rounds of list, plan, fetch and re-apply, push; branches first, then
+//! tags and pins in calls of their own.
+//!
+//! A ref is retried while the remote keeps changing under it, up to
+//! [`PUSH_ATTEMPTS`](super::PUSH_ATTEMPTS) rounds. A ref the server rejects although
+//! nobody moved it meanwhile (a hook, a protected branch) is refused at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use git2::Oid;
+
+use super::reapply::{self, Reapply};
+use super::wire::{Endpoint, Listing, WireError};
+use super::PUSH_ATTEMPTS;
+use super::{PushProgress, PushReport, PushedRef, RefusedRef, StoreRef, PINS_NAMESPACE};
+use crate::error::{Error, Result};
+use crate::git::refscan;
+use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
+use crate::store::Store;
+
+/// Refspecs per push call: large syncs go in several calls, with progress between them.
+const REFS_PER_CALL: usize = 500;
+
+/// One ref to push: its local value, the remote's value when known, whether forced.
+struct Planned {
+    refname: String,
+    local: Oid,
+    remote: Option<Option<Oid>>,
+    forced: bool,
+}
+
+/// A ref the server rejected, with what the remote held when it did (when known).
+struct Rejected {
+    remote: Option<Option<Oid>>,
+    reason: String,
+}
+
+/// Pushes sets of refs to one remote and collects what happened.
+pub(super) struct Engine<'a> {
+    store: &'a Store,
+    endpoint: Endpoint,
+    progress: &'a mut dyn FnMut(&PushProgress),
+    report: PushReport,
+    rejected: BTreeMap<String, Rejected>,
+    settled: usize,
+    planned: usize,
+}
+
+/// Returns the store's task branches and its tags and pins, as full ref names.
+pub(super) fn pending_refs(store: &Store) -> Result<(Vec<String>, Vec<String>)> {
+    let gitdir = store.git_dir();
+    let prefix = format!("refs/heads/{}/", store.config().prefix().as_str());
+    let names = |p: &str| -> Result<Vec<String>> {
+        Ok(refscan::refs_with_prefix(gitdir, p)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    };
+    let branches = names(&prefix)?;
+    let mut tags = names(&format!("refs/tags/{CORR_PREFIX}"))?;
+    tags.extend(names(&format!("refs/tags/{PROMPT_PREFIX}"))?);
+    tags.extend(names(&format!("{PINS_NAMESPACE}/"))?);
+    Ok((branches, tags))
+}
+
+impl<'a> Engine<'a> {
+    pub(super) fn new(
+        store: &'a Store,
+        progress: &'a mut dyn FnMut(&PushProgress),
+    ) -> Result<Engine<'a>> {
+        let endpoint = Endpoint::of(store)?;
+        let report = PushReport {
+            remote: endpoint.name().to_string(),
+            ..PushReport::default()
+        };
+        Ok(Engine {
+            store,
+            endpoint,
+            progress,
+            report,
+            rejected: BTreeMap::new(),
+            settled: 0,
+            planned: 0,
+        })
+    }
+
+    /// Pushes `branches`, then `tags`; `optimistic` pushes the branches once before
+    /// listing the remote (one connection instead of two when nobody raced).
+    pub(super) fn run(
+        &mut self,
+        branches: Vec<String>,
+        tags: Vec<String>,
+        optimistic: bool,
+    ) -> Result<()> {
+        self.branches(branches, optimistic)?;
+        self.tags(tags)
+    }
+
+    /// Returns the report; `success` says whether nothing was refused.
+    pub(super) fn finish(mut self) -> PushReport {
+        self.report.success = self.report.refused.is_empty();
+        self.report
+    }
+
+    fn branches(&mut self, refs: Vec<String>, optimistic: bool) -> Result<()> {
+        let mut pending: BTreeSet<String> = refs.into_iter().collect();
+        for attempt in 0..PUSH_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                backoff(attempt);
+            }
+            let plan = if optimistic && attempt == 0 {
+                self.unplanned(&pending)?
+            } else {
+                let listing = self.list()?;
+                self.plan_branches(&mut pending, &listing)?
+            };
+            self.push_planned(plan, &mut pending)?;
+        }
+        self.give_up(pending)
+    }
+
+    fn tags(&mut self, refs: Vec<String>) -> Result<()> {
+        let mut pending: BTreeSet<String> = refs.into_iter().collect();
+        for attempt in 0..PUSH_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                backoff(attempt);
+            }
+            let listing = self.list()?;
+            let plan = self.plan_tags(&mut pending, &listing)?;
+            self.push_planned(plan, &mut pending)?;
+        }
+        self.give_up(pending)
+    }
+
+    /// The branches as they are locally, pushed without looking at the remote first.
+    fn unplanned(&mut self, pending: &BTreeSet<String>) -> Result<Vec<Planned>> {
+        let mut plan = Vec::new();
+        for refname in pending {
+            if let Some(local) = crate::git::ref_oid(self.store.repo(), refname)? {
+                plan.push(Planned {
+                    refname: refname.clone(),
+                    local,
+                    remote: None,
+                    forced: false,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan_branches(
+        &mut self,
+        pending: &mut BTreeSet<String>,
+        listing: &Listing,
+    ) -> Result<Vec<Planned>> {
+        let mut plan = Vec::new();
+        let mut diverged = Vec::new();
+        for refname in pending.clone() {
+            let Some((local, remote)) = self.settle_obvious(pending, &refname, listing)? else {
+                continue;
+            };
+            match remote {
+                None => plan.push(planned(refname, local, None, false)),
+                Some(theirs) if !self.has(theirs) => diverged.push((refname, local, theirs)),
+                Some(theirs) => match self.relation(local, theirs)? {
+                    Relation::Ahead => plan.push(planned(refname, local, Some(theirs), false)),
+                    Relation::Behind => self.remote_ahead(pending, &refname),
+                    Relation::Diverged => diverged.push((refname, local, theirs)),
+                },
+            }
+        }
+        if !diverged.is_empty() {
+            let specs = diverged.iter().map(|(r, _, _)| r.clone()).collect();
+            self.fetch(specs)?;
+        }
+        for (refname, local, theirs) in diverged {
+            if !self.has(theirs) {
+                continue;
+            }
+            match self.relation(local, theirs)? {
+                Relation::Ahead => plan.push(planned(refname, local, Some(theirs), false)),
+                Relation::Behind => self.remote_ahead(pending, &refname),
+                Relation::Diverged => {
+                    match reapply::onto_remote(self.store, &refname, local, theirs)? {
+                        Reapply::Moved { tip, moves } => {
+                            self.report.reapplied.extend(moves);
+                            if tip == theirs {
+                                self.up_to_date(pending, &refname);
+                            } else {
+                                plan.push(planned(refname, tip, Some(theirs), false));
+                            }
+                        }
+                        Reapply::LostRace => {}
+                        Reapply::Refused(reason) => {
+                            self.refuse(pending, &refname, local, Some(theirs), reason)
+                        }
+                    }
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan_tags(
+        &mut self,
+        pending: &mut BTreeSet<String>,
+        listing: &Listing,
+    ) -> Result<Vec<Planned>> {
+        let mut plan = Vec::new();
+        let mut differ = Vec::new();
+        for refname in pending.clone() {
+            let Some((local, remote)) = self.settle_obvious(pending, &refname, listing)? else {
+                continue;
+            };
+            let Some(theirs) = remote else {
+                plan.push(planned(refname, local, None, false));
+                continue;
+            };
+            let ours = self.peel(&refname)?;
+            let their_commit = listing.peeled(&refname);
+            if ours.is_some() && ours == their_commit {
+                self.up_to_date(pending, &refname);
+                continue;
+            }
+            differ.push((refname, local, theirs, ours, their_commit));
+        }
+        let missing: Vec<String> = differ
+            .iter()
+            .filter(|d| !d.4.is_some_and(|c| self.has(c)))
+            .map(|d| d.0.clone())
+            .collect();
+        if !missing.is_empty() {
+            self.fetch(missing)?;
+        }
+        for (refname, local, theirs, ours, their_commit) in differ {
+            let decision = match (ours, their_commit) {
+                (Some(ours), Some(t)) if self.has(t) => self.tag_decision(&refname, ours, t)?,
+                _ => Decision::Refuse("the remote's value is not a commit this store can read"),
+            };
+            match decision {
+                Decision::Force => plan.push(planned(refname, local, Some(theirs), true)),
+                Decision::Behind => self.remote_ahead(pending, &refname),
+                Decision::Refuse(why) => {
+                    self.refuse(pending, &refname, local, Some(theirs), why.to_string())
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Settles refs that need no planning: gone locally, equal on the remote, or rejected
+    /// before with the remote unchanged since. Returns the local and remote values otherwise.
+    fn settle_obvious(
+        &mut self,
+        pending: &mut BTreeSet<String>,
+        refname: &str,
+        listing: &Listing,
+    ) -> Result<Option<(Oid, Option<Oid>)>> {
+        let Some(local) = crate::git::ref_oid(self.store.repo(), refname)? else {
+            pending.remove(refname);
+            return Ok(None);
+        };
+        let remote = listing.get(refname);
+        if remote == Some(local) {
+            self.up_to_date(pending, refname);
+            return Ok(None);
+        }
+        if let Some(rejected) = self.rejected.get(refname) {
+            if rejected.remote == Some(remote) {
+                let reason = rejected.reason.clone();
+                self.refuse(pending, refname, local, remote, reason);
+                return Ok(None);
+            }
+        }
+        Ok(Some((local, remote)))
+    }
+
+    /// What to do with a tag or pin the remote holds at another commit.
+    fn tag_decision(&self, refname: &str, ours: Oid, theirs: Oid) -> Result<Decision> {
+        let repo = self.store.repo();
+        let kind = StoreRef::of(refname, self.store.config().prefix().as_str());
+        if kind == Some(StoreRef::CorrTag) {
+            return Ok(if reapply::is_reapplication(repo, theirs, ours)? {
+                Decision::Force
+            } else {
+                Decision::Refuse("the remote's tag names another commit with other content")
+            });
+        }
+        if self.relation(ours, theirs)? == Relation::Ahead {
+            return Ok(Decision::Force);
+        }
+        let time = |oid: Oid| -> Result<i64> {
+            Ok(repo
+                .find_commit(oid)
+                .map_err(Error::git(format!("failed to read commit {oid}")))?
+                .time()
+                .seconds())
+        };
+        Ok(if time(ours)? > time(theirs)? {
+            Decision::Force
+        } else if kind == Some(StoreRef::PromptTag) {
+            Decision::Behind
+        } else {
+            Decision::Refuse("the remote names a newer commit")
+        })
+    }
+
+    /// Pushes a plan in calls of [`REFS_PER_CALL`]; records what the server said.
+    fn push_planned(&mut self, plan: Vec<Planned>, pending: &mut BTreeSet<String>) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        self.planned = self.planned.max(self.settled + pending.len());
+        (self.progress)(&PushProgress::Planned {
+            refs: pending.len(),
+        });
+        for chunk in plan.chunks(REFS_PER_CALL) {
+            let specs = chunk
+                .iter()
+                .map(|p| {
+                    let plus = if p.forced { "+" } else { "" };
+                    format!("{plus}{}:{}", p.refname, p.refname)
+                })
+                .collect();
+            let pushed = match self.endpoint.push(specs, self.progress) {
+                Ok(pushed) => pushed,
+                Err(WireError::NotFastForward(_)) => continue,
+                Err(WireError::Failed(message)) => return Err(self.unreachable(message)),
+            };
+            for p in chunk {
+                match pushed.rejected.get(&p.refname) {
+                    Some(status) => {
+                        let mut reason = status.clone();
+                        if !pushed.messages.is_empty() {
+                            reason =
+                                format!("{reason} (remote said: {})", pushed.messages.join(" | "));
+                        }
+                        self.rejected.insert(
+                            p.refname.clone(),
+                            Rejected {
+                                remote: p.remote,
+                                reason,
+                            },
+                        );
+                    }
+                    None => {
+                        pending.remove(&p.refname);
+                        self.report.pushed.push(PushedRef {
+                            refname: p.refname.clone(),
+                            old: p.remote.flatten().map(|o| o.to_string()),
+                            new: p.local.to_string(),
+                            forced: p.forced,
+                        });
+                        self.settled += 1;
+                    }
+                }
+            }
+            (self.progress)(&PushProgress::Refs {
+                done: self.settled,
+                total: self.planned,
+            });
+        }
+        Ok(())
+    }
+
+    fn give_up(&mut self, pending: BTreeSet<String>) -> Result<()> {
+        for refname in pending {
+            let local = crate::git::ref_oid(self.store.repo(), &refname)?.unwrap_or(Oid::ZERO_SHA1);
+            let reason = self.rejected.get(&refname).map_or_else(
+                || format!("the remote kept moving; gave up after {PUSH_ATTEMPTS} attempts"),
+                |r| r.reason.clone(),
+            );
+            self.report.refused.push(RefusedRef {
+                refname,
+                local: local.to_string(),
+                remote: None,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    fn list(&mut self) -> Result<Listing> {
+        self.endpoint
+            .list(self.progress)
+            .map_err(|e| self.unreachable(wire_message(e)))
+    }
+
+    fn fetch(&mut self, refspecs: Vec<String>) -> Result<()> {
+        self.endpoint
+            .fetch(refspecs, self.progress)
+            .map_err(|e| self.unreachable(wire_message(e)))
+    }
+
+    fn unreachable(&self, message: String) -> Error {
+        Error::Remote {
+            message: format!("remote {:?}: {message}", self.report.remote),
+            hint: Some(
+                "commits stay local; `artifact-store push --pending` pushes them once the remote is back"
+                    .to_string(),
+            ),
+        }
+    }
+
+    fn peel(&self, refname: &str) -> Result<Option<Oid>> {
+        match crate::git::ref_target(self.store.repo(), refname) {
+            Ok(target) => Ok(target),
+            Err(Error::InvalidInput(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn has(&self, oid: Oid) -> bool {
+        self.store.repo().odb().is_ok_and(|odb| odb.exists(oid))
+    }
+
+    fn relation(&self, ours: Oid, theirs: Oid) -> Result<Relation> {
+        let repo = self.store.repo();
+        let check = |a: Oid, b: Oid| {
+            repo.graph_descendant_of(a, b)
+                .map_err(Error::git(format!("failed to compare {a} with {b}")))
+        };
+        Ok(if check(ours, theirs)? {
+            Relation::Ahead
+        } else if check(theirs, ours)? {
+            Relation::Behind
+        } else {
+            Relation::Diverged
+        })
+    }
+
+    fn up_to_date(&mut self, pending: &mut BTreeSet<String>, refname: &str) {
+        pending.remove(refname);
+        self.report.up_to_date += 1;
+    }
+
+    fn remote_ahead(&mut self, pending: &mut BTreeSet<String>, refname: &str) {
+        pending.remove(refname);
+        self.report.remote_ahead.push(refname.to_string());
+    }
+
+    fn refuse(
+        &mut self,
+        pending: &mut BTreeSet<String>,
+        refname: &str,
+        local: Oid,
+        remote: Option<Oid>,
+        reason: String,
+    ) {
+        pending.remove(refname);
+        self.settled += 1;
+        self.report.refused.push(RefusedRef {
+            refname: refname.to_string(),
+            local: local.to_string(),
+            remote: remote.map(|o| o.to_string()),
+            reason,
+        });
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Ahead,
+    Behind,
+    Diverged,
+}
+
+enum Decision {
+    Force,
+    Behind,
+    Refuse(&'static str),
+}
+
+fn planned(refname: String, local: Oid, remote: Option<Oid>, forced: bool) -> Planned {
+    Planned {
+        refname,
+        local,
+        remote: Some(remote),
+        forced,
+    }
+}
+
+fn wire_message(e: WireError) -> String {
+    match e {
+        WireError::NotFastForward(m) | WireError::Failed(m) => m,
+    }
+}
+
+/// Sleeps before a new round: 20 ms doubling up to 640 ms, with jitter, so two machines
+/// that keep colliding drift apart.
+fn backoff(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let cap = 20u64 << attempt.min(5);
+    let jitter = u64::from(nanos ^ std::process::id().rotate_left(16)) % cap;
+    std::thread::sleep(Duration::from_millis(cap / 2 + jitter / 2));
+}
