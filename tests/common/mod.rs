@@ -208,6 +208,30 @@ impl Env {
         to_run(cmd.output().expect("run git"))
     }
 
+    /// Runs `git` with `stdin` as standard input, asserting success.
+    #[track_caller]
+    pub fn git_stdin(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new("git");
+        self.hermetic(&mut cmd);
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn git");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let run = to_run(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "git {args:?} failed:\n{}", run.stderr);
+        run.stdout.trim_end().to_string()
+    }
+
     /// Creates a bare store at `rel` with `artifact-store init --bare` and returns its path.
     pub fn store_at(&self, rel: &str) -> PathBuf {
         let path = self.path(rel);
