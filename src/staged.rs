@@ -8,15 +8,19 @@ use crate::error::{Error, Result};
 use crate::scan::{FileScan, ScanReport, Scanner, Skipped};
 
 /// Scans every staged blob (stage 0 entries, files and symlinks) of the repository at or
-/// around `path`; submodule entries are skipped.
+/// around `path`; submodule entries are skipped. The index is `GIT_INDEX_FILE` when set
+/// (relative to `path`), as git sets it for hooks.
 pub fn scan_staged(path: &Path, scanner: &Scanner) -> Result<ScanReport> {
     let repo = Repository::discover(path).map_err(|source| Error::NoRepository {
         path: path.to_path_buf(),
         source,
     })?;
-    let index = repo
-        .index()
-        .map_err(Error::git("failed to read the index"))?;
+    // `git commit -a` and `git commit <paths>` hand hooks a temporary index.
+    let index = match std::env::var_os("GIT_INDEX_FILE") {
+        Some(file) => git2::Index::open(&path.join(file)),
+        None => repo.index(),
+    }
+    .map_err(Error::git("failed to read the index"))?;
     let mut report = ScanReport::default();
     for entry in index.iter() {
         let mode = entry.mode & 0o170000;
