@@ -83,3 +83,43 @@ impl HooksConfig {
             .find(|v| !v.trim().is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_keys_parse_and_the_first_set_identity_variable_wins() {
+        let mut config = HooksConfig::default();
+        config.set("hooks.retention_identity", "gc-bot").unwrap();
+        config.set("hooks.bot_identity", " ").unwrap();
+        config.set("hooks.identity_env", "A, B").unwrap();
+        assert_eq!(config.retention_identity.as_deref(), Some("gc-bot"));
+        assert_eq!(config.bot_identity, None);
+        assert!(config.set("hooks.nope", "x").is_err());
+        let lookup = |name: &str| match name {
+            "A" => Some(String::new()),
+            "B" => Some("alice".to_string()),
+            _ => None,
+        };
+        assert_eq!(config.pusher(lookup).as_deref(), Some("alice"));
+        let parsed: crate::Config =
+            toml::from_str("[hooks]\nretention_identity = \"gc\"\n").unwrap();
+        assert_eq!(parsed.hooks.retention_identity.as_deref(), Some("gc"));
+        assert_eq!(parsed.hooks.identity_env[0], "ARTIFACT_STORE_PUSHER");
+    }
+
+    #[test]
+    fn pre_receive_input_lines_parse_and_garbage_is_refused() {
+        let zero = "0".repeat(40);
+        let one = "1".repeat(40);
+        let text =
+            format!("{zero} {one} refs/heads/ai/generated/wf/t\n\n{one} {zero} refs/tags/corr_x\n");
+        let updates = parse_updates(&text).unwrap();
+        assert_eq!(updates.len(), 2);
+        assert!(updates[0].old.is_zero() && updates[1].new.is_zero());
+        assert_eq!(updates[1].refname, "refs/tags/corr_x");
+        assert!(parse_updates("abc refs/heads/x\n").is_err());
+        assert!(parse_updates(&format!("{zero} nothex refs/heads/x\n")).is_err());
+    }
+}

@@ -225,3 +225,33 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_refs_are_branches_under_the_prefix_corr_and_prompt_tags_and_pins() {
+        let of = |r: &str| StoreRef::of(r, "ai/generated");
+        assert_eq!(
+            of("refs/heads/ai/generated/wf/t"),
+            Some(StoreRef::TaskBranch)
+        );
+        assert_eq!(of("refs/tags/corr_abc"), Some(StoreRef::CorrTag));
+        assert_eq!(of("refs/tags/prompt_7a8b"), Some(StoreRef::PromptTag));
+        assert_eq!(of("refs/artifact-store/pins/keep"), Some(StoreRef::Pin));
+        for other in [
+            "refs/heads/main",
+            "refs/heads/ai/generatedx/wf/t",
+            "refs/tags/v1.0",
+            "refs/artifact-store/trash/1700000000/refs/heads/ai/generated/wf/t",
+            "refs/artifact-store/reports",
+        ] {
+            assert_eq!(of(other), None, "{other}");
+        }
+        assert_eq!(
+            StoreRef::of("refs/heads/bots/wf/t", "bots"),
+            Some(StoreRef::TaskBranch)
+        );
+    }
+}

@@ -15,7 +15,10 @@ fn aws_key() -> String {
 #[track_caller]
 fn assert_not_leaked(secret: &str, run: &Run) {
     for out in [&run.stdout, &run.stderr] {
-        assert!(!out.contains(&secret[4..]), "the secret was printed:\n{out}");
+        assert!(
+            !out.contains(&secret[4..]),
+            "the secret was printed:\n{out}"
+        );
     }
 }
 
@@ -27,8 +30,12 @@ fn worktree(env: &Env, rel: &str) -> PathBuf {
 }
 
 fn shipped(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks").join(name))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("hooks")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -39,9 +46,15 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
     let run = env.run(&["--repo", w, "--json", "hooks", "install"]).ok();
     assert_eq!(run.json()["hooks"][0]["action"], "installed");
     let hook = work.join(".git/hooks/pre-commit");
-    assert_eq!(std::fs::read_to_string(&hook).unwrap(), shipped("pre-commit"));
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        shipped("pre-commit")
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_ne!(std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111, 0);
+    assert_ne!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111,
+        0
+    );
     let again = env.run(&["--repo", w, "--json", "hooks", "install"]).ok();
     assert_eq!(again.json()["hooks"][0]["action"], "unchanged");
 
@@ -49,13 +62,26 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
     let refused = env.run(&["--repo", w, "hooks", "install"]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
-    assert_eq!(std::fs::read_to_string(&hook).unwrap(), "#!/bin/sh\necho mine\n");
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
     let forced = env.run(&["--repo", w, "hooks", "install", "--force"]).ok();
-    assert!(forced.stdout.starts_with("replaced pre-commit"), "{}", forced.stdout);
+    assert!(
+        forced.stdout.starts_with("replaced pre-commit"),
+        "{}",
+        forced.stdout
+    );
     assert!(forced.stderr.contains("undo with `mv"), "{}", forced.stderr);
     let backup = work.join(".git/hooks/pre-commit.bak");
-    assert_eq!(std::fs::read_to_string(backup).unwrap(), "#!/bin/sh\necho mine\n");
-    assert_eq!(std::fs::read_to_string(&hook).unwrap(), shipped("pre-commit"));
+    assert_eq!(
+        std::fs::read_to_string(backup).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        shipped("pre-commit")
+    );
 
     let server = env.bare_remote("server.git");
     let s = server.to_str().unwrap();
@@ -67,7 +93,8 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
 
     let other = worktree(&env, "other");
     env.git_in(&other, &["config", "core.hooksPath", ".githooks"]);
-    env.run(&["--repo", other.to_str().unwrap(), "hooks", "install"]).ok();
+    env.run(&["--repo", other.to_str().unwrap(), "hooks", "install"])
+        .ok();
     assert!(other.join(".githooks/pre-commit").is_file());
 }
 
@@ -78,14 +105,29 @@ fn the_pre_commit_hook_blocks_a_staged_secret_with_redacted_output() {
     let w = work.to_str().unwrap();
     env.run(&["--repo", w, "hooks", "install"]).ok();
     let key = aws_key();
-    env.write("work/settings.py", format!("AWS_ACCESS_KEY_ID = \"{key}\"\n"));
+    env.write(
+        "work/settings.py",
+        format!("AWS_ACCESS_KEY_ID = \"{key}\"\n"),
+    );
     env.git_in(&work, &["add", "settings.py"]);
     let blocked = env.git(&["-C", w, "commit", "-q", "-m", "add settings"]);
     assert_ne!(blocked.code, 0, "the commit went through");
-    assert!(blocked.stderr.contains("settings.py:1:"), "{}", blocked.stderr);
-    assert!(blocked.stderr.contains("AKIA"), "a redacted excerpt: {}", blocked.stderr);
+    assert!(
+        blocked.stderr.contains("settings.py:1:"),
+        "{}",
+        blocked.stderr
+    );
+    assert!(
+        blocked.stderr.contains("AKIA"),
+        "a redacted excerpt: {}",
+        blocked.stderr
+    );
     assert_not_leaked(&key, &blocked);
-    assert_ne!(env.git(&["-C", w, "rev-parse", "-q", "--verify", "HEAD"]).code, 0);
+    assert_ne!(
+        env.git(&["-C", w, "rev-parse", "-q", "--verify", "HEAD"])
+            .code,
+        0
+    );
 
     env.write(
         "work/settings.py",
@@ -97,14 +139,24 @@ fn the_pre_commit_hook_blocks_a_staged_secret_with_redacted_output() {
     // `git commit -a` hands the hook a temporary index: the unstaged edit is what gets
     // committed, so it is what gets scanned. The binary is found on PATH this time.
     env.write("work/settings.py", format!("KEY = \"{key}\"\n"));
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_artifact-store")).parent().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_artifact-store"))
+        .parent()
+        .unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let blocked = env.git_env(
         &["-C", w, "commit", "-q", "-a", "-m", "sneak it in"],
         &[("ARTIFACT_STORE_BIN", ""), ("PATH", &path)],
     );
-    assert_ne!(blocked.code, 0, "commit -a went through:\n{}", blocked.stderr);
-    assert!(blocked.stderr.contains("1 secret detected"), "{}", blocked.stderr);
+    assert_ne!(
+        blocked.code, 0,
+        "commit -a went through:\n{}",
+        blocked.stderr
+    );
+    assert!(
+        blocked.stderr.contains("1 secret detected"),
+        "{}",
+        blocked.stderr
+    );
     assert_not_leaked(&key, &blocked);
     let log = env.git_in(&work, &["log", "--format=%s"]);
     assert_eq!(log, "allowed on purpose");
@@ -113,8 +165,14 @@ fn the_pre_commit_hook_blocks_a_staged_secret_with_redacted_output() {
 /// A bare remote with the pre-receive hook and a `[hooks]` table in its config.
 fn guarded_remote(env: &Env, rel: &str) -> PathBuf {
     let server = env.bare_remote(rel);
-    env.run(&["--repo", server.to_str().unwrap(), "hooks", "install", "--server"])
-        .ok();
+    env.run(&[
+        "--repo",
+        server.to_str().unwrap(),
+        "hooks",
+        "install",
+        "--server",
+    ])
+    .ok();
     std::fs::write(
         server.join("artifact-store.toml"),
         "[hooks]\nretention_identity = \"gc-bot\"\nbot_identity = \"ai-bot\"\n",
@@ -152,7 +210,11 @@ fn the_pre_receive_hook_refuses_deleting_and_rewriting_store_refs_but_for_retent
     let branch = "refs/heads/ai/generated/wf/t";
     let ok = |spec: &str, who: &str| {
         let run = push(&env, &work, url, spec, who);
-        assert_eq!(run.code, 0, "{spec} by {who:?} was refused:\n{}", run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "{spec} by {who:?} was refused:\n{}",
+            run.stderr
+        );
     };
     let refused = |spec: &str, who: &str, why: &str| {
         let run = push(&env, &work, url, spec, who);
@@ -161,18 +223,33 @@ fn the_pre_receive_hook_refuses_deleting_and_rewriting_store_refs_but_for_retent
     };
     ok(&format!("{c1}:{branch}"), "");
     ok(&format!("{c2}:{branch}"), "");
-    refused(&format!("+{c1}:{branch}"), "", "non-fast-forward update of a store ref");
-    refused(&format!(":{branch}"), "", "deleted only by the retention identity");
+    refused(
+        &format!("+{c1}:{branch}"),
+        "",
+        "non-fast-forward update of a store ref",
+    );
+    refused(
+        &format!(":{branch}"),
+        "",
+        "deleted only by the retention identity",
+    );
     assert_eq!(env.git_in(&server, &["rev-parse", branch]), c2);
 
     env.git_in(&work, &["tag", "-a", "-m", "corr", "corr_x", &c1]);
     env.git_in(&work, &["tag", "-a", "-m", "prompt", "prompt_abcd", &c1]);
     ok("refs/tags/corr_x", "");
     ok("refs/tags/prompt_abcd", "");
-    env.git_in(&work, &["tag", "-f", "-a", "-m", "prompt", "prompt_abcd", &c2]);
+    env.git_in(
+        &work,
+        &["tag", "-f", "-a", "-m", "prompt", "prompt_abcd", &c2],
+    );
     ok("+refs/tags/prompt_abcd", "");
     env.git_in(&work, &["tag", "-f", "-a", "-m", "corr", "corr_x", &c2]);
-    refused("+refs/tags/corr_x", "", "non-fast-forward update of a store ref");
+    refused(
+        "+refs/tags/corr_x",
+        "",
+        "non-fast-forward update of a store ref",
+    );
 
     // corr_x may move to its commit re-applied elsewhere (same message, author, files).
     env.git_in(&work, &["checkout", "-q", "--orphan", "elsewhere"]);
@@ -182,12 +259,19 @@ fn the_pre_receive_hook_refuses_deleting_and_rewriting_store_refs_but_for_retent
     env.git_in(&work, &["commit", "-q", "-m", "elsewhere"]);
     env.git_in(&work, &["cherry-pick", &c1]);
     let reapplied = env.git_in(&work, &["rev-parse", "HEAD"]);
-    env.git_in(&work, &["tag", "-f", "-a", "-m", "corr", "corr_x", &reapplied]);
+    env.git_in(
+        &work,
+        &["tag", "-f", "-a", "-m", "corr", "corr_x", &reapplied],
+    );
     ok("+refs/tags/corr_x", "");
 
     ok(&format!("+{c1}:{branch}"), "gc-bot");
     ok(&format!(":{branch}"), "gc-bot");
-    refused(&format!("{c1}:refs/heads/main"), "ai-bot", "the bot identity may push store refs only");
+    refused(
+        &format!("{c1}:refs/heads/main"),
+        "ai-bot",
+        "the bot identity may push store refs only",
+    );
     ok(&format!("{c1}:refs/heads/ai/generated/wf/u"), "ai-bot");
     ok(&format!("{c1}:refs/heads/main"), "a-human");
 }
@@ -205,12 +289,19 @@ fn the_pre_receive_hook_refuses_a_pushed_secret_through_git_daemon() {
     env.git_in(&work, &["commit", "-q", "-m", "clean"]);
     let run = push(&env, &work, &url, "main", "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    env.write("work/deploy/env.sh", format!("export AWS_ACCESS_KEY_ID={key}\n"));
+    env.write(
+        "work/deploy/env.sh",
+        format!("export AWS_ACCESS_KEY_ID={key}\n"),
+    );
     env.git_in(&work, &["add", "deploy/env.sh"]);
     env.git_in(&work, &["commit", "-q", "-m", "deploy script"]);
     let run = push(&env, &work, &url, "main:refs/heads/feature", "");
     assert_ne!(run.code, 0, "the secret was pushed");
-    assert!(run.stderr.contains("secret in a pushed blob"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("secret in a pushed blob"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains(":deploy/env.sh:1:"), "{}", run.stderr);
     assert_not_leaked(&key, &run);
     let server = env.path("server.git");
@@ -250,9 +341,63 @@ fn store_pushes_pass_the_pre_receive_hook() {
         assert_eq!(run.code, 0, "{corr}: {}", run.stderr);
         shas.push(run.json()["commit_sha"].as_str().unwrap().to_string());
     }
-    assert_eq!(env.git_in(&server, &["rev-parse", &format!("{}^", shas[1])]), shas[0]);
     assert_eq!(
-        env.git_in(&server, &["rev-parse", "refs/tags/prompt_abcd1234^{commit}"]),
+        env.git_in(&server, &["rev-parse", &format!("{}^", shas[1])]),
+        shas[0]
+    );
+    assert_eq!(
+        env.git_in(
+            &server,
+            &["rev-parse", "refs/tags/prompt_abcd1234^{commit}"]
+        ),
         shas[1]
     );
+}
+
+/// Each hook in `.pre-commit-hooks.yaml` runs the way the pre-commit framework runs it: its
+/// `entry`, plus the file names unless `pass_filenames: false`.
+#[test]
+fn the_pre_commit_framework_hooks_run_their_entries() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    let hooks: Vec<(&str, &str, bool)> = text
+        .split("\n- id: ")
+        .skip(1)
+        .map(|block| {
+            let id = block.lines().next().unwrap().trim();
+            let entry = block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("entry: "))
+                .unwrap();
+            (id, entry, !block.contains("pass_filenames: false"))
+        })
+        .collect();
+    let ids: Vec<&str> = hooks.iter().map(|h| h.0).collect();
+    assert_eq!(ids, ["artifact-store-scan", "artifact-store-scan-staged"]);
+    let env = Env::new();
+    let work = worktree(&env, "work");
+    env.write("work/clean.txt", "fine\n");
+    env.write("work/leak.txt", format!("token = \"{}\"\n", aws_key()));
+    env.git_in(&work, &["add", "leak.txt"]);
+    for (id, entry, files) in hooks {
+        let parts: Vec<&str> = entry.split_whitespace().collect();
+        assert_eq!(parts[0], "artifact-store", "{id}");
+        let mut cmd = env.cmd(&parts[1..]);
+        cmd.current_dir(&work);
+        if files {
+            cmd.arg("leak.txt");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(3), "{id}: {output:?}");
+        if files {
+            let clean = env
+                .cmd(&parts[1..])
+                .current_dir(&work)
+                .arg("clean.txt")
+                .output();
+            assert_eq!(clean.unwrap().status.code(), Some(0), "{id}");
+        }
+    }
 }

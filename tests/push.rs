@@ -346,3 +346,40 @@ fn tags_go_out_in_their_own_call_when_the_branch_is_refused() {
         .contains("branch frozen"));
     assert_eq!(report["up_to_date"], 1);
 }
+
+/// A remote that accepts the connection and never answers: the push gives up after
+/// `push_timeout` seconds without progress, and the commit stands.
+#[test]
+fn a_silent_remote_times_out_after_push_timeout() {
+    let env = Env::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for _ in 0..4 {
+            match listener.accept() {
+                Ok((socket, _)) => open.push(socket),
+                Err(_) => break,
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    let store = store_with_remote(&env, "s.git", &format!("git://127.0.0.1:{port}/remote.git"));
+    let f = env.write("a.txt", "a\n");
+    let mut args = vec!["-c", "push_timeout=1"];
+    args.extend(commit_args(&store, "slow", &[f.to_str().unwrap()]));
+    args.push("--push");
+    let started = std::time::Instant::now();
+    let run = env.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.json()["pushed"], false);
+    assert!(run.stderr.contains("push_timeout"), "{}", run.stderr);
+    let run = env.run_env(&["--repo", &store, "push"], &[("GIT_PUSH_TIMEOUT", "1")]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    drop(held);
+}

@@ -121,52 +121,13 @@ impl Meter {
     }
 
     fn update(&mut self, p: &PushProgress) {
-        let (text, done) = match *p {
-            PushProgress::Planned { refs } => {
-                self.large |= refs >= LARGE_REFS;
-                (format!("push: {refs} refs to push"), true)
-            }
-            PushProgress::Packing { current, total } => {
-                self.large |= total >= LARGE_OBJECTS;
-                (
-                    format!("push: packing objects {current}/{total}"),
-                    current == total,
-                )
-            }
-            PushProgress::Sending {
-                current,
-                total,
-                bytes,
-            } => {
-                self.large |= total >= LARGE_OBJECTS;
-                let size = super::fmt::bytes(bytes as u64);
-                (
-                    format!("push: sending objects {current}/{total} ({size})"),
-                    current == total,
-                )
-            }
-            PushProgress::Receiving {
-                current,
-                total,
-                bytes,
-            } => {
-                let size = super::fmt::bytes(bytes as u64);
-                (
-                    format!("push: fetching remote tips {current}/{total} ({size})"),
-                    current == total,
-                )
-            }
-            PushProgress::Refs { done, total } => {
-                (format!("push: {done}/{total} refs settled"), done == total)
-            }
-        };
+        let (text, done, large) = describe(p);
+        self.large |= large;
         if !self.enabled || !(self.forced || self.large) {
             return;
         }
-        let due = self.last.is_none_or(|t| {
-            t.elapsed() >= Duration::from_millis(if self.tty { 100 } else { 2000 })
-        });
-        if done || due {
+        let every = Duration::from_millis(if self.tty { 100 } else { 2000 });
+        if done || self.last.is_none_or(|t| t.elapsed() >= every) {
             self.last = Some(Instant::now());
             self.print(&text);
         }
@@ -187,5 +148,50 @@ impl Meter {
         if self.open_line {
             eprintln!();
         }
+    }
+}
+
+/// Returns a progress line, whether its phase is complete, and whether it shows a large push.
+fn describe(p: &PushProgress) -> (String, bool, bool) {
+    match *p {
+        PushProgress::Planned { refs } => (
+            format!("push: {refs} refs to push"),
+            true,
+            refs >= LARGE_REFS,
+        ),
+        PushProgress::Packing { current, total } => (
+            format!("push: packing objects {current}/{total}"),
+            current == total,
+            total >= LARGE_OBJECTS,
+        ),
+        PushProgress::Sending {
+            current,
+            total,
+            bytes,
+        } => (
+            format!(
+                "push: sending objects {current}/{total} ({})",
+                super::fmt::bytes(bytes as u64)
+            ),
+            current == total,
+            total >= LARGE_OBJECTS,
+        ),
+        PushProgress::Receiving {
+            current,
+            total,
+            bytes,
+        } => (
+            format!(
+                "push: fetching remote tips {current}/{total} ({})",
+                super::fmt::bytes(bytes as u64)
+            ),
+            current == total,
+            false,
+        ),
+        PushProgress::Refs { done, total } => (
+            format!("push: {done}/{total} refs settled"),
+            done == total,
+            false,
+        ),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use git2::{ObjectType, Oid, Repository, Sort, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Odb, Oid, Repository, Sort, TreeWalkMode, TreeWalkResult};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -123,73 +123,65 @@ impl Store {
             .odb()
             .map_err(Error::git("failed to open the object database"))?;
         let scanner = self.scanner()?;
-        let mut seen = HashSet::new();
-        let walk_err = Error::git;
-        let mut walk = repo
-            .revwalk()
-            .map_err(walk_err("failed to walk the push"))?;
-        walk.set_sorting(Sort::TOPOLOGICAL)
-            .map_err(walk_err("failed to walk the push"))?;
-        let _ = walk.hide_glob("refs/*");
-        let mut loose = Vec::new();
-        for update in updates.iter().filter(|u| !u.new.is_zero()) {
-            let object = repo
-                .find_object(update.new, None)
-                .map_err(Error::git(format!("failed to read {}", update.new)))?;
-            match object.peel(ObjectType::Commit) {
-                Ok(commit) => walk
-                    .push(commit.id())
-                    .map_err(walk_err("failed to walk the push"))?,
-                Err(_) => loose.push((
-                    object.peel(ObjectType::Any).map_or(update.new, |o| o.id()),
-                    update.refname.clone(),
-                )),
-            }
-        }
-        let mut scan = |path: &str, oid: Oid| -> Result<()> {
-            if before.exists(oid) || !seen.insert(oid) {
-                return Ok(());
-            }
+        for (path, oid) in new_blobs(repo, &before, updates)? {
             let blob = repo
                 .find_blob(oid)
                 .map_err(Error::git(format!("failed to read {path}")))?;
             report.blobs_scanned += 1;
-            if let FileScan::Findings(found) = scanner.scan_bytes(path, blob.content()) {
+            if let FileScan::Findings(found) = scanner.scan_bytes(&path, blob.content()) {
                 report.findings.extend(found);
-            }
-            Ok(())
-        };
-        for commit in walk {
-            let commit = commit.map_err(walk_err("failed to walk the push"))?;
-            let tree = repo
-                .find_commit(commit)
-                .and_then(|c| c.tree())
-                .map_err(Error::git(format!("failed to read commit {commit}")))?;
-            let label = &commit.to_string()[..12];
-            let mut blobs = Vec::new();
-            tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
-                Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
-                Some(ObjectType::Blob) => {
-                    blobs.push((
-                        format!("{label}:{dir}{}", entry.name().unwrap_or("?")),
-                        entry.id(),
-                    ));
-                    TreeWalkResult::Ok
-                }
-                _ => TreeWalkResult::Ok,
-            })
-            .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
-            for (path, oid) in blobs {
-                scan(&path, oid)?;
-            }
-        }
-        for (oid, refname) in loose {
-            if repo.find_blob(oid).is_ok() {
-                scan(&refname, oid)?;
             }
         }
         Ok(())
     }
+}
+
+/// The blobs the push brings that `before` lacks, each with a `<commit>:<path>` label
+/// (or the ref name, for a tag on a blob). Trees already held are not descended into.
+fn new_blobs(
+    repo: &Repository,
+    before: &Odb<'_>,
+    updates: &[RefUpdate],
+) -> Result<Vec<(String, Oid)>> {
+    let walk_err = || Error::git("failed to walk the push");
+    let mut walk = repo.revwalk().map_err(walk_err())?;
+    walk.set_sorting(Sort::TOPOLOGICAL).map_err(walk_err())?;
+    let _ = walk.hide_glob("refs/*");
+    let mut seen = HashSet::new();
+    let mut blobs = Vec::new();
+    for update in updates.iter().filter(|u| !u.new.is_zero()) {
+        let object = repo
+            .find_object(update.new, None)
+            .map_err(Error::git(format!("failed to read {}", update.new)))?;
+        match object.peel(ObjectType::Commit) {
+            Ok(commit) => walk.push(commit.id()).map_err(walk_err())?,
+            Err(_) => {
+                let target = object.peel(ObjectType::Blob).ok().map(|b| b.id());
+                if let Some(oid) = target.filter(|oid| !before.exists(*oid) && seen.insert(*oid)) {
+                    blobs.push((update.refname.clone(), oid));
+                }
+            }
+        }
+    }
+    for commit in walk {
+        let commit = commit.map_err(walk_err())?;
+        let tree = repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(Error::git(format!("failed to read commit {commit}")))?;
+        let label = &commit.to_string()[..12];
+        tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
+            Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
+            Some(ObjectType::Blob) if !before.exists(entry.id()) && seen.insert(entry.id()) => {
+                let name = entry.name().unwrap_or("?");
+                blobs.push((format!("{label}:{dir}{name}"), entry.id()));
+                TreeWalkResult::Ok
+            }
+            _ => TreeWalkResult::Ok,
+        })
+        .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
+    }
+    Ok(blobs)
 }
 
 /// The rule for one store ref update by someone other than the retention identity.

@@ -38,73 +38,116 @@ pub(super) enum Reapply {
 
 /// Re-applies the commits on `branch` that `remote` lacks onto `remote`.
 pub(super) fn onto_remote(store: &Store, branch: &str, local: Oid, remote: Oid) -> Result<Reapply> {
-    let repo = store.repo();
     let ours = local_only(store, local, remote)?;
-    let theirs = remote_corr_ids(repo, remote, local)?;
+    let theirs = remote_corr_ids(store.repo(), remote, local)?;
     let mut base = remote;
     let mut moves = Vec::new();
     let mut written = Vec::new();
     for oid in ours {
-        let commit = find(repo, oid)?;
-        if commit.parent_count() > 1 {
-            return Ok(Reapply::Refused(format!(
-                "{} is a merge commit; merge the remote branch by hand",
-                short(oid)
-            )));
-        }
-        let trailers = Trailers::parse(&String::from_utf8_lossy(commit.message_bytes()));
-        let mut reapplied = Reapplied {
-            branch: branch.to_string(),
-            correlation_id: trailers.correlation_id.clone(),
-            from: oid.to_string(),
-            to: String::new(),
-            duplicate: false,
+        let moved = match step(store, branch, oid, base, &theirs, &mut written)? {
+            Ok(moved) => moved,
+            Err(reason) => return Ok(Reapply::Refused(reason)),
         };
-        if let Some(&held) = trailers.correlation_id.as_ref().and_then(|c| theirs.get(c)) {
-            if !same_files(store, &trailers, oid, held)? {
-                return Ok(Reapply::Refused(format!(
-                    "{} is already on the remote as {} with other files",
-                    trailers.correlation_id.unwrap_or_default(),
-                    short(held)
-                )));
-            }
-            reapplied.to = held.to_string();
-            reapplied.duplicate = true;
-            moves.push(reapplied);
-            continue;
+        if !moved.duplicate {
+            base = Oid::from_str(&moved.to).map_err(Error::git("bad commit id"))?;
         }
-        let Some(new_tree) = reapplied_tree(store, &commit, &trailers, base, &mut written)? else {
-            return Ok(Reapply::Refused(format!(
-                "{} does not apply cleanly onto the remote tip {}",
-                short(oid),
-                short(remote)
-            )));
-        };
-        let tree = repo
-            .find_tree(new_tree)
-            .map_err(Error::git("failed to read the re-applied tree"))?;
-        let parent = find(repo, base)?;
-        let message = String::from_utf8_lossy(commit.message_raw_bytes()).into_owned();
-        base = repo
-            .commit(
-                None,
-                &commit.author(),
-                &commit.committer(),
-                &message,
-                &tree,
-                &[&parent],
-            )
-            .map_err(Error::git("failed to write the re-applied commit"))?;
-        written.push(base);
-        reapplied.to = base.to_string();
-        moves.push(reapplied);
+        moves.push(moved);
     }
+    land(store, branch, local, base, moves, &written)
+}
+
+/// Re-applies one commit onto `base`; `Err` carries why the branch is refused.
+fn step(
+    store: &Store,
+    branch: &str,
+    oid: Oid,
+    base: Oid,
+    theirs: &BTreeMap<String, Oid>,
+    written: &mut Vec<Oid>,
+) -> Result<std::result::Result<Reapplied, String>> {
+    let repo = store.repo();
+    let commit = find(repo, oid)?;
+    if commit.parent_count() > 1 {
+        return Ok(Err(format!(
+            "{} is a merge commit; merge the remote branch by hand",
+            short(oid)
+        )));
+    }
+    let trailers = Trailers::parse(&String::from_utf8_lossy(commit.message_bytes()));
+    let mut moved = Reapplied {
+        branch: branch.to_string(),
+        correlation_id: trailers.correlation_id.clone(),
+        from: oid.to_string(),
+        to: String::new(),
+        duplicate: false,
+    };
+    if let Some(&held) = trailers.correlation_id.as_ref().and_then(|c| theirs.get(c)) {
+        return duplicate(store, &trailers, moved, held);
+    }
+    let Some(new_tree) = reapplied_tree(store, &commit, &trailers, base, written)? else {
+        return Ok(Err(format!(
+            "{} does not apply cleanly onto the remote tip {}",
+            short(oid),
+            short(base)
+        )));
+    };
+    let tree = repo
+        .find_tree(new_tree)
+        .map_err(Error::git("failed to read the re-applied tree"))?;
+    let parent = find(repo, base)?;
+    let message = String::from_utf8_lossy(commit.message_raw_bytes()).into_owned();
+    let new = repo
+        .commit(
+            None,
+            &commit.author(),
+            &commit.committer(),
+            &message,
+            &tree,
+            &[&parent],
+        )
+        .map_err(Error::git("failed to write the re-applied commit"))?;
+    written.push(new);
+    moved.to = new.to_string();
+    Ok(Ok(moved))
+}
+
+/// Settles a commit whose correlation id the remote already holds at `held`: the same
+/// files make it a duplicate of the remote's commit, other files refuse the branch.
+fn duplicate(
+    store: &Store,
+    trailers: &Trailers,
+    mut moved: Reapplied,
+    held: Oid,
+) -> Result<std::result::Result<Reapplied, String>> {
+    let ours = Oid::from_str(&moved.from).map_err(Error::git("bad commit id"))?;
+    if !same_files(store, trailers, ours, held)? {
+        return Ok(Err(format!(
+            "{} is already on the remote as {} with other files",
+            moved.correlation_id.unwrap_or_default(),
+            short(held)
+        )));
+    }
+    moved.to = held.to_string();
+    moved.duplicate = true;
+    Ok(Ok(moved))
+}
+
+/// Moves the branch from `local` to `tip` (compare-and-swap), then the tags.
+fn land(
+    store: &Store,
+    branch: &str,
+    local: Oid,
+    tip: Oid,
+    moves: Vec<Reapplied>,
+    written: &[Oid],
+) -> Result<Reapply> {
+    let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
     if durable_on {
-        durable::sync_objects(repo, &written)?;
+        durable::sync_objects(repo, written)?;
     }
     let log = "artifact-store: re-apply onto the remote tip";
-    match repo.reference_matching(branch, base, true, local, log) {
+    match repo.reference_matching(branch, tip, true, local, log) {
         Ok(_) => {}
         Err(e) if cas::is_retryable(&e) => return Ok(Reapply::LostRace),
         Err(e) => return Err(Error::git(format!("failed to update {branch}"))(e)),
@@ -115,7 +158,7 @@ pub(super) fn onto_remote(store: &Store, branch: &str, local: Oid, remote: Oid) 
     for moved in &moves {
         move_tags(store, moved, durable_on)?;
     }
-    Ok(Reapply::Moved { tip: base, moves })
+    Ok(Reapply::Moved { tip, moves })
 }
 
 /// Returns whether `candidate` is `original` re-applied: same message and author, and
@@ -293,23 +336,7 @@ fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
         if crate::git::ref_target(repo, &refname)? != Some(from) {
             continue;
         }
-        let new = match repo.find_tag(old) {
-            Ok(tag) => {
-                let target = repo
-                    .find_object(to, None)
-                    .map_err(Error::git(format!("failed to read {to}")))?;
-                let tagger = match tag.tagger() {
-                    Some(sig) => sig.to_owned(),
-                    None => store.signature(&commit.committer().when())?,
-                };
-                let name = tag.name().unwrap_or_default().to_string();
-                let message =
-                    String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned();
-                repo.tag_annotation_create(&name, &target, &tagger, &message)
-                    .map_err(Error::git(format!("failed to write tag {name}")))?
-            }
-            Err(_) => to,
-        };
+        let new = retarget(store, old, to, &commit)?;
         if durable_on {
             durable::sync_objects(repo, &[new])?;
         }
@@ -322,6 +349,26 @@ fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes a copy of tag object `old` aimed at `to`, same name, tagger and message; a
+/// lightweight tag simply becomes `to`.
+fn retarget(store: &Store, old: Oid, to: Oid, commit: &Commit<'_>) -> Result<Oid> {
+    let repo = store.repo();
+    let Ok(tag) = repo.find_tag(old) else {
+        return Ok(to);
+    };
+    let target = repo
+        .find_object(to, None)
+        .map_err(Error::git(format!("failed to read {to}")))?;
+    let tagger = match tag.tagger() {
+        Some(sig) => sig.to_owned(),
+        None => store.signature(&commit.committer().when())?,
+    };
+    let name = tag.name().unwrap_or_default().to_string();
+    let message = String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned();
+    repo.tag_annotation_create(&name, &target, &tagger, &message)
+        .map_err(Error::git(format!("failed to write tag {name}")))
 }
 
 fn same_signature(a: &Signature<'_>, b: &Signature<'_>) -> bool {

@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use git2::Oid;
 
-use super::reapply::{self, Reapply};
-use super::wire::{Endpoint, Listing, WireError};
+use super::wire::{Endpoint, Listing, Pushed, WireError};
 use super::PUSH_ATTEMPTS;
-use super::{PushProgress, PushReport, PushedRef, RefusedRef, StoreRef, PINS_NAMESPACE};
+use super::{PushProgress, PushReport, PushedRef, RefusedRef, PINS_NAMESPACE};
 use crate::error::{Error, Result};
 use crate::git::refscan;
 use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
 use crate::store::Store;
+
+mod plan;
+
+use plan::Relation;
 
 /// Refspecs per push call: large syncs go in several calls, with progress between them.
 const REFS_PER_CALL: usize = 500;
@@ -155,163 +158,6 @@ impl<'a> Engine<'a> {
         Ok(plan)
     }
 
-    fn plan_branches(
-        &mut self,
-        pending: &mut BTreeSet<String>,
-        listing: &Listing,
-    ) -> Result<Vec<Planned>> {
-        let mut plan = Vec::new();
-        let mut diverged = Vec::new();
-        for refname in pending.clone() {
-            let Some((local, remote)) = self.settle_obvious(pending, &refname, listing)? else {
-                continue;
-            };
-            match remote {
-                None => plan.push(planned(refname, local, None, false)),
-                Some(theirs) if !self.has(theirs) => diverged.push((refname, local, theirs)),
-                Some(theirs) => match self.relation(local, theirs)? {
-                    Relation::Ahead => plan.push(planned(refname, local, Some(theirs), false)),
-                    Relation::Behind => self.remote_ahead(pending, &refname),
-                    Relation::Diverged => diverged.push((refname, local, theirs)),
-                },
-            }
-        }
-        if !diverged.is_empty() {
-            let specs = diverged.iter().map(|(r, _, _)| r.clone()).collect();
-            self.fetch(specs)?;
-        }
-        for (refname, local, theirs) in diverged {
-            if !self.has(theirs) {
-                continue;
-            }
-            match self.relation(local, theirs)? {
-                Relation::Ahead => plan.push(planned(refname, local, Some(theirs), false)),
-                Relation::Behind => self.remote_ahead(pending, &refname),
-                Relation::Diverged => {
-                    match reapply::onto_remote(self.store, &refname, local, theirs)? {
-                        Reapply::Moved { tip, moves } => {
-                            self.report.reapplied.extend(moves);
-                            if tip == theirs {
-                                self.up_to_date(pending, &refname);
-                            } else {
-                                plan.push(planned(refname, tip, Some(theirs), false));
-                            }
-                        }
-                        Reapply::LostRace => {}
-                        Reapply::Refused(reason) => {
-                            self.refuse(pending, &refname, local, Some(theirs), reason)
-                        }
-                    }
-                }
-            }
-        }
-        Ok(plan)
-    }
-
-    fn plan_tags(
-        &mut self,
-        pending: &mut BTreeSet<String>,
-        listing: &Listing,
-    ) -> Result<Vec<Planned>> {
-        let mut plan = Vec::new();
-        let mut differ = Vec::new();
-        for refname in pending.clone() {
-            let Some((local, remote)) = self.settle_obvious(pending, &refname, listing)? else {
-                continue;
-            };
-            let Some(theirs) = remote else {
-                plan.push(planned(refname, local, None, false));
-                continue;
-            };
-            let ours = self.peel(&refname)?;
-            let their_commit = listing.peeled(&refname);
-            if ours.is_some() && ours == their_commit {
-                self.up_to_date(pending, &refname);
-                continue;
-            }
-            differ.push((refname, local, theirs, ours, their_commit));
-        }
-        let missing: Vec<String> = differ
-            .iter()
-            .filter(|d| !d.4.is_some_and(|c| self.has(c)))
-            .map(|d| d.0.clone())
-            .collect();
-        if !missing.is_empty() {
-            self.fetch(missing)?;
-        }
-        for (refname, local, theirs, ours, their_commit) in differ {
-            let decision = match (ours, their_commit) {
-                (Some(ours), Some(t)) if self.has(t) => self.tag_decision(&refname, ours, t)?,
-                _ => Decision::Refuse("the remote's value is not a commit this store can read"),
-            };
-            match decision {
-                Decision::Force => plan.push(planned(refname, local, Some(theirs), true)),
-                Decision::Behind => self.remote_ahead(pending, &refname),
-                Decision::Refuse(why) => {
-                    self.refuse(pending, &refname, local, Some(theirs), why.to_string())
-                }
-            }
-        }
-        Ok(plan)
-    }
-
-    /// Settles refs that need no planning: gone locally, equal on the remote, or rejected
-    /// before with the remote unchanged since. Returns the local and remote values otherwise.
-    fn settle_obvious(
-        &mut self,
-        pending: &mut BTreeSet<String>,
-        refname: &str,
-        listing: &Listing,
-    ) -> Result<Option<(Oid, Option<Oid>)>> {
-        let Some(local) = crate::git::ref_oid(self.store.repo(), refname)? else {
-            pending.remove(refname);
-            return Ok(None);
-        };
-        let remote = listing.get(refname);
-        if remote == Some(local) {
-            self.up_to_date(pending, refname);
-            return Ok(None);
-        }
-        if let Some(rejected) = self.rejected.get(refname) {
-            if rejected.remote == Some(remote) {
-                let reason = rejected.reason.clone();
-                self.refuse(pending, refname, local, remote, reason);
-                return Ok(None);
-            }
-        }
-        Ok(Some((local, remote)))
-    }
-
-    /// What to do with a tag or pin the remote holds at another commit.
-    fn tag_decision(&self, refname: &str, ours: Oid, theirs: Oid) -> Result<Decision> {
-        let repo = self.store.repo();
-        let kind = StoreRef::of(refname, self.store.config().prefix().as_str());
-        if kind == Some(StoreRef::CorrTag) {
-            return Ok(if reapply::is_reapplication(repo, theirs, ours)? {
-                Decision::Force
-            } else {
-                Decision::Refuse("the remote's tag names another commit with other content")
-            });
-        }
-        if self.relation(ours, theirs)? == Relation::Ahead {
-            return Ok(Decision::Force);
-        }
-        let time = |oid: Oid| -> Result<i64> {
-            Ok(repo
-                .find_commit(oid)
-                .map_err(Error::git(format!("failed to read commit {oid}")))?
-                .time()
-                .seconds())
-        };
-        Ok(if time(ours)? > time(theirs)? {
-            Decision::Force
-        } else if kind == Some(StoreRef::PromptTag) {
-            Decision::Behind
-        } else {
-            Decision::Refuse("the remote names a newer commit")
-        })
-    }
-
     /// Pushes a plan in calls of [`REFS_PER_CALL`]; records what the server said.
     fn push_planned(&mut self, plan: Vec<Planned>, pending: &mut BTreeSet<String>) -> Result<()> {
         if plan.is_empty() {
@@ -334,40 +180,44 @@ impl<'a> Engine<'a> {
                 Err(WireError::NotFastForward(_)) => continue,
                 Err(WireError::Failed(message)) => return Err(self.unreachable(message)),
             };
-            for p in chunk {
-                match pushed.rejected.get(&p.refname) {
-                    Some(status) => {
-                        let mut reason = status.clone();
-                        if !pushed.messages.is_empty() {
-                            reason =
-                                format!("{reason} (remote said: {})", pushed.messages.join(" | "));
-                        }
-                        self.rejected.insert(
-                            p.refname.clone(),
-                            Rejected {
-                                remote: p.remote,
-                                reason,
-                            },
-                        );
-                    }
-                    None => {
-                        pending.remove(&p.refname);
-                        self.report.pushed.push(PushedRef {
-                            refname: p.refname.clone(),
-                            old: p.remote.flatten().map(|o| o.to_string()),
-                            new: p.local.to_string(),
-                            forced: p.forced,
-                        });
-                        self.settled += 1;
-                    }
-                }
-            }
+            self.record(chunk, &pushed, pending);
             (self.progress)(&PushProgress::Refs {
                 done: self.settled,
                 total: self.planned,
             });
         }
         Ok(())
+    }
+
+    /// Records what the server said about each ref of one push call.
+    fn record(&mut self, chunk: &[Planned], pushed: &Pushed, pending: &mut BTreeSet<String>) {
+        for p in chunk {
+            match pushed.rejected.get(&p.refname) {
+                Some(status) => {
+                    let mut reason = status.clone();
+                    if !pushed.messages.is_empty() {
+                        reason = format!("{reason} (remote said: {})", pushed.messages.join(" | "));
+                    }
+                    self.rejected.insert(
+                        p.refname.clone(),
+                        Rejected {
+                            remote: p.remote,
+                            reason,
+                        },
+                    );
+                }
+                None => {
+                    pending.remove(&p.refname);
+                    self.report.pushed.push(PushedRef {
+                        refname: p.refname.clone(),
+                        old: p.remote.flatten().map(|o| o.to_string()),
+                        new: p.local.to_string(),
+                        forced: p.forced,
+                    });
+                    self.settled += 1;
+                }
+            }
+        }
     }
 
     fn give_up(&mut self, pending: BTreeSet<String>) -> Result<()> {
@@ -462,28 +312,6 @@ impl<'a> Engine<'a> {
             remote: remote.map(|o| o.to_string()),
             reason,
         });
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
-    Ahead,
-    Behind,
-    Diverged,
-}
-
-enum Decision {
-    Force,
-    Behind,
-    Refuse(&'static str),
-}
-
-fn planned(refname: String, local: Oid, remote: Option<Oid>, forced: bool) -> Planned {
-    Planned {
-        refname,
-        local,
-        remote: Some(remote),
-        forced,
     }
 }
 

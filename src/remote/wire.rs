@@ -314,3 +314,30 @@ fn last_lines(bytes: &[u8]) -> Vec<String> {
         .collect();
     lines[lines.len().saturating_sub(20)..].to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_names_with_a_slash_or_colon_are_urls_or_paths() {
+        for url in [
+            "/srv/a.git",
+            "./a.git",
+            "file:///srv/a.git",
+            "git://h/a.git",
+            "host:a.git",
+        ] {
+            assert!(looks_like_url(url), "{url}");
+        }
+        assert!(!looks_like_url("origin"));
+    }
+
+    #[test]
+    fn server_messages_keep_the_last_lines_without_progress_noise() {
+        let lines = last_lines(b"Resolving 10%\rResolving 100%\nbranch frozen\n\n");
+        assert_eq!(lines, ["Resolving 10%", "Resolving 100%", "branch frozen"]);
+        let many: String = (0..30).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(last_lines(many.as_bytes())[0], "line 10");
+    }
+}
