@@ -23,7 +23,7 @@ mod plan;
 use plan::Relation;
 
 /// Refspecs per push call: large syncs go in several calls, with progress between them.
-const REFS_PER_CALL: usize = 500;
+const REFS_PER_CALL: usize = 1000;
 
 /// One ref to push: its local value, the remote's value when known, whether forced.
 struct Planned {
@@ -46,6 +46,8 @@ pub(super) struct Engine<'a> {
     progress: &'a mut dyn FnMut(&PushProgress),
     report: PushReport,
     rejected: BTreeMap<String, Rejected>,
+    /// The remote's refs as the last push call saw them, with its accepted updates.
+    advertised: Option<Listing>,
     settled: usize,
     planned: usize,
 }
@@ -83,6 +85,7 @@ impl<'a> Engine<'a> {
             progress,
             report,
             rejected: BTreeMap::new(),
+            advertised: None,
             settled: 0,
             planned: 0,
         })
@@ -135,7 +138,11 @@ impl<'a> Engine<'a> {
             if attempt > 0 {
                 backoff(attempt);
             }
-            let listing = self.list()?;
+            // The first round reads the refs the branch push was just shown, when it ran.
+            let listing = match self.advertised.take() {
+                Some(listing) if attempt == 0 => listing,
+                _ => self.list()?,
+            };
             let plan = self.plan_tags(&mut pending, &listing)?;
             self.push_planned(plan, &mut pending)?;
         }
@@ -181,6 +188,14 @@ impl<'a> Engine<'a> {
                 Err(WireError::Failed(message)) => return Err(self.unreachable(message)),
             };
             self.record(chunk, &pushed, pending);
+            let mut after = pushed.advertised;
+            for p in chunk
+                .iter()
+                .filter(|p| !pushed.rejected.contains_key(&p.refname))
+            {
+                after.set(&p.refname, p.local);
+            }
+            self.advertised = Some(after);
             (self.progress)(&PushProgress::Refs {
                 done: self.settled,
                 total: self.planned,
@@ -265,6 +280,12 @@ impl<'a> Engine<'a> {
             Err(Error::InvalidInput(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Returns the commit `oid` peels to, when this store holds it.
+    fn peel_local(&self, oid: Oid) -> Option<Oid> {
+        let object = self.store.repo().find_object(oid, None).ok()?;
+        Some(object.peel(git2::ObjectType::Commit).ok()?.id())
     }
 
     fn has(&self, oid: Oid) -> bool {

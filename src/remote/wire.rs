@@ -43,12 +43,26 @@ impl Listing {
         self.refs.get(refname).copied()
     }
 
-    /// Returns what the remote's ref peels to (its own value when it is not a tag object).
+    /// Returns what the remote says its annotated tag peels to (upload-pack listings only).
     pub(super) fn peeled(&self, refname: &str) -> Option<Oid> {
-        self.peeled
-            .get(refname)
-            .or_else(|| self.refs.get(refname))
-            .copied()
+        self.peeled.get(refname).copied()
+    }
+
+    /// Records that the remote now holds `oid` at `refname`.
+    pub(super) fn set(&mut self, refname: &str, oid: Oid) {
+        self.refs.insert(refname.to_string(), oid);
+        self.peeled.remove(refname);
+    }
+
+    fn of(heads: &[git2::RemoteHead<'_>]) -> Listing {
+        let mut listing = Listing::default();
+        for head in heads {
+            match head.name().strip_suffix("^{}") {
+                Some(tag) => listing.peeled.insert(tag.to_string(), head.oid()),
+                None => listing.refs.insert(head.name().to_string(), head.oid()),
+            };
+        }
+        listing
     }
 }
 
@@ -59,6 +73,8 @@ pub(super) struct Pushed {
     pub(super) rejected: BTreeMap<String, String>,
     /// What the server printed (hook output), last lines.
     pub(super) messages: Vec<String>,
+    /// The refs the server advertised on the push connection, before the push.
+    pub(super) advertised: Listing,
 }
 
 /// Why a remote operation did not complete.
@@ -130,14 +146,9 @@ impl Endpoint {
             let connection = remote
                 .connect_auth(Direction::Fetch, Some(callbacks), None)
                 .map_err(failed("failed to connect"))?;
-            let mut listing = Listing::default();
-            for head in connection.list().map_err(failed("failed to list refs"))? {
-                match head.name().strip_suffix("^{}") {
-                    Some(tag) => listing.peeled.insert(tag.to_string(), head.oid()),
-                    None => listing.refs.insert(head.name().to_string(), head.oid()),
-                };
-            }
-            Ok(listing)
+            Ok(Listing::of(
+                connection.list().map_err(failed("failed to list refs"))?,
+            ))
         })
     }
 
@@ -159,7 +170,8 @@ impl Endpoint {
         })
     }
 
-    /// Pushes `refspecs` in one call; a server-side rejection comes back per ref.
+    /// Pushes `refspecs` in one call on one connection, after reading the refs the server
+    /// advertises on it; a server-side rejection comes back per ref.
     pub(super) fn push(
         &self,
         refspecs: Vec<String>,
@@ -168,7 +180,12 @@ impl Endpoint {
         self.run(progress, move |remote, relay| {
             let rejected = RefCell::new(BTreeMap::new());
             let said = RefCell::new(Vec::new());
-            let result = {
+            let (result, advertised) = {
+                let mut connection = remote
+                    .connect_auth(Direction::Push, Some(callbacks(relay)), None)
+                    .map_err(failed("failed to connect"))?;
+                let advertised =
+                    Listing::of(connection.list().map_err(failed("failed to list refs"))?);
                 let mut cb = callbacks(relay);
                 cb.push_update_reference(|refname, status| {
                     if let Some(status) = status {
@@ -184,12 +201,14 @@ impl Endpoint {
                 });
                 let mut options = PushOptions::new();
                 options.remote_callbacks(cb);
-                remote.push(&refspecs, Some(&mut options))
+                let result = connection.remote().push(&refspecs, Some(&mut options));
+                (result, advertised)
             };
             match result {
                 Ok(()) => Ok(Pushed {
                     rejected: rejected.into_inner(),
                     messages: last_lines(&said.into_inner()),
+                    advertised,
                 }),
                 Err(e) if e.code() == ErrorCode::NotFastForward => {
                     Err(WireError::NotFastForward(e.message().to_string()))

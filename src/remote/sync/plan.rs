@@ -92,7 +92,7 @@ impl Engine<'_> {
                 continue;
             };
             let ours = self.peel(&refname)?;
-            let their_commit = listing.peeled(&refname);
+            let their_commit = listing.peeled(&refname).or_else(|| self.peel_local(theirs));
             if ours.is_some() && ours == their_commit {
                 self.up_to_date(pending, &refname);
                 continue;
@@ -108,6 +108,9 @@ impl Engine<'_> {
             self.fetch(missing)?;
         }
         for (refname, local, theirs, ours, their_commit) in differ {
+            let their_commit = their_commit
+                .filter(|c| self.has(*c))
+                .or_else(|| self.peel_local(theirs));
             let decision = match (ours, their_commit) {
                 (Some(ours), Some(t)) if self.has(t) => self.tag_decision(&refname, ours, t)?,
                 _ => Decision::Refuse("the remote's value is not a commit this store can read"),
