@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! src/main.rs, src/cli/   face: clap commands, human and --json output, exit codes
+//! events                  face: Redis subscriber (streams, pub/sub) on the public API below
 //! ----------------------------------------------------------------------------------
 //! catalog    read side: resolve REF, list, show, log, diff, verify, export, stats
 //! store      Store: an open repository + Config; every operation hangs off it
@@ -27,6 +28,7 @@ pub mod commit;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod git;
 pub mod input;
 pub mod metadata;
