@@ -3,6 +3,7 @@
 mod commit;
 mod demo;
 mod diff;
+mod eventlog;
 mod export;
 mod fmt;
 mod init;
@@ -12,6 +13,7 @@ mod output;
 mod revert;
 mod show;
 mod stats;
+mod subscribe;
 mod verify;
 
 use std::path::PathBuf;
@@ -84,6 +86,7 @@ enum Command {
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
     Demo(demo::DemoArgs),
+    Subscribe(subscribe::SubscribeArgs),
 }
 
 /// What every command receives: output settings and how to open the store.
@@ -144,6 +147,7 @@ pub fn main() -> i32 {
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
+        Command::Subscribe(args) => subscribe::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,
