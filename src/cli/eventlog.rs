@@ -44,14 +44,22 @@ impl StderrLog {
         }
         fields.insert("workers".into(), json!(workers));
         if let Some(h) = handlers.first() {
-            fields.insert("store".into(), json!(h.store().git_dir().display().to_string()));
-            fields.insert("artifacts_root".into(), json!(h.artifacts_root().display().to_string()));
+            fields.insert(
+                "store".into(),
+                json!(h.store().git_dir().display().to_string()),
+            );
+            fields.insert(
+                "artifacts_root".into(),
+                json!(h.artifacts_root().display().to_string()),
+            );
         }
         self.write("info", "started", fields);
     }
 
     fn write(&self, level: &str, msg: &str, fields: Map<String, Value>) {
-        let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let ts = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
         let line = match self.format {
             LogFormat::Json => {
                 let mut object = Map::new();
@@ -66,7 +74,9 @@ impl StderrLog {
                 for (key, value) in fields {
                     match value {
                         Value::Null => continue,
-                        Value::String(s) if !needs_quotes(&s) => line.push_str(&format!(" {key}={s}")),
+                        Value::String(s) if !needs_quotes(&s) => {
+                            line.push_str(&format!(" {key}={s}"))
+                        }
                         other => line.push_str(&format!(" {key}={other}")),
                     }
                 }
@@ -79,7 +89,10 @@ impl StderrLog {
 }
 
 fn needs_quotes(text: &str) -> bool {
-    text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '"' || c == '=')
+    text.is_empty()
+        || text
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '=')
 }
 
 fn object(value: Value) -> Map<String, Value> {

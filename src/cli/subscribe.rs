@@ -36,7 +36,12 @@ use super::Ctx;
 #[command(verbatim_doc_comment)]
 pub struct SubscribeArgs {
     /// Redis server.
-    #[arg(long, env = "REDIS_URL", value_name = "URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        value_name = "URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     redis: String,
     /// Streams (consumer group, at-least-once) or pub/sub (channels, at-most-once).
     #[arg(long, value_enum, value_name = "T", default_value_t = TransportArg::Streams)]
@@ -110,7 +115,10 @@ pub fn run(ctx: &Ctx, args: &SubscribeArgs) -> Result<()> {
         // A second signal while stopping ends the process at once.
         signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(Error::io("failed to install a signal handler for", "SIGINT/SIGTERM"))?;
+            .map_err(Error::io(
+                "failed to install a signal handler for",
+                "SIGINT/SIGTERM",
+            ))?;
     }
     let log = StderrLog::new(args.log_format);
     log.started(&options, &handlers, args.workers);
@@ -175,13 +183,26 @@ mod tests {
         let o = parse(&[]);
         assert_eq!(o.redis_url, "redis://127.0.0.1:6379");
         assert_eq!(o.transport, Transport::Streams);
-        assert_eq!((o.input.as_str(), o.output.as_str()), ("test_results", "workflow_events"));
+        assert_eq!(
+            (o.input.as_str(), o.output.as_str()),
+            ("test_results", "workflow_events")
+        );
         assert_eq!(o.group, "artifact-store");
-        assert_eq!(o.consumer, format!("{}-{}", host_name(), std::process::id()));
+        assert_eq!(
+            o.consumer,
+            format!("{}-{}", host_name(), std::process::id())
+        );
         assert_eq!(o.dead_letter, "test_results:dlq");
         assert_eq!(o.max_deliveries, 5);
         assert_eq!(o.max_events, None);
-        let o = parse(&["--input", "runs", "--transport", "pubsub", "--max-events", "3"]);
+        let o = parse(&[
+            "--input",
+            "runs",
+            "--transport",
+            "pubsub",
+            "--max-events",
+            "3",
+        ]);
         assert_eq!(o.dead_letter, "runs:dlq");
         assert_eq!(o.transport, Transport::PubSub);
         assert_eq!(o.max_events, Some(3));

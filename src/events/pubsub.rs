@@ -20,10 +20,21 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
     let mut last_totals = Instant::now();
     let mut backoff = Backoff::new();
     let limit_reached = |n: u64| shared.options.max_events.is_some_and(|max| n >= max);
+    let mut connected;
     while !shared.stopping() && !limit_reached(received) {
-        let result = listen(shared, &pool, &mut received, &mut last_totals, &mut backoff);
+        connected = false;
+        let result = listen(
+            shared,
+            &pool,
+            &mut received,
+            &mut last_totals,
+            &mut backoff,
+            &mut connected,
+        );
         match result {
             Ok(()) => break,
+            // One immediate retry for a connection that worked until now.
+            Err(_) if connected || shared.stopping() => {}
             Err(e) => {
                 let note = format!(
                     "; messages published on channel {} until then are lost",
@@ -45,12 +56,14 @@ fn listen(
     received: &mut u64,
     last_totals: &mut Instant,
     backoff: &mut Backoff,
+    connected: &mut bool,
 ) -> redis::RedisResult<()> {
     let o = shared.options;
     let mut con = conn::open(&shared.client, COMMAND_TIMEOUT)?;
     let mut pubsub = con.as_pubsub();
     pubsub.subscribe(&o.input)?;
     pubsub.set_read_timeout(Some(POLL))?;
+    *connected = true;
     shared.outage.up(shared.log, &shared.counters);
     backoff.reset();
     shared

@@ -33,6 +33,8 @@ struct Reader<'a> {
     pool: Pool,
     workers: usize,
     dispatched: u64,
+    /// True once the current session reached Redis.
+    connected: bool,
     last_claim: Option<Instant>,
     last_totals: Instant,
 }
@@ -44,11 +46,13 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
         workers: pool.len(),
         pool,
         dispatched: 0,
+        connected: false,
         last_claim: None,
         last_totals: Instant::now(),
     };
     let mut backoff = Backoff::new();
     while !reader.done() {
+        reader.connected = false;
         match reader.session(&mut backoff) {
             Ok(()) => break,
             Err(e) if e.code() == Some("WRONGTYPE") => {
@@ -57,6 +61,9 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
                     shared.options.input
                 )))
             }
+            // A connection that worked until now gets one immediate retry: a stale
+            // socket is not an outage. A failure to reconnect is.
+            Err(_) if reader.connected || shared.stopping() => {}
             Err(e) => {
                 shared
                     .outage
@@ -89,6 +96,7 @@ impl Reader<'_> {
         let mut blocking = conn::open(&self.shared.client, o.block + BLOCK_MARGIN)?;
         let mut cmd = conn::open(&self.shared.client, COMMAND_TIMEOUT)?;
         self.ensure_group(&mut cmd)?;
+        self.connected = true;
         self.shared
             .outage
             .up(self.shared.log, &self.shared.counters);
