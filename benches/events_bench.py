@@ -15,7 +15,7 @@ every event, so nothing is deduplicated) on one of 50 task branches. Measured:
 A private redis-server on a free loopback port; nothing else is touched.
 
 Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 50]
-           [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH]
+           [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
 Needs: redis-server on PATH, the `redis` Python package, a release build.
 """
 import argparse
@@ -83,7 +83,7 @@ def start_subscriber(args, store, runs, url, e):
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
-            if any(g[b"name"] == b"artifact-store" for g in r.xinfo_groups("test_results")):
+            if r.xinfo_groups("test_results"):
                 return sub
         except redis.ResponseError:
             pass
@@ -185,10 +185,11 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--durability", default="fsync", choices=["fsync", "none"])
     ap.add_argument("--bin", default="target/release/artifact-store")
+    ap.add_argument("--dir", default=None, help="where the stores and artifacts go (default: $TMPDIR)")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     e = env()
-    root = tempfile.mkdtemp(prefix="events-bench-")
+    root = tempfile.mkdtemp(prefix="events-bench-", dir=args.dir)
     port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                "--save", "", "--appendonly", "no", "--dir", root],

@@ -40,9 +40,14 @@ fn a_rust_program_can_commit_events_from_anywhere_through_the_handler() {
 
     let again = handler.handle(payload.as_bytes());
     assert_eq!(again.outcome_name(), "duplicate");
-    assert_eq!(again.reply().unwrap()["data"]["commit_sha"], reply["data"]["commit_sha"]);
+    assert_eq!(
+        again.reply().unwrap()["data"]["commit_sha"],
+        reply["data"]["commit_sha"]
+    );
 
-    let escape = event.to_string().replace("r1/strategy.py", "../store.git/HEAD");
+    let escape = event
+        .to_string()
+        .replace("r1/strategy.py", "../store.git/HEAD");
     let failed = handler.handle(escape.as_bytes());
     assert!(!failed.retryable());
     let reply = failed.reply().unwrap();

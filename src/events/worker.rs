@@ -90,67 +90,79 @@ struct DeadLetter<'e> {
 
 fn process(handler: &Handler, answers: &mut Answers<'_>, mut job: Job, shared: &Shared<'_>) {
     let start = Instant::now();
-    let options = shared.options;
-    let mut backoff = Backoff::new();
-    let (handled, dead) = loop {
-        if job.deliveries > options.max_deliveries {
-            let handled = Handled {
-                envelope: job.payload.as_deref().and_then(|p| Envelope::parse(p).ok()),
-                outcome: Outcome::Failed(EventError::TooManyDeliveries {
-                    deliveries: job.deliveries,
-                    max: options.max_deliveries,
-                }),
-                elapsed: Duration::ZERO,
+    if let Some((handled, dead)) = attempt(handler, &mut job, shared, start) {
+        let dead_error = match (&handled.outcome, dead) {
+            (Outcome::Failed(e), true) => Some(DeadLetter { error: e }),
+            _ => None,
+        };
+        let reply = match &dead_error {
+            Some(d) => Some(failure_event(
+                handled.envelope.as_ref(),
+                d.error,
+                Some(&shared.options.dead_letter),
+            )),
+            None => handled.reply(),
+        };
+        if answers.deliver(&job, reply.as_ref(), dead_error.as_ref()) {
+            let name = if dead {
+                "dead_lettered"
+            } else {
+                handled.outcome_name()
             };
-            break (handled, true);
+            count(shared, name);
+            log_line(shared, &job, &handled, name, start);
+        }
+    }
+    shared.done_with(&job.id);
+}
+
+/// Handles a job until it has an answer: `(handled, dead-letter it)`; `None` when it is
+/// left unacknowledged for redelivery. Pub/sub has no redelivery, so it retries here.
+fn attempt(
+    handler: &Handler,
+    job: &mut Job,
+    shared: &Shared<'_>,
+    start: Instant,
+) -> Option<(Handled, bool)> {
+    let options = shared.options;
+    let in_place = options.transport == Transport::PubSub;
+    let mut backoff = Backoff::new();
+    loop {
+        if job.deliveries > options.max_deliveries {
+            let error = EventError::TooManyDeliveries {
+                deliveries: job.deliveries,
+                max: options.max_deliveries,
+            };
+            return Some((handled_without(job, error), true));
         }
         let handled = match &job.payload {
             Some(payload) => handler.handle(payload),
-            None => Handled {
-                envelope: None,
-                outcome: Outcome::Failed(EventError::NoEventField),
-                elapsed: Duration::ZERO,
-            },
+            None => handled_without(job, EventError::NoEventField),
         };
         if !handled.retryable() {
-            break (handled, false);
+            return Some((handled, false));
         }
-        let in_place = options.transport == Transport::PubSub;
         if job.deliveries >= options.max_deliveries || (in_place && shared.stopping()) {
-            break (handled, true);
+            return Some((handled, true));
         }
-        log_line(shared, &job, &handled, "retry", start);
+        log_line(shared, job, &handled, "retry", start);
         shared.counters.add(Count::Retried);
         if !in_place {
             // Left unacknowledged: XAUTOCLAIM delivers it again after `claim_idle`.
-            shared.done_with(&job.id);
-            return;
+            return None;
         }
         conn::sleep(backoff.next_delay(), shared.stop);
         job.deliveries += 1;
-    };
-    let dead_error = match (&handled.outcome, dead) {
-        (Outcome::Failed(e), true) => Some(DeadLetter { error: e }),
-        _ => None,
-    };
-    let reply = match &dead_error {
-        Some(d) => Some(failure_event(
-            handled.envelope.as_ref(),
-            d.error,
-            Some(&options.dead_letter),
-        )),
-        None => handled.reply(),
-    };
-    if answers.deliver(&job, reply.as_ref(), dead_error.as_ref()) {
-        let name = if dead {
-            "dead_lettered"
-        } else {
-            handled.outcome_name()
-        };
-        count(shared, name);
-        log_line(shared, &job, &handled, name, start);
     }
-    shared.done_with(&job.id);
+}
+
+/// A failure decided without running the handler.
+fn handled_without(job: &Job, error: EventError) -> Handled {
+    Handled {
+        envelope: job.payload.as_deref().and_then(|p| Envelope::parse(p).ok()),
+        outcome: Outcome::Failed(error),
+        elapsed: Duration::ZERO,
+    }
 }
 
 fn count(shared: &Shared<'_>, outcome: &str) {
@@ -287,24 +299,7 @@ impl Answers<'_> {
             pipe.ignore();
         }
         if let Some(dead) = dead {
-            pipe.cmd("XADD")
-                .arg(&o.dead_letter)
-                .arg("*")
-                .arg("event")
-                .arg(job.payload.as_deref().unwrap_or_default())
-                .arg("reason")
-                .arg(dead.error.full_message())
-                .arg("kind")
-                .arg(dead.error.kind())
-                .arg("source")
-                .arg(&o.input)
-                .arg("source_id")
-                .arg(&job.id)
-                .arg("deliveries")
-                .arg(job.deliveries)
-                .arg("consumer")
-                .arg(&o.consumer)
-                .ignore();
+            self.dead_letter(&mut pipe, job, dead);
         }
         if o.transport == Transport::Streams {
             pipe.cmd("XACK")
@@ -314,5 +309,27 @@ impl Answers<'_> {
                 .ignore();
         }
         pipe
+    }
+
+    fn dead_letter(&self, pipe: &mut redis::Pipeline, job: &Job, dead: &DeadLetter<'_>) {
+        let o = self.shared.options;
+        pipe.cmd("XADD")
+            .arg(&o.dead_letter)
+            .arg("*")
+            .arg("event")
+            .arg(job.payload.as_deref().unwrap_or_default())
+            .arg("reason")
+            .arg(dead.error.full_message())
+            .arg("kind")
+            .arg(dead.error.kind())
+            .arg("source")
+            .arg(&o.input)
+            .arg("source_id")
+            .arg(&job.id)
+            .arg("deliveries")
+            .arg(job.deliveries)
+            .arg("consumer")
+            .arg(&o.consumer)
+            .ignore();
     }
 }
