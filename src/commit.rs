@@ -4,6 +4,7 @@
 //! Preparation ([`Prepared`]) reads and checks everything before a single object is
 //! written; [`write`] then lands it. The correlation id is the idempotency key.
 
+mod blobs;
 mod load;
 mod write;
 
