@@ -250,15 +250,8 @@ impl Store {
         let Some(tip) = crate::git::ref_target(repo, &branch)? else {
             return Ok(None);
         };
-        let mut walk = repo
-            .revwalk()
-            .map_err(Error::git("failed to walk history"))?;
-        walk.push(tip)
-            .map_err(Error::git("failed to walk history"))?;
-        walk.simplify_first_parent()
-            .map_err(Error::git("failed to walk history"))?;
-        for oid in walk.take(RECOVERY_DEPTH) {
-            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+        for oid in crate::git::first_parents(repo, tip, &branch)?.take(RECOVERY_DEPTH) {
+            let oid = oid?;
             let commit = repo
                 .find_commit(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?;
