@@ -143,10 +143,8 @@ impl Store {
                 status.as_str()
             )));
         }
-        let artifact_dir = config
-            .artifact_dir
-            .replace("{workflow_id}", request.workflow.as_str())
-            .replace("{task_id}", request.task.as_str());
+        let artifact_dir =
+            config.artifact_dir_for(request.workflow.as_str(), request.task.as_str());
         let files = input::collect(&request.inputs, config.max_file_size)?;
         let scanner = if config.scan_for_secrets {
             Some(self.scanner()?)

@@ -223,6 +223,13 @@ impl Config {
         Ok(())
     }
 
+    /// Returns the artifact directory of a task: `artifact_dir` with its placeholders filled.
+    pub fn artifact_dir_for(&self, workflow: &str, task: &str) -> String {
+        self.artifact_dir
+            .replace("{workflow_id}", workflow)
+            .replace("{task_id}", task)
+    }
+
     /// Returns the validated branch prefix.
     pub fn prefix(&self) -> BranchPrefix {
         BranchPrefix::new(&self.branch_prefix).unwrap_or_default()

@@ -152,11 +152,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let dir = self
-            .config()
-            .artifact_dir
-            .replace("{workflow_id}", wf)
-            .replace("{task_id}", task);
+        let dir = self.config().artifact_dir_for(wf, task);
         let metadata = match super::metadata_at(repo, &commit, &dir) {
             Some(Value::Object(map)) => map,
             _ => return Ok(None),
