@@ -6,6 +6,7 @@
 pub mod cas;
 pub mod durable;
 pub mod refscan;
+pub mod reftx;
 pub mod tree;
 
 pub use git2::{Oid, Repository};
