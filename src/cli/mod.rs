@@ -5,13 +5,18 @@ mod demo;
 mod diff;
 mod export;
 mod fmt;
+mod gc;
 mod init;
 mod list;
 mod log;
 mod output;
+mod pin;
+mod progress;
 mod revert;
 mod show;
 mod stats;
+mod trash;
+mod unpin;
 mod verify;
 
 use std::path::PathBuf;
@@ -83,6 +88,10 @@ enum Command {
     Verify(verify::VerifyArgs),
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
+    Gc(gc::GcArgs),
+    Pin(pin::PinArgs),
+    Unpin(unpin::UnpinArgs),
+    Trash(trash::TrashArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -143,6 +152,10 @@ pub fn main() -> i32 {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Pin(args) => pin::run(&ctx, args).map(|()| exit::OK),
+        Command::Unpin(args) => unpin::run(&ctx, args).map(|()| exit::OK),
+        Command::Trash(args) => trash::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
