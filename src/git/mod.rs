@@ -5,6 +5,7 @@
 
 pub mod cas;
 pub mod durable;
+pub mod loose;
 pub mod refscan;
 pub mod reftx;
 pub mod tree;

@@ -15,7 +15,7 @@ use super::Progress;
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::git::reftx::{self, Mode, RefChange, TxOptions};
-use crate::git::{durable, refscan};
+use crate::git::{durable, loose, refscan};
 use crate::refs::{parse_trash_ref, trash_ref, CORR_PREFIX, PROMPT_PREFIX, TRASH_NAMESPACE};
 use crate::store::Store;
 
@@ -255,10 +255,10 @@ fn gc_report(ts: i64, moved: &[&Decision], skipped: &[SkippedRef]) -> Report {
 /// moves meanwhile stays loose. Returns how many were packed.
 fn pack_loose_refs(store: &Store) -> Result<usize> {
     let gitdir = store.git_dir();
-    if reftx::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
+    if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
         return Ok(0);
     }
-    let groups: Vec<Vec<RefChange>> = reftx::loose_refs(gitdir)
+    let groups: Vec<Vec<RefChange>> = loose::loose_refs(gitdir)
         .into_iter()
         .map(|(name, value)| vec![RefChange::Pack { name, value }])
         .collect();

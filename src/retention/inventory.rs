@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use git2::{ObjectType, Oid, Repository};
 
-use super::plan::{rank_order, Branch, Inventory, Tag};
+use super::plan::rank_order;
 use super::Progress;
 use crate::catalog::{find_commit, metadata_at};
 use crate::error::{Error, Result};
@@ -14,6 +14,43 @@ use crate::git::refscan;
 use crate::metadata::Trailers;
 use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
+
+/// A task branch as the planner sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    /// `refs/heads/<prefix>/<workflow>/<task>`.
+    pub(crate) refname: String,
+    pub(crate) workflow: String,
+    pub(crate) tip: Oid,
+    /// Commit time of the tip, unix seconds.
+    pub(crate) time: i64,
+    /// The tip's `test_status` is `passed` (`None`: not read, as nothing depended on it).
+    pub(crate) passed: Option<bool>,
+    /// First-parent history from the tip, stopping before commits reachable from a protected ref.
+    pub(crate) history: Vec<Oid>,
+}
+
+/// A `corr_` or `prompt_` tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Tag {
+    /// `refs/tags/<name>`.
+    pub(crate) refname: String,
+    /// What the ref holds (a tag object for annotated tags).
+    pub(crate) value: Oid,
+    /// The commit it peels to; `None` when it names no commit.
+    pub(crate) commit: Option<Oid>,
+}
+
+/// Everything the planner reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inventory {
+    pub(crate) branches: Vec<Branch>,
+    pub(crate) tags: Vec<Tag>,
+    /// `(pin name, commit)`.
+    pub(crate) pins: Vec<(String, Oid)>,
+    /// Commits reachable from the base branch or a branch outside the prefix, with its name.
+    pub(crate) protected: HashMap<Oid, String>,
+}
 
 impl Store {
     /// Reads everything a retention plan depends on.

@@ -7,48 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use git2::Oid;
 use serde::Serialize;
 
+pub(crate) use super::inventory::{Branch, Inventory, Tag};
 use super::policy::{Policy, Rules};
 use super::reason::Reason;
 use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
 
 const DAY: i64 = 86_400;
-
-/// A task branch as the planner sees it.
-#[derive(Debug, Clone)]
-pub(crate) struct Branch {
-    /// `refs/heads/<prefix>/<workflow>/<task>`.
-    pub(crate) refname: String,
-    pub(crate) workflow: String,
-    pub(crate) tip: Oid,
-    /// Commit time of the tip, unix seconds.
-    pub(crate) time: i64,
-    /// The tip's `test_status` is `passed` (`None`: not read, as nothing depended on it).
-    pub(crate) passed: Option<bool>,
-    /// First-parent history from the tip, stopping before commits reachable from a protected ref.
-    pub(crate) history: Vec<Oid>,
-}
-
-/// A `corr_` or `prompt_` tag.
-#[derive(Debug, Clone)]
-pub(crate) struct Tag {
-    /// `refs/tags/<name>`.
-    pub(crate) refname: String,
-    /// What the ref holds (a tag object for annotated tags).
-    pub(crate) value: Oid,
-    /// The commit it peels to; `None` when it names no commit.
-    pub(crate) commit: Option<Oid>,
-}
-
-/// Everything the planner reads.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Inventory {
-    pub(crate) branches: Vec<Branch>,
-    pub(crate) tags: Vec<Tag>,
-    /// `(pin name, commit)`.
-    pub(crate) pins: Vec<(String, Oid)>,
-    /// Commits reachable from the base branch or a branch outside the prefix, with its name.
-    pub(crate) protected: HashMap<Oid, String>,
-}
 
 /// What kind of ref a decision is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 //! remote too, after checking that each is still in the local trash with its objects.
 //! Only remote refs that still hold the pruned value are deleted; others are reported.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use git2::{Direction, Oid, PushOptions, RemoteCallbacks};
 use serde::Serialize;
@@ -34,36 +34,24 @@ pub(super) fn delete_pruned(
     applied: &Applied,
 ) -> Result<RemoteOutcome> {
     let name = store.config().remote_name.clone();
-    let moved: HashMap<&str, Oid> = plan
+    let moved: BTreeMap<&str, Oid> = plan
         .pruned()
         .filter(|d| applied.moved_refs.binary_search(&d.refname).is_ok())
         .map(|d| (d.refname.as_str(), d.oid))
         .collect();
     check_local_trash(store, applied.trash_ts, &moved)?;
-    let repo = store.repo();
-    let mut remote = repo.find_remote(&name).map_err(|e| Error::Remote {
-        message: format!("there is no remote named {name:?}: {}", e.message()),
-        hint: Some("add it with `git remote add`, or set remote_name in the config".to_string()),
-    })?;
-    let remote_err = |what: &str, e: git2::Error| Error::Remote {
+    let fail = |what: &str, e: git2::Error| Error::Remote {
         message: format!("failed to {what} remote {name:?}: {}", e.message()),
         hint: Some(format!(
             "the local prune landed; `artifact-store trash restore {}` undoes it",
             applied.trash_ts
         )),
     };
-    remote
-        .connect(Direction::Push)
-        .map_err(|e| remote_err("connect to", e))?;
-    let held: HashMap<String, Oid> = remote
-        .list()
-        .map_err(|e| remote_err("list the refs of", e))?
-        .iter()
-        .map(|head| (head.name().to_string(), head.oid()))
-        .collect();
-    remote
-        .disconnect()
-        .map_err(|e| remote_err("disconnect from", e))?;
+    let mut remote = store.repo().find_remote(&name).map_err(|e| Error::Remote {
+        message: format!("there is no remote named {name:?}: {}", e.message()),
+        hint: Some("add it with `git remote add`, or set remote_name in the config".to_string()),
+    })?;
+    let held = list_remote(&mut remote).map_err(|e| fail("list the refs of", e))?;
     let mut outcome = RemoteOutcome {
         remote: name.clone(),
         deleted: Vec::new(),
@@ -71,11 +59,8 @@ pub(super) fn delete_pruned(
         skipped: Vec::new(),
     };
     let mut specs = Vec::new();
-    let mut names: Vec<&&str> = moved.keys().collect();
-    names.sort();
-    for refname in names {
-        let expected = moved[*refname];
-        match held.get(*refname) {
+    for (refname, expected) in moved {
+        match held.get(refname) {
             None => outcome.absent += 1,
             Some(there) if *there == expected => specs.push(format!(":{refname}")),
             Some(there) => outcome.skipped.push(SkippedRef {
@@ -89,7 +74,7 @@ pub(super) fn delete_pruned(
     if specs.is_empty() {
         return Ok(outcome);
     }
-    let rejected = push_deletes(&mut remote, &specs).map_err(|e| remote_err("push to", e))?;
+    let rejected = push_deletes(&mut remote, &specs).map_err(|e| fail("push to", e))?;
     if !rejected.is_empty() {
         return Err(Error::Remote {
             message: format!(
@@ -104,8 +89,22 @@ pub(super) fn delete_pruned(
     Ok(outcome)
 }
 
+/// Returns the remote's refs and their values.
+fn list_remote(
+    remote: &mut git2::Remote<'_>,
+) -> std::result::Result<HashMap<String, Oid>, git2::Error> {
+    remote.connect(Direction::Push)?;
+    let held = remote
+        .list()?
+        .iter()
+        .map(|head| (head.name().to_string(), head.oid()))
+        .collect();
+    remote.disconnect()?;
+    Ok(held)
+}
+
 /// Checks that every moved ref is in the local trash at its value, with its objects.
-fn check_local_trash(store: &Store, ts: i64, moved: &HashMap<&str, Oid>) -> Result<()> {
+fn check_local_trash(store: &Store, ts: i64, moved: &BTreeMap<&str, Oid>) -> Result<()> {
     let prefix = format!("{TRASH_NAMESPACE}/{ts}/");
     let trash: HashMap<String, Oid> = refscan::refs_with_prefix(store.git_dir(), &prefix)?
         .into_iter()
