@@ -170,8 +170,7 @@ fn prompt(t: &Task, v: u32) -> String {
 pub(crate) fn commit_at(
     env: &Env,
     store: &Path,
-    wf: &str,
-    task: &str,
+    (wf, task): (&str, &str),
     corr: &str,
     prompt: &str,
     secs: i64,
@@ -223,8 +222,7 @@ pub(crate) fn fixture(env: &Env) -> PathBuf {
             commit_at(
                 env,
                 &store,
-                t.wf,
-                t.task,
+                (t.wf, t.task),
                 &corr(t, v),
                 &prompt(t, v),
                 secs,

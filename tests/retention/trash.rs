@@ -57,8 +57,7 @@ fn restore_refuses_to_overwrite_a_ref_that_exists_again_and_changes_nothing() {
     commit_at(
         &env,
         &store,
-        "wf_alpha",
-        "t5",
+        ("wf_alpha", "t5"),
         "corr_again",
         "pagain",
         NOW + 60,
