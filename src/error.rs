@@ -112,6 +112,23 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// A batched ref transaction (gix-ref) failed as a whole; nothing in it was applied.
+    #[error("{context}")]
+    RefTransaction {
+        /// What the store was doing.
+        context: String,
+        /// gix-ref's reason.
+        #[source]
+        source: gix_error::Error,
+    },
+    /// A remote refused or failed an operation that was asked for.
+    #[error("{message}")]
+    Remote {
+        /// What failed, with the remote's name.
+        message: String,
+        /// A next step for the user, when there is one.
+        hint: Option<String>,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -139,6 +156,8 @@ impl Error {
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
             Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
+            Error::RefTransaction { .. } => exit::INTERNAL,
+            Error::Remote { .. } => exit::REMOTE,
         }
     }
 
@@ -157,6 +176,8 @@ impl Error {
             Error::NoRepository { .. } => "no_repository",
             Error::Git { .. } => "git",
             Error::Io { .. } => "io",
+            Error::RefTransaction { .. } => "git",
+            Error::Remote { .. } => "remote",
         }
     }
 
@@ -165,6 +186,7 @@ impl Error {
         match self {
             Error::Conflict { hint, .. } => hint.clone(),
             Error::InvalidRequest { hint, .. } => hint.clone(),
+            Error::Remote { hint, .. } => hint.clone(),
             Error::Locked { lock, .. } => Some(format!(
                 "if no other artifact-store or git process is running, remove {}",
                 lock.display()

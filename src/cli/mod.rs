@@ -5,14 +5,19 @@ mod demo;
 mod diff;
 mod export;
 mod fmt;
+mod gc;
 mod init;
 mod list;
 mod log;
 mod output;
+mod pin;
+mod progress;
 mod revert;
 mod scan;
 mod show;
 mod stats;
+mod trash;
+mod unpin;
 mod verify;
 
 use std::path::PathBuf;
@@ -85,6 +90,10 @@ enum Command {
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
     Scan(scan::ScanArgs),
+    Gc(gc::GcArgs),
+    Pin(pin::PinArgs),
+    Unpin(unpin::UnpinArgs),
+    Trash(trash::TrashArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -146,6 +155,10 @@ pub fn main() -> i32 {
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Pin(args) => pin::run(&ctx, args).map(|()| exit::OK),
+        Command::Unpin(args) => unpin::run(&ctx, args).map(|()| exit::OK),
+        Command::Trash(args) => trash::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
     };
     match result {

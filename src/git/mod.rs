@@ -5,7 +5,9 @@
 
 pub mod cas;
 pub mod durable;
+pub mod loose;
 pub mod refscan;
+pub mod reftx;
 pub mod tree;
 
 pub use git2::{Oid, Repository};
