@@ -4,6 +4,8 @@
 //! Preparation ([`Prepared`]) reads and checks everything before a single object is
 //! written; [`write`] then lands it. The correlation id is the idempotency key.
 
+mod blobs;
+mod load;
 mod write;
 
 use std::collections::BTreeMap;
@@ -12,10 +14,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::input::{self, EntryKind, InputFile, InputSpec};
+use crate::input::{self, InputFile, InputSpec};
 use crate::metadata::{self, TestStatus, Trailers, METADATA_FILE};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
-use crate::scan::{FileScan, Finding};
+use crate::scan::Finding;
 use crate::store::Store;
 
 /// How far back a task branch is searched for a commit whose tag went missing.
@@ -141,21 +143,24 @@ impl Store {
                 status.as_str()
             )));
         }
-        let artifact_dir = config
-            .artifact_dir
-            .replace("{workflow_id}", request.workflow.as_str())
-            .replace("{task_id}", request.task.as_str());
+        let artifact_dir =
+            config.artifact_dir_for(request.workflow.as_str(), request.task.as_str());
         let files = input::collect(&request.inputs, config.max_file_size)?;
+        let scanner = if config.scan_for_secrets {
+            Some(self.scanner()?)
+        } else {
+            None
+        };
         let mut loaded = Vec::with_capacity(files.len());
         let mut checksums = BTreeMap::new();
-        for file in files {
-            let bytes = read_entry(&file)?;
-            let digest = Sha256::digest(&bytes);
+        let mut findings = Vec::new();
+        for file in load::load_all(files, scanner, &artifact_dir)? {
             checksums.insert(
-                format!("{artifact_dir}/{}", file.target),
-                format!("sha256:{digest:x}"),
+                format!("{artifact_dir}/{}", file.loaded.file.target),
+                file.checksum,
             );
-            loaded.push(Loaded { file, bytes });
+            findings.extend(file.findings);
+            loaded.push(file.loaded);
         }
         let mut prepared = Prepared {
             workflow: request.workflow,
@@ -170,7 +175,7 @@ impl Store {
             force: request.force,
             warnings: Vec::new(),
         };
-        self.scan_gate(&mut prepared)?;
+        self.scan_gate(&mut prepared, findings)?;
         Ok(prepared)
     }
 
@@ -197,8 +202,9 @@ impl Store {
         CorrelationId::new(&format!("auto-{}", &format!("{digest:x}")[..16]))
     }
 
-    /// The one scan call site: every file and the caller metadata, before any object is written.
-    fn scan_gate(&self, prepared: &mut Prepared) -> Result<()> {
+    /// The scan gate: file findings (from loading) and the caller metadata, before any
+    /// object is written.
+    fn scan_gate(&self, prepared: &mut Prepared, mut findings: Vec<Finding>) -> Result<()> {
         if !self.config().scan_for_secrets {
             prepared
                 .warnings
@@ -206,13 +212,6 @@ impl Store {
             return Ok(());
         }
         let scanner = self.scanner()?;
-        let mut findings: Vec<Finding> = Vec::new();
-        for loaded in &prepared.files {
-            let path = format!("{}/{}", prepared.artifact_dir, loaded.file.target);
-            if let FileScan::Findings(found) = scanner.scan_bytes(&path, &loaded.bytes) {
-                findings.extend(found);
-            }
-        }
         if !prepared.caller.is_empty() {
             let text = serde_json::to_string_pretty(&prepared.caller)
                 .expect("a JSON map always serializes");
@@ -228,26 +227,6 @@ impl Store {
 
 fn text_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
-}
-
-fn read_entry(file: &InputFile) -> Result<Vec<u8>> {
-    match &file.kind {
-        EntryKind::Symlink { target } => Ok(target.clone().into_bytes()),
-        EntryKind::File { size, .. } => {
-            let bytes =
-                std::fs::read(&file.source).map_err(Error::io("failed to read", &file.source))?;
-            if bytes.len() as u64 != *size {
-                return Err(Error::Conflict {
-                    message: format!(
-                        "{} changed size while it was being committed",
-                        file.source.display()
-                    ),
-                    hint: Some("commit once the writer of this file has finished".to_string()),
-                });
-            }
-            Ok(bytes)
-        }
-    }
 }
 
 /// A commit already recorded under the request's correlation id.
@@ -269,15 +248,8 @@ impl Store {
         let Some(tip) = crate::git::ref_target(repo, &branch)? else {
             return Ok(None);
         };
-        let mut walk = repo
-            .revwalk()
-            .map_err(Error::git("failed to walk history"))?;
-        walk.push(tip)
-            .map_err(Error::git("failed to walk history"))?;
-        walk.simplify_first_parent()
-            .map_err(Error::git("failed to walk history"))?;
-        for oid in walk.take(RECOVERY_DEPTH) {
-            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+        for oid in crate::git::first_parents(repo, tip, &branch)?.take(RECOVERY_DEPTH) {
+            let oid = oid?;
             let commit = repo
                 .find_commit(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?;

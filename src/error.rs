@@ -62,6 +62,13 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The scanner's rules or allowlists are invalid.
+    #[error("invalid secret-scanner configuration")]
+    ScanConfig {
+        /// What the scanner refused.
+        #[source]
+        source: crate::scan::ScanError,
+    },
     /// The secret scanner found credentials; nothing was written.
     #[error("{} secret{} detected; nothing was committed", findings.len(), if findings.len() == 1 { "" } else { "s" })]
     SecretsFound {
@@ -105,6 +112,23 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// A batched ref transaction (gix-ref) failed as a whole; nothing in it was applied.
+    #[error("{context}")]
+    RefTransaction {
+        /// What the store was doing.
+        context: String,
+        /// gix-ref's reason.
+        #[source]
+        source: gix_error::Error,
+    },
+    /// A remote refused or failed an operation that was asked for.
+    #[error("{message}")]
+    Remote {
+        /// What failed, with the remote's name.
+        message: String,
+        /// A next step for the user, when there is one.
+        hint: Option<String>,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -126,11 +150,14 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::InvalidInput(_)
             | Error::InvalidRequest { .. }
-            | Error::Config { .. } => exit::USAGE,
+            | Error::Config { .. }
+            | Error::ScanConfig { .. } => exit::USAGE,
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
             Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
+            Error::RefTransaction { .. } => exit::INTERNAL,
+            Error::Remote { .. } => exit::REMOTE,
         }
     }
 
@@ -141,7 +168,7 @@ impl Error {
             Error::InvalidPath { .. } => "invalid_path",
             Error::InvalidInput(_) => "invalid_input",
             Error::InvalidRequest { .. } => "invalid_input",
-            Error::Config { .. } => "config",
+            Error::Config { .. } | Error::ScanConfig { .. } => "config",
             Error::SecretsFound { .. } => "secret_detected",
             Error::Conflict { .. } => "conflict",
             Error::Locked { .. } => "locked",
@@ -149,6 +176,8 @@ impl Error {
             Error::NoRepository { .. } => "no_repository",
             Error::Git { .. } => "git",
             Error::Io { .. } => "io",
+            Error::RefTransaction { .. } => "git",
+            Error::Remote { .. } => "remote",
         }
     }
 
@@ -157,6 +186,7 @@ impl Error {
         match self {
             Error::Conflict { hint, .. } => hint.clone(),
             Error::InvalidRequest { hint, .. } => hint.clone(),
+            Error::Remote { hint, .. } => hint.clone(),
             Error::Locked { lock, .. } => Some(format!(
                 "if no other artifact-store or git process is running, remove {}",
                 lock.display()
@@ -187,6 +217,26 @@ impl Error {
             context,
             path,
             source,
+        }
+    }
+}
+
+impl From<crate::scan::ScanError> for Error {
+    fn from(e: crate::scan::ScanError) -> Error {
+        use crate::scan::ScanError;
+        match e {
+            ScanError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::InvalidPath {
+                    path,
+                    reason: "no such file or directory".to_string(),
+                }
+            }
+            ScanError::Io { path, source } => Error::Io {
+                context: "failed to read",
+                path,
+                source,
+            },
+            other => Error::ScanConfig { source: other },
         }
     }
 }

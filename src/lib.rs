@@ -14,7 +14,9 @@
 //! input      collects and validates the files of a request (symlinks, sizes, names)
 //! metadata   metadata.json schema, caller-key merge, checksums, commit trailers
 //! scan       the secret scanner, called once before any object is written
+//! staged     scans what is staged in an index (the pre-commit hook's view)
 //! revert     revert-to-tag: a branch back to a store tag, by forward commit or hard move
+//! retention  gc: policy, plan with reasons, apply to the trash, pins, trash restore/purge
 //! refs       every ref name the store reads or writes, and validated id newtypes
 //! config     config file + environment + flags
 //! git        the wall around libgit2: trees, compare-and-swap refs, fsync
@@ -33,8 +35,10 @@ pub mod git;
 pub mod input;
 pub mod metadata;
 pub mod refs;
+pub mod retention;
 pub mod revert;
 pub mod scan;
+pub mod staged;
 pub mod store;
 
 pub use commit::{CommitOutcome, CommitRequest};
@@ -42,5 +46,6 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use input::InputSpec;
 pub use refs::{BranchPrefix, CorrelationId, PromptHash, TaskId, WorkflowId};
+pub use retention::{GcOutcome, GcRequest};
 pub use revert::{RevertMode, RevertOutcome, RevertRequest};
 pub use store::{OpenOptions, Store};

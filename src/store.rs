@@ -122,10 +122,7 @@ impl Store {
         if let Some(scanner) = self.scanner.get() {
             return Ok(scanner);
         }
-        let built = Scanner::new(&self.config.scan).map_err(|e| Error::Config {
-            origin: None,
-            message: format!("[scan]: {e}"),
-        })?;
+        let built = Scanner::new(&self.config.scan)?;
         Ok(self.scanner.get_or_init(|| built))
     }
 

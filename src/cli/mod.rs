@@ -6,14 +6,20 @@ mod diff;
 mod eventlog;
 mod export;
 mod fmt;
+mod gc;
 mod init;
 mod list;
 mod log;
 mod output;
+mod pin;
+mod progress;
 mod revert;
+mod scan;
 mod show;
 mod stats;
 mod subscribe;
+mod trash;
+mod unpin;
 mod verify;
 
 use std::path::PathBuf;
@@ -85,6 +91,11 @@ enum Command {
     Verify(verify::VerifyArgs),
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
+    Scan(scan::ScanArgs),
+    Gc(gc::GcArgs),
+    Pin(pin::PinArgs),
+    Unpin(unpin::UnpinArgs),
+    Trash(trash::TrashArgs),
     Demo(demo::DemoArgs),
     Subscribe(subscribe::SubscribeArgs),
 }
@@ -146,6 +157,11 @@ pub fn main() -> i32 {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
+        Command::Scan(args) => scan::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Pin(args) => pin::run(&ctx, args).map(|()| exit::OK),
+        Command::Unpin(args) => unpin::run(&ctx, args).map(|()| exit::OK),
+        Command::Trash(args) => trash::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
         Command::Subscribe(args) => subscribe::run(&ctx, args).map(|()| exit::OK),
     };

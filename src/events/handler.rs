@@ -166,9 +166,7 @@ impl Handler {
         let dir = self
             .store
             .config()
-            .artifact_dir
-            .replace("{workflow_id}", request.workflow.as_str())
-            .replace("{task_id}", request.task.as_str());
+            .artifact_dir_for(request.workflow.as_str(), request.task.as_str());
         let map: Map<String, Value> = artifacts
             .iter()
             .map(|a| (a.key.clone(), json!(format!("{dir}/{}", a.target))))

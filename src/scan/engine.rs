@@ -1,0 +1,236 @@
+//! The scan of one blob: runs rules over their windows, extracts and checks secrets,
+//! applies allowlists, and turns what is left into located, redacted findings.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use regex::bytes::Captures;
+
+use super::allow::{has_inline_marker, Subject};
+use super::checks::{is_source_path, Candidate};
+use super::entropy::shannon;
+use super::rule::{Compiled, Rule};
+use super::text::LineIndex;
+use super::{redact, Finding, Scanner};
+
+/// A secret found by a rule, located by byte offsets.
+struct Hit {
+    rule: usize,
+    start: usize,
+    end: usize,
+    match_start: usize,
+    match_end: usize,
+}
+
+/// Returns the findings of path-only rules (rules that flag files by name).
+pub(crate) fn path_findings(rules: &[Rule], path: &str) -> Vec<Finding> {
+    rules
+        .iter()
+        .filter(|rule| {
+            rule.regex.is_none() && rule.path.as_ref().is_some_and(|re| re.is_match(path))
+        })
+        .map(|rule| Finding {
+            rule_id: rule.id.clone(),
+            path: path.to_string(),
+            line: 1,
+            column: 1,
+            redacted: redact(""),
+        })
+        .collect()
+}
+
+/// Scans `data` with every rule of `scanner` and returns its findings, unsorted.
+pub(crate) fn scan(scanner: &Scanner, path: &str, data: &[u8]) -> Vec<Finding> {
+    let rules = &scanner.rules;
+    let skip: Vec<bool> = rules.iter().map(|rule| !rule.applies_to(path)).collect();
+    let source_code = is_source_path(path);
+    let mut hits = Vec::new();
+    scanner.prefilter.plan(rules, data, |index, start, end| {
+        if !skip[index] {
+            let window = Window {
+                data,
+                start,
+                end,
+                source_code,
+            };
+            run_rule(&rules[index], index, &window, &mut hits);
+        }
+    });
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    let hits = drop_overlaps(rules, hits);
+    let lines = LineIndex::new(data);
+    hits.into_iter()
+        .filter(|hit| keep(scanner, path, data, &lines, hit))
+        .map(|hit| {
+            let (line, column) = lines.position(hit.start);
+            Finding {
+                rule_id: rules[hit.rule].id.clone(),
+                path: path.to_string(),
+                line,
+                column,
+                redacted: redact(&lossy(&data[hit.start..hit.end])),
+            }
+        })
+        .collect()
+}
+
+/// A part of a blob searched by one rule.
+struct Window<'a> {
+    data: &'a [u8],
+    start: usize,
+    end: usize,
+    source_code: bool,
+}
+
+/// Runs `rule` (number `index`) over its window, pushing the secrets that pass its checks.
+fn run_rule(rule: &Rule, index: usize, win: &Window<'_>, hits: &mut Vec<Hit>) {
+    let Some(lazy) = &rule.regex else {
+        return;
+    };
+    let compiled = lazy.get();
+    let (start, window) = (win.start, &win.data[win.start..win.end]);
+    for caps in compiled.regex.captures_iter(window) {
+        let Some((s, e)) = secret_span(rule, compiled, &caps) else {
+            continue;
+        };
+        let secret = lossy(&window[s..e]);
+        let ident = ident_of(compiled, &caps);
+        if secret.is_empty() || rule.entropy.is_some_and(|min| shannon(&secret) < min) {
+            continue;
+        }
+        let whole = caps.get(0).map_or((s, e), |m| (m.start(), m.end()));
+        let matched = lossy(&window[whole.0..whole.1]);
+        let quote = s.checked_sub(1).and_then(|q| window.get(q)).copied();
+        let quoted = matches!(quote, Some(b'"' | b'\'' | b'`')) && window.get(e).copied() == quote;
+        let candidate = Candidate {
+            secret: &secret,
+            ident: ident.as_deref(),
+            matched: &matched,
+            quoted,
+            source_code: win.source_code,
+        };
+        if !(rule.check)(&candidate) {
+            continue;
+        }
+        hits.push(Hit {
+            rule: index,
+            start: start + s,
+            end: start + e,
+            match_start: start + whole.0,
+            match_end: start + whole.1,
+        });
+    }
+}
+
+/// Returns the span of the secret: the configured group, else the first group that took
+/// part (ident groups aside), else the whole match.
+fn secret_span(rule: &Rule, compiled: &Compiled, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    if let Some(group) = rule.secret_group.or(compiled.secret) {
+        return caps.get(group).map(|m| (m.start(), m.end()));
+    }
+    let first = (1..caps.len())
+        .filter(|i| !compiled.idents.contains(i))
+        .find_map(|i| caps.get(i));
+    first.or_else(|| caps.get(0)).map(|m| (m.start(), m.end()))
+}
+
+/// Returns the assigned name captured by the rule, if any.
+fn ident_of<'a>(compiled: &Compiled, caps: &Captures<'a>) -> Option<Cow<'a, str>> {
+    compiled
+        .idents
+        .iter()
+        .find_map(|&i| caps.get(i))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()))
+}
+
+fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Keeps one hit per overlapping span: specific rules win over generic ones, then the
+/// rule listed first.
+fn drop_overlaps(rules: &[Rule], mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by_key(|hit| (rules[hit.rule].generic, hit.rule, hit.start));
+    let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut kept = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let before = taken.range(..hit.end).next_back();
+        let overlaps = before.is_some_and(|(_, &end)| end > hit.start);
+        if !overlaps {
+            taken.insert(hit.start, hit.end);
+            kept.push(hit);
+        }
+    }
+    kept
+}
+
+/// Returns whether a hit survives inline markers (on the line where the secret or its
+/// match starts) and the rule and scanner allowlists.
+fn keep(scanner: &Scanner, path: &str, data: &[u8], lines: &LineIndex<'_>, hit: &Hit) -> bool {
+    let line = lines.line_of(hit.start);
+    if has_inline_marker(line) || has_inline_marker(lines.line_of(hit.match_start)) {
+        return false;
+    }
+    let rule = &scanner.rules[hit.rule];
+    if rule.allowlists.is_empty()
+        && scanner.allow.regexes.is_empty()
+        && scanner.allow.gitleaks.is_empty()
+    {
+        return true;
+    }
+    let secret = lossy(&data[hit.start..hit.end]);
+    let matched = lossy(&data[hit.match_start..hit.match_end]);
+    let line = lossy(line);
+    let subject = Subject {
+        path,
+        secret: &secret,
+        matched: &matched,
+        line: &line,
+    };
+    !(rule.allowlists.iter().any(|a| a.allows(&subject)) || scanner.allow.allows(&subject))
+}
+
+/// Sorts findings by line, column and rule id and removes duplicates.
+pub(crate) fn finish(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (a.line, a.column, &a.rule_id, &a.path).cmp(&(b.line, b.column, &b.rule_id, &b.path))
+    });
+    findings.dedup();
+}
+
+/// Scans a single-line value labelled `file:key.path` as if it were assigned to the last
+/// key of the label, returning findings not already in `found`.
+pub(crate) fn scan_labelled_value(
+    scanner: &Scanner,
+    path: &str,
+    text: &str,
+    found: &[Finding],
+) -> Vec<Finding> {
+    let Some((_, keys)) = path.rsplit_once(':') else {
+        return Vec::new();
+    };
+    let key = keys.rsplit('.').next().unwrap_or(keys);
+    let simple = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if key.is_empty() || !key.chars().all(simple) || text.contains(['\n', '"']) || text.len() > 4096
+    {
+        return Vec::new();
+    }
+    let prefix = format!("{key} = \"");
+    let line = format!("{prefix}{text}\"");
+    let shift = prefix.chars().count();
+    scan(scanner, path, line.as_bytes())
+        .into_iter()
+        .filter(|f| f.column > shift)
+        .map(|mut f| {
+            f.column -= shift;
+            f
+        })
+        .filter(|f| {
+            !found
+                .iter()
+                .any(|g| g.line == f.line && g.column == f.column)
+        })
+        .collect()
+}
