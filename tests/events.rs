@@ -343,3 +343,58 @@ fn sigterm_and_sigint_finish_the_event_in_hand_acknowledge_it_and_exit_zero() {
     assert_eq!(committed(&env, &store), all.into_iter().collect::<Vec<_>>());
     assert_eq!(pending(&mut con, &names.input, &names.group), 0);
 }
+
+#[test]
+fn the_blocking_read_has_its_own_connection_that_outlives_its_block_time() {
+    let env = Env::new();
+    let Some(redis) = Redis::own(&env, false) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("idle");
+    let mut con = redis.con();
+    let mut sub = subscriber(
+        &env,
+        &store,
+        &redis.url,
+        &names,
+        &["--claim-every-ms", "60000"],
+    );
+    let connections = |con: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("total_connections_received:"))
+            .unwrap();
+        line.split(':').nth(1).unwrap().trim().parse().unwrap()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    let clients = loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+        if list.contains("cmd=xreadgroup") {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", sub.log());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let blocked: Vec<&str> = clients
+        .lines()
+        .filter(|l| l.contains("cmd=xreadgroup"))
+        .collect();
+    assert_eq!(blocked.len(), 1, "{clients}");
+    assert!(
+        clients.lines().count() >= 3,
+        "a command connection beside the blocked one: {clients}"
+    );
+    let before = connections(&mut con);
+    // Three blocks of 1 s: a response timeout below the block time would reconnect each time.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(
+        connections(&mut con),
+        before,
+        "no reconnects while idle:\n{}",
+        sub.log()
+    );
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0));
+}
