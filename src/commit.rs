@@ -4,6 +4,7 @@
 //! Preparation ([`Prepared`]) reads and checks everything before a single object is
 //! written; [`write`] then lands it. The correlation id is the idempotency key.
 
+mod blobs;
 mod load;
 mod write;
 
@@ -183,10 +184,8 @@ impl Store {
                 status.as_str()
             )));
         }
-        let artifact_dir = config
-            .artifact_dir
-            .replace("{workflow_id}", request.workflow.as_str())
-            .replace("{task_id}", request.task.as_str());
+        let artifact_dir =
+            config.artifact_dir_for(request.workflow.as_str(), request.task.as_str());
         let files = input::collect(&request.inputs, config.max_file_size)?;
         let scanner = if config.scan_for_secrets {
             Some(self.scanner()?)
@@ -290,15 +289,8 @@ impl Store {
         let Some(tip) = crate::git::ref_target(repo, &branch)? else {
             return Ok(None);
         };
-        let mut walk = repo
-            .revwalk()
-            .map_err(Error::git("failed to walk history"))?;
-        walk.push(tip)
-            .map_err(Error::git("failed to walk history"))?;
-        walk.simplify_first_parent()
-            .map_err(Error::git("failed to walk history"))?;
-        for oid in walk.take(RECOVERY_DEPTH) {
-            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+        for oid in crate::git::first_parents(repo, tip, &branch)?.take(RECOVERY_DEPTH) {
+            let oid = oid?;
             let commit = repo
                 .find_commit(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?;

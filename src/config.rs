@@ -62,6 +62,8 @@ pub struct Config {
     pub remote_name: String,
     /// Seconds a push may take.
     pub push_timeout: u64,
+    /// Retention policy (`[retention]`), with per-workflow overrides.
+    pub retention: crate::retention::RetentionConfig,
     /// What the git hooks allow (`[hooks]`): the retention and bot identities.
     pub hooks: crate::hooks::HooksConfig,
 }
@@ -85,6 +87,7 @@ impl Default for Config {
             auto_push: false,
             remote_name: "origin".to_string(),
             push_timeout: 30,
+            retention: Default::default(),
             hooks: Default::default(),
         }
     }
@@ -193,6 +196,7 @@ impl Config {
             "push_timeout" => {
                 self.push_timeout = value.parse().map_err(|_| bad("whole seconds"))?
             }
+            _ if key.starts_with("retention.") => self.retention.set(key, value)?,
             _ if key.starts_with("hooks.") => self.hooks.set(key, value)?,
             _ => {
                 return Err(Error::Config {
@@ -218,6 +222,7 @@ impl Config {
                 message: "author_name and author_email must not be empty".to_string(),
             });
         }
+        crate::retention::Policy::from_config(&self.retention)?;
         if self.max_file_size == 0 {
             return Err(Error::Config {
                 origin: None,
@@ -225,6 +230,13 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// Returns the artifact directory of a task: `artifact_dir` with its placeholders filled.
+    pub fn artifact_dir_for(&self, workflow: &str, task: &str) -> String {
+        self.artifact_dir
+            .replace("{workflow_id}", workflow)
+            .replace("{task_id}", task)
     }
 
     /// Returns the validated branch prefix.

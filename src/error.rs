@@ -112,6 +112,15 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// A batched ref transaction (gix-ref) failed as a whole; nothing in it was applied.
+    #[error("{context}")]
+    RefTransaction {
+        /// What the store was doing.
+        context: String,
+        /// gix-ref's reason.
+        #[source]
+        source: gix_error::Error,
+    },
     /// A remote refused or failed an operation that was asked for.
     #[error("{message}")]
     Remote {
@@ -147,6 +156,7 @@ impl Error {
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
             Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
+            Error::RefTransaction { .. } => exit::INTERNAL,
             Error::Remote { .. } => exit::REMOTE,
         }
     }
@@ -166,6 +176,7 @@ impl Error {
             Error::NoRepository { .. } => "no_repository",
             Error::Git { .. } => "git",
             Error::Io { .. } => "io",
+            Error::RefTransaction { .. } => "git",
             Error::Remote { .. } => "remote",
         }
     }

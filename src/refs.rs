@@ -223,6 +223,31 @@ pub fn trash_ref(unix_ts: i64, original: &str) -> String {
     format!("{TRASH_NAMESPACE}/{unix_ts}/{original}")
 }
 
+/// Namespace of pinned commits: `refs/artifact-store/pins/<name>`, never pruned.
+pub const PINS_NAMESPACE: &str = "refs/artifact-store/pins";
+
+/// The ref whose history is the log of retention runs (gc, restore, purge).
+pub const REPORTS_REF: &str = "refs/artifact-store/reports";
+
+/// Returns `refs/artifact-store/pins/<name>` for a validated pin name.
+pub fn pin_ref(name: &PinName) -> String {
+    format!("{PINS_NAMESPACE}/{name}")
+}
+
+/// Splits `refs/artifact-store/trash/<unix_ts>/<original ref>` into its time and original ref.
+pub fn parse_trash_ref(name: &str) -> Option<(i64, &str)> {
+    let rest = name.strip_prefix(TRASH_NAMESPACE)?.strip_prefix('/')?;
+    let (ts, original) = rest.split_once('/')?;
+    let ts = ts.parse().ok()?;
+    original.starts_with("refs/").then_some((ts, original))
+}
+
+id_type!(
+    /// A pin name: the last level of `refs/artifact-store/pins/<name>`.
+    PinName,
+    "pin name"
+);
+
 /// Returns `refs/heads/<name>` for a short branch name.
 pub fn branch_ref(name: &str) -> String {
     if name.starts_with("refs/") {
@@ -289,6 +314,26 @@ mod tests {
         for bad in ["abc", "7a8b-9c", "", &"a".repeat(129), "7a8b 9c"] {
             assert!(PromptHash::new(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn trash_and_pin_refs_round_trip() {
+        let name = trash_ref(1_700_000_000, "refs/heads/ai/generated/wf/t1");
+        assert_eq!(
+            parse_trash_ref(&name),
+            Some((1_700_000_000, "refs/heads/ai/generated/wf/t1"))
+        );
+        assert_eq!(
+            parse_trash_ref("refs/artifact-store/trash/x/refs/heads/a"),
+            None
+        );
+        assert_eq!(
+            parse_trash_ref("refs/artifact-store/trash/12/heads/a"),
+            None
+        );
+        let pin = PinName::new("release-2025-11").unwrap();
+        assert_eq!(pin_ref(&pin), "refs/artifact-store/pins/release-2025-11");
+        assert!(PinName::new("a/b").is_err());
     }
 
     #[test]

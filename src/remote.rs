@@ -20,13 +20,10 @@ use serde::Serialize;
 
 use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
-use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
+use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
 
 pub use reapply::is_reapplication;
-
-/// Namespace of pinned commits, pushed like tags.
-pub const PINS_NAMESPACE: &str = "refs/artifact-store/pins";
 
 /// How many rounds of list, re-apply and push a ref gets before it is reported refused.
 pub const PUSH_ATTEMPTS: u32 = 10;

@@ -4,7 +4,7 @@ use git2::Oid;
 use serde_json::{Map, Value};
 
 use super::query::Where;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metadata::{TestStatus, Trailers};
 use crate::refs::{TaskId, WorkflowId};
 use crate::store::Store;
@@ -119,15 +119,8 @@ impl Store {
         out: &mut Vec<(i64, Oid, String)>,
     ) -> Result<()> {
         let repo = self.repo();
-        let mut walk = repo
-            .revwalk()
-            .map_err(Error::git("failed to walk history"))?;
-        walk.push(tip)
-            .map_err(Error::git("failed to walk history"))?;
-        walk.simplify_first_parent()
-            .map_err(Error::git("failed to walk history"))?;
-        for oid in walk.take(max) {
-            let oid = oid.map_err(Error::git(format!("failed to walk {branch}")))?;
+        for oid in crate::git::first_parents(repo, tip, branch)?.take(max) {
+            let oid = oid?;
             let commit = super::find_commit(repo, oid)?;
             let time = commit.time().seconds();
             if since.is_some_and(|s| time < s) {
@@ -159,11 +152,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let dir = self
-            .config()
-            .artifact_dir
-            .replace("{workflow_id}", wf)
-            .replace("{task_id}", task);
+        let dir = self.config().artifact_dir_for(wf, task);
         let metadata = match super::metadata_at(repo, &commit, &dir) {
             Some(Value::Object(map)) => map,
             _ => return Ok(None),

@@ -42,16 +42,9 @@ impl Store {
                 &refname["refs/heads/".len()..]
             ))
         })?;
-        let mut walk = repo
-            .revwalk()
-            .map_err(Error::git("failed to walk history"))?;
-        walk.push(tip)
-            .map_err(Error::git("failed to walk history"))?;
-        walk.simplify_first_parent()
-            .map_err(Error::git("failed to walk history"))?;
         let mut out = Vec::new();
-        for oid in walk.take(limit) {
-            let oid = oid.map_err(Error::git(format!("failed to walk {refname}")))?;
+        for oid in crate::git::first_parents(repo, tip, &refname)?.take(limit) {
+            let oid = oid?;
             let commit = super::find_commit(repo, oid)?;
             let trailers = Trailers::parse(commit.message().unwrap_or(""));
             out.push(LogEntry {

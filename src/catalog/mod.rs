@@ -106,11 +106,7 @@ impl Store {
         let (Some(workflow), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
             return Err(not_a_set(spec, oid));
         };
-        let dir = self
-            .config()
-            .artifact_dir
-            .replace("{workflow_id}", workflow)
-            .replace("{task_id}", task);
+        let dir = self.config().artifact_dir_for(workflow, task);
         let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
         let metadata = read_metadata(repo, &files).unwrap_or(Value::Null);
         let checksums = crate::metadata::checksums_of(&metadata);

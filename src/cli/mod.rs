@@ -3,19 +3,26 @@
 mod commit;
 mod demo;
 mod diff;
+mod eventlog;
 mod export;
 mod fmt;
+mod gc;
 mod hook;
 mod hooks;
 mod init;
 mod list;
 mod log;
 mod output;
+mod pin;
+mod progress;
 mod push;
 mod revert;
 mod scan;
 mod show;
 mod stats;
+mod subscribe;
+mod trash;
+mod unpin;
 mod verify;
 
 use std::path::PathBuf;
@@ -88,10 +95,15 @@ enum Command {
     Stats(stats::StatsArgs),
     RevertToTag(revert::RevertArgs),
     Scan(scan::ScanArgs),
+    Gc(gc::GcArgs),
+    Pin(pin::PinArgs),
+    Unpin(unpin::UnpinArgs),
+    Trash(trash::TrashArgs),
     Push(push::PushArgs),
     Hook(hook::HookArgs),
     Hooks(hooks::HooksArgs),
     Demo(demo::DemoArgs),
+    Subscribe(subscribe::SubscribeArgs),
 }
 
 /// What every command receives: output settings and how to open the store.
@@ -152,10 +164,15 @@ pub fn main() -> i32 {
         Command::Stats(args) => stats::run(&ctx, args).map(|()| exit::OK),
         Command::RevertToTag(args) => revert::run(&ctx, args).map(|()| exit::OK),
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Pin(args) => pin::run(&ctx, args).map(|()| exit::OK),
+        Command::Unpin(args) => unpin::run(&ctx, args).map(|()| exit::OK),
+        Command::Trash(args) => trash::run(&ctx, args).map(|()| exit::OK),
         Command::Push(args) => push::run(&ctx, args),
         Command::Hook(args) => hook::run(&ctx, args),
         Command::Hooks(args) => hooks::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
+        Command::Subscribe(args) => subscribe::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,

@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: &RevertArgs) -> Result<()> {
             .and_then(|rest| rest.trim_start_matches('/').split_once('/'))
         {
             ctx.out.status(&format!(
-                "`artifact-store trash restore {ts}` will also bring back {trash} once the trash commands land"
+                "`artifact-store trash list` shows {trash}; `artifact-store trash restore {ts}` puts it back once the branch is moved away"
             ));
         }
     }

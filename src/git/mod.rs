@@ -5,7 +5,9 @@
 
 pub mod cas;
 pub mod durable;
+pub mod loose;
 pub mod refscan;
+pub mod reftx;
 pub mod tree;
 
 pub use git2::{Oid, Repository};
@@ -45,4 +47,22 @@ pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<
             "failed to read {refname}"
         ))(e)),
     }
+}
+
+/// Walks the first-parent history from `tip`, newest first; `what` names it in errors.
+pub fn first_parents<'r>(
+    repo: &'r Repository,
+    tip: Oid,
+    what: &str,
+) -> crate::error::Result<impl Iterator<Item = crate::error::Result<Oid>> + 'r> {
+    use crate::error::Error;
+    let mut walk = repo
+        .revwalk()
+        .map_err(Error::git("failed to walk history"))?;
+    walk.push(tip)
+        .map_err(Error::git("failed to walk history"))?;
+    walk.simplify_first_parent()
+        .map_err(Error::git("failed to walk history"))?;
+    let what = what.to_string();
+    Ok(walk.map(move |r| r.map_err(|e| Error::git(format!("failed to walk {what}"))(e))))
 }

@@ -15,14 +15,36 @@ use crate::error::{Error, Result};
 
 /// Returns `(full ref name, target)` of every direct ref whose name starts with `prefix`.
 pub fn refs_with_prefix(gitdir: &Path, prefix: &str) -> Result<Vec<(String, Oid)>> {
+    Ok(scan(gitdir, prefix)?
+        .into_iter()
+        .map(|(name, (oid, _))| (name, oid))
+        .collect())
+}
+
+/// Returns `(full ref name, target, peeled)` of every direct ref whose name starts with
+/// `prefix`; `peeled` is the object an annotated tag finally names (the target itself for
+/// a ref that is not a tag) when `packed-refs` records it, `None` when the caller must peel.
+pub fn refs_with_prefix_peeled(
+    gitdir: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, Oid, Option<Oid>)>> {
+    Ok(scan(gitdir, prefix)?
+        .into_iter()
+        .map(|(name, (oid, peeled))| (name, oid, peeled))
+        .collect())
+}
+
+type Found = BTreeMap<String, (Oid, Option<Oid>)>;
+
+fn scan(gitdir: &Path, prefix: &str) -> Result<Found> {
     let mut found = BTreeMap::new();
     packed_with_prefix(gitdir, prefix, &mut found)?;
     let dir_part = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
     loose_under(gitdir, dir_part, prefix, &mut found)?;
-    Ok(found.into_iter().collect())
+    Ok(found)
 }
 
-fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut BTreeMap<String, Oid>) -> Result<()> {
+fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut Found) -> Result<()> {
     let path = gitdir.join("packed-refs");
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
@@ -31,7 +53,11 @@ fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut BTreeMap<String, Oi
     };
     let mut packed = Packed::new(file, &path)?;
     let header = packed.line_at(0)?;
-    let sorted = header.starts_with(b"# pack-refs with:") && contains(&header, b" sorted");
+    let traits = header.starts_with(b"# pack-refs with:");
+    let sorted = traits && contains(&header, b" sorted");
+    let fully_peeled = traits && contains(&header, b" fully-peeled");
+    let tags_peeled = traits && contains(&header, b" peeled");
+    let mut last: Option<String> = None;
     let mut pos = if sorted {
         packed.lower_bound(prefix.as_bytes())?
     } else {
@@ -40,12 +66,24 @@ fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut BTreeMap<String, Oi
     while pos < packed.len {
         let line = packed.line_at(pos)?;
         pos += line.len() as u64 + 1;
+        if let (Some(b'^'), Some(name)) = (line.first(), last.as_ref()) {
+            let peeled = std::str::from_utf8(&line[1..])
+                .ok()
+                .and_then(|hex| Oid::from_str(hex.trim()).ok());
+            if let (Some(entry), Some(peeled)) = (out.get_mut(name), peeled) {
+                entry.1 = Some(peeled);
+            }
+            continue;
+        }
+        last = None;
         let Some((oid, name)) = parse_line(&line) else {
             continue;
         };
         if name.starts_with(prefix.as_bytes()) {
             if let (Ok(name), Ok(oid)) = (std::str::from_utf8(name), Oid::from_str(oid)) {
-                out.insert(name.to_string(), oid);
+                let known = fully_peeled || (tags_peeled && name.starts_with("refs/tags/"));
+                out.insert(name.to_string(), (oid, known.then_some(oid)));
+                last = Some(name.to_string());
             }
         } else if sorted && name > prefix.as_bytes() {
             break;
@@ -165,12 +203,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn loose_under(
-    gitdir: &Path,
-    dir: &str,
-    prefix: &str,
-    out: &mut BTreeMap<String, Oid>,
-) -> Result<()> {
+fn loose_under(gitdir: &Path, dir: &str, prefix: &str, out: &mut Found) -> Result<()> {
     let path = gitdir.join(dir);
     let entries = match std::fs::read_dir(&path) {
         Ok(entries) => entries,
@@ -191,7 +224,7 @@ fn loose_under(
         } else if full.starts_with(prefix) && !name.ends_with(".lock") {
             if let Ok(text) = std::fs::read_to_string(entry.path()) {
                 if let Ok(oid) = Oid::from_str(text.trim()) {
-                    out.insert(full, oid);
+                    out.insert(full, (oid, None));
                 }
             }
         }
@@ -258,6 +291,17 @@ mod tests {
         let tags = refs_with_prefix(dir.path(), "refs/tags/corr_").unwrap();
         assert_eq!(tags.len(), 1);
         assert_eq!(tags[0].1.to_string(), A, "the peeled line is not a ref");
+        let peeled = refs_with_prefix_peeled(dir.path(), "refs/tags/corr_").unwrap();
+        assert_eq!(peeled[0].2.map(|o| o.to_string()).as_deref(), Some(B));
+        let heads = refs_with_prefix_peeled(dir.path(), "refs/heads/ai/generated/wf_03/").unwrap();
+        let packed = heads.iter().find(|r| r.0.ends_with("task_0010")).unwrap();
+        assert_eq!(
+            packed.2,
+            Some(packed.1),
+            "fully-peeled: no ^ line means not a tag"
+        );
+        let loose = heads.iter().find(|r| r.0.ends_with("loose_only")).unwrap();
+        assert_eq!(loose.2, None, "a loose ref is peeled by the caller");
         assert!(refs_with_prefix(dir.path(), "refs/heads/zzz/")
             .unwrap()
             .is_empty());

@@ -277,9 +277,7 @@ fn artifact_dir(store: &Store, trailers: &Trailers) -> Option<String> {
     Some(
         store
             .config()
-            .artifact_dir
-            .replace("{workflow_id}", workflow.as_str())
-            .replace("{task_id}", task.as_str()),
+            .artifact_dir_for(workflow.as_str(), task.as_str()),
     )
 }
 

@@ -12,10 +12,10 @@ use git2::Oid;
 
 use super::wire::{Endpoint, Listing, Pushed, WireError};
 use super::PUSH_ATTEMPTS;
-use super::{PushProgress, PushReport, PushedRef, RefusedRef, PINS_NAMESPACE};
+use super::{PushProgress, PushReport, PushedRef, RefusedRef};
 use crate::error::{Error, Result};
 use crate::git::refscan;
-use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
+use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
 
 mod plan;

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""End-to-end throughput and latency of `artifact-store subscribe`, beside one
+`artifact-store commit` process per event.
+
+Each event names a fresh artifact set of five files (50 KB per set by default, new content
+every event, so nothing is deduplicated) on one of 50 task branches. Measured:
+
+  subscribe   XADD of N TEST_PASSED events (one pipeline) until the N-th ARTIFACT_COMMITTED
+              is read back from the output stream; the subscriber runs with --workers W
+  cli-seq     the same N commits as N `artifact-store commit` processes, one after another
+  cli-par     the same, W processes at a time
+  latency     one event every 1/RATE s for D seconds; each event's time from XADD to its
+              ARTIFACT_COMMITTED read back; p50 and p99
+
+A private redis-server on a free loopback port; nothing else is touched.
+
+Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 50]
+           [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
+Needs: redis-server on PATH, the `redis` Python package, a release build.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+import redis
+
+TASKS = 50
+NAMES = ["strategy.py", "test_report.json", "trades.csv", "equity_curve.csv", "events.log"]
+
+
+def env():
+    e = dict(os.environ)
+    e.update({"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+              "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid"})
+    return e
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_sets(root, prefix, n, set_kb):
+    """Writes n artifact sets under root/<prefix><i>/ and returns their relative paths."""
+    rng = random.Random(prefix)
+    per_file = set_kb * 1024 // len(NAMES)
+    out = []
+    for i in range(n):
+        rel = f"{prefix}{i}"
+        os.makedirs(os.path.join(root, rel))
+        files = {}
+        for name in NAMES:
+            body = "".join(f"{i},{rng.random():.9f},{rng.randint(0, 10**9)}\n" for _ in range(per_file // 28 + 1))
+            with open(os.path.join(root, rel, name), "w") as f:
+                f.write(body[:per_file])
+            files[name.split(".")[0]] = f"{rel}/{name}"
+        out.append(files)
+    return out
+
+
+def event(prefix, i, artifacts):
+    return json.dumps({"event_id": f"{prefix}-{i}", "event_type": "TEST_PASSED",
+                       "correlation_id": f"{prefix}{i}", "workflow_id": "bench",
+                       "task_id": f"t{i % TASKS}", "source": "bench",
+                       "data": {"artifacts": artifacts, "metrics": {"net_pnl": i}}})
+
+
+def start_subscriber(args, store, runs, url, e):
+    cmd = [args.bin, "--repo", store, "-c", f"durability={args.durability}", "subscribe",
+           "--redis", url, "--artifacts-root", runs, "--workers", str(args.workers),
+           "--totals-every", "0"]
+    sub = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = redis.Redis.from_url(url)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if r.xinfo_groups("test_results"):
+                return sub
+        except redis.ResponseError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the subscriber did not create its group")
+
+
+def read_answers(r, n, last="$"):
+    """Reads n answers from workflow_events; returns {correlation_id: receive time}."""
+    got = {}
+    while len(got) < n:
+        reply = r.xread({"workflow_events": last}, block=10000, count=500)
+        if not reply:
+            raise SystemExit(f"timed out with {len(got)} of {n} answers")
+        for entry_id, fields in reply[0][1]:
+            last = entry_id
+            answer = json.loads(fields[b"event"])
+            if answer["event_type"] != "ARTIFACT_COMMITTED":
+                raise SystemExit(f"unexpected answer: {answer}")
+            got[answer["correlation_id"]] = time.perf_counter()
+    return got
+
+
+def throughput(args, root, url, e):
+    store = os.path.join(root, "sub.git")
+    subprocess.run([args.bin, "-q", "init", "--bare", store], check=True, env=e)
+    runs = os.path.join(root, "runs")
+    sets = make_sets(runs, "tp", args.events, args.set_kb)
+    sub = start_subscriber(args, store, runs, url, e)
+    r = redis.Redis.from_url(url)
+    start = time.perf_counter()
+    pipe = r.pipeline(transaction=False)
+    for i, artifacts in enumerate(sets):
+        pipe.xadd("test_results", {"event": event("tp", i, artifacts)})
+    pipe.execute()
+    read_answers(r, args.events, last="0")
+    elapsed = time.perf_counter() - start
+    sub.terminate()
+    sub.wait()
+    return args.events / elapsed
+
+
+def cli(args, root, e, parallel):
+    store = os.path.join(root, f"cli{parallel}.git")
+    subprocess.run([args.bin, "-q", "init", "--bare", store], check=True, env=e)
+    runs = os.path.join(root, f"cli-runs{parallel}")
+    sets = make_sets(runs, f"c{parallel}-", args.events, args.set_kb)
+    cmds = []
+    for i, artifacts in enumerate(sets):
+        cmds.append([args.bin, "--repo", store, "-q", "-c", f"durability={args.durability}",
+                     "commit", "-w", "bench", "-t", f"t{i % TASKS}",
+                     "--correlation-id", f"c{parallel}-{i}", "--set", f"test_metrics.net_pnl={i}"]
+                    + [os.path.join(runs, p) for p in artifacts.values()])
+    start = time.perf_counter()
+    running = []
+    for c in cmds:
+        running.append(subprocess.Popen(c, env=e, stdout=subprocess.DEVNULL))
+        if len(running) >= parallel:
+            if running.pop(0).wait() != 0:
+                raise SystemExit("a commit failed")
+    for p in running:
+        if p.wait() != 0:
+            raise SystemExit("a commit failed")
+    return args.events / (time.perf_counter() - start)
+
+
+def latency(args, root, url, e):
+    store = os.path.join(root, "lat.git")
+    subprocess.run([args.bin, "-q", "init", "--bare", store], check=True, env=e)
+    runs = os.path.join(root, "lat-runs")
+    n = args.rate * args.seconds
+    sets = make_sets(runs, "lat", n, args.set_kb)
+    sub = start_subscriber(args, store, runs, url, e)
+    r = redis.Redis.from_url(url)
+    last = r.xinfo_stream("workflow_events")["last-generated-id"] if r.exists("workflow_events") else "0"
+    sent = {}
+    received = {}
+    reader = threading.Thread(target=lambda: received.update(read_answers(redis.Redis.from_url(url), n, last)))
+    reader.start()
+    start = time.perf_counter()
+    for i, artifacts in enumerate(sets):
+        due = start + i / args.rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+        sent[f"lat{i}"] = time.perf_counter()
+        r.xadd("test_results", {"event": event("lat", i, artifacts)})
+    reader.join()
+    sub.terminate()
+    sub.wait()
+    ms = sorted((received[c] - t) * 1000 for c, t in sent.items())
+    return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set-kb", type=int, default=50)
+    ap.add_argument("--rate", type=int, default=50)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--durability", default="fsync", choices=["fsync", "none"])
+    ap.add_argument("--bin", default="target/release/artifact-store")
+    ap.add_argument("--dir", default=None, help="where the stores and artifacts go (default: $TMPDIR)")
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    e = env()
+    root = tempfile.mkdtemp(prefix="events-bench-", dir=args.dir)
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", root],
+                              stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        sub = throughput(args, root, url, e)
+        seq = cli(args, root, e, 1)
+        par = cli(args, root, e, args.workers)
+        p50, p99 = latency(args, root, url, e)
+        print(f"events={args.events} set={args.set_kb}KB/5 files workers={args.workers} durability={args.durability}")
+        print(f"subscribe end to end   {sub:8.1f} events/s")
+        print(f"cli, one at a time     {seq:8.1f} events/s   subscribe is {sub / seq:.2f}x")
+        print(f"cli, {args.workers} at a time       {par:8.1f} events/s   subscribe is {sub / par:.2f}x")
+        print(f"latency at {args.rate}/s for {args.seconds}s  p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+//! Writes a request's blobs, on every core for large sets.
+//!
+//! Compressing blobs is most of a commit's work, so large sets are split across the cores,
+//! each worker with its own repository handle (a `Repository` is not `Sync`).
+
+use git2::{Oid, Repository};
+
+use super::Prepared;
+use crate::error::{Error, Result};
+
+/// Below this many bytes, blobs are written on the calling thread.
+const PARALLEL_BLOB_BYTES: u64 = 256 << 10;
+
+/// Writes (and, when durable, flushes) every file's blob; returns their ids in file order.
+///
+/// Compressing blobs is most of a commit's work, so large sets are split across the
+/// cores, each worker with its own repository handle (a `Repository` is not `Sync`).
+pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
+    let total: u64 = p.files.iter().map(|f| f.bytes.len() as u64).sum();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(p.files.len())
+        .min(4);
+    if total < PARALLEL_BLOB_BYTES || workers < 2 {
+        return write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>());
+    }
+    // Longest-first onto the least-loaded worker keeps the slowest worker short.
+    let mut order: Vec<usize> = (0..p.files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(p.files[i].bytes.len()));
+    let mut batches: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); workers];
+    for i in order {
+        let lightest = batches
+            .iter_mut()
+            .min_by_key(|b| b.0)
+            .expect("at least two workers");
+        lightest.0 += p.files[i].bytes.len() as u64;
+        lightest.1.push(i);
+    }
+    let gitdir = repo.path().to_path_buf();
+    let results: Vec<Result<Vec<Oid>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = batches
+            .iter()
+            .map(|(_, batch)| {
+                let gitdir = &gitdir;
+                scope.spawn(move || {
+                    let repo = Repository::open(gitdir)
+                        .map_err(Error::git(format!("failed to open {}", gitdir.display())))?;
+                    write_blob_batch(&repo, p, batch)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a blob writer thread does not panic"))
+            .collect()
+    });
+    let mut oids = vec![Oid::ZERO_SHA1; p.files.len()];
+    for ((_, batch), result) in batches.iter().zip(results) {
+        for (i, oid) in batch.iter().zip(result?) {
+            oids[*i] = oid;
+        }
+    }
+    Ok(oids)
+}
+
+fn write_blob_batch(repo: &Repository, p: &Prepared, batch: &[usize]) -> Result<Vec<Oid>> {
+    let mut oids = Vec::with_capacity(batch.len());
+    for &i in batch {
+        let loaded = &p.files[i];
+        let oid = repo.blob(&loaded.bytes).map_err(Error::git(format!(
+            "failed to write {}",
+            loaded.file.source.display()
+        )))?;
+        oids.push(oid);
+    }
+    Ok(oids)
+}

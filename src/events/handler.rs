@@ -1,0 +1,278 @@
+//! The transport-free handler: one event payload in, one commit through [`Store::commit`],
+//! one outcome event out. The Redis transports call it; so can any other source of events.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::envelope::{self, Envelope, EventKind, ARTIFACT_COMMITTED, ARTIFACT_COMMIT_FAILED};
+use super::paths::{self, Artifact};
+use super::EventError;
+use crate::commit::{CommitOutcome, CommitRequest};
+use crate::error::{Error, Result};
+use crate::metadata::TestStatus;
+use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
+use crate::store::Store;
+
+/// How the handler maps events to commits.
+#[derive(Debug, Clone)]
+pub struct HandlerOptions {
+    /// Directory every artifact path resolves under; nothing outside it is read.
+    pub artifacts_root: PathBuf,
+    /// Also commit `TEST_FAILED` events, with `test_status: failed`.
+    pub commit_failed: bool,
+}
+
+/// Commits the artifacts of test events into one store.
+#[derive(Debug)]
+pub struct Handler {
+    store: Store,
+    root: PathBuf,
+    commit_failed: bool,
+}
+
+/// What became of one event.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Committed, or found already committed (`duplicate`).
+    Committed(CommitOutcome),
+    /// Not committed; see [`EventError::retryable`].
+    Failed(EventError),
+    /// An event type the store does not act on (or `TEST_FAILED` without `commit_failed`).
+    Ignored {
+        /// The type given.
+        event_type: String,
+    },
+}
+
+/// One handled event: its envelope (when it parsed), the outcome, and the time taken.
+#[derive(Debug)]
+pub struct Handled {
+    /// The envelope, when the payload parsed as one.
+    pub envelope: Option<Envelope>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Wall time spent.
+    pub elapsed: Duration,
+}
+
+impl Handler {
+    /// Returns a handler committing into `store`; the artifacts root must exist.
+    pub fn new(store: Store, options: &HandlerOptions) -> Result<Handler> {
+        let root = std::fs::canonicalize(&options.artifacts_root).map_err(Error::io(
+            "failed to resolve the artifacts root",
+            &options.artifacts_root,
+        ))?;
+        Ok(Handler {
+            store,
+            root,
+            commit_failed: options.commit_failed,
+        })
+    }
+
+    /// Returns the store committed into.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Returns the canonical artifacts root.
+    pub fn artifacts_root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Handles one envelope given as JSON bytes.
+    pub fn handle(&self, payload: &[u8]) -> Handled {
+        let start = Instant::now();
+        let (envelope, outcome) = match Envelope::parse(payload) {
+            Ok(envelope) => {
+                let outcome = self.handle_envelope(&envelope);
+                (Some(envelope), outcome)
+            }
+            Err(e) => (None, Outcome::Failed(e)),
+        };
+        Handled {
+            envelope,
+            outcome,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    /// Handles an envelope already parsed.
+    pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
+        let status = match envelope.kind() {
+            EventKind::TestPassed => TestStatus::Passed,
+            EventKind::TestFailed if self.commit_failed => TestStatus::Failed,
+            EventKind::TestFailed | EventKind::Other(_) => {
+                return Outcome::Ignored {
+                    event_type: envelope.event_type.clone(),
+                }
+            }
+        };
+        match self.request(envelope, status) {
+            Ok(request) => match self.store.commit(request) {
+                Ok(done) => Outcome::Committed(done),
+                Err(e) => Outcome::Failed(EventError::Store(e)),
+            },
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    /// Builds the commit request of an event: ids, artifacts under the root, metadata.
+    pub fn request(
+        &self,
+        envelope: &Envelope,
+        status: TestStatus,
+    ) -> Result<CommitRequest, EventError> {
+        let need =
+            |value: &Option<String>, field| value.clone().ok_or(EventError::MissingField { field });
+        let corr = need(&envelope.correlation_id, "correlation_id")?;
+        let workflow = WorkflowId::new(&need(&envelope.workflow_id, "workflow_id")?)?;
+        let task = TaskId::new(&need(&envelope.task_id, "task_id")?)?;
+        let corr = CorrelationId::new(&corr)?;
+        let given = artifact_paths(&envelope.data)?;
+        let artifacts = paths::resolve_all(&self.root, &given)?;
+        let mut request = CommitRequest::new(
+            workflow,
+            task,
+            artifacts.iter().map(Artifact::input).collect(),
+        );
+        request.correlation_id = Some(corr);
+        request.status = Some(status);
+        request.prompt_hash = envelope::text(&envelope.data, "prompt_hash")
+            .map_err(|_| wrong("data.prompt_hash", "a string"))?
+            .map(|p| PromptHash::new(&p))
+            .transpose()?;
+        request.metadata = self.metadata(envelope, &artifacts, &request);
+        Ok(request)
+    }
+
+    fn metadata(
+        &self,
+        envelope: &Envelope,
+        artifacts: &[Artifact],
+        request: &CommitRequest,
+    ) -> Map<String, Value> {
+        let mut meta = Map::new();
+        if let Some(metrics) = envelope.data.get("metrics") {
+            meta.insert("test_metrics".into(), metrics.clone());
+        }
+        for (key, value) in &envelope.data {
+            let versioned = key.ends_with("_version") && (value.is_string() || value.is_number());
+            if versioned {
+                meta.insert(key.clone(), value.clone());
+            }
+        }
+        let dir = self
+            .store
+            .config()
+            .artifact_dir_for(request.workflow.as_str(), request.task.as_str());
+        let map: Map<String, Value> = artifacts
+            .iter()
+            .map(|a| (a.key.clone(), json!(format!("{dir}/{}", a.target))))
+            .collect();
+        meta.insert("artifacts".into(), Value::Object(map));
+        let mut event = Map::new();
+        for (key, value) in [
+            ("id", &envelope.event_id),
+            ("type", &Some(envelope.event_type.clone())),
+            ("source", &envelope.source),
+        ] {
+            if let Some(value) = value {
+                event.insert(key.into(), json!(value));
+            }
+        }
+        meta.insert("event".into(), Value::Object(event));
+        meta
+    }
+}
+
+fn wrong(field: &str, expected: &'static str) -> EventError {
+    EventError::WrongType {
+        field: field.to_string(),
+        expected,
+    }
+}
+
+/// Reads `data.artifacts`: an object of key to path, in the order given.
+fn artifact_paths(data: &Map<String, Value>) -> Result<Vec<(String, String)>, EventError> {
+    let artifacts = match data.get("artifacts") {
+        None | Some(Value::Null) => {
+            return Err(EventError::MissingField {
+                field: "data.artifacts",
+            })
+        }
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(wrong("data.artifacts", "an object of name to path")),
+    };
+    if artifacts.is_empty() {
+        return Err(EventError::MissingField {
+            field: "data.artifacts",
+        });
+    }
+    artifacts
+        .iter()
+        .map(|(key, value)| match value {
+            Value::String(path) if !path.is_empty() => Ok((key.clone(), path.clone())),
+            _ => Err(wrong(&format!("data.artifacts.{key}"), "a non-empty path")),
+        })
+        .collect()
+}
+
+impl Handled {
+    /// Returns the correlation id the event gave, when it gave one.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.envelope.as_ref()?.correlation_id.as_deref()
+    }
+
+    /// Returns true when the event failed in a way a redelivery may cure.
+    pub fn retryable(&self) -> bool {
+        matches!(&self.outcome, Outcome::Failed(e) if e.retryable())
+    }
+
+    /// Returns the outcome's name in logs: committed, duplicate, failed or ignored.
+    pub fn outcome_name(&self) -> &'static str {
+        match &self.outcome {
+            Outcome::Committed(done) if done.duplicate => "duplicate",
+            Outcome::Committed(_) => "committed",
+            Outcome::Failed(_) => "failed",
+            Outcome::Ignored { .. } => "ignored",
+        }
+    }
+
+    /// Returns the outcome event to publish; `None` for an ignored event.
+    pub fn reply(&self) -> Option<Value> {
+        let env = self.envelope.as_ref();
+        match &self.outcome {
+            Outcome::Committed(done) => Some(envelope::outcome_event(
+                env,
+                ARTIFACT_COMMITTED,
+                json!({"branch": done.branch, "commit_sha": done.commit_sha, "tags": done.tags,
+                       "pushed": done.pushed, "duplicate": done.duplicate}),
+            )),
+            Outcome::Failed(e) => Some(failure_event(env, e, None)),
+            Outcome::Ignored { .. } => None,
+        }
+    }
+}
+
+/// Builds the `ARTIFACT_COMMIT_FAILED` answer for `error`; `dead_letter` names the stream
+/// the entry was moved to, when it was.
+pub fn failure_event(
+    env: Option<&Envelope>,
+    error: &EventError,
+    dead_letter: Option<&str>,
+) -> Value {
+    let mut body = json!({"kind": error.kind(), "message": error.full_message()});
+    if let EventError::Store(Error::SecretsFound { findings }) = error {
+        body["findings"] = findings
+            .iter()
+            .map(|f| json!({"rule_id": f.rule_id, "path": f.path, "line": f.line, "column": f.column}))
+            .collect();
+    }
+    let mut data = json!({"error": body});
+    if let Some(stream) = dead_letter {
+        data["dead_letter"] = json!(stream);
+    }
+    envelope::outcome_event(env, ARTIFACT_COMMIT_FAILED, data)
+}

@@ -1,0 +1,373 @@
+//! Redis Streams, at-least-once: a consumer group created with MKSTREAM (and again on
+//! `NOGROUP`); on start and after every reconnect this consumer's own pending entries
+//! first (read with id `0`), then new ones (`>`); every `claim_every`, XAUTOCLAIM of
+//! entries idle longer than `claim_idle` from any consumer (a dead one, or this one after
+//! a failure that may pass). Workers acknowledge; this thread only reads.
+//!
+//! The blocking read has its own connection, with a response timeout above its block time.
+
+use std::time::Instant;
+
+use redis::{Connection, RedisResult, Value};
+
+use super::conn::{self, Backoff, BLOCK_MARGIN, COMMAND_TIMEOUT};
+use super::log::Count;
+use super::worker::{Job, Pool};
+use super::Shared;
+use crate::error::{Error, Result};
+
+/// Entries read per call, per worker.
+const BATCH_PER_WORKER: usize = 4;
+/// Most XAUTOCLAIM rounds in one pass.
+const CLAIM_ROUNDS: usize = 16;
+
+/// One entry of a reply: its id and, unless it was deleted, its `event` field.
+struct Entry {
+    id: String,
+    /// `None` when the entry is gone from the stream; `Some(None)` without an `event` field.
+    payload: Option<Option<Vec<u8>>>,
+}
+
+struct Reader<'a> {
+    shared: &'a Shared<'a>,
+    pool: Pool,
+    workers: usize,
+    dispatched: u64,
+    /// True once the current session reached Redis.
+    connected: bool,
+    last_claim: Option<Instant>,
+    last_totals: Instant,
+}
+
+/// Reads until a stop is asked for or `max_events` deliveries are dispatched.
+pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
+    let mut reader = Reader {
+        shared,
+        workers: pool.len(),
+        pool,
+        dispatched: 0,
+        connected: false,
+        last_claim: None,
+        last_totals: Instant::now(),
+    };
+    let mut backoff = Backoff::new();
+    while !reader.done() {
+        reader.connected = false;
+        match reader.session(&mut backoff) {
+            Ok(()) => break,
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                return Err(Error::InvalidInput(format!(
+                    "{} exists and is not a stream: {e}",
+                    shared.options.input
+                )))
+            }
+            // A connection that worked until now gets one immediate retry: a stale
+            // socket is not an outage. A failure to reconnect is.
+            Err(_) if reader.connected || shared.stopping() => {}
+            Err(e) => {
+                shared
+                    .outage
+                    .down(shared.log, &shared.options.redis_url, &e, "");
+                conn::sleep(backoff.next_delay(), shared.stop);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Reader<'_> {
+    fn done(&self) -> bool {
+        self.shared.stopping() || self.remaining() == Some(0)
+    }
+
+    fn remaining(&self) -> Option<u64> {
+        let max = self.shared.options.max_events?;
+        Some(max.saturating_sub(self.dispatched))
+    }
+
+    fn batch(&self) -> usize {
+        let batch = (BATCH_PER_WORKER * self.workers) as u64;
+        self.remaining().map_or(batch, |r| r.min(batch)) as usize
+    }
+
+    /// One connected stretch: group, own pending, then new entries and periodic claims.
+    fn session(&mut self, backoff: &mut Backoff) -> RedisResult<()> {
+        let o = self.shared.options;
+        let mut blocking = conn::open(&self.shared.client, o.block + BLOCK_MARGIN)?;
+        let mut cmd = conn::open(&self.shared.client, COMMAND_TIMEOUT)?;
+        self.ensure_group(&mut cmd)?;
+        self.connected = true;
+        self.shared
+            .outage
+            .up(self.shared.log, &self.shared.counters);
+        backoff.reset();
+        self.own_pending(&mut blocking, &mut cmd)?;
+        while !self.done() {
+            self.tick_totals();
+            let claim_due = self.last_claim.is_none_or(|t| t.elapsed() >= o.claim_every);
+            if claim_due {
+                self.claim(&mut cmd)?;
+                self.last_claim = Some(Instant::now());
+                continue;
+            }
+            let reply: RedisResult<Value> = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&o.group)
+                .arg(&o.consumer)
+                .arg("COUNT")
+                .arg(self.batch())
+                .arg("BLOCK")
+                .arg(o.block.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(&o.input)
+                .arg(">")
+                .query(&mut blocking);
+            match reply {
+                Ok(value) => {
+                    for entry in read_reply(value) {
+                        self.dispatch(entry, 1);
+                    }
+                }
+                Err(e) if e.code() == Some("NOGROUP") => {
+                    self.ensure_group(&mut cmd)?;
+                    self.own_pending(&mut blocking, &mut cmd)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the group at the stream's start (MKSTREAM); an existing group is kept.
+    fn ensure_group(&self, cmd: &mut Connection) -> RedisResult<()> {
+        let o = self.shared.options;
+        let created: RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&o.input)
+            .arg(&o.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query(cmd);
+        match created {
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.shared.log.info(&format!(
+                    "created consumer group {} on stream {}",
+                    o.group, o.input
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    /// Dispatches this consumer's pending entries, oldest first, skipping those in hand.
+    fn own_pending(&mut self, blocking: &mut Connection, cmd: &mut Connection) -> RedisResult<()> {
+        let o = self.shared.options;
+        let mut from = "0-0".to_string();
+        while !self.done() {
+            let value: Value = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&o.group)
+                .arg(&o.consumer)
+                .arg("COUNT")
+                .arg(self.batch())
+                .arg("STREAMS")
+                .arg(&o.input)
+                .arg(&from)
+                .query(blocking)?;
+            let entries = read_reply(value);
+            let Some(last) = entries.last() else {
+                return Ok(());
+            };
+            from = last.id.clone();
+            self.redeliver(entries, cmd)?;
+        }
+        Ok(())
+    }
+
+    /// Claims entries idle longer than `claim_idle`, from dead consumers or this one.
+    fn claim(&mut self, cmd: &mut Connection) -> RedisResult<()> {
+        let o = self.shared.options;
+        let mut start = "0-0".to_string();
+        for _ in 0..CLAIM_ROUNDS {
+            if self.done() {
+                break;
+            }
+            let value: Value = redis::cmd("XAUTOCLAIM")
+                .arg(&o.input)
+                .arg(&o.group)
+                .arg(&o.consumer)
+                .arg(o.claim_idle.as_millis() as u64)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(self.batch())
+                .query(cmd)?;
+            let Value::Array(parts) = value else { break };
+            let mut parts = parts.into_iter();
+            let next = parts.next().and_then(text).unwrap_or_else(|| "0-0".into());
+            let entries = parts.next().map(entries_of).unwrap_or_default();
+            if let Some(Value::Array(deleted)) = parts.next() {
+                if !deleted.is_empty() {
+                    self.shared.log.warning(&format!(
+                        "{} pending entries of {} were deleted from the stream before being handled",
+                        deleted.len(),
+                        o.input
+                    ));
+                }
+            }
+            self.redeliver(entries, cmd)?;
+            if next == "0-0" {
+                break;
+            }
+            start = next;
+        }
+        Ok(())
+    }
+
+    /// Dispatches entries delivered before, with their delivery counts from XPENDING.
+    fn redeliver(&mut self, entries: Vec<Entry>, cmd: &mut Connection) -> RedisResult<()> {
+        for entry in entries {
+            if self.done() {
+                break;
+            }
+            if self.shared.is_in_flight(&entry.id) {
+                continue;
+            }
+            let deliveries = self.deliveries(cmd, &entry.id)?;
+            self.dispatch(entry, deliveries);
+        }
+        Ok(())
+    }
+
+    fn deliveries(&self, cmd: &mut Connection, id: &str) -> RedisResult<u64> {
+        let o = self.shared.options;
+        let value: Value = redis::cmd("XPENDING")
+            .arg(&o.input)
+            .arg(&o.group)
+            .arg(id)
+            .arg(id)
+            .arg(1)
+            .query(cmd)?;
+        let count = match value {
+            Value::Array(rows) => rows.into_iter().next().and_then(|row| match row {
+                Value::Array(fields) => match fields.get(3) {
+                    Some(Value::Int(n)) => Some(*n as u64),
+                    _ => None,
+                },
+                _ => None,
+            }),
+            _ => None,
+        };
+        Ok(count.unwrap_or(1))
+    }
+
+    fn dispatch(&mut self, entry: Entry, deliveries: u64) {
+        if self.shared.stopping() {
+            return;
+        }
+        let Some(payload) = entry.payload else {
+            self.shared.log.warning(&format!(
+                "entry {} of {} was deleted from the stream while pending; skipped",
+                entry.id, self.shared.options.input
+            ));
+            return;
+        };
+        {
+            let mut set = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            set.insert(entry.id.clone());
+        }
+        self.dispatched += 1;
+        self.shared.counters.add(Count::Received);
+        self.pool.dispatch(Job {
+            id: entry.id,
+            payload,
+            deliveries,
+        });
+    }
+
+    fn tick_totals(&mut self) {
+        if let Some(every) = self.shared.options.totals_every {
+            if self.last_totals.elapsed() >= every {
+                self.last_totals = Instant::now();
+                self.shared
+                    .log
+                    .totals(&self.shared.counters.snapshot(), false);
+            }
+        }
+    }
+}
+
+/// Reads an XREADGROUP reply (RESP2 array or RESP3 map of one stream) into entries.
+fn read_reply(value: Value) -> Vec<Entry> {
+    let streams = match value {
+        Value::Array(streams) => streams,
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| Value::Array(vec![k, v]))
+            .collect(),
+        _ => return Vec::new(),
+    };
+    streams
+        .into_iter()
+        .filter_map(|stream| match stream {
+            Value::Array(mut pair) if pair.len() == 2 => pair.pop(),
+            _ => None,
+        })
+        .flat_map(entries_of)
+        .collect()
+}
+
+fn entries_of(value: Value) -> Vec<Entry> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Array(mut parts) = item else {
+                return None;
+            };
+            let fields = if parts.len() > 1 {
+                parts.remove(1)
+            } else {
+                Value::Nil
+            };
+            let id = parts.into_iter().next().and_then(text)?;
+            let payload = match fields {
+                Value::Array(kv) => Some(event_field(kv)),
+                Value::Map(pairs) => Some(event_field(
+                    pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+                )),
+                _ => None,
+            };
+            Some(Entry { id, payload })
+        })
+        .collect()
+}
+
+fn event_field(kv: Vec<Value>) -> Option<Vec<u8>> {
+    let mut iter = kv.into_iter();
+    while let (Some(k), Some(v)) = (iter.next(), iter.next()) {
+        if text(k).as_deref() == Some("event") {
+            return bytes(v);
+        }
+    }
+    None
+}
+
+fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    bytes(value).and_then(|b| String::from_utf8(b).ok())
+}

@@ -1,0 +1,51 @@
+//! Loose ref files: how many there are, and their values, to pack them when they pile up.
+
+use std::path::Path;
+
+use git2::Oid;
+
+/// Counts the loose ref files under `refs/` (lock files aside).
+pub fn count_loose_refs(gitdir: &Path) -> usize {
+    fn walk(dir: &Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|entry| match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(&entry.path()),
+                Ok(_) if !entry.file_name().to_string_lossy().ends_with(".lock") => 1,
+                _ => 0,
+            })
+            .sum()
+    }
+    walk(&gitdir.join("refs"))
+}
+
+/// Lists the loose direct refs under `refs/` with their values, for packing.
+pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
+    fn walk(gitdir: &Path, rel: &str, out: &mut Vec<(String, Oid)>) {
+        let Ok(entries) = std::fs::read_dir(gitdir.join(rel)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let full = format!("{rel}/{name}");
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(gitdir, &full, out),
+                Ok(_) if !name.ends_with(".lock") => {
+                    let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                    if let Ok(oid) = Oid::from_str(text.trim()) {
+                        out.push((full, oid));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(gitdir, "refs", &mut out);
+    out
+}

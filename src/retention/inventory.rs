@@ -1,0 +1,223 @@
+//! Gathers what the planner reads: task branches with their first-parent histories, store
+//! tags peeled to commits, pins, and the commits protected ref histories reach. Refs are
+//! read by prefix (`git::refscan`), never by walking every ref of the repository.
+
+use std::collections::HashMap;
+
+use git2::{ObjectType, Oid, Repository};
+
+use super::plan::rank_order;
+use super::Progress;
+use crate::catalog::{find_commit, metadata_at};
+use crate::error::{Error, Result};
+use crate::git::refscan;
+use crate::metadata::Trailers;
+use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
+use crate::store::Store;
+
+/// A task branch as the planner sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    /// `refs/heads/<prefix>/<workflow>/<task>`.
+    pub(crate) refname: String,
+    pub(crate) workflow: String,
+    pub(crate) tip: Oid,
+    /// Commit time of the tip, unix seconds.
+    pub(crate) time: i64,
+    /// The tip's `test_status` is `passed` (`None`: not read, as nothing depended on it).
+    pub(crate) passed: Option<bool>,
+    /// First-parent history from the tip, stopping before commits reachable from a protected ref.
+    pub(crate) history: Vec<Oid>,
+}
+
+/// A `corr_` or `prompt_` tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Tag {
+    /// `refs/tags/<name>`.
+    pub(crate) refname: String,
+    /// What the ref holds (a tag object for annotated tags).
+    pub(crate) value: Oid,
+    /// The commit it peels to; `None` when it names no commit.
+    pub(crate) commit: Option<Oid>,
+}
+
+/// Everything the planner reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inventory {
+    pub(crate) branches: Vec<Branch>,
+    pub(crate) tags: Vec<Tag>,
+    /// `(pin name, commit)`.
+    pub(crate) pins: Vec<(String, Oid)>,
+    /// Commits reachable from the base branch or a branch outside the prefix, with its name.
+    pub(crate) protected: HashMap<Oid, String>,
+}
+
+impl Store {
+    /// Reads everything a retention plan depends on.
+    pub(crate) fn retention_inventory(&self, progress: &dyn Progress) -> Result<Inventory> {
+        let protected = self.protected_commits()?;
+        let heads = self.task_branches(None, None)?;
+        progress.start("reading task branches", heads.len() as u64);
+        let mut branches = Vec::with_capacity(heads.len());
+        for (short, tip) in heads {
+            branches.push(self.branch_of(&short, tip, &protected)?);
+            progress.inc(1);
+        }
+        self.mark_last_pass(&mut branches)?;
+        Ok(Inventory {
+            branches,
+            tags: self.store_tags()?,
+            pins: self.pinned_commits()?,
+            protected,
+        })
+    }
+
+    /// Maps every commit reachable from the base branch or another branch outside the
+    /// prefix to that branch's short name (the base branch first).
+    fn protected_commits(&self) -> Result<HashMap<Oid, String>> {
+        let repo = self.repo();
+        let task_dir = format!("refs/heads/{}/", self.config().prefix().as_str());
+        let base = crate::refs::branch_ref(&self.config().base_branch);
+        let mut tips: Vec<(String, Oid)> =
+            refscan::refs_with_prefix(self.git_dir(), "refs/heads/")?
+                .into_iter()
+                .filter(|(name, _)| !name.starts_with(&task_dir))
+                .collect();
+        tips.sort_by_key(|(name, _)| (*name != base, name.clone()));
+        let mut reached = HashMap::new();
+        let mut walked: Vec<Oid> = Vec::new();
+        for (name, tip) in tips {
+            let short = name.trim_start_matches("refs/heads/").to_string();
+            let Ok(commit) = repo.find_commit(tip) else {
+                continue;
+            };
+            let mut walk = repo
+                .revwalk()
+                .map_err(Error::git("failed to walk history"))?;
+            for seen in &walked {
+                walk.hide(*seen)
+                    .map_err(Error::git(format!("failed to walk the history of {short}")))?;
+            }
+            walk.push(commit.id())
+                .map_err(Error::git(format!("failed to walk the history of {short}")))?;
+            for oid in walk {
+                let oid = oid.map_err(Error::git(format!("failed to walk {short}")))?;
+                reached.entry(oid).or_insert_with(|| short.clone());
+            }
+            walked.push(commit.id());
+        }
+        Ok(reached)
+    }
+
+    fn branch_of(&self, short: &str, tip: Oid, protected: &HashMap<Oid, String>) -> Result<Branch> {
+        let repo = self.repo();
+        let commit = find_commit(repo, tip)?;
+        let time = commit.time().seconds();
+        let workflow = short
+            .strip_prefix(self.config().prefix().as_str())
+            .and_then(|rest| rest.trim_start_matches('/').split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let mut history = Vec::new();
+        let mut next = Some(commit);
+        while let Some(c) = next.take() {
+            if protected.contains_key(&c.id()) {
+                break;
+            }
+            history.push(c.id());
+            if let Ok(parent) = c.parent(0) {
+                next = Some(parent);
+            }
+        }
+        Ok(Branch {
+            refname: format!("refs/heads/{short}"),
+            workflow,
+            tip,
+            time,
+            passed: None,
+            history,
+        })
+    }
+
+    /// Reads `test_status` of tips, newest first per workflow, up to the first that passed.
+    fn mark_last_pass(&self, branches: &mut [Branch]) -> Result<()> {
+        let order: Vec<Vec<usize>> = rank_order(branches).into_values().collect();
+        for idxs in order {
+            for i in idxs {
+                let passed = self.tip_passed(branches[i].tip)?;
+                branches[i].passed = Some(passed);
+                if passed {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tip_passed(&self, tip: Oid) -> Result<bool> {
+        let repo = self.repo();
+        let commit = find_commit(repo, tip)?;
+        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let (Some(wf), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
+            return Ok(false);
+        };
+        let dir = self
+            .config()
+            .artifact_dir
+            .replace("{workflow_id}", wf)
+            .replace("{task_id}", task);
+        let status = match metadata_at(repo, &commit, &dir) {
+            Some(doc) => doc
+                .get("test_status")
+                .and_then(|s| s.as_str())
+                .map(str::to_string),
+            None => trailers.test_status.clone(),
+        };
+        Ok(status.as_deref() == Some("passed"))
+    }
+
+    fn store_tags(&self) -> Result<Vec<Tag>> {
+        let mut tags = Vec::new();
+        for prefix in [CORR_PREFIX, PROMPT_PREFIX] {
+            let scan = format!("refs/tags/{prefix}");
+            for (refname, value, peeled) in refscan::refs_with_prefix_peeled(self.git_dir(), &scan)?
+            {
+                let commit = match peeled {
+                    Some(p) => commit_or_none(self.repo(), p, true),
+                    None => commit_or_none(self.repo(), value, false),
+                };
+                tags.push(Tag {
+                    refname,
+                    value,
+                    commit,
+                });
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Returns `(pin name, commit)` of every pin.
+    pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, Oid)>> {
+        let prefix = format!("{PINS_NAMESPACE}/");
+        Ok(refscan::refs_with_prefix(self.git_dir(), &prefix)?
+            .into_iter()
+            .filter_map(|(name, oid)| {
+                let commit = commit_or_none(self.repo(), oid, false)?;
+                Some((name[prefix.len()..].to_string(), commit))
+            })
+            .collect())
+    }
+}
+
+/// Returns the commit `oid` names (peeling tags); `None` for anything else. With
+/// `known_peeled`, `oid` is the end of the peel chain `packed-refs` recorded: no read.
+fn commit_or_none(repo: &Repository, oid: Oid, known_peeled: bool) -> Option<Oid> {
+    if known_peeled {
+        return Some(oid);
+    }
+    let object = repo.find_object(oid, None).ok()?;
+    match object.kind() {
+        Some(ObjectType::Commit) => Some(oid),
+        _ => object.peel(ObjectType::Commit).ok().map(|c| c.id()),
+    }
+}

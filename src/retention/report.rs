@@ -1,0 +1,147 @@
+//! The retention log: one commit per gc, restore or purge on `refs/artifact-store/reports`,
+//! browsable with `git log refs/artifact-store/reports`. Each commit's tree holds every
+//! report so far as `<kind>-<unix_ts>.tsv`; its message says what happened, why and when.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use git2::{Oid, Repository};
+
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::git::{cas, durable};
+use crate::refs::REPORTS_REF;
+use crate::store::{rfc3339_utc, Store};
+
+/// Reports with at most this many rows list them in the commit message too.
+const ROWS_IN_MESSAGE: usize = 50;
+
+/// One entry of the retention log.
+pub(crate) struct Report {
+    /// `gc`, `restore` or `purge`.
+    pub(crate) kind: &'static str,
+    /// The trash time it is about.
+    pub(crate) ts: i64,
+    /// The subject line.
+    pub(crate) title: String,
+    /// Lines of the message body.
+    pub(crate) summary: Vec<String>,
+    /// Tab-separated rows: action, ref, object id, reason.
+    pub(crate) rows: Vec<String>,
+}
+
+/// Commits `report` on top of `refs/artifact-store/reports`; returns the commit.
+pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
+    let repo = store.repo();
+    let time = store.commit_time()?;
+    let sig = store.signature(&time)?;
+    let mut body = String::from("action\tref\toid\treason\n");
+    for row in &report.rows {
+        body.push_str(row);
+        body.push('\n');
+    }
+    let blob = repo
+        .blob(body.as_bytes())
+        .map_err(Error::git("failed to write the report"))?;
+    let mut written = vec![blob];
+    let policy = cas::LockPolicy {
+        stale_after: (store.config().stale_lock_seconds > 0)
+            .then(|| Duration::from_secs(store.config().stale_lock_seconds)),
+        timeout: Duration::from_secs(store.config().lock_timeout),
+    };
+    let landed = cas::update(
+        repo,
+        REPORTS_REF,
+        "artifact-store: report",
+        policy,
+        |parent| {
+            let (tree, file) = report_tree(repo, parent, report, blob)?;
+            let message = message(report, &file, &rfc3339_utc(&time));
+            let parents = parent
+                .map(|p| repo.find_commit(p))
+                .transpose()
+                .map_err(Error::git("failed to read the last report"))?;
+            let tree = repo
+                .find_tree(tree)
+                .map_err(Error::git("failed to read the report tree"))?;
+            let commit = repo
+                .commit(
+                    None,
+                    &sig,
+                    &sig,
+                    &message,
+                    &tree,
+                    &parents.iter().collect::<Vec<_>>(),
+                )
+                .map_err(Error::git("failed to write the report commit"))?;
+            written.extend([tree.id(), commit]);
+            Ok(ControlFlow::<(), Oid>::Continue(commit))
+        },
+    )?;
+    let ControlFlow::Continue((commit, _)) = landed else {
+        unreachable!("the report builder never stops early")
+    };
+    if store.config().durability == Durability::Fsync {
+        durable::sync_objects(repo, &written)?;
+        durable::sync_ref(repo, REPORTS_REF, false)?;
+    }
+    Ok(commit)
+}
+
+/// Returns the last report's tree plus this report's file, and the file's name.
+fn report_tree(
+    repo: &Repository,
+    parent: Option<Oid>,
+    report: &Report,
+    blob: Oid,
+) -> Result<(Oid, String)> {
+    let base = match parent {
+        Some(p) => Some(
+            repo.find_commit(p)
+                .and_then(|c| c.tree())
+                .map_err(Error::git("failed to read the last report"))?,
+        ),
+        None => None,
+    };
+    let mut builder = repo
+        .treebuilder(base.as_ref())
+        .map_err(Error::git("failed to build the report tree"))?;
+    let mut file = format!("{}-{}.tsv", report.kind, report.ts);
+    let mut n = 2;
+    while builder
+        .get(&file)
+        .map_err(Error::git("failed to build the report tree"))?
+        .is_some()
+    {
+        file = format!("{}-{}-{n}.tsv", report.kind, report.ts);
+        n += 1;
+    }
+    builder
+        .insert(&file, blob, 0o100644)
+        .map_err(Error::git("failed to build the report tree"))?;
+    let tree = builder
+        .write()
+        .map_err(Error::git("failed to write the report tree"))?;
+    Ok((tree, file))
+}
+
+fn message(report: &Report, file: &str, when: &str) -> String {
+    let mut text = format!("{}\n\n", report.title);
+    for line in &report.summary {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&format!("When: {when}\n\n"));
+    if report.rows.len() <= ROWS_IN_MESSAGE {
+        for row in &report.rows {
+            text.push_str(&row.replace('\t', "  "));
+            text.push('\n');
+        }
+    } else {
+        text.push_str(&format!(
+            "{} rows; the full list: git show {REPORTS_REF}:{file}\n",
+            report.rows.len()
+        ));
+    }
+    text
+}
