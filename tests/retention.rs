@@ -5,6 +5,8 @@
 mod common;
 #[path = "retention/explain.rs"]
 mod explain;
+#[path = "retention/order.rs"]
+mod order;
 #[path = "retention/safety.rs"]
 mod safety;
 #[path = "retention/trash.rs"]

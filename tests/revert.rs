@@ -290,6 +290,47 @@ fn hard_force_moves_the_ref_keeps_the_old_tip_in_the_trash_and_prints_a_working_
 }
 
 #[test]
+fn hard_never_shares_a_trash_ref_another_writer_made() {
+    // `gc --apply` writes its trash copies before it deletes, and takes back the copies of
+    // refs it did not delete: a revert that adopted such a copy as its own could lose the
+    // old tip. So a trash name that exists, even at the old tip, is passed over.
+    let t = Seeded::new();
+    let old = t.rev("main");
+    let at = 1_750_000_000_i64;
+    let theirs = format!("refs/artifact-store/trash/{at}/refs/heads/main");
+    t.env.git_in(&t.store, &["update-ref", &theirs, &old]);
+    let out = t
+        .env
+        .cmd(&[
+            "--repo",
+            t.s(),
+            "--json",
+            "revert-to-tag",
+            "corr_c1",
+            "--hard",
+            "--force",
+        ])
+        .env("GIT_COMMITTER_DATE", format!("@{at} +0000"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = format!("refs/artifact-store/trash/{}/refs/heads/main", at + 1);
+    assert_eq!(result["trash_ref"], ours.as_str());
+    assert_eq!(t.rev(&ours), old);
+    assert_eq!(
+        t.rev(&theirs),
+        old,
+        "the other writer's trash ref is left alone"
+    );
+    t.env.fsck(&t.store);
+}
+
+#[test]
 fn hard_without_force_is_a_usage_error_that_says_why() {
     let t = Seeded::new();
     let run = t.refused(&["revert-to-tag", "corr_c1", "--hard"], 2);

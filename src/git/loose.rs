@@ -49,3 +49,29 @@ pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
     walk(gitdir, "refs", &mut out);
     out
 }
+
+/// Names of the loose refs under `dir` (a ref directory such as `refs/x/`), and of the
+/// refs whose `<ref>.lock` is held there: what other writers have put, or are putting, there.
+pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {
+    fn walk(gitdir: &Path, rel: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(gitdir.join(rel)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let full = format!("{rel}/{name}");
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(gitdir, &full, out),
+                Ok(_) => out.push(full.strip_suffix(".lock").unwrap_or(&full).to_string()),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(gitdir, dir.trim_end_matches('/'), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}

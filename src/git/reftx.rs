@@ -4,8 +4,8 @@
 //! FIELD-NOTES.md: libgit2 rewrites `packed-refs` once per deleted ref and concurrent
 //! libgit2 deleters resurrect each other's deletions; gix-ref prepares every edit (locks
 //! and checks) before it writes anything, and rewrites `packed-refs` once. Edits come in
-//! groups that land or are skipped together (a ref's move to the trash is a create and a
-//! delete). In [`Mode::SkipChanged`] a group whose ref no longer holds the expected value
+//! groups that land or are skipped together (a restore from the trash is a create and
+//! a delete). In [`Mode::SkipChanged`] a group whose ref no longer holds the expected value
 //! is taken out and the rest retried; in [`Mode::Atomic`] the first such ref fails all.
 
 use std::collections::HashMap;

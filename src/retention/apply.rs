@@ -1,8 +1,10 @@
-//! Carries a plan out: every pruned ref moves to `refs/artifact-store/trash/<ts>/<ref>` in
-//! one gix-ref transaction, each move conditioned on the value the plan saw; refs that
-//! changed are skipped and reported. Then the report commit, then packing of loose refs.
+//! Carries a plan out: every pruned ref moves to `refs/artifact-store/trash/<ts>/<ref>`:
+//! the trash copies go into `packed-refs` in one rewrite, then the refs are deleted in one
+//! gix-ref transaction, each on condition that it holds the value the plan saw; refs that
+//! changed are skipped and reported, and their copies taken out again. Then the report
+//! commit, then packing of loose refs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +17,7 @@ use super::Progress;
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::git::reftx::{self, Mode, RefChange, TxOptions};
-use crate::git::{durable, loose, refscan};
+use crate::git::{durable, loose, packed, refscan};
 use crate::refs::{parse_trash_ref, trash_ref, CORR_PREFIX, PROMPT_PREFIX, TRASH_NAMESPACE};
 use crate::store::Store;
 
@@ -104,6 +106,14 @@ impl Drop for GcLock {
 }
 
 /// Moves the plan's pruned refs to the trash and writes the report.
+///
+/// A move is two steps, in this order: the trash copies are written into `packed-refs` in
+/// one rewrite (no lock file per ref: only gc, restore and purge write the trash, one at a
+/// time under [`GcLock`]), then the pruned refs are deleted in one gix-ref transaction,
+/// each on condition that it still holds the planned value. A crash between the two leaves
+/// every pruned ref in place beside its copy; a deletion never runs without its copy. Refs
+/// that changed, and refs whose trash name another writer took meanwhile, are skipped, and
+/// their copies are taken out again: the trash holds exactly what moved.
 pub(super) fn apply(
     store: &Store,
     plan: &Plan,
@@ -120,33 +130,86 @@ pub(super) fn apply(
             now => skipped.push(changed(d, now.map(Oid::to_string))),
         }
     }
-    let groups: Vec<Vec<RefChange>> = moving
+    refuse_refs_in_the_way(store.git_dir(), ts)?;
+    progress.start(
+        &format!("copying {} refs to the trash", moving.len()),
+        moving.len() as u64,
+    );
+    let copies: Vec<(String, Oid)> = moving
         .iter()
-        .map(|d| {
-            vec![
-                RefChange::Create {
-                    name: trash_ref(ts, &d.refname),
-                    value: d.oid,
-                },
-                RefChange::Delete {
-                    name: d.refname.clone(),
-                    expected: d.oid,
-                },
-            ]
+        .map(|d| (trash_ref(ts, &d.refname), d.oid))
+        .collect();
+    let timeout = lock_timeout(store);
+    let new_refs: Vec<packed::NewRef> = copies
+        .iter()
+        .zip(&moving)
+        .map(|((name, value), d)| packed::NewRef {
+            name: name.clone(),
+            value: *value,
+            copy_of: Some(d.refname.clone()),
         })
         .collect();
-    progress.start(
-        &format!("moving {} refs to the trash", groups.len()),
-        groups.len() as u64,
-    );
-    let outcome = reftx::transact(store.repo(), &groups, tx_options(store, Mode::SkipChanged))?;
-    progress.inc(groups.len() as u64);
-    progress.finish();
-    for s in &outcome.skipped {
-        skipped.push(changed(moving[s.group], s.actual.clone()));
-    }
-    let moved: Vec<&Decision> = outcome.applied.iter().map(|&i| moving[i]).collect();
+    let written = packed::add(store.repo(), &new_refs, timeout)?;
     sync_packed_refs(store)?;
+    progress.inc(moving.len() as u64);
+    progress.start(
+        &format!("deleting {} refs", moving.len()),
+        moving.len() as u64,
+    );
+    let taken = taken_trash_names(store.git_dir(), ts, &copies, &written);
+    let deleting: Vec<usize> = (0..moving.len()).filter(|i| !taken[*i]).collect();
+    let groups: Vec<Vec<RefChange>> = deleting
+        .iter()
+        .map(|&i| {
+            vec![RefChange::Delete {
+                name: moving[i].refname.clone(),
+                expected: moving[i].oid,
+            }]
+        })
+        .collect();
+    let outcome = reftx::transact(store.repo(), &groups, tx_options(store, Mode::SkipChanged));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Nothing is known to be deleted: take out the copies of refs still in place.
+            let _ = remove_copies_of_unmoved(store, &moving, &copies, &written);
+            return Err(e);
+        }
+    };
+    progress.inc(moving.len() as u64);
+    progress.finish();
+    let mut unmoved: Vec<usize> = (0..moving.len()).filter(|i| taken[*i]).collect();
+    for i in &unmoved {
+        let name = &copies[*i].0;
+        skipped.push(SkippedRef {
+            reason: format!("its trash name {name} was taken by another writer"),
+            ..changed(moving[*i], Some(moving[*i].oid.to_string()))
+        });
+    }
+    for s in &outcome.skipped {
+        let i = deleting[s.group];
+        skipped.push(changed(moving[i], s.actual.clone()));
+        unmoved.push(i);
+    }
+    let stray: Vec<(String, Oid)> = unmoved
+        .iter()
+        .filter(|i| written[**i])
+        .map(|i| copies[*i].clone())
+        .collect();
+    if let Err(e) = packed::remove(store.repo(), &stray, timeout) {
+        // The refs moved already: report the copies left behind rather than fail the run.
+        for s in skipped.iter_mut() {
+            if let Some((copy, _)) = stray.iter().find(|(c, _)| *c == trash_ref(ts, &s.refname)) {
+                s.reason = format!("{}; its copy {copy} could not be taken out ({e})", s.reason);
+            }
+        }
+    }
+    sync_packed_refs(store)?;
+    let moved: Vec<&Decision> = outcome
+        .applied
+        .iter()
+        .map(|&g| moving[deleting[g]])
+        .collect();
     let report_commit = match moved.is_empty() {
         true => None,
         false => Some(report::write(store, &gc_report(ts, &moved, &skipped))?.to_string()),
@@ -165,11 +228,92 @@ pub(super) fn apply(
     })
 }
 
+/// Refuses a batch whose every trash name is blocked: a loose ref file named like one of
+/// the directories of `refs/artifact-store/trash/<ts>/`.
+fn refuse_refs_in_the_way(gitdir: &Path, ts: i64) -> Result<()> {
+    let batch = format!("{TRASH_NAMESPACE}/{ts}");
+    let mut dir = batch.as_str();
+    loop {
+        if gitdir.join(dir).is_file() {
+            return Err(Error::Conflict {
+                message: format!("the ref {dir} is in the way of the trash batch {batch}/"),
+                hint: Some(format!("rename or delete {dir}, then run gc again")),
+            });
+        }
+        match dir.rsplit_once('/') {
+            Some((parent, _)) if parent != "refs" => dir = parent,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Marks the copies whose trash name someone else holds: `packed-refs` had it, or a ref
+/// named like one of its directories or under it (so it was not written), or a loose ref,
+/// or a held `<ref>.lock`, is at that name, above it or under it within
+/// `refs/artifact-store/trash/<ts>/` (`revert-to-tag --hard` keeps old tips there under
+/// libgit2's per-ref lock, not under the gc lock). Looked for after the copies are in
+/// `packed-refs`: a writer that locks such a name later sees the copy.
+fn taken_trash_names(
+    gitdir: &Path,
+    ts: i64,
+    copies: &[(String, Oid)],
+    written: &[bool],
+) -> Vec<bool> {
+    let loose = loose::names_under(gitdir, &format!("{TRASH_NAMESPACE}/{ts}/"));
+    if loose.is_empty() {
+        return written.iter().map(|w| !w).collect();
+    }
+    let loose: HashSet<&str> = loose.iter().map(String::as_str).collect();
+    let dirs_of = |name: &'_ str| -> Vec<String> {
+        name.match_indices('/')
+            .map(|(i, _)| name[..i].to_string())
+            .collect()
+    };
+    let mut blocked: HashSet<String> = HashSet::new();
+    for name in &loose {
+        blocked.insert(name.to_string());
+        blocked.extend(dirs_of(name));
+    }
+    copies
+        .iter()
+        .zip(written)
+        .map(|((name, _), written)| {
+            !written
+                || blocked.contains(name)
+                || dirs_of(name).iter().any(|d| loose.contains(d.as_str()))
+        })
+        .collect()
+}
+
+/// After a failed deletion step: removes the copies of refs that still hold the planned
+/// value (their objects stay reachable from the ref itself).
+fn remove_copies_of_unmoved(
+    store: &Store,
+    moving: &[&Decision],
+    copies: &[(String, Oid)],
+    written: &[bool],
+) -> Result<usize> {
+    let current = current_values(store)?;
+    let unmoved: Vec<(String, Oid)> = moving
+        .iter()
+        .zip(copies.iter().zip(written))
+        .filter(|(d, (_, written))| **written && current.get(&d.refname) == Some(&d.oid))
+        .map(|(_, (copy, _))| copy.clone())
+        .collect();
+    let removed = packed::remove(store.repo(), &unmoved, lock_timeout(store))?;
+    sync_packed_refs(store)?;
+    Ok(removed)
+}
+
+fn lock_timeout(store: &Store) -> Duration {
+    Duration::from_secs(store.config().lock_timeout)
+}
+
 pub(super) fn tx_options(store: &Store, mode: Mode) -> TxOptions {
     TxOptions {
         mode,
         packed: true,
-        lock_timeout: Duration::from_secs(store.config().lock_timeout),
+        lock_timeout: lock_timeout(store),
     }
 }
 

@@ -31,15 +31,14 @@ pub(super) struct Done {
     pub(super) warnings: Vec<String>,
 }
 
-/// A trash ref holding the old tip, and whether this run created it.
+/// The trash ref this run created to hold the old tip.
 struct Trash {
     name: String,
-    created: bool,
+    old: Oid,
 }
 
 /// Writes what the plan needs and moves the target.
 pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
-    let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
     let policy = lock_policy(store);
     let new_tip = match job.plan {
@@ -55,8 +54,8 @@ pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
     let report = match move_target(store, job, new_tip, policy, durable_on) {
         Ok(report) => report,
         Err(e) => {
-            if let Some(trash) = trash.filter(|t| t.created) {
-                discard(repo, &trash.name, &mut warnings);
+            if let Some(trash) = trash {
+                discard(store, job, &trash, &mut warnings);
             }
             return Err(e);
         }
@@ -141,8 +140,10 @@ fn message(job: &Job<'_>) -> String {
     message
 }
 
-/// Keeps `old` under `refs/artifact-store/trash/<unix_ts>/<target ref>`; a later second
-/// is taken when that name already holds another commit.
+/// Keeps `old` under `refs/artifact-store/trash/<unix_ts>/<target ref>`, a name this run
+/// creates; a later second is taken when that name exists. A name another writer made is
+/// never shared: `gc --apply` puts its copies there before it deletes the refs, and takes
+/// out again the copies of refs it did not delete, so a copy is not a safe home for `old`.
 fn keep_in_trash(
     store: &Store,
     job: &Job<'_>,
@@ -158,26 +159,14 @@ fn keep_in_trash(
         let result = cas::update(repo, &name, &log, policy, |current| {
             Ok(match current {
                 None => ControlFlow::Continue(old),
-                Some(held) => ControlFlow::Break(held == old),
+                Some(_) => ControlFlow::Break(()),
             })
         })?;
-        match result {
-            ControlFlow::Continue(_) => {
-                if durable_on {
-                    durable::sync_ref(repo, &name, true)?;
-                }
-                return Ok(Trash {
-                    name,
-                    created: true,
-                });
+        if let ControlFlow::Continue(_) = result {
+            if durable_on {
+                durable::sync_ref(repo, &name, true)?;
             }
-            ControlFlow::Break(true) => {
-                return Ok(Trash {
-                    name,
-                    created: false,
-                })
-            }
-            ControlFlow::Break(false) => continue,
+            return Ok(Trash { name, old });
         }
     }
     Err(Error::Conflict {
@@ -255,11 +244,26 @@ fn short_sha(oid: Option<Oid>) -> String {
     )
 }
 
-/// Deletes a trash ref this run created for a revert that did not land.
-fn discard(repo: &Repository, name: &str, warnings: &mut Vec<String>) {
-    let deleted = repo.find_reference(name).and_then(|mut r| r.delete());
+/// Deletes the trash ref this run created for a revert that did not land, while the target
+/// still holds the old tip; when the target moved or went meanwhile (a concurrent
+/// `gc --apply` may have deleted it), the trash ref stays: it may be all that holds the tip.
+fn discard(store: &Store, job: &Job<'_>, trash: &Trash, warnings: &mut Vec<String>) {
+    let repo = store.repo();
+    match crate::git::ref_oid(repo, &job.target.refname) {
+        Ok(Some(now)) if now == trash.old => {}
+        _ => {
+            warnings.push(format!(
+                "kept {} (the old tip): {} no longer holds it",
+                trash.name, job.target.short
+            ));
+            return;
+        }
+    }
+    let deleted = repo
+        .find_reference(&trash.name)
+        .and_then(|mut r| r.delete());
     if let Err(e) = deleted {
-        warnings.push(format!("could not remove {name}: {}", e.message()));
+        warnings.push(format!("could not remove {}: {}", trash.name, e.message()));
     }
 }
 
