@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, InputSpec};
-use crate::metadata::{self, TestStatus, Trailers, METADATA_FILE};
+use crate::metadata::{self, TestStatus, Trailers};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
 use crate::scan::Finding;
 use crate::store::Store;
@@ -310,7 +310,8 @@ impl Store {
         let trailers = Trailers::parse(commit.message().unwrap_or(""));
         let same_task = trailers.workflow_id.as_deref() == Some(p.workflow.as_str())
             && trailers.task_id.as_deref() == Some(p.task.as_str());
-        let stored = self.stored_checksums(&commit, &p.artifact_dir);
+        let stored = crate::catalog::metadata_at(self.repo(), &commit, &p.artifact_dir)
+            .map(|doc| metadata::checksums_of(&doc));
         let branch = match (trailers.workflow_id, trailers.task_id) {
             (Some(w), Some(t)) => format!("{}/{w}/{t}", self.config().prefix().as_str()),
             _ => self.config().prefix().task_branch(&p.workflow, &p.task),
@@ -321,20 +322,6 @@ impl Store {
             tag_present,
             same_content: same_task && stored.as_ref() == Some(&p.checksums),
         })
-    }
-
-    fn stored_checksums(
-        &self,
-        commit: &git2::Commit<'_>,
-        dir: &str,
-    ) -> Option<BTreeMap<String, String>> {
-        let tree = commit.tree().ok()?;
-        let entry = tree
-            .get_path(std::path::Path::new(&format!("{dir}/{METADATA_FILE}")))
-            .ok()?;
-        let blob = self.repo().find_blob(entry.id()).ok()?;
-        let doc: Value = serde_json::from_slice(blob.content()).ok()?;
-        Some(metadata::checksums_of(&doc))
     }
 
     fn duplicate(&self, p: &Prepared, existing: &Existing) -> Result<CommitOutcome> {
