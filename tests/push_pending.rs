@@ -3,17 +3,11 @@
 
 mod common;
 
-use common::{commit_args, Env};
+use common::{commit_args, store_with_remote, Env};
 use serde_json::Value;
 use std::path::Path;
 
 const BRANCH: &str = "refs/heads/ai/generated/wf/t";
-
-fn store_with_remote(env: &Env, name: &str, url: &str) -> String {
-    let store = env.store_at(name);
-    env.git_in(&store, &["remote", "add", "origin", url]);
-    store.to_str().unwrap().to_string()
-}
 
 fn refs_of(report: &Value, key: &str) -> Vec<String> {
     let mut refs: Vec<String> = report[key]

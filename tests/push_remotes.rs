@@ -3,34 +3,10 @@
 
 mod common;
 
-use common::{commit_args, Env};
+use common::{commit_args, has_ref, rev, store_with_remote, Env};
 use std::path::Path;
 
 const BRANCH: &str = "refs/heads/ai/generated/wf/t";
-
-/// A store whose `origin` is `url`.
-fn store_with_remote(env: &Env, name: &str, url: &str) -> String {
-    let store = env.store_at(name);
-    env.git_in(&store, &["remote", "add", "origin", url]);
-    store.to_str().unwrap().to_string()
-}
-
-fn rev(env: &Env, repo: &Path, spec: &str) -> String {
-    env.git_in(repo, &["rev-parse", "--verify", "-q", spec])
-}
-
-fn has_ref(env: &Env, repo: &Path, refname: &str) -> bool {
-    env.git(&[
-        "-C",
-        repo.to_str().unwrap(),
-        "rev-parse",
-        "--verify",
-        "-q",
-        refname,
-    ])
-    .code
-        == 0
-}
 
 #[test]
 fn commit_push_reaches_a_local_path_a_file_url_and_a_git_daemon() {

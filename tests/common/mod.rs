@@ -38,6 +38,24 @@ impl Run {
     }
 }
 
+/// Runs `cmd` with `stdin` written to its standard input.
+fn pipe(mut cmd: Command, stdin: &str) -> Run {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a test process");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    to_run(child.wait_with_output().unwrap())
+}
+
 fn to_run(output: Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -100,21 +118,7 @@ impl Env {
 
     /// Runs the store binary with `stdin` as standard input.
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn artifact-store");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        to_run(child.wait_with_output().unwrap())
+        pipe(self.cmd(args), stdin)
     }
 
     /// Runs `git` in the sandbox.
@@ -211,23 +215,10 @@ impl Env {
     /// Runs `git` with `stdin` as standard input, asserting success.
     #[track_caller]
     pub fn git_stdin(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write;
         let mut cmd = Command::new("git");
         self.hermetic(&mut cmd);
-        let mut child = cmd
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn git");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let run = to_run(child.wait_with_output().unwrap());
+        cmd.args(args);
+        let run = pipe(cmd, stdin);
         assert_eq!(run.code, 0, "git {args:?} failed:\n{}", run.stderr);
         run.stdout.trim_end().to_string()
     }
@@ -353,4 +344,30 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A store at `name` in the sandbox whose `origin` is `url`; returns its path as text.
+pub fn store_with_remote(env: &Env, name: &str, url: &str) -> String {
+    let store = env.store_at(name);
+    env.git_in(&store, &["remote", "add", "origin", url]);
+    store.to_str().unwrap().to_string()
+}
+
+/// Resolves `spec` in `repo`, asserting it exists.
+pub fn rev(env: &Env, repo: &Path, spec: &str) -> String {
+    env.git_in(repo, &["rev-parse", "--verify", "-q", spec])
+}
+
+/// Returns whether `refname` resolves in `repo`.
+pub fn has_ref(env: &Env, repo: &Path, refname: &str) -> bool {
+    env.git(&[
+        "-C",
+        repo.to_str().unwrap(),
+        "rev-parse",
+        "--verify",
+        "-q",
+        refname,
+    ])
+    .code
+        == 0
 }
