@@ -196,6 +196,8 @@ fn new_task_branch_starts_from_the_base_branch_and_keeps_its_files() {
         1,
         "without a base branch the first commit is a root"
     );
+    env.fsck(&repo);
+    env.fsck(&bare);
 }
 
 #[test]
@@ -229,6 +231,7 @@ fn commit_never_touches_worktree_index_or_head() {
         !repo.join("artifacts").exists(),
         "nothing may be checked out"
     );
+    env.fsck(&repo);
 }
 
 #[test]
@@ -253,6 +256,7 @@ fn same_correlation_and_content_is_a_duplicate_that_writes_nothing() {
         before,
         "a duplicate moves no ref and writes no object"
     );
+    env.fsck(&store);
 }
 
 #[test]
@@ -338,6 +342,7 @@ fn prompt_tag_moves_to_the_newest_commit_of_its_prompt() {
         env.git_in(&store, &["cat-file", "-t", "prompt_beef1234"]),
         "tag"
     );
+    env.fsck(&store);
 }
 
 #[test]
@@ -423,6 +428,7 @@ fn human_output_is_one_line_on_stdout() {
         "{}",
         run.stdout
     );
+    env.fsck(&store);
 }
 
 #[test]

@@ -145,6 +145,7 @@ fn a_lock_that_never_goes_stale_fails_clearly_naming_the_lock_file() {
     );
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
     assert_eq!(env.git_in(&store, &["for-each-ref"]), before);
+    env.fsck(&store);
 }
 
 fn fsync_calls(env: &Env, extra: &[&str], corr: &str) -> Option<usize> {
@@ -205,6 +206,7 @@ fn objects_and_refs_are_fsynced_by_default_and_not_when_durability_is_none() {
         "expected an fsync per object and ref written, saw {on}"
     );
     assert_eq!(off, 0, "durability=none must not fsync");
+    env.fsck(&env.path("store.git"));
 }
 
 #[test]
@@ -251,6 +253,8 @@ fn init_creates_stores_and_adopts_an_existing_repository_unchanged() {
         before,
         "adopting must not change a byte"
     );
+    env.fsck(&bare);
+    env.fsck(&existing);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -93,6 +93,7 @@ fn a_secret_in_caller_metadata_is_caught_too() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert_never_printed(&key, &run);
     assert_eq!(env.snapshot(&store), before);
+    env.fsck(&store);
 }
 
 #[test]
@@ -113,6 +114,7 @@ fn scanning_can_be_turned_off_with_a_warning() {
         "{}",
         run.stderr
     );
+    env.fsck(&store);
 }
 
 #[test]
@@ -150,6 +152,7 @@ fn look_alikes_in_artifacts_commit_fine_and_the_stores_own_metadata_scans_clean(
         "metadata.json with sha256 checksums must not trip the scanner:\n{}",
         run.stdout
     );
+    env.fsck(&store);
 }
 
 #[test]
@@ -273,4 +276,5 @@ fn a_secret_in_one_file_of_a_large_set_loaded_in_parallel_is_caught() {
     );
     assert_eq!(run.json()["error"]["findings"][0]["line"], 6001);
     assert_eq!(env.snapshot(&store), before);
+    env.fsck(&store);
 }
