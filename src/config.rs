@@ -232,6 +232,15 @@ impl Config {
         Ok(())
     }
 
+    /// How long a lock may go untouched before it counts as left by a killed process
+    /// (`stale_lock_seconds`; `0` means never).
+    pub fn stale_lock_bound(&self) -> std::time::Duration {
+        match self.stale_lock_seconds {
+            0 => std::time::Duration::MAX,
+            s => std::time::Duration::from_secs(s),
+        }
+    }
+
     /// Returns the artifact directory of a task: `artifact_dir` with its placeholders filled.
     pub fn artifact_dir_for(&self, workflow: &str, task: &str) -> String {
         self.artifact_dir

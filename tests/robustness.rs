@@ -123,6 +123,54 @@ fn a_stale_lock_left_by_a_killed_process_is_removed_with_a_warning() {
 }
 
 #[test]
+fn a_ref_lock_of_a_live_gc_is_never_broken_however_old() {
+    // A gc transaction over many refs can hold its per-ref locks for longer than the stale
+    // bound; it keeps `artifact-store-gc.lock` fresh meanwhile. Breaking one of its locks
+    // would let this commit land on a ref that the transaction then deletes.
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let f = env.write("a.txt", "1\n");
+    env.run(&commit_args(s, "c1", &[f.to_str().unwrap()])).ok();
+    let lock = store.join("refs/heads/ai/generated/wf/t.lock");
+    std::fs::write(&lock, "").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let gc_lock = store.join("artifact-store-gc.lock");
+    std::fs::write(&gc_lock, "").unwrap();
+    let before = env.git_in(&store, &["for-each-ref"]);
+    std::fs::write(&f, "2\n").unwrap();
+    let mut args = vec!["-c", "stale_lock_seconds=30", "-c", "lock_timeout=1"];
+    args.extend(commit_args(s, "c2", &[f.to_str().unwrap()]));
+    let run = env.run(&args);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(run.json()["error"]["kind"], "locked");
+    assert!(lock.exists(), "the live gc's lock was removed");
+    assert_eq!(env.git_in(&store, &["for-each-ref"]), before);
+
+    // Once the gc lock stops being refreshed for the stale bound, the ref lock is fair game.
+    std::fs::File::options()
+        .write(true)
+        .open(&gc_lock)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let run = env.run(&args).ok();
+    assert!(
+        run.stderr.contains("removed a stale lock"),
+        "{}",
+        run.stderr
+    );
+    assert!(!lock.exists());
+    env.fsck(&store);
+}
+
+#[test]
 fn a_lock_that_never_goes_stale_fails_clearly_naming_the_lock_file() {
     let env = Env::new();
     let store = env.store();

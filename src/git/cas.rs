@@ -5,6 +5,12 @@
 //! "failed to create locked file" errors when another process prunes an empty ref
 //! directory. All are retried. A lock older than `stale_after` is taken as left by a
 //! killed process and removed; one that never goes stale ends in [`Error::Locked`].
+//!
+//! The exception: while a bulk writer (gc, trash restore or purge) is alive, its per-ref
+//! locks are never removed, however old. It proves it is alive by touching
+//! [`GC_LOCK_FILE`] every half second; a gc transaction over 60k refs can hold its locks
+//! for longer than the stale bound, and breaking one would let a commit land on a ref
+//! that the transaction then deletes.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -13,6 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::error::{Error, Result};
+
+/// The bulk writers' lock, in the git dir, refreshed while held.
+pub const GC_LOCK_FILE: &str = "artifact-store-gc.lock";
 
 /// What a compare-and-swap loop did besides landing the update.
 #[derive(Debug, Default, Clone)]
@@ -106,7 +115,7 @@ fn remove_if_stale(
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .unwrap_or_default();
-    if age < stale_after {
+    if age < stale_after || bulk_writer_alive(repo, stale_after) {
         return Ok(None);
     }
     match std::fs::remove_file(&lock) {
@@ -114,6 +123,21 @@ fn remove_if_stale(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("failed to remove stale lock", lock)(e)),
     }
+}
+
+/// Whether a gc, trash restore or purge holds [`GC_LOCK_FILE`] and touched it within
+/// `stale_after`.
+fn bulk_writer_alive(repo: &Repository, stale_after: Duration) -> bool {
+    std::fs::metadata(repo.path().join(GC_LOCK_FILE))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| {
+            SystemTime::now()
+                .duration_since(m)
+                .ok()
+                .or(Some(Duration::ZERO))
+        })
+        .is_some_and(|age| age < stale_after)
 }
 
 fn lock_error(repo: &Repository, refname: &str, e: git2::Error) -> Error {

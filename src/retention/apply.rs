@@ -5,6 +5,7 @@
 //! commit, then packing of loose refs.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -63,27 +64,39 @@ pub struct Applied {
 }
 
 /// `<git dir>/artifact-store-gc.lock`: one bulk ref writer (gc, restore, purge) at a time.
-pub(crate) struct GcLock(PathBuf);
+///
+/// While held, a thread touches the file every [`HEARTBEAT`]; committers read a fresh
+/// mtime as "the bulk writer is alive" and leave its per-ref locks alone however long its
+/// transaction takes (see [`crate::git::cas`]). A lock whose mtime stops moving for
+/// `stale_lock_seconds` was left by a killed process and is taken over.
+pub(crate) struct GcLock {
+    path: PathBuf,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+}
 
-/// A gc lock older than this is taken as left by a killed process.
-const GC_LOCK_STALE: Duration = Duration::from_secs(3600);
+/// How often a held gc lock's mtime is refreshed.
+const HEARTBEAT: Duration = Duration::from_millis(500);
 
 impl GcLock {
-    pub(crate) fn acquire(gitdir: &Path) -> Result<GcLock> {
-        let path = gitdir.join("artifact-store-gc.lock");
+    pub(crate) fn acquire(gitdir: &Path, stale_after: Duration) -> Result<GcLock> {
+        let path = gitdir.join(crate::git::cas::GC_LOCK_FILE);
         for _ in 0..2 {
             match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&path)
             {
-                Ok(_) => return Ok(GcLock(path)),
+                Ok(file) => {
+                    let _ = writeln!(&file, "{}", std::process::id());
+                    return Ok(GcLock::hold(path, file));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let age = std::fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|m| SystemTime::now().duration_since(m).ok());
-                    if age.is_some_and(|age| age > GC_LOCK_STALE) {
+                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4)) {
                         let _ = std::fs::remove_file(&path);
                         continue;
                     }
@@ -97,11 +110,34 @@ impl GcLock {
             lock: path,
         })
     }
+
+    fn hold(path: PathBuf, file: std::fs::File) -> GcLock {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let heartbeat = std::thread::Builder::new()
+            .name("gc-lock-heartbeat".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(HEARTBEAT)
+                {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+            })
+            .ok();
+        GcLock {
+            path,
+            stop: Some(stop),
+            heartbeat,
+        }
+    }
 }
 
 impl Drop for GcLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        drop(self.stop.take());
+        if let Some(heartbeat) = self.heartbeat.take() {
+            let _ = heartbeat.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

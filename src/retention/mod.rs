@@ -87,7 +87,10 @@ impl Store {
         };
         let now = self.commit_time()?.seconds();
         let lock = match request.apply {
-            true => Some(apply::GcLock::acquire(self.git_dir())?),
+            true => Some(apply::GcLock::acquire(
+                self.git_dir(),
+                self.config().stale_lock_bound(),
+            )?),
             false => None,
         };
         let inventory = self.retention_inventory(progress)?;
