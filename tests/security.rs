@@ -1,0 +1,172 @@
+//! Trust boundaries from docs/security.md: a hostile tree exported to disk, secrets that
+//! must not leak through errors and logs, credentials that must not be printed.
+
+mod common;
+
+use std::path::Path;
+
+use common::{commit_args, Env};
+
+/// Writes `text` as a blob in `repo` and returns its id.
+fn blob(env: &Env, repo: &Path, text: &str) -> String {
+    env.git_stdin(
+        &["-C", repo.to_str().unwrap(), "hash-object", "-w", "--stdin"],
+        text,
+    )
+}
+
+/// Writes a tree from `ls-tree`-style lines with `git mktree`, which checks neither
+/// duplicate names nor `..`: what a hostile pusher or remote can hand the store.
+fn tree(env: &Env, repo: &Path, lines: &[String]) -> String {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    env.git_stdin(&["-C", repo.to_str().unwrap(), "mktree"], &text)
+}
+
+/// Commits `artifact_tree` as the artifact directory of wf/t (with the trailers `show`
+/// needs) and returns the commit id.
+fn hostile_commit(env: &Env, repo: &Path, artifact_tree: &str) -> String {
+    let t = tree(env, repo, &[format!("040000 tree {artifact_tree}\tt")]);
+    let wf = tree(env, repo, &[format!("040000 tree {t}\twf")]);
+    let root = tree(env, repo, &[format!("040000 tree {wf}\tartifacts")]);
+    let message =
+        "artifacts(wf/t): corr_evil\n\nWorkflow-Id: wf\nTask-Id: t\nCorrelation-Id: corr_evil\n";
+    env.git_stdin(
+        &["-C", repo.to_str().unwrap(), "commit-tree", &root],
+        message,
+    )
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            out.push(entry.path().display().to_string());
+            if entry.file_type().unwrap().is_dir() {
+                out.extend(files_under(&entry.path()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn export_of_a_hostile_tree_writes_nothing_outside_the_directory_and_nothing_at_all() {
+    let env = Env::new();
+    let store = env.store();
+    let outside = env.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let meta = blob(&env, &store, "{\"schema_version\": 1}\n");
+    let payload = blob(&env, &store, "written by a hostile tree\n");
+    let link_out = blob(&env, &store, outside.to_str().unwrap());
+    let climb = blob(&env, &store, "../../outside");
+    let sub = tree(&env, &store, &[format!("100644 blob {payload}\tx")]);
+    let meta_line = format!("100644 blob {meta}\tmetadata.json");
+    let cases = [
+        (
+            "a symlink and a directory of one name",
+            vec![
+                format!("120000 blob {link_out}\td"),
+                format!("040000 tree {sub}\td"),
+                meta_line.clone(),
+            ],
+        ),
+        (
+            "a '..' entry",
+            vec![format!("040000 tree {sub}\t.."), meta_line.clone()],
+        ),
+        (
+            "a '.git' directory",
+            vec![format!("040000 tree {sub}\t.git"), meta_line.clone()],
+        ),
+        (
+            "a symlink climbing out",
+            vec![format!("120000 blob {climb}\tescape"), meta_line.clone()],
+        ),
+    ];
+    for (i, (what, lines)) in cases.iter().enumerate() {
+        let commit = hostile_commit(&env, &store, &tree(&env, &store, lines));
+        let to = env.path(&format!("exports/{i}/to"));
+        for force in [false, true] {
+            let mut args = vec![
+                "--repo",
+                store.to_str().unwrap(),
+                "--json",
+                "export",
+                &commit,
+                "--to",
+                to.to_str().unwrap(),
+            ];
+            if force {
+                args.push("--force");
+            }
+            let run = env.run(&args);
+            assert_eq!(run.code, 2, "{what}: {}{}", run.stdout, run.stderr);
+            assert_eq!(run.json()["error"]["kind"], "invalid_path", "{what}");
+            assert!(
+                files_under(&outside).is_empty(),
+                "{what}: written outside: {:?}",
+                files_under(&outside)
+            );
+            assert!(
+                files_under(&env.path(&format!("exports/{i}"))).is_empty(),
+                "{what}: written before the tree was refused: {:?}",
+                files_under(&env.path(&format!("exports/{i}")))
+            );
+        }
+    }
+}
+
+#[test]
+fn export_never_writes_through_a_symlink_already_in_the_directory() {
+    let env = Env::new();
+    let store = env.store();
+    env.write("out/sub/file.txt", "inside\n");
+    std::os::unix::fs::symlink("sub/file.txt", env.path("out/link")).unwrap();
+    let s = store.to_str().unwrap();
+    let out = env.path("out");
+    env.run(&commit_args(s, "corr_links", &[out.to_str().unwrap()]))
+        .ok();
+
+    let clean = env.path("clean");
+    env.run(&[
+        "--repo",
+        s,
+        "export",
+        "corr_links",
+        "--to",
+        clean.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_link(clean.join("out/link")).unwrap(),
+        Path::new("sub/file.txt"),
+        "a symlink inside the set is restored"
+    );
+    assert_eq!(
+        std::fs::read_to_string(clean.join("out/link")).unwrap(),
+        "inside\n"
+    );
+
+    let outside = env.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let to = env.path("to");
+    std::fs::create_dir(&to).unwrap();
+    std::os::unix::fs::symlink(&outside, to.join("out")).unwrap();
+    for force in [false, true] {
+        let mut args = vec!["--repo", s, "export", "corr_links", "--to"];
+        args.push(to.to_str().unwrap());
+        if force {
+            args.push("--force");
+        }
+        let run = env.run(&args);
+        assert_eq!(run.code, 2, "force={force}: {}", run.stderr);
+        assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+        assert!(
+            files_under(&outside).is_empty(),
+            "force={force}: written through the symlink: {:?}",
+            files_under(&outside)
+        );
+    }
+    env.fsck(&store);
+}
