@@ -170,3 +170,63 @@ fn export_never_writes_through_a_symlink_already_in_the_directory() {
     }
     env.fsck(&store);
 }
+
+#[test]
+fn a_redis_password_never_appears_in_help_errors_or_outage_warnings() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let password = "pw-9c1e5a7f3b";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+
+    let help = env.run_env(
+        &["subscribe", "--help"],
+        &[(
+            "REDIS_URL",
+            &format!("redis://u:{password}@127.0.0.1:{port}"),
+        )],
+    );
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("REDIS_URL"), "{}", help.stdout);
+    assert!(!help.stdout.contains(password), "{}", help.stdout);
+
+    let invalid = env.run_env(
+        &["--repo", s, "subscribe", "--max-events", "1"],
+        &[(
+            "REDIS_URL",
+            &format!("redis://u:{password}@127.0.0.1:99999"),
+        )],
+    );
+    assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+    assert!(invalid.stderr.contains("u:***@"), "{}", invalid.stderr);
+    assert!(!invalid.stderr.contains(password), "{}", invalid.stderr);
+
+    // Nothing listens on `port`: the subscriber warns about the outage and keeps trying.
+    let log = env.path("outage.log");
+    let mut child = env
+        .cmd(&["--repo", s, "subscribe", "--artifacts-root", s])
+        .env(
+            "REDIS_URL",
+            format!("redis://u:{password}@127.0.0.1:{port}"),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("unavailable") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("Redis at redis://u:***@127.0.0.1"), "{text}");
+    assert!(!text.contains(password), "{text}");
+}
