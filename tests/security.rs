@@ -5,7 +5,11 @@ mod common;
 
 use std::path::Path;
 
+use artifact_store::events::handler::MAX_EVENT_BYTES;
+use artifact_store::events::{Handler, HandlerOptions, Outcome};
+use artifact_store::{OpenOptions, Store};
 use common::{commit_args, Env};
+use serde_json::json;
 
 /// Writes `text` as a blob in `repo` and returns its id.
 fn blob(env: &Env, repo: &Path, text: &str) -> String {
@@ -229,4 +233,103 @@ fn a_redis_password_never_appears_in_help_errors_or_outage_warnings() {
     let _ = child.wait();
     assert!(text.contains("Redis at redis://u:***@127.0.0.1"), "{text}");
     assert!(!text.contains(password), "{text}");
+}
+
+/// A handler committing into a fresh bare store, artifacts under `runs/`.
+fn handler(env: &Env) -> Handler {
+    let repo = env.path("lib.git");
+    Store::init(&repo, true).unwrap();
+    std::fs::create_dir_all(env.path("runs/r1")).unwrap();
+    env.write("runs/r1/strategy.py", "print('rsi')\n");
+    let store = Store::open(&OpenOptions {
+        repo: Some(repo),
+        config_file: None,
+        overrides: vec![("durability".into(), "none".into())],
+    })
+    .unwrap();
+    let options = HandlerOptions {
+        artifacts_root: env.path("runs"),
+        commit_failed: false,
+    };
+    Handler::new(store, &options).unwrap()
+}
+
+#[test]
+fn a_secret_in_event_metadata_is_refused_and_never_echoed_or_stored() {
+    let env = Env::new();
+    let handler = handler(&env);
+    let secret = "ghp_Xw3k9QmZ2vB7nR4tY8uL1pD6sF0aJ5cH2eGq";
+    let places = [
+        json!({"metrics": {"net_pnl": 1.5, "api_token": secret}}),
+        json!({"metrics": {"n": 1}, "llm_version": format!("gpt-4 {secret}")}),
+        json!({"metrics": {"n": 1}, "notes": {"nested": [secret]}}),
+    ];
+    for (i, extra) in places.iter().enumerate() {
+        let mut data = json!({"artifacts": {"strategy": "r1/strategy.py"}});
+        for (k, v) in extra.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        let event = json!({"event_type": "TEST_PASSED", "correlation_id": format!("leak{i}"),
+            "workflow_id": "wf", "task_id": "t", "event_id": "ev", "data": data});
+        let handled = handler.handle(event.to_string().as_bytes());
+        let reply = handled.reply().unwrap().to_string();
+        let outcome = format!("{:?}", handled.outcome);
+        assert!(!reply.contains(&secret[4..]), "{reply}");
+        assert!(!outcome.contains(&secret[4..]), "{outcome}");
+        match &handled.outcome {
+            // data.notes is not copied into metadata.json: nothing of it is stored.
+            Outcome::Committed(done) => {
+                assert_eq!(i, 2, "{outcome}");
+                let stored = env.git_in(
+                    &env.path("lib.git"),
+                    &[
+                        "cat-file",
+                        "-p",
+                        &format!("{}:artifacts/wf/t/metadata.json", done.commit_sha),
+                    ],
+                );
+                assert!(!stored.contains(&secret[4..]), "{stored}");
+            }
+            Outcome::Failed(e) => {
+                assert_eq!(e.kind(), "secret_detected", "{outcome}");
+                assert!(reply.contains("metadata (caller keys)"), "{reply}");
+            }
+            Outcome::Ignored { .. } => panic!("{outcome}"),
+        }
+    }
+    let log = env.git_in(&env.path("lib.git"), &["log", "--all", "--format=%B"]);
+    assert!(!log.contains(&secret[4..]), "{log}");
+    env.fsck(&env.path("lib.git"));
+}
+
+#[test]
+fn an_oversized_event_fails_before_its_fields_reach_the_store() {
+    let env = Env::new();
+    let handler = handler(&env);
+    let padding = "1".repeat(MAX_EVENT_BYTES);
+    let event = json!({"event_type": "TEST_PASSED", "correlation_id": "big", "workflow_id": "wf",
+        "task_id": "t", "data": {"artifacts": {"strategy": "r1/strategy.py"},
+        "metrics": {"series": padding}}});
+    let handled = handler.handle(event.to_string().as_bytes());
+    let reply = handled.reply().unwrap();
+    assert_eq!(reply["event_type"], "ARTIFACT_COMMIT_FAILED");
+    assert_eq!(
+        reply["correlation_id"], "big",
+        "the answer still names the event"
+    );
+    assert_eq!(reply["data"]["error"]["kind"], "malformed_event");
+    assert!(
+        reply["data"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit"),
+        "{reply}"
+    );
+    assert!(!handled.retryable());
+    assert!(
+        reply.to_string().len() < 4096,
+        "the answer does not echo the payload"
+    );
+    let refs = env.git_in(&env.path("lib.git"), &["for-each-ref"]);
+    assert_eq!(refs, "", "nothing was committed");
 }
