@@ -333,3 +333,45 @@ fn an_oversized_event_fails_before_its_fields_reach_the_store() {
     let refs = env.git_in(&env.path("lib.git"), &["for-each-ref"]);
     assert_eq!(refs, "", "nothing was committed");
 }
+
+#[test]
+fn the_pre_receive_hook_scans_a_tag_pushed_on_a_bare_tree() {
+    let env = Env::new();
+    let server = env.bare_remote("server.git");
+    let url = server.to_str().unwrap();
+    env.run(&["--repo", url, "hooks", "install", "--server"])
+        .ok();
+    let work = env.path("work");
+    env.git(&["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    env.write("work/a.txt", "a\n");
+    env.git_in(&work, &["add", "a.txt"]);
+    env.git_in(&work, &["commit", "-q", "-m", "a"]);
+    let run = env.git(&["-C", work.to_str().unwrap(), "push", "-q", url, "main"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let key = format!("{}{}", "AKIA", "Q7R2M5XLK3J6WZN4");
+    env.write(
+        "work/deploy/env.sh",
+        format!("export AWS_ACCESS_KEY_ID={key}\n"),
+    );
+    env.git_in(&work, &["add", "deploy/env.sh"]);
+    let tree = env.git_in(&work, &["write-tree"]);
+    env.git_in(&work, &["tag", "on-tree", &tree]);
+    env.git_in(
+        &work,
+        &["tag", "-a", "-m", "annotated", "annotated-on-tree", &tree],
+    );
+    for tag in ["refs/tags/on-tree", "refs/tags/annotated-on-tree"] {
+        let run = env.git(&["-C", work.to_str().unwrap(), "push", url, tag]);
+        assert_ne!(run.code, 0, "{tag}: the secret was pushed");
+        assert!(
+            run.stderr.contains("secret in a pushed blob"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("deploy/env.sh:1:"), "{}", run.stderr);
+        assert!(!run.stdout.contains(&key[4..]) && !run.stderr.contains(&key[4..]));
+    }
+    let refs = env.git_in(&server, &["for-each-ref", "--format=%(refname)"]);
+    assert_eq!(refs, "refs/heads/main");
+    env.fsck(&server);
+}
