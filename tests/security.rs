@@ -375,3 +375,73 @@ fn the_pre_receive_hook_scans_a_tag_pushed_on_a_bare_tree() {
     assert_eq!(refs, "refs/heads/main");
     env.fsck(&server);
 }
+
+#[test]
+fn a_password_in_the_remote_url_never_appears_in_push_output() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let token = "tok-5e8a1c9d2f";
+    env.write("f.txt", "x\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let down = format!("remote_name=git://bot:{token}@127.0.0.1:{port}/x.git");
+    let mut args = vec!["-c", down.as_str()];
+    args.extend(commit_args(s, "corr_r1", &["f.txt"]));
+    args.push("--push");
+    let committed = env.run(&args);
+    assert_eq!(committed.code, 0, "{}", committed.stderr);
+    let failed = env.run(&["--repo", s, "-c", &down, "--json", "push"]);
+    assert_eq!(failed.code, 6, "{}", failed.stderr);
+    assert!(failed.stdout.contains("bot:***@"), "{}", failed.stdout);
+    for out in [
+        &committed.stdout,
+        &committed.stderr,
+        &failed.stdout,
+        &failed.stderr,
+    ] {
+        assert!(!out.contains(token), "{out}");
+    }
+
+    let daemon = env.daemon();
+    let server = env.bare_remote("server.git");
+    let up = format!(
+        "remote_name={}",
+        daemon
+            .url("server.git")
+            .replacen("git://", &format!("git://bot:{token}@"), 1)
+    );
+    let pushed = env.run(&["--repo", s, "-c", &up, "--json", "push"]);
+    assert_eq!(pushed.code, 0, "{}{}", pushed.stdout, pushed.stderr);
+    assert!(pushed.json()["remote"]
+        .as_str()
+        .unwrap()
+        .contains("bot:***@"));
+    assert!(!pushed.stdout.contains(token) && !pushed.stderr.contains(token));
+    let human = env.run(&[
+        "--repo",
+        s,
+        "-c",
+        &up,
+        "commit",
+        "--workflow",
+        "wf",
+        "--task",
+        "t2",
+        "--correlation-id",
+        "corr_r2",
+        "--push",
+        "f.txt",
+    ]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(
+        human.stderr.contains("pushed to git://bot:***@"),
+        "{}",
+        human.stderr
+    );
+    assert!(!human.stdout.contains(token) && !human.stderr.contains(token));
+    assert!(common::has_ref(&env, &server, "refs/tags/corr_r2"));
+    env.fsck(&server);
+}

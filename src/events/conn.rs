@@ -101,7 +101,7 @@ impl Outage {
             *since = Some(Instant::now());
             log.warning(&format!(
                 "Redis at {} is unavailable ({error}); reconnecting with backoff (100 ms up to 5 s){note}",
-                display_url(url)
+                crate::error::display_url(url)
             ));
         }
     }
@@ -119,67 +119,9 @@ impl Outage {
     }
 }
 
-/// Returns a Redis URL fit for messages and logs: the password in its user part and a
-/// `pass`/`password` query value (unix-socket URLs) are replaced by `***`.
-pub fn display_url(url: &str) -> String {
-    let Some(scheme) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = url[..scheme].to_string();
-    match authority.rfind('@') {
-        Some(at) => {
-            let user = authority[..at].split(':').next().unwrap_or_default();
-            out.push_str(user);
-            if authority[..at].contains(':') {
-                out.push_str(":***");
-            }
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    let tail = &rest[authority_end..];
-    match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|param| match param.split_once('=') {
-                    Some((key, _)) if key == "pass" || key == "password" => format!("{key}=***"),
-                    _ => param.to_string(),
-                })
-                .collect();
-            out.push_str(path);
-            out.push('?');
-            out.push_str(&params.join("&"));
-        }
-        None => out.push_str(tail),
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_in_redis_urls_are_not_displayed() {
-        for (url, shown) in [
-            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
-            ("redis://u:s3cret@h:1/0", "redis://u:***@h:1/0"),
-            ("rediss://:s3cret@h", "rediss://:***@h"),
-            ("redis://u:p@ss:w0rd@h/2", "redis://u:***@h/2"),
-            ("redis://user@h", "redis://user@h"),
-            (
-                "redis+unix:///run/r.sock?db=1&pass=s3cret",
-                "redis+unix:///run/r.sock?db=1&pass=***",
-            ),
-            ("not a url", "not a url"),
-        ] {
-            assert_eq!(display_url(url), shown);
-        }
-    }
 
     #[test]
     fn backoff_doubles_from_100ms_to_5s_with_jitter() {

@@ -149,7 +149,7 @@ pub fn subscribe(
     let client = redis::Client::open(options.redis_url.as_str()).map_err(|e| {
         Error::InvalidInput(format!(
             "invalid Redis URL {:?}: {e}",
-            conn::display_url(&options.redis_url)
+            crate::error::display_url(&options.redis_url)
         ))
     })?;
     let shared = Shared {
