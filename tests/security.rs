@@ -445,3 +445,32 @@ fn a_password_in_the_remote_url_never_appears_in_push_output() {
     assert!(common::has_ref(&env, &server, "refs/tags/corr_r2"));
     env.fsck(&server);
 }
+
+#[test]
+fn control_characters_from_metadata_and_ids_never_reach_the_terminal_raw() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    env.write("f.txt", "x\n");
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[31mred";
+    let set = format!("llm_version={hostile}");
+    let mut args = commit_args(s, "corr_esc", &["f.txt"]);
+    args.extend(["--set", &set]);
+    env.run(&args).ok();
+    let human = env.run(&["--repo", s, "show", "corr_esc"]).ok();
+    assert!(!human.stdout.contains('\u{1b}') && !human.stdout.contains('\u{7}'));
+    assert!(
+        human.stdout.contains("\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        human.stdout
+    );
+    let json = env.run(&["--repo", s, "--json", "show", "corr_esc"]).ok();
+    assert_eq!(
+        json.json()["metadata"]["llm_version"],
+        hostile,
+        "JSON keeps the value exactly"
+    );
+    let missing = env.run(&["--repo", s, "show", "\u{1b}[31mnope"]);
+    assert_eq!(missing.code, 5, "{}", missing.stderr);
+    assert!(!missing.stderr.contains('\u{1b}'), "{}", missing.stderr);
+}
