@@ -474,3 +474,62 @@ fn control_characters_from_metadata_and_ids_never_reach_the_terminal_raw() {
     assert_eq!(missing.code, 5, "{}", missing.stderr);
     assert!(!missing.stderr.contains('\u{1b}'), "{}", missing.stderr);
 }
+
+#[test]
+fn revert_to_a_hostile_tag_is_refused_before_the_worktree_or_a_branch_changes() {
+    let env = Env::new();
+    let work = env.path("work");
+    env.git(&["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    env.write("work/a.txt", "a\n");
+    env.git_in(&work, &["add", "a.txt"]);
+    env.git_in(&work, &["commit", "-q", "-m", "a"]);
+    let main = env.git_in(&work, &["rev-parse", "main"]);
+    let outside = env.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let meta = blob(&env, &work, "{\"schema_version\": 1}\n");
+    let payload = blob(&env, &work, "written by a hostile tree\n");
+    let link = blob(&env, &work, outside.to_str().unwrap());
+    let sub = tree(&env, &work, &[format!("100644 blob {payload}\tx")]);
+    let meta_line = format!("100644 blob {meta}\tmetadata.json");
+    let cases = [
+        vec![
+            format!("120000 blob {link}\td"),
+            format!("040000 tree {sub}\td"),
+            meta_line.clone(),
+        ],
+        vec![format!("040000 tree {sub}\t.."), meta_line.clone()],
+        vec![format!("040000 tree {sub}\t.GIT"), meta_line.clone()],
+    ];
+    let w = work.to_str().unwrap();
+    for (i, lines) in cases.iter().enumerate() {
+        let commit = hostile_commit(&env, &work, &tree(&env, &work, lines));
+        let tag = format!("corr_evil{i}");
+        env.git_in(&work, &["tag", "-a", "-m", "evil", &tag, &commit]);
+        for mode in [&[][..], &["--hard", "--force"][..]] {
+            let mut args = vec![
+                "--repo",
+                w,
+                "--json",
+                "revert-to-tag",
+                &tag,
+                "--target",
+                "main",
+            ];
+            args.extend_from_slice(mode);
+            let run = env.run(&args);
+            assert_eq!(
+                run.code, 2,
+                "{lines:?} {mode:?}: {}{}",
+                run.stdout, run.stderr
+            );
+            assert!(
+                run.stdout.contains("holds a tree git refuses"),
+                "{}",
+                run.stdout
+            );
+            assert_eq!(env.git_in(&work, &["rev-parse", "main"]), main);
+            assert_eq!(env.git_in(&work, &["status", "--porcelain"]), "");
+            assert!(files_under(&outside).is_empty());
+        }
+    }
+}

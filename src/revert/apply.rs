@@ -185,6 +185,7 @@ fn move_target(
     durable_on: bool,
 ) -> Result<cas::CasReport> {
     let repo = store.repo();
+    tree::check_sane(repo, tree_of(repo, Some(new_tip))?, &job.tag.name)?;
     if let Some(checked_out) = job.checked_out {
         worktree::follow(repo, checked_out, tree_of(repo, Some(new_tip))?)?;
     }
