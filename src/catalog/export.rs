@@ -6,6 +6,7 @@
 //! written; files are created with `O_EXCL` and parent directories are never followed
 //! through a symlink, so a link in the tree (or already in DIR) cannot redirect a write.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
@@ -72,12 +73,14 @@ impl Store {
             }
         }
         let mut bytes = 0;
+        std::fs::create_dir_all(to).map_err(Error::io("failed to create", to))?;
+        let mut checked = HashSet::new();
         for file in &set.files {
             let blob = self
                 .repo()
                 .find_blob(file.oid)
                 .map_err(Error::git(format!("failed to read {}", file.path)))?;
-            create_parents(to, &file.path)?;
+            create_parents(to, &file.path, &mut checked)?;
             write_one(&to.join(&file.path), blob.content(), file.mode, force)?;
             bytes += blob.size() as u64;
         }
@@ -144,13 +147,16 @@ fn unsafe_entry(path: &str, reason: &str) -> Error {
 }
 
 /// Creates the directories above `rel` under `to`, refusing to pass through anything but
-/// a real directory (a symlink there would send the write elsewhere).
-fn create_parents(to: &Path, rel: &str) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(Error::io("failed to create", to))?;
+/// a real directory (a symlink there would send the write elsewhere); `checked` holds the
+/// directories already seen to be real, so each is looked at once.
+fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Result<()> {
     let mut dir = to.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for part in &parts[..parts.len() - 1] {
         dir.push(part);
+        if checked.contains(&dir) {
+            continue;
+        }
         match dir.symlink_metadata() {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
@@ -164,6 +170,7 @@ fn create_parents(to: &Path, rel: &str) -> Result<()> {
             }
             Err(e) => return Err(Error::io("failed to read", &dir)(e)),
         }
+        checked.insert(dir.clone());
     }
     Ok(())
 }
