@@ -14,21 +14,26 @@ use crate::git::tree::MODE_TREE;
 /// holds a `/`, or shares its name with another entry of its tree: what `git fsck`
 /// rejects and what would send a checkout outside the worktree or fail it half-way.
 /// Such a tree can only come from a hostile push or fetch; the store never writes one.
-pub(crate) fn check_sane(repo: &Repository, tree: Oid, tag: &str) -> Result<()> {
+/// Subtrees the target already holds at the same path (`old`, its tip's tree) are not
+/// looked into, so the cost follows what the revert changes, not the size of the branch.
+pub(crate) fn check_sane(repo: &Repository, tree: Oid, old: Oid, tag: &str) -> Result<()> {
     let refuse = |path: &str, why: &str| {
         Error::InvalidInput(format!(
             "{tag} holds a tree git refuses: {path:?} {why}; nothing was changed"
         ))
     };
     let mut seen = HashSet::new();
-    let mut stack = vec![(tree, String::new())];
-    while let Some((oid, dir)) = stack.pop() {
-        if !seen.insert(oid) {
+    let read = |oid: Oid| {
+        repo.find_tree(oid)
+            .map_err(Error::git(format!("failed to read tree {oid}")))
+    };
+    let mut stack = vec![(tree, Some(old), String::new())];
+    while let Some((oid, old, dir)) = stack.pop() {
+        if old == Some(oid) || !seen.insert(oid) {
             continue;
         }
-        let tree = repo
-            .find_tree(oid)
-            .map_err(Error::git(format!("failed to read tree {oid}")))?;
+        let tree = read(oid)?;
+        let old = old.map(read).transpose()?;
         let mut names = HashSet::new();
         for entry in tree.iter() {
             let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
@@ -45,7 +50,12 @@ pub(crate) fn check_sane(repo: &Repository, tree: Oid, tag: &str) -> Result<()> 
                 return Err(refuse(&path, "appears twice in its directory"));
             }
             if entry.kind() == Some(ObjectType::Tree) {
-                stack.push((entry.id(), format!("{path}/")));
+                let before = old
+                    .as_ref()
+                    .and_then(|t| t.get_name_bytes(entry.name_bytes()))
+                    .filter(|e| e.kind() == Some(ObjectType::Tree))
+                    .map(|e| e.id());
+                stack.push((entry.id(), before, format!("{path}/")));
             }
         }
     }
