@@ -37,6 +37,7 @@ mod lookalike;
 mod prefilter;
 mod rule;
 mod sarif;
+mod stream;
 mod text;
 mod walk;
 
@@ -45,6 +46,7 @@ use std::path::PathBuf;
 pub use config::{RuleSpec, ScanConfig};
 pub use error::ScanError;
 pub use sarif::sarif;
+pub use stream::StreamScan;
 
 use allow::Allowlist;
 use prefilter::Prefilter;

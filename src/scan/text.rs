@@ -1,7 +1,7 @@
 //! Text helpers: binary detection and mapping byte offsets to lines and columns.
 
 /// Bytes inspected for a NUL byte and for the share of non-text bytes.
-const SNIFF: usize = 8 * 1024;
+pub(crate) const SNIFF: usize = 8 * 1024;
 
 /// Returns whether `data` is binary: a NUL byte in the first 8 KiB, or invalid UTF-8 in
 /// the first 8 KiB where non-text bytes (invalid sequences and control characters) make up
