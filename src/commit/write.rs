@@ -111,7 +111,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
         pushed: false,
         duplicate: false,
         files: p.files.len(),
-        bytes: p.files.iter().map(|f| f.bytes.len() as u64).sum(),
+        bytes: p.files.iter().map(super::Loaded::len).sum(),
         retries: report.retries,
         warnings,
     })

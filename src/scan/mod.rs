@@ -46,7 +46,7 @@ use std::path::PathBuf;
 pub use config::{RuleSpec, ScanConfig};
 pub use error::ScanError;
 pub use sarif::sarif;
-pub use stream::StreamScan;
+pub use stream::{StreamScan, LARGE_FILE_BYTES};
 
 use allow::Allowlist;
 use prefilter::Prefilter;

@@ -19,6 +19,10 @@ use super::engine::{self, Origin};
 use super::text::{is_binary, SNIFF};
 use super::{FileScan, Finding, Scanner, SkipReason};
 
+/// Files larger than this are scanned (and committed) as streams, never held whole in
+/// memory; smaller ones are read whole, which is faster for the many small files of a set.
+pub const LARGE_FILE_BYTES: u64 = 8 << 20;
+
 /// Bytes of a part that the next part scans again.
 pub(crate) const OVERLAP: usize = 2 * HALF;
 /// Distance from a cut within which a part leaves secrets to its neighbour.
