@@ -3,9 +3,12 @@
 //! streaming scan's part boundaries is still found.
 //!
 //! Peak memory is the "Maximum resident set size" that GNU time (`/usr/bin/time -v`,
-//! Debian package `time`, installed by `.ci/run`) reports for the store process. The
-//! 1 GiB size can be changed with `ARTIFACT_STORE_LARGE_TEST_MIB` (for example 4096 for a
-//! 4 GiB run); the bound stays 100 MB whatever the size.
+//! Debian package `time`, installed by `.ci/run`) reports for the store process.
+//!
+//! By default the file is 128 MiB: larger than the bound, so a path that held the file
+//! whole would fail, yet quick in CI's debug build. The 1 GiB run of docs/performance.md
+//! is `ARTIFACT_STORE_LARGE_TEST_MIB=1024 cargo test --release --test large_file --
+//! --nocapture` (any size in MiB works; the bound stays 100 MB).
 
 mod common;
 
@@ -167,11 +170,11 @@ fn git_blob_sha256(env: &Env, repo: &Path, spec: &str) -> String {
 }
 
 #[test]
-fn a_1_gib_file_commits_and_scans_in_under_100_mb() {
+fn a_large_file_commits_and_scans_in_under_100_mb() {
     let mib: u64 = std::env::var("ARTIFACT_STORE_LARGE_TEST_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+        .unwrap_or(128);
     let size = mib << 20;
     let env = Env::new();
     let store = env.store();
@@ -215,8 +218,21 @@ fn a_1_gib_file_commits_and_scans_in_under_100_mb() {
         "{\"passed\": 3}"
     );
     env.fsck(&store);
-    let verify = env.run(&["--repo", s, "verify", "corr_big-1"]);
+    // verify and export stream loose blobs too; their peak is printed, not bounded
+    // (libgit2 maps the compressed object: see docs/read-side.md).
+    let (verify, _) = run_measured(&env, &["--repo", s, "verify", "corr_big-1"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let out_dir = env.path("exported");
+    let (export, _) = run_measured(
+        &env,
+        &["--repo", s, "export", "corr_big-1", "--to", out_dir.to_str().unwrap()],
+    );
+    export.ok();
+    let mut exported = std::fs::File::open(out_dir.join("big.log")).unwrap();
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut exported, &mut hasher).unwrap();
+    assert_eq!(format!("{:x}", hasher.finalize()), sha256);
+    std::fs::remove_dir_all(&out_dir).unwrap();
 
     let (scan, peak) = run_measured(&env, &["--json", "scan", big.to_str().unwrap()]);
     let report = scan.ok().json();

@@ -76,13 +76,18 @@ impl Store {
         std::fs::create_dir_all(to).map_err(Error::io("failed to create", to))?;
         let mut checked = HashSet::new();
         for file in &set.files {
-            let blob = self
-                .repo()
-                .find_blob(file.oid)
-                .map_err(Error::git(format!("failed to read {}", file.path)))?;
             create_parents(to, &file.path, &mut checked)?;
-            write_one(&to.join(&file.path), blob.content(), file.mode, force)?;
-            bytes += blob.size() as u64;
+            let path = to.join(&file.path);
+            if file.mode == MODE_LINK {
+                let blob = self
+                    .repo()
+                    .find_blob(file.oid)
+                    .map_err(Error::git(format!("failed to read {}", file.path)))?;
+                write_one(&path, blob.content(), file.mode, force)?;
+                bytes += blob.size() as u64;
+            } else {
+                bytes += self.export_file(file, &path, force)?;
+            }
         }
         Ok(ExportReport {
             success: true,
@@ -175,30 +180,54 @@ fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Resul
     Ok(())
 }
 
+impl Store {
+    /// Writes one regular file of a set, streaming its blob (a loose blob is never
+    /// inflated whole); returns its size.
+    fn export_file(&self, file: &super::FileEntry, path: &Path, force: bool) -> Result<u64> {
+        use std::io::Write;
+        let mut out = create_file(path, file.mode, force)?;
+        let size = crate::git::blobread::for_each_piece(self.repo(), file.oid, &file.path, |p| {
+            out.write_all(p).map_err(Error::io("failed to write", path))
+        })?;
+        out.flush().map_err(Error::io("failed to write", path))?;
+        Ok(size)
+    }
+}
+
 fn write_one(path: &Path, content: &[u8], mode: i32, force: bool) -> Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    if force && path.symlink_metadata().is_ok() {
-        std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
-    }
     if mode == MODE_LINK {
+        if force && path.symlink_metadata().is_ok() {
+            std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
+        }
         let target = String::from_utf8_lossy(content).into_owned();
         return std::os::unix::fs::symlink(target, path)
             .map_err(Error::io("failed to create symlink", path));
     }
+    create_file(path, mode, force)?
+        .write_all(content)
+        .map_err(Error::io("failed to write", path))
+}
+
+/// Creates a regular file for `write_one` or `export_file`: whatever is at `path` is
+/// removed first when `force`, then the file is created with `O_EXCL`, which never follows
+/// a symlink left at the path, executable when the tree says so.
+fn create_file(path: &Path, mode: i32, force: bool) -> Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    if force && path.symlink_metadata().is_ok() {
+        std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
+    }
     // create_new: O_EXCL, which never follows a symlink left at the path.
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(Error::io("failed to create", path))?;
-    file.write_all(content)
-        .map_err(Error::io("failed to write", path))?;
     if mode == crate::git::tree::MODE_EXEC {
         file.set_permissions(std::fs::Permissions::from_mode(0o755))
             .map_err(Error::io("failed to set permissions on", path))?;
     }
-    Ok(())
+    Ok(file)
 }
 
 #[cfg(test)]
