@@ -46,14 +46,25 @@ impl Rng {
 fn text_block(seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let words = [
-        "loaded", "batch", "shard", "checkpoint", "evaluated", "merged", "skipped", "retry",
+        "loaded",
+        "batch",
+        "shard",
+        "checkpoint",
+        "evaluated",
+        "merged",
+        "skipped",
+        "retry",
     ];
     let mut block = Vec::with_capacity((1 << 20) + 256);
     while block.len() < 1 << 20 {
         let r = rng.next();
         let line = match r % 16 {
             0 => format!("cache_key=item:{} max_tokens={}\n", r % 9973, r % 4096),
-            1 => format!("token_count: {} password_policy: min length {}\n", r % 100_000, r % 20),
+            1 => format!(
+                "token_count: {} password_policy: min length {}\n",
+                r % 100_000,
+                r % 20
+            ),
             _ => format!(
                 "2026-11-23T01:{:02}:{:02}Z worker={} step={} id={:016x} {} {} items in {} ms\n",
                 r % 60,
@@ -105,7 +116,9 @@ fn run_measured(env: &Env, args: &[&str]) -> (common::Run, u64) {
     );
     let inner = env.cmd(args);
     let mut cmd = Command::new(time);
-    cmd.arg("-v").arg(inner.get_program()).args(inner.get_args());
+    cmd.arg("-v")
+        .arg(inner.get_program())
+        .args(inner.get_args());
     cmd.env_clear();
     for (key, value) in inner.get_envs() {
         if let Some(value) = value {
@@ -115,20 +128,32 @@ fn run_measured(env: &Env, args: &[&str]) -> (common::Run, u64) {
     if let Some(dir) = inner.get_current_dir() {
         cmd.current_dir(dir);
     }
-    let output = cmd.stdin(Stdio::null()).output().expect("run /usr/bin/time");
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("run /usr/bin/time");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let peak = stderr
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .next_back()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no peak RSS in GNU time's report:\n{stderr}"));
     let wall = stderr
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Elapsed (wall clock) time (h:mm:ss or m:ss): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Elapsed (wall clock) time (h:mm:ss or m:ss): ")
+        })
         .unwrap_or("?")
         .to_string();
-    let args_shown: Vec<&str> = args.iter().map(|a| a.rsplit('/').next().unwrap_or(a)).collect();
+    let args_shown: Vec<&str> = args
+        .iter()
+        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .collect();
     eprintln!("measured: {args_shown:?}: peak RSS {peak} kB, wall {wall} (loaded machine)");
     let code = output.status.code().unwrap_or(-1);
     // GNU time reports a failing command on its first stderr line; keep the store's own.
@@ -165,7 +190,10 @@ fn git_blob_sha256(env: &Env, repo: &Path, spec: &str) -> String {
         }
         hasher.update(&buf[..n]);
     }
-    assert!(child.wait().unwrap().success(), "git cat-file blob {spec} failed");
+    assert!(
+        child.wait().unwrap().success(),
+        "git cat-file blob {spec} failed"
+    );
     format!("{:x}", hasher.finalize())
 }
 
@@ -187,7 +215,11 @@ fn a_large_file_commits_and_scans_in_under_100_mb() {
 
     let (run, peak) = run_measured(
         &env,
-        &commit_args(s, "big-1", &[big.to_str().unwrap(), small.to_str().unwrap()]),
+        &commit_args(
+            s,
+            "big-1",
+            &[big.to_str().unwrap(), small.to_str().unwrap()],
+        ),
     );
     let out = run.ok().json();
     assert!(
@@ -203,7 +235,11 @@ fn a_large_file_commits_and_scans_in_under_100_mb() {
     assert_eq!(git_blob_sha256(&env, &store, &path), sha256);
     let meta: serde_json::Value = serde_json::from_str(&env.git_in(
         &store,
-        &["cat-file", "blob", &format!("{commit}:artifacts/wf/t/metadata.json")],
+        &[
+            "cat-file",
+            "blob",
+            &format!("{commit}:artifacts/wf/t/metadata.json"),
+        ],
     ))
     .unwrap();
     assert_eq!(
@@ -213,7 +249,11 @@ fn a_large_file_commits_and_scans_in_under_100_mb() {
     assert_eq!(
         env.git_in(
             &store,
-            &["cat-file", "blob", &format!("{commit}:artifacts/wf/t/report.json")]
+            &[
+                "cat-file",
+                "blob",
+                &format!("{commit}:artifacts/wf/t/report.json")
+            ]
         ),
         "{\"passed\": 3}"
     );
@@ -225,7 +265,14 @@ fn a_large_file_commits_and_scans_in_under_100_mb() {
     let out_dir = env.path("exported");
     let (export, _) = run_measured(
         &env,
-        &["--repo", s, "export", "corr_big-1", "--to", out_dir.to_str().unwrap()],
+        &[
+            "--repo",
+            s,
+            "export",
+            "corr_big-1",
+            "--to",
+            out_dir.to_str().unwrap(),
+        ],
     );
     export.ok();
     let mut exported = std::fs::File::open(out_dir.join("big.log")).unwrap();
@@ -247,7 +294,11 @@ fn a_large_file_commits_and_scans_in_under_100_mb() {
 
 /// A GitHub token, built at run time so this file holds no literal.
 fn token(i: usize) -> String {
-    format!("ghp_{}{:04}", "R7cVq2LmN8xT4bZ9wK1pH6sD3fJ0aY5e", i * 37 % 10_000)
+    format!(
+        "ghp_{}{:04}",
+        "R7cVq2LmN8xT4bZ9wK1pH6sD3fJ0aY5e",
+        i * 37 % 10_000
+    )
 }
 
 #[test]
@@ -260,7 +311,13 @@ fn secrets_across_the_streaming_cuts_abort_the_commit_and_the_scan() {
         .ok();
     // Each secret straddles a cut: the 1 MiB reads, and the ends of the parts' reported
     // ranges (HALF + k * CHUNK from the start of the file).
-    let cuts = [1 << 20, 3 << 20, HALF + CHUNK, HALF + 2 * CHUNK, HALF + 4 * CHUNK];
+    let cuts = [
+        1 << 20,
+        3 << 20,
+        HALF + CHUNK,
+        HALF + 2 * CHUNK,
+        HALF + 4 * CHUNK,
+    ];
     let size = LARGE_FILE_BYTES + 12 * (1 << 20);
     let pool: Vec<Vec<u8>> = (0..4).map(text_block).collect();
     let mut filler = pool
@@ -334,4 +391,24 @@ fn secrets_across_the_streaming_cuts_abort_the_commit_and_the_scan() {
         .map(|f| f["line"].as_u64().unwrap() as usize)
         .collect();
     assert_eq!(lines, want.iter().map(|(l, _)| *l).collect::<Vec<_>>());
+
+    // The pre-commit hook's view: the same file staged in a repository.
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    env.git_in(&repo, &["init", "-q"]);
+    std::fs::copy(&big, repo.join("big.log")).unwrap();
+    env.git_in(&repo, &["add", "big.log"]);
+    let mut cmd = env.cmd(&["--json", "scan", "--staged"]);
+    cmd.current_dir(&repo);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let staged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let staged_lines: Vec<usize> = staged["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["line"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(staged_lines, lines);
+    assert_eq!(staged["bytes_scanned"], data.len());
 }

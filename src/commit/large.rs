@@ -84,11 +84,16 @@ pub(super) fn write(repo: &Repository, loaded: &Loaded, large: &Large) -> Result
     if size != large.size {
         return Err(changed(file));
     }
-    let odb = repo.odb().map_err(Error::git("failed to open the object database"))?;
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
     let declared = usize::try_from(size).map_err(|_| changed(file))?;
     let mut writer = odb
         .writer(declared, ObjectType::Blob)
-        .map_err(Error::git(format!("failed to write {}", file.source.display())))?;
+        .map_err(Error::git(format!(
+            "failed to write {}",
+            file.source.display()
+        )))?;
     let mut hasher = Sha256::new();
     let mut write_error = None;
     let read = each_chunk(&mut (&mut source).take(size + 1), file, |chunk| {
@@ -104,9 +109,10 @@ pub(super) fn write(repo: &Repository, loaded: &Loaded, large: &Large) -> Result
     if let Some(e) = write_error {
         return Err(Error::io("failed to write the blob of", &file.source)(e));
     }
-    writer
-        .finalize()
-        .map_err(Error::git(format!("failed to write {}", file.source.display())))
+    writer.finalize().map_err(Error::git(format!(
+        "failed to write {}",
+        file.source.display()
+    )))
 }
 
 /// Reads `source` to its end in [`READ`]-byte chunks; returns the bytes read.
@@ -133,5 +139,75 @@ fn changed(file: &InputFile) -> Error {
             file.source.display()
         ),
         hint: Some("commit once the writer of this file has finished".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loose_objects(repo: &Repository) -> usize {
+        let mut count = 0;
+        for dir in std::fs::read_dir(repo.path().join("objects"))
+            .unwrap()
+            .flatten()
+        {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            if name.len() == 2 || name.starts_with("tmp") {
+                count += std::fs::read_dir(dir.path()).map_or(1, |d| d.count());
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn a_file_changed_between_the_passes_fails_and_leaves_no_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path().join("store.git")).unwrap();
+        let source = dir.path().join("big.txt");
+        let content: Vec<u8> = (0..LARGE_FILE_BYTES + 4096)
+            .map(|i| b"abcdefghij\n"[(i % 11) as usize])
+            .collect();
+        std::fs::write(&source, &content).unwrap();
+        let file = InputFile {
+            source: source.clone(),
+            target: "big.txt".to_string(),
+            kind: EntryKind::File {
+                size: content.len() as u64,
+                executable: false,
+            },
+        };
+        assert!(is_large(&file));
+        let loaded = load(file, Some(&Scanner::builtin()), "artifacts").unwrap();
+        assert!(loaded.findings.is_empty());
+        let large = loaded.loaded.large.clone().unwrap();
+
+        // Same size, one byte different: only the hash tells.
+        let mut edited = content.clone();
+        edited[LARGE_FILE_BYTES as usize] = b'X';
+        std::fs::write(&source, &edited).unwrap();
+        let err = write(&repo, &loaded.loaded, &large).unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{err}");
+        assert!(err
+            .to_string()
+            .contains("changed while it was being committed"));
+        assert_eq!(loose_objects(&repo), 0, "no object, no temporary file");
+
+        // Grown.
+        let mut grown = content.clone();
+        grown.push(b'\n');
+        std::fs::write(&source, &grown).unwrap();
+        assert!(matches!(
+            write(&repo, &loaded.loaded, &large),
+            Err(Error::Conflict { .. })
+        ));
+        assert_eq!(loose_objects(&repo), 0);
+
+        // Back as it was: the blob is the file, under git's own id for it.
+        std::fs::write(&source, &content).unwrap();
+        let oid = write(&repo, &loaded.loaded, &large).unwrap();
+        assert_eq!(oid, Oid::hash_file(ObjectType::Blob, &source).unwrap());
+        assert_eq!(repo.find_blob(oid).unwrap().content(), &content[..]);
+        assert_eq!(loose_objects(&repo), 1);
     }
 }
