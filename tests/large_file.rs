@@ -9,6 +9,7 @@
 //! whole would fail, yet quick in CI's debug build. The 1 GiB run of docs/performance.md
 //! is `ARTIFACT_STORE_LARGE_TEST_MIB=1024 cargo test --release --test large_file --
 //! --nocapture` (any size in MiB works; the bound stays 100 MB).
+#![allow(clippy::print_stderr)]
 
 mod common;
 
@@ -154,7 +155,7 @@ fn run_measured(env: &Env, args: &[&str]) -> (common::Run, u64) {
         .iter()
         .map(|a| a.rsplit('/').next().unwrap_or(a))
         .collect();
-    eprintln!("measured: {args_shown:?}: peak RSS {peak} kB, wall {wall} (loaded machine)");
+    eprintln!("measured: {args_shown:?}: peak RSS {peak} kB, wall {wall}");
     let code = output.status.code().unwrap_or(-1);
     // GNU time reports a failing command on its first stderr line; keep the store's own.
     let own = stderr

@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(whole, FileScan::Skipped(SkipReason::Binary));
         assert_eq!(streamed(&scanner, "b.bin", &blob, CHUNK, 1 << 20), whole);
         let short = scanner.scan_reader("short.txt", &b"password = \"x\"\n"[..]);
-        let short = short.map(|(scan, n)| (scan, n)).ok();
+        let short = short.ok();
         assert_eq!(
             short,
             Some((scanner.scan_bytes("short.txt", b"password = \"x\"\n"), 15))
