@@ -11,6 +11,8 @@
 //!   rule's entropy threshold and checks (`checks`, `lookalike`, `generic`), then the
 //!   allowlists (`allow`, `glob`) and inline `artifact-store:allow` markers.
 //! - `walk`: lists files and directories and shares them between worker threads.
+//! - `stream`: a blob above [`LARGE_FILE_BYTES`] is scanned in bounded, overlapping parts
+//!   ([`Scanner::stream`]), so memory does not grow with the file.
 //!
 //! Rules live in `builtin_*` (one file per family of providers), `config` adds configured
 //! rules and `gitleaks` loads gitleaks rule files; `sarif` renders reports.
