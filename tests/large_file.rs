@@ -20,8 +20,9 @@ use std::process::{Command, Stdio};
 use common::{commit_args, Env};
 use sha2::{Digest, Sha256};
 
-/// The bound the issue sets on peak memory, in kB as GNU time reports it.
-const RSS_LIMIT_KB: u64 = 100 * 1000;
+/// The bound the issue sets on peak memory, 100 MB, in the KiB that GNU time reports
+/// as "kbytes".
+const RSS_LIMIT_KB: u64 = 100_000_000 / 1024;
 /// Files above this are streamed (`scan::LARGE_FILE_BYTES`, docs/commit.md).
 const LARGE_FILE_BYTES: u64 = 8 << 20;
 /// Offsets where the streaming scan cuts its parts (docs/scanner.md): a part is 4 MiB of
