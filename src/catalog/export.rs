@@ -186,9 +186,13 @@ impl Store {
     fn export_file(&self, file: &super::FileEntry, path: &Path, force: bool) -> Result<u64> {
         use std::io::Write;
         let mut out = create_file(path, file.mode, force)?;
-        let size = crate::git::blobread::for_each_piece(self.repo(), file.oid, &file.path, |p| {
-            out.write_all(p).map_err(Error::io("failed to write", path))
-        })?;
+        let size = crate::git::blobread::for_each_piece(
+            self.repo(),
+            file.oid,
+            file.size,
+            &file.path,
+            |p| out.write_all(p).map_err(Error::io("failed to write", path)),
+        )?;
         out.flush().map_err(Error::io("failed to write", path))?;
         Ok(size)
     }

@@ -117,10 +117,16 @@ impl Store {
                 continue;
             };
             let mut hasher = Sha256::new();
-            crate::git::blobread::for_each_piece(self.repo(), file.oid, &full, |piece| {
-                hasher.update(piece);
-                Ok(())
-            })?;
+            crate::git::blobread::for_each_piece(
+                self.repo(),
+                file.oid,
+                file.size,
+                &full,
+                |piece| {
+                    hasher.update(piece);
+                    Ok(())
+                },
+            )?;
             let actual = format!("sha256:{:x}", hasher.finalize());
             if &actual != expected {
                 problem(
