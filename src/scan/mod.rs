@@ -73,17 +73,15 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
-    /// The content is binary (a NUL byte early on, or mostly invalid UTF-8).
-    Binary,
     /// The path matches an `allow_paths` glob or an allowlisted path pattern.
     AllowedPath,
 }
 
 impl SkipReason {
-    /// Returns the stable name used in reports: `binary` or `allowed-path`.
+    /// Returns the stable name used in reports: `allowed-path`. (Binary content is not a
+    /// reason: it is scanned like text.)
     pub fn as_str(self) -> &'static str {
         match self {
-            SkipReason::Binary => "binary",
             SkipReason::AllowedPath => "allowed-path",
         }
     }
@@ -180,13 +178,9 @@ impl Scanner {
         if self.allow.path_allowed(path) {
             return FileScan::Skipped(SkipReason::AllowedPath);
         }
+        // Binary content is scanned too: one NUL byte must not wave a key through, and
+        // pickles, notebooks' outputs and archives carry keys as plain bytes.
         let mut findings = engine::path_findings(&self.rules, path);
-        if text::is_binary(data) {
-            if findings.is_empty() {
-                return FileScan::Skipped(SkipReason::Binary);
-            }
-            return FileScan::Findings(findings);
-        }
         findings.extend(engine::scan(self, path, data));
         engine::finish(&mut findings);
         FileScan::Findings(findings)

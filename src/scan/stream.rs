@@ -16,7 +16,6 @@
 //! the part that reports the secret.
 
 use super::engine::{self, Origin};
-use super::text::{is_binary, SNIFF};
 use super::{FileScan, Finding, Scanner, SkipReason};
 
 /// Files larger than this are scanned (and committed) as streams, never held whole in
@@ -42,8 +41,6 @@ pub struct StreamScan<'s> {
     path_findings: Vec<Finding>,
     /// Set once the outcome no longer depends on the bytes.
     skipped: Option<SkipReason>,
-    /// Whether the content was found to be text (`None` until 8 KiB were seen).
-    text: Option<bool>,
     buf: Vec<u8>,
     /// Offset in `buf` from which the next scan of it reports secrets.
     report_from: usize,
@@ -72,7 +69,6 @@ impl<'s> StreamScan<'s> {
                 engine::path_findings(&scanner.rules, path)
             },
             skipped: allowed.then_some(SkipReason::AllowedPath),
-            text: None,
             buf: Vec::new(),
             report_from: 0,
             origin: Origin::default(),
@@ -84,17 +80,14 @@ impl<'s> StreamScan<'s> {
     /// Feeds the next bytes of the blob.
     pub fn update(&mut self, mut data: &[u8]) {
         let full = OVERLAP + self.chunk;
-        while !data.is_empty() && self.skipped.is_none() && self.text != Some(false) {
+        while !data.is_empty() && self.skipped.is_none() {
             if self.buf.capacity() < full {
                 self.buf.reserve_exact(full - self.buf.len());
             }
             let take = (full - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.text.is_none() && self.buf.len() >= SNIFF {
-                self.text = Some(!is_binary(&self.buf));
-            }
-            if self.buf.len() == full && self.text == Some(true) {
+            if self.buf.len() == full {
                 self.flush();
             }
         }
@@ -130,14 +123,7 @@ impl<'s> StreamScan<'s> {
         if let Some(reason) = self.skipped {
             return FileScan::Skipped(reason);
         }
-        let text = *self.text.get_or_insert_with(|| !is_binary(&self.buf));
         let mut findings = std::mem::take(&mut self.path_findings);
-        if !text {
-            if findings.is_empty() {
-                return FileScan::Skipped(SkipReason::Binary);
-            }
-            return FileScan::Findings(findings);
-        }
         findings.append(&mut self.findings);
         findings.extend(engine::scan_part(
             self.scanner,
@@ -270,13 +256,16 @@ mod tests {
     }
 
     #[test]
-    fn binary_and_allowed_paths_are_skipped_as_whole_blobs_are() {
+    fn binary_content_is_scanned_as_whole_blobs_are() {
         let scanner = Scanner::builtin();
         let mut blob = vec![0u8; 16];
         blob.extend_from_slice(b"token=ghp_R7cVq2LmN8xT4bZ9wK1pH6sD3fJ0aY5eU2iO\n");
         blob.resize(2 * (OVERLAP + CHUNK), b'x');
         let whole = scanner.scan_bytes("b.bin", &blob);
-        assert_eq!(whole, FileScan::Skipped(SkipReason::Binary));
+        assert!(
+            matches!(&whole, FileScan::Findings(f) if f.len() == 1),
+            "{whole:?}"
+        );
         assert_eq!(streamed(&scanner, "b.bin", &blob, CHUNK, 1 << 20), whole);
         let short = scanner.scan_reader("short.txt", &b"password = \"x\"\n"[..]);
         let short = short.ok();
