@@ -1,0 +1,1 @@
+//! gc --apply killed at random moments.

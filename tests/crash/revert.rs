@@ -1,0 +1,1 @@
+//! revert-to-tag killed at random moments.
