@@ -1,7 +1,6 @@
 //! Lands a prepared artifact set: blobs, trees, commit, branch compare-and-swap, tags.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use git2::{ObjectType, Oid, Repository, Signature};
 
@@ -308,12 +307,7 @@ fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item = String> 
 }
 
 fn lock_policy(store: &Store) -> cas::LockPolicy {
-    let config = store.config();
-    cas::LockPolicy {
-        stale_after: (config.stale_lock_seconds > 0)
-            .then(|| Duration::from_secs(config.stale_lock_seconds)),
-        timeout: Duration::from_secs(config.lock_timeout),
-    }
+    cas::LockPolicy::of(store.config())
 }
 
 /// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward

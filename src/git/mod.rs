@@ -5,6 +5,7 @@
 
 pub mod cas;
 pub mod durable;
+pub mod locks;
 pub mod loose;
 pub mod packed;
 pub mod refscan;
