@@ -21,14 +21,14 @@ use std::time::Duration;
 
 use common::{has_ref, Env};
 use support::{
-    assert_sound, assert_within_bound, kill_after, lock_files, scale, timed_ok, Ended, Rng, Tally,
-    STALE_SECS,
+    assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Ended,
+    Rng, Tally, STALE_SECS,
 };
 
 /// Kills of commits of small artifact sets (five files, about 50 KB) in a default run.
-const SMALL_KILLS: usize = 190;
+const SMALL_KILLS: usize = 194;
 /// Kills of commits of 50 MB artifact sets in a default run.
-const BIG_KILLS: usize = 10;
+const BIG_KILLS: usize = 6;
 /// Commit times start here and step a minute per round.
 const EPOCH: i64 = 1_760_000_000;
 const PROMPT: &str = "feedc0de";
@@ -61,8 +61,8 @@ impl Round<'_> {
         ];
         args.extend(self.files.iter().map(|f| f.to_str().unwrap()));
         let mut cmd = env.cmd(&args);
-        cmd.env("GIT_COMMITTER_DATE", format!("@{} +0000", self.secs))
-            .env("ARTIFACT_STORE_STALE_LOCK_SECONDS", STALE_SECS.to_string());
+        cmd.env("GIT_COMMITTER_DATE", format!("@{} +0000", self.secs));
+        lock_env(&mut cmd);
         cmd
     }
 
