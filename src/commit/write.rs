@@ -22,7 +22,8 @@ enum Stop {
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
-    let blobs = super::blobs::write_blobs(repo, &p)?;
+    let lost = |e| crate::git::explain_lost_write(repo, e);
+    let blobs = super::blobs::write_blobs(repo, &p).map_err(lost)?;
     let mut written = blobs.clone();
     let mut leaves = Vec::with_capacity(p.files.len() + 1);
     for (loaded, oid) in p.files.iter().zip(blobs) {
@@ -58,7 +59,8 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
             written.clear();
         }
         Ok(ControlFlow::Continue(commit))
-    })?;
+    })
+    .map_err(lost)?;
     let (commit, report) = match result {
         ControlFlow::Continue(done) => done,
         ControlFlow::Break(Stop::CorrelationTaken) => return store.commit_after_race(p),
@@ -77,15 +79,20 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     };
     let mut tags = vec![p.corr.to_string()];
     let expected = if p.force { old_corr_tag } else { None };
-    tagger.create(
-        &p.corr.tag_ref(),
-        p.corr.as_str(),
-        commit,
-        expected,
-        &mut warnings,
-    )?;
+    tagger
+        .create(
+            &p.corr.tag_ref(),
+            p.corr.as_str(),
+            commit,
+            expected,
+            &mut warnings,
+        )
+        .map_err(lost)?;
     if let Some(prompt) = &p.prompt {
-        if tagger.move_prompt(prompt, commit, false, &mut warnings)? {
+        if tagger
+            .move_prompt(prompt, commit, false, &mut warnings)
+            .map_err(lost)?
+        {
             tags.push(prompt.tag_name());
         } else {
             warnings.push(format!(
