@@ -43,6 +43,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let log = format!("artifact-store: commit {}", p.corr);
     let mut time = store.commit_time()?;
     let mut landed_on = None;
+    let mut tag_objects = (None, None);
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
@@ -54,6 +55,17 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
         };
         time = store.commit_time()?;
         let commit = build_commit(store, &p, &leaves, parent, &time, &mut written)?;
+        // The tag objects too, so that once the branch moves only two ref files remain.
+        let sig = store.signature(&time)?;
+        let corr_tag = tag_object(repo, p.corr.as_str(), commit, &sig, &subject(&p))?;
+        let prompt_tag = p
+            .prompt
+            .as_ref()
+            .map(|h| tag_object(repo, &h.tag_name(), commit, &sig, &subject(&p)))
+            .transpose()?;
+        written.push(corr_tag);
+        written.extend(prompt_tag);
+        tag_objects = (Some(corr_tag), prompt_tag);
         if durable_on {
             durable::sync_objects(repo, &written)?;
             written.clear();
@@ -79,18 +91,20 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     };
     let mut tags = vec![p.corr.to_string()];
     let expected = if p.force { old_corr_tag } else { None };
+    let (corr_tag, prompt_tag) = tag_objects;
     tagger
         .create(
             &p.corr.tag_ref(),
             p.corr.as_str(),
             commit,
+            corr_tag,
             expected,
             &mut warnings,
         )
         .map_err(lost)?;
     if let Some(prompt) = &p.prompt {
         if tagger
-            .move_prompt(prompt, commit, false, &mut warnings)
+            .move_prompt(prompt, commit, prompt_tag, false, &mut warnings)
             .map_err(lost)?
         {
             tags.push(prompt.tag_name());
@@ -208,25 +222,22 @@ struct Tagger<'r> {
 }
 
 impl Tagger<'_> {
-    /// Creates `refname` for `commit`: `expected` `None` means "must not exist".
+    /// Creates `refname` for `commit` with the tag object `tag` (written here when `None`):
+    /// `expected` `None` means "must not exist".
     fn create(
         &self,
         refname: &str,
         name: &str,
         commit: Oid,
+        tag: Option<Oid>,
         expected: Option<Oid>,
         warnings: &mut Vec<String>,
     ) -> Result<Oid> {
         let repo = self.repo;
-        let object = repo
-            .find_object(commit, Some(ObjectType::Commit))
-            .map_err(Error::git(format!("failed to read commit {commit}")))?;
-        let tag = repo
-            .tag_annotation_create(name, &object, &self.sig, &format!("{}\n", self.subject))
-            .map_err(Error::git(format!("failed to write tag {name}")))?;
-        if self.durable {
-            durable::sync_objects(repo, &[tag])?;
-        }
+        let tag = match tag {
+            Some(tag) => tag,
+            None => self.object(name, commit)?,
+        };
         let log = format!("artifact-store: tag {name}");
         let moved = cas::update(repo, refname, &log, self.policy, |current| {
             Ok(match current == expected {
@@ -253,12 +264,22 @@ impl Tagger<'_> {
         Ok(tag)
     }
 
+    /// Writes (and, when durable, flushes) the tag object `name` on `commit`.
+    fn object(&self, name: &str, commit: Oid) -> Result<Oid> {
+        let tag = tag_object(self.repo, name, commit, &self.sig, &self.subject)?;
+        if self.durable {
+            durable::sync_objects(self.repo, &[tag])?;
+        }
+        Ok(tag)
+    }
+
     /// Moves `prompt_<hash>` to `commit` unless it already names a newer commit; with
     /// `repair`, only when it is missing, names an ancestor of `commit` or an older commit.
     fn move_prompt(
         &self,
         prompt: &crate::refs::PromptHash,
         commit: Oid,
+        mut tag: Option<Oid>,
         repair: bool,
         warnings: &mut Vec<String>,
     ) -> Result<bool> {
@@ -286,7 +307,11 @@ impl Tagger<'_> {
                 }
             }
             let name = prompt.tag_name();
-            match self.create(&refname, &name, commit, current, warnings) {
+            let object = match tag {
+                Some(object) => object,
+                None => *tag.insert(self.object(&name, commit)?),
+            };
+            match self.create(&refname, &name, commit, Some(object), current, warnings) {
                 Ok(_) => return Ok(true),
                 Err(Error::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
@@ -294,6 +319,21 @@ impl Tagger<'_> {
         }
         Ok(false)
     }
+}
+
+/// Writes an annotated tag object `name` on `commit`.
+fn tag_object(
+    repo: &Repository,
+    name: &str,
+    commit: Oid,
+    sig: &Signature<'_>,
+    subject: &str,
+) -> Result<Oid> {
+    let object = repo
+        .find_object(commit, Some(ObjectType::Commit))
+        .map_err(Error::git(format!("failed to read commit {commit}")))?;
+    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
+        .map_err(Error::git(format!("failed to write tag {name}")))
 }
 
 fn commit_time(repo: &Repository, commit: Oid) -> Result<i64> {
@@ -348,6 +388,7 @@ pub(super) fn repair_tags(
             p.corr.as_str(),
             existing.commit,
             None,
+            None,
             warnings,
         ) {
             Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
@@ -357,7 +398,7 @@ pub(super) fn repair_tags(
     }
     if let Some(prompt) = &p.prompt {
         let before = crate::git::ref_target(repo, &prompt.tag_ref())?;
-        if tagger.move_prompt(prompt, existing.commit, true, warnings)? {
+        if tagger.move_prompt(prompt, existing.commit, None, true, warnings)? {
             if before != Some(existing.commit) {
                 warnings.push(format!("repaired tag {}", prompt.tag_name()));
             }

@@ -90,7 +90,10 @@ fn run_mode(hard: bool) {
         i += 1;
         assert!(i <= target * 3, "too few runs were still alive at the kill");
         if hard {
-            env.git_in(&store, &["update-ref", &format!("refs/heads/{BRANCH}"), &full]);
+            env.git_in(
+                &store,
+                &["update-ref", &format!("refs/heads/{BRANCH}"), &full],
+            );
         }
         let mut v = 1 + rng.below(VERSIONS - 1);
         if v == last {
@@ -112,7 +115,11 @@ fn run_mode(hard: bool) {
                 assert!(trash_values(&refs).contains(&old.as_str()), "old tip lost");
             }
         } else if landed {
-            assert_eq!(rev(&env, &store, &format!("{now}^")), old, "one commit on top");
+            assert_eq!(
+                rev(&env, &store, &format!("{now}^")),
+                old,
+                "one commit on top"
+            );
             assert_eq!(tree(&env, &store, &now), tree(&env, &store, &tagged));
         }
         let locks = lock_files(&store);
@@ -132,12 +139,19 @@ fn run_mode(hard: bool) {
             assert!(trash_values(&refs).contains(&full.as_str()), "old tip lost");
         } else {
             assert_eq!(tree(&env, &store, &after), tree(&env, &store, &tagged));
-            assert_eq!(rev(&env, &store, &format!("{after}^")), old, "one commit on top");
+            assert_eq!(
+                rev(&env, &store, &format!("{after}^")),
+                old,
+                "one commit on top"
+            );
             env.fsck(&store);
         }
         let (_, again) = timed_ok(revert_cmd(&env, &store, &tag, hard, i));
         let again: serde_json::Value = serde_json::from_str(&again).unwrap();
-        assert_eq!(again["changed"], false, "a third run changes nothing: {again}");
+        assert_eq!(
+            again["changed"], false,
+            "a third run changes nothing: {again}"
+        );
         let left = lock_files(&store);
         assert!(left.is_empty(), "the re-run left {left:?}");
     }
