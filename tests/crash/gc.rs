@@ -127,9 +127,10 @@ fn planned(env: &Env, store: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Asserts every pruned ref holds its value, or a trash copy of it does.
+/// Asserts every pruned ref holds its value, or a trash copy of it does; returns how many
+/// are gone from their place (moved to the trash).
 #[track_caller]
-fn assert_nothing_lost(refs: &[(String, String)], pruned: &BTreeMap<String, String>) {
+fn assert_nothing_lost(refs: &[(String, String)], pruned: &BTreeMap<String, String>) -> usize {
     let mut trash: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut live: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, oid) in refs {
@@ -143,6 +144,7 @@ fn assert_nothing_lost(refs: &[(String, String)], pruned: &BTreeMap<String, Stri
             }
         }
     }
+    let mut moved = 0;
     for (name, oid) in pruned {
         let in_place = live.get(name.as_str()) == Some(&oid.as_str());
         let in_trash = trash
@@ -152,7 +154,9 @@ fn assert_nothing_lost(refs: &[(String, String)], pruned: &BTreeMap<String, Stri
             in_place || in_trash,
             "{name} ({oid}) is neither in place nor in the trash"
         );
+        moved += usize::from(!in_place);
     }
+    moved
 }
 
 fn copy_store(from: &Path, to: &Path) {
@@ -204,6 +208,7 @@ fn gc_apply_killed_at_random_moments_loses_no_version_and_the_next_gc_and_commit
     let commit_normal = commit_into(&env, &first, "old0", 0);
     let target = GC_KILLS * scale();
     let mut tally = Tally::default();
+    let (mut killed_in_packed_refs, mut killed_midway) = (0, 0);
     let mut i = 0;
     while tally.killed < target {
         i += 1;
@@ -213,9 +218,13 @@ fn gc_apply_killed_at_random_moments_loses_no_version_and_the_next_gc_and_commit
         let ended = kill_after(gc_cmd(&env, &store, true), rng.delay(normal));
         tally.record(ended);
         let refs = assert_sound(&env, &store);
-        assert_nothing_lost(&refs, &pruned);
+        let moved = assert_nothing_lost(&refs, &pruned);
+        tally.landed_before_kill += usize::from(moved == pruned.len());
+        killed_midway += usize::from(moved > 0 && moved < pruned.len());
         let locks = lock_files(&store);
         tally.locks_left += usize::from(!locks.is_empty());
+        let packed_lock = store.join("packed-refs.lock");
+        killed_in_packed_refs += usize::from(locks.contains(&packed_lock));
         let branch = pruned
             .keys()
             .filter(|r| r.starts_with("refs/heads/"))
@@ -262,6 +271,10 @@ fn gc_apply_killed_at_random_moments_loses_no_version_and_the_next_gc_and_commit
         std::fs::remove_dir_all(&store).unwrap();
     }
     tally.print("gc --apply");
+    eprintln!(
+        "gc --apply: {killed_midway} kills with some pruned refs moved and some not, \
+         {killed_in_packed_refs} left packed-refs.lock"
+    );
 }
 
 /// Creates `lock` (and its directory) with its mtime a minute in the past.
