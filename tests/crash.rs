@@ -137,6 +137,7 @@ fn kill_and_rerun(
     tally.locks_left += usize::from(!locks.is_empty());
 
     let (took, stdout) = timed_ok(round.cmd(env));
+    tally.rerun(&locks, took);
     if !locks.is_empty() {
         assert_within_bound(&locks, took, normal);
     }

@@ -126,6 +126,7 @@ fn run_mode(hard: bool) {
         tally.locks_left += usize::from(!locks.is_empty());
 
         let (took, stdout) = timed_ok(revert_cmd(&env, &store, &tag, hard, i));
+        tally.rerun(&locks, took);
         if !locks.is_empty() {
             assert_within_bound(&locks, took, normal);
         }

@@ -209,6 +209,8 @@ pub struct Tally {
     pub finished: usize,
     pub locks_left: usize,
     pub landed_before_kill: usize,
+    /// The longest re-run that met a dead process's locks.
+    pub slowest_rerun_with_locks: Duration,
 }
 
 impl Tally {
@@ -219,10 +221,22 @@ impl Tally {
         }
     }
 
+    /// Records a re-run's time when the killed run left locks.
+    pub fn rerun(&mut self, locks: &[PathBuf], took: Duration) {
+        if !locks.is_empty() {
+            self.slowest_rerun_with_locks = self.slowest_rerun_with_locks.max(took);
+        }
+    }
+
     pub fn print(&self, scenario: &str) {
         eprintln!(
-            "{scenario}: {} killed, {} finished before the kill, {} left locks, {} had landed",
-            self.killed, self.finished, self.locks_left, self.landed_before_kill
+            "{scenario}: {} killed, {} finished before the kill, {} left locks, {} had landed; \
+             slowest re-run past a dead process's locks {:?}",
+            self.killed,
+            self.finished,
+            self.locks_left,
+            self.landed_before_kill,
+            self.slowest_rerun_with_locks
         );
     }
 }
