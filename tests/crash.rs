@@ -114,11 +114,11 @@ fn kill_and_rerun(
     env: &Env,
     round: &Round<'_>,
     rng: &mut Rng,
-    normal: Duration,
+    normal: &mut Duration,
     tally: &mut Tally,
 ) {
     let before = round.history(env).len();
-    let ended = kill_after(round.cmd(env), rng.delay(normal));
+    let ended = kill_after(round.cmd(env), rng.delay(*normal));
     tally.record(ended);
     assert_sound(env, round.store);
     let history = round.history(env);
@@ -139,7 +139,12 @@ fn kill_and_rerun(
     let (took, stdout) = timed_ok(round.cmd(env));
     tally.rerun(&locks, took);
     if !locks.is_empty() {
-        assert_within_bound(&locks, took, normal);
+        assert_within_bound(&locks, took, *normal);
+    }
+    if landed.is_empty() && locks.is_empty() {
+        // A whole uncrashed run: the load of a shared machine drifts, so the kill delays
+        // follow a moving average of the run's real length.
+        *normal = (*normal * 3 + took) / 4;
     }
     let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -199,7 +204,7 @@ fn commits_of_small_sets_killed_at_random_moments_land_exactly_once_on_rerun() {
         files: small_files(&env, i),
         secs: EPOCH + 60 * i as i64,
     };
-    let (normal, _) = timed_ok(round(0).cmd(&env));
+    let (mut normal, _) = timed_ok(round(0).cmd(&env));
     eprintln!("small commits: an uncrashed run takes {normal:?}");
     let target = SMALL_KILLS * scale();
     let mut tally = Tally::default();
@@ -207,7 +212,7 @@ fn commits_of_small_sets_killed_at_random_moments_land_exactly_once_on_rerun() {
     while tally.killed < target {
         i += 1;
         assert!(i <= target * 3, "too few runs were still alive at the kill");
-        kill_and_rerun(&env, &round(i), &mut rng, normal, &mut tally);
+        kill_and_rerun(&env, &round(i), &mut rng, &mut normal, &mut tally);
     }
     tally.print("small commits");
 }
@@ -262,7 +267,7 @@ fn commits_of_50_mb_sets_killed_at_random_moments_land_exactly_once_on_rerun() {
         store
     };
     let first = fresh(0);
-    let (normal, _) = timed_ok(big_round(&env, &big, &first, 0).cmd(&env));
+    let (mut normal, _) = timed_ok(big_round(&env, &big, &first, 0).cmd(&env));
     eprintln!("50 MB commits: an uncrashed run takes {normal:?}");
     std::fs::remove_dir_all(&first).unwrap();
     let target = BIG_KILLS * scale();
@@ -276,7 +281,7 @@ fn commits_of_50_mb_sets_killed_at_random_moments_land_exactly_once_on_rerun() {
             &env,
             &big_round(&env, &big, &store, i),
             &mut rng,
-            normal,
+            &mut normal,
             &mut tally,
         );
         std::fs::remove_dir_all(&store).unwrap();
