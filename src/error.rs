@@ -194,11 +194,30 @@ impl Error {
             Error::NoRepository { .. } => Some(
                 "create one with `artifact-store init PATH`, or pass --repo PATH".to_string(),
             ),
+            Error::Git { .. } | Error::Io { .. } => self.storage_hint(),
             Error::SecretsFound { .. } => Some(
                 "remove the secret, or mark a false positive with an `artifact-store:allow` comment on its line".to_string(),
             ),
             _ => None,
         }
+    }
+
+    /// A hint for a full or read-only filesystem under the store.
+    fn storage_hint(&self) -> Option<String> {
+        let text = match self {
+            Error::Git { source, .. } => source.message().to_string(),
+            Error::Io { source, .. } => source.to_string(),
+            _ => return None,
+        };
+        if text.contains("No space left on device") || text.contains("Disk quota exceeded") {
+            return Some(
+                "the filesystem holding the store is full: free space, then run the command again (a commit re-run with the same correlation id lands once)"
+                    .to_string(),
+            );
+        }
+        text.contains("Read-only file system").then(|| {
+            "the store is on a read-only filesystem: make it writable, then run the command again".to_string()
+        })
     }
 
     /// Wraps a libgit2 error with what the store was doing.

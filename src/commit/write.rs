@@ -1,7 +1,6 @@
 //! Lands a prepared artifact set: blobs, trees, commit, branch compare-and-swap, tags.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use git2::{ObjectType, Oid, Repository, Signature};
 
@@ -23,7 +22,8 @@ enum Stop {
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
-    let blobs = super::blobs::write_blobs(repo, &p)?;
+    let lost = |e| crate::git::explain_lost_write(repo, e);
+    let blobs = super::blobs::write_blobs(repo, &p).map_err(lost)?;
     let mut written = blobs.clone();
     let mut leaves = Vec::with_capacity(p.files.len() + 1);
     for (loaded, oid) in p.files.iter().zip(blobs) {
@@ -39,15 +39,11 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let branch_ref = store.config().prefix().task_ref(&p.workflow, &p.task);
     let base_ref = crate::refs::branch_ref(&store.config().base_branch);
     let old_corr_tag = crate::git::ref_oid(repo, &p.corr.tag_ref())?;
-    let config = store.config();
-    let policy = cas::LockPolicy {
-        stale_after: (config.stale_lock_seconds > 0)
-            .then(|| Duration::from_secs(config.stale_lock_seconds)),
-        timeout: Duration::from_secs(config.lock_timeout),
-    };
+    let policy = lock_policy(store);
     let log = format!("artifact-store: commit {}", p.corr);
     let mut time = store.commit_time()?;
     let mut landed_on = None;
+    let mut tag_objects = (None, None);
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
@@ -59,12 +55,24 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
         };
         time = store.commit_time()?;
         let commit = build_commit(store, &p, &leaves, parent, &time, &mut written)?;
+        // The tag objects too, so that once the branch moves only two ref files remain.
+        let sig = store.signature(&time)?;
+        let corr_tag = tag_object(repo, p.corr.as_str(), commit, &sig, &subject(&p))?;
+        let prompt_tag = p
+            .prompt
+            .as_ref()
+            .map(|h| tag_object(repo, &h.tag_name(), commit, &sig, &subject(&p)))
+            .transpose()?;
+        written.push(corr_tag);
+        written.extend(prompt_tag);
+        tag_objects = (Some(corr_tag), prompt_tag);
         if durable_on {
             durable::sync_objects(repo, &written)?;
             written.clear();
         }
         Ok(ControlFlow::Continue(commit))
-    })?;
+    })
+    .map_err(lost)?;
     let (commit, report) = match result {
         ControlFlow::Continue(done) => done,
         ControlFlow::Break(Stop::CorrelationTaken) => return store.commit_after_race(p),
@@ -73,28 +81,32 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
         durable::sync_ref(repo, &branch_ref, landed_on.is_none())?;
     }
     let mut warnings = p.warnings.clone();
-    for lock in &report.stale_locks_removed {
-        warnings.push(format!(
-            "removed a stale lock left by a dead process: {}",
-            lock.display()
-        ));
-    }
-    let sig = store.signature(&time)?;
-    let subject = subject(&p);
+    warnings.extend(stale_lock_warnings(&report));
+    let tagger = Tagger {
+        repo,
+        sig: store.signature(&time)?,
+        subject: subject(&p),
+        durable: durable_on,
+        policy,
+    };
     let mut tags = vec![p.corr.to_string()];
     let expected = if p.force { old_corr_tag } else { None };
-    create_tag(
-        repo,
-        &p.corr.tag_ref(),
-        p.corr.as_str(),
-        commit,
-        &sig,
-        &subject,
-        expected,
-        durable_on,
-    )?;
+    let (corr_tag, prompt_tag) = tag_objects;
+    tagger
+        .create(
+            &p.corr.tag_ref(),
+            p.corr.as_str(),
+            commit,
+            corr_tag,
+            expected,
+            &mut warnings,
+        )
+        .map_err(lost)?;
     if let Some(prompt) = &p.prompt {
-        if move_prompt_tag(repo, prompt, commit, &sig, &subject, durable_on)? {
+        if tagger
+            .move_prompt(prompt, commit, prompt_tag, false, &mut warnings)
+            .map_err(lost)?
+        {
             tags.push(prompt.tag_name());
         } else {
             warnings.push(format!(
@@ -198,96 +210,155 @@ fn build_commit(
     Ok(commit)
 }
 
-/// Creates an annotated tag ref with compare-and-swap: `expected` `None` means "must not exist".
-#[allow(clippy::too_many_arguments)]
-fn create_tag(
+/// Writes the store's annotated tags of one commit: the tag objects, then each ref by
+/// compare-and-swap under the same lock policy as the branch, so a `<tag>.lock` left by a
+/// killed commit is removed once stale instead of failing the repair for good.
+struct Tagger<'r> {
+    repo: &'r Repository,
+    sig: Signature<'r>,
+    subject: String,
+    durable: bool,
+    policy: cas::LockPolicy,
+}
+
+impl Tagger<'_> {
+    /// Creates `refname` for `commit` with the tag object `tag` (written here when `None`):
+    /// `expected` `None` means "must not exist".
+    fn create(
+        &self,
+        refname: &str,
+        name: &str,
+        commit: Oid,
+        tag: Option<Oid>,
+        expected: Option<Oid>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Oid> {
+        let repo = self.repo;
+        let tag = match tag {
+            Some(tag) => tag,
+            None => self.object(name, commit)?,
+        };
+        let log = format!("artifact-store: tag {name}");
+        let moved = cas::update(repo, refname, &log, self.policy, |current| {
+            Ok(match current == expected {
+                true => ControlFlow::Continue(tag),
+                false => ControlFlow::Break(()),
+            })
+        })?;
+        let report = match moved {
+            ControlFlow::Continue((_, report)) => report,
+            ControlFlow::Break(()) => {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "{name} was created by another writer while this commit landed at {}",
+                        &commit.to_string()[..12]
+                    ),
+                    hint: Some(format!("inspect both with `git show {name}` and `git log`")),
+                })
+            }
+        };
+        warnings.extend(stale_lock_warnings(&report));
+        if self.durable {
+            durable::sync_ref(repo, refname, false)?;
+        }
+        Ok(tag)
+    }
+
+    /// Writes (and, when durable, flushes) the tag object `name` on `commit`.
+    fn object(&self, name: &str, commit: Oid) -> Result<Oid> {
+        let tag = tag_object(self.repo, name, commit, &self.sig, &self.subject)?;
+        if self.durable {
+            durable::sync_objects(self.repo, &[tag])?;
+        }
+        Ok(tag)
+    }
+
+    /// Moves `prompt_<hash>` to `commit` unless it already names a newer commit; with
+    /// `repair`, only when it is missing, names an ancestor of `commit` or an older commit.
+    fn move_prompt(
+        &self,
+        prompt: &crate::refs::PromptHash,
+        commit: Oid,
+        mut tag: Option<Oid>,
+        repair: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<bool> {
+        let repo = self.repo;
+        let refname = prompt.tag_ref();
+        let ours = commit_time(repo, commit)?;
+        for _ in 0..20 {
+            let current = crate::git::ref_oid(repo, &refname)?;
+            if let Some(current_commit) = crate::git::ref_target(repo, &refname)? {
+                if current_commit == commit {
+                    return Ok(true);
+                }
+                let theirs = commit_time(repo, current_commit)?;
+                let stays = match repair {
+                    false => theirs > ours,
+                    true => {
+                        theirs >= ours
+                            && !repo.graph_descendant_of(commit, current_commit).map_err(
+                                Error::git(format!("failed to compare {refname} with {commit}")),
+                            )?
+                    }
+                };
+                if stays {
+                    return Ok(false);
+                }
+            }
+            let name = prompt.tag_name();
+            let object = match tag {
+                Some(object) => object,
+                None => *tag.insert(self.object(&name, commit)?),
+            };
+            match self.create(&refname, &name, commit, Some(object), current, warnings) {
+                Ok(_) => return Ok(true),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Writes an annotated tag object `name` on `commit`.
+fn tag_object(
     repo: &Repository,
-    refname: &str,
     name: &str,
     commit: Oid,
     sig: &Signature<'_>,
     subject: &str,
-    expected: Option<Oid>,
-    durable_on: bool,
 ) -> Result<Oid> {
     let object = repo
         .find_object(commit, Some(ObjectType::Commit))
         .map_err(Error::git(format!("failed to read commit {commit}")))?;
-    let tag = repo
-        .tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
-        .map_err(Error::git(format!("failed to write tag {name}")))?;
-    if durable_on {
-        durable::sync_objects(repo, &[tag])?;
-    }
-    let log = format!("artifact-store: tag {name}");
-    match repo.reference_matching(refname, tag, true, expected.unwrap_or(Oid::ZERO_SHA1), &log) {
-        Ok(_) => {}
-        Err(e) if cas::is_retryable(&e) => {
-            return Err(Error::Conflict {
-                message: format!(
-                    "{name} was created by another writer while this commit landed at {}",
-                    &commit.to_string()[..12]
-                ),
-                hint: Some(format!("inspect both with `git show {name}` and `git log`")),
-            })
-        }
-        Err(e) => return Err(Error::git(format!("failed to create {refname}"))(e)),
-    }
-    if durable_on {
-        durable::sync_ref(repo, refname, false)?;
-    }
-    Ok(tag)
+    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
+        .map_err(Error::git(format!("failed to write tag {name}")))
 }
 
-/// Moves `prompt_<hash>` to `commit` unless it already names a newer commit.
-fn move_prompt_tag(
-    repo: &Repository,
-    prompt: &crate::refs::PromptHash,
-    commit: Oid,
-    sig: &Signature<'_>,
-    subject: &str,
-    durable_on: bool,
-) -> Result<bool> {
-    let refname = prompt.tag_ref();
-    let ours = repo
+fn commit_time(repo: &Repository, commit: Oid) -> Result<i64> {
+    Ok(repo
         .find_commit(commit)
-        .map_err(Error::git("failed to read the new commit"))?
+        .map_err(Error::git(format!("failed to read commit {commit}")))?
         .time()
-        .seconds();
-    for _ in 0..20 {
-        let current = crate::git::ref_oid(repo, &refname)?;
-        if let Some(current_commit) = crate::git::ref_target(repo, &refname)? {
-            let theirs = repo
-                .find_commit(current_commit)
-                .map_err(Error::git(format!("failed to read {refname}")))?
-                .time()
-                .seconds();
-            if current_commit == commit {
-                return Ok(true);
-            }
-            if theirs > ours {
-                return Ok(false);
-            }
-        }
-        match create_tag(
-            repo,
-            &refname,
-            &prompt.tag_name(),
-            commit,
-            sig,
-            subject,
-            current,
-            durable_on,
-        ) {
-            Ok(_) => return Ok(true),
-            Err(Error::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+        .seconds())
 }
 
-/// Recreates the tags of a commit found by its trailer; returns the tags that name it.
+fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item = String> + '_ {
+    report.stale_locks_removed.iter().map(|lock| {
+        format!(
+            "removed a stale lock left by a dead process: {}",
+            lock.display()
+        )
+    })
+}
+
+fn lock_policy(store: &Store) -> cas::LockPolicy {
+    cas::LockPolicy::of(store.config())
+}
+
+/// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward
+/// when a crash left it behind; returns the tags that name it.
 pub(super) fn repair_tags(
     store: &Store,
     p: &Prepared,
@@ -295,28 +366,30 @@ pub(super) fn repair_tags(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<String>> {
     let repo = store.repo();
-    let durable_on = store.config().durability == Durability::Fsync;
     let commit = repo
         .find_commit(existing.commit)
         .map_err(Error::git("failed to read the existing commit"))?;
-    let sig = commit.committer().to_owned();
-    let subject = commit
-        .summary()
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_string();
+    let tagger = Tagger {
+        repo,
+        sig: commit.committer().to_owned(),
+        subject: commit
+            .summary()
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_string(),
+        durable: store.config().durability == Durability::Fsync,
+        policy: lock_policy(store),
+    };
     let mut tags = vec![p.corr.to_string()];
     if !existing.tag_present {
-        match create_tag(
-            repo,
+        match tagger.create(
             &p.corr.tag_ref(),
             p.corr.as_str(),
             existing.commit,
-            &sig,
-            &subject,
             None,
-            durable_on,
+            None,
+            warnings,
         ) {
             Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
             Err(Error::Conflict { .. }) => {}
@@ -324,24 +397,11 @@ pub(super) fn repair_tags(
         }
     }
     if let Some(prompt) = &p.prompt {
-        let present = crate::git::ref_target(repo, &prompt.tag_ref())?;
-        if present.is_none() {
-            match create_tag(
-                repo,
-                &prompt.tag_ref(),
-                &prompt.tag_name(),
-                existing.commit,
-                &sig,
-                &subject,
-                None,
-                durable_on,
-            ) {
-                Ok(_) => warnings.push(format!("repaired missing tag {}", prompt.tag_name())),
-                Err(Error::Conflict { .. }) => {}
-                Err(e) => return Err(e),
+        let before = crate::git::ref_target(repo, &prompt.tag_ref())?;
+        if tagger.move_prompt(prompt, existing.commit, None, true, warnings)? {
+            if before != Some(existing.commit) {
+                warnings.push(format!("repaired tag {}", prompt.tag_name()));
             }
-        }
-        if crate::git::ref_target(repo, &prompt.tag_ref())? == Some(existing.commit) {
             tags.push(prompt.tag_name());
         }
     }

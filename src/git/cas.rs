@@ -39,6 +39,21 @@ pub struct LockPolicy {
     pub stale_after: Option<Duration>,
     /// Retrying stops after this long.
     pub timeout: Duration,
+    /// The caller is the bulk writer holding [`GC_LOCK_FILE`]: its own fresh gc lock does
+    /// not stop it from removing a stale lock (one left by the killed bulk writer before it).
+    pub holds_gc_lock: bool,
+}
+
+impl LockPolicy {
+    /// The policy of a writer that does not hold the gc lock, from the config.
+    pub fn of(config: &crate::config::Config) -> LockPolicy {
+        LockPolicy {
+            stale_after: (config.stale_lock_seconds > 0)
+                .then(|| Duration::from_secs(config.stale_lock_seconds)),
+            timeout: Duration::from_secs(config.lock_timeout),
+            holds_gc_lock: false,
+        }
+    }
 }
 
 /// Moves `refname` from its current value to what `build` returns for that value.
@@ -66,7 +81,8 @@ pub fn update<R>(
             Ok(_) => return Ok(ControlFlow::Continue((new, report))),
             Err(e) if is_retryable(&e) => {
                 if let (ErrorCode::Locked, Some(stale_after)) = (e.code(), policy.stale_after) {
-                    if let Some(removed) = remove_if_stale(repo, refname, stale_after)? {
+                    let stale = remove_if_stale(repo, refname, stale_after, policy.holds_gc_lock)?;
+                    if let Some(removed) = stale {
                         report.stale_locks_removed.push(removed);
                         continue;
                     }
@@ -105,6 +121,7 @@ fn remove_if_stale(
     repo: &Repository,
     refname: &str,
     stale_after: Duration,
+    holds_gc_lock: bool,
 ) -> Result<Option<PathBuf>> {
     let lock = lock_path(repo, refname);
     let Ok(meta) = std::fs::metadata(&lock) else {
@@ -115,7 +132,7 @@ fn remove_if_stale(
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .unwrap_or_default();
-    if age < stale_after || bulk_writer_alive(repo, stale_after) {
+    if age < stale_after || (!holds_gc_lock && bulk_writer_alive(repo, stale_after)) {
         return Ok(None);
     }
     match std::fs::remove_file(&lock) {

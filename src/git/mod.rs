@@ -6,6 +6,7 @@
 pub mod blobread;
 pub mod cas;
 pub mod durable;
+pub mod locks;
 pub mod loose;
 pub mod packed;
 pub mod refscan;
@@ -67,4 +68,32 @@ pub fn first_parents<'r>(
         .map_err(Error::git("failed to walk history"))?;
     let what = what.to_string();
     Ok(walk.map(move |r| r.map_err(|e| Error::git(format!("failed to walk {what}"))(e))))
+}
+
+/// Gives a reason to a failed write whose reason libgit2 lost.
+///
+/// On a full disk libgit2 reports a failed object write as "no error" (the write's `errno`
+/// is gone by then), a failed tag as "failed to create tag annotation", and an object it
+/// reported written can be missing when the branch is moved to it ("target OID ... doesn't
+/// exist": the ref is not moved). So after any libgit2 error of a write path, a 64 KiB
+/// probe file is written and flushed in the object directory; its I/O error ("No space
+/// left on device", "Read-only file system") replaces `e`. Any other error, or a probe
+/// that succeeds, returns `e`.
+pub fn explain_lost_write(repo: &Repository, e: crate::error::Error) -> crate::error::Error {
+    use std::io::Write;
+    if !matches!(e, crate::error::Error::Git { .. }) {
+        return e;
+    }
+    let objects = repo.path().join("objects");
+    let probe = tempfile::Builder::new()
+        .prefix("artifact-store-probe")
+        .tempfile_in(&objects)
+        .and_then(|mut f| {
+            f.write_all(&[0u8; 64 << 10])?;
+            f.as_file().sync_all()
+        });
+    match probe {
+        Ok(()) => e,
+        Err(io) => crate::error::Error::io("failed to write objects into", objects)(io),
+    }
 }

@@ -10,6 +10,9 @@
 //! look for ([`super::loose::names_under`]). [`remove`] takes entries out again, each only
 //! while it still holds the value given.
 //!
+//! A `packed-refs.lock` older than the stale bound is taken as left by a killed bulk writer
+//! and removed first ([`super::locks`]): callers hold the gc lock.
+//!
 //! The file is read after the lock is taken, its lines are kept byte for byte, the result
 //! is sorted by name, and annotated tags get their `^<peeled>` line, so git, libgit2 and
 //! gix-ref read it as they read their own.
@@ -18,10 +21,10 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use git2::{Oid, Repository};
 
+use super::locks::BulkLocks;
 use crate::error::{Error, Result};
 
 /// How the file says it is written, when it says nothing: the header git writes.
@@ -42,7 +45,7 @@ pub struct NewRef {
 /// Adds `refs` to `packed-refs` in one rewrite. Returns, in the order of `refs`, whether
 /// each was written (`false`: `packed-refs` already holds that name, or a ref whose name is
 /// a directory of it or has it as a directory, and is left as it is).
-pub fn add(repo: &Repository, refs: &[NewRef], lock_timeout: Duration) -> Result<Vec<bool>> {
+pub fn add(repo: &Repository, refs: &[NewRef], locks: BulkLocks) -> Result<Vec<bool>> {
     if refs.is_empty() {
         return Ok(Vec::new());
     }
@@ -67,7 +70,7 @@ pub fn add(repo: &Repository, refs: &[NewRef], lock_timeout: Duration) -> Result
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
-    rewrite(repo.path(), lock_timeout, |table| {
+    rewrite(repo.path(), locks, |table| {
         let mut written = vec![false; refs.len()];
         let mut new = Vec::with_capacity(refs.len());
         let mut ancestors = HashMap::new();
@@ -104,12 +107,12 @@ pub fn add(repo: &Repository, refs: &[NewRef], lock_timeout: Duration) -> Result
 /// Removes from `packed-refs` every entry of `refs` (full name, value) that it holds at
 /// that value, in one rewrite; entries holding anything else, and loose refs, stay.
 /// Returns how many were removed.
-pub fn remove(repo: &Repository, refs: &[(String, Oid)], lock_timeout: Duration) -> Result<usize> {
+pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Result<usize> {
     if refs.is_empty() {
         return Ok(0);
     }
     let wanted: HashMap<&[u8], Oid> = refs.iter().map(|(n, o)| (n.as_bytes(), *o)).collect();
-    rewrite(repo.path(), lock_timeout, |table| {
+    rewrite(repo.path(), locks, |table| {
         let before = table.records.len();
         table.records.retain(|r| {
             wanted
@@ -356,13 +359,14 @@ fn contains_trait(header: &[u8], name: &[u8]) -> bool {
 /// whether anything changed), and writes the file back when something did.
 fn rewrite<T>(
     gitdir: &Path,
-    lock_timeout: Duration,
+    locks: BulkLocks,
     edit: impl for<'a> FnOnce(&mut Table<'a>) -> Result<(T, bool)>,
 ) -> Result<T> {
     let path = gitdir.join("packed-refs");
+    super::locks::clear_stale(gitdir, ["packed-refs"], locks)?;
     let mut lock = gix_lock::File::acquire_to_update_resource(
         &path,
-        gix_lock::acquire::Fail::from(lock_timeout),
+        gix_lock::acquire::Fail::from(locks.timeout),
         None,
         0,
     )
@@ -404,7 +408,14 @@ fn lock_error(path: &Path, source: gix_error::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    const NOW: BulkLocks = BulkLocks {
+        timeout: Duration::ZERO,
+        stale_after: None,
+    };
 
     fn new(name: &str, value: Oid) -> NewRef {
         NewRef {
@@ -444,10 +455,10 @@ mod tests {
             new("refs/heads/a", commit),
             new("refs/tags/a/under", commit),
         ];
-        let written = add(&repo, &refs, Duration::ZERO).unwrap();
+        let written = add(&repo, &refs, NOW).unwrap();
         assert_eq!(written, [true, false, true, false]);
         let under = [new("refs/trash", commit)];
-        assert_eq!(add(&repo, &under, Duration::ZERO).unwrap(), [false]);
+        assert_eq!(add(&repo, &under, NOW).unwrap(), [false]);
 
         let text = std::fs::read_to_string(dir.path().join("packed-refs")).unwrap();
         assert_eq!(
@@ -493,7 +504,7 @@ mod tests {
                 ..new("refs/copy/c", commit)
             },
         ];
-        add(&repo, &copies, Duration::ZERO).unwrap();
+        add(&repo, &copies, NOW).unwrap();
         let text = std::fs::read_to_string(&packed).unwrap();
         assert!(
             text.contains(&format!("{tag} refs/copy/a\n^{fake}\n")),
@@ -514,13 +525,13 @@ mod tests {
         let (dir, repo, commit, tag) = repo();
         let other = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
         let refs = vec![new("refs/trash/a", commit), new("refs/trash/b", tag)];
-        add(&repo, &refs, Duration::ZERO).unwrap();
+        add(&repo, &refs, NOW).unwrap();
         let gone = vec![
             ("refs/trash/a".to_string(), other),
             ("refs/trash/b".to_string(), tag),
             ("refs/trash/c".to_string(), tag),
         ];
-        assert_eq!(remove(&repo, &gone, Duration::ZERO).unwrap(), 1);
+        assert_eq!(remove(&repo, &gone, NOW).unwrap(), 1);
         let text = std::fs::read_to_string(dir.path().join("packed-refs")).unwrap();
         assert_eq!(
             text,
@@ -537,17 +548,17 @@ mod tests {
             format!("{commit} refs/heads/b\n{commit} refs/heads/a"),
         )
         .unwrap();
-        add(&repo, &[new("refs/heads/c", commit)], Duration::ZERO).unwrap();
+        add(&repo, &[new("refs/heads/c", commit)], NOW).unwrap();
         assert_eq!(
             std::fs::read_to_string(&packed).unwrap(),
             format!("# pack-refs with: sorted \n{commit} refs/heads/a\n{commit} refs/heads/b\n{commit} refs/heads/c\n")
         );
         std::fs::write(dir.path().join("packed-refs.lock"), "").unwrap();
-        let err = add(&repo, &[new("refs/heads/d", commit)], Duration::ZERO).unwrap_err();
+        let err = add(&repo, &[new("refs/heads/d", commit)], NOW).unwrap_err();
         assert!(matches!(err, Error::Locked { .. }), "{err}");
         std::fs::remove_file(dir.path().join("packed-refs.lock")).unwrap();
         std::fs::write(&packed, format!("{commit} refs/heads/a\nnot a ref\n")).unwrap();
-        let err = add(&repo, &[new("refs/heads/d", commit)], Duration::ZERO).unwrap_err();
+        let err = add(&repo, &[new("refs/heads/d", commit)], NOW).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
         assert!(std::fs::read_to_string(&packed)
             .unwrap()

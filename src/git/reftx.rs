@@ -72,6 +72,10 @@ pub struct TxOptions {
     pub packed: bool,
     /// How long to wait for a held lock, with backoff.
     pub lock_timeout: Duration,
+    /// Set when the caller holds the gc lock: a `<ref>.lock` of an edited ref, or
+    /// `packed-refs.lock`, older than this was left by a killed bulk writer and is removed
+    /// before the transaction ([`super::locks`]). `None` only waits.
+    pub stale_after: Option<Duration>,
 }
 
 /// A group taken out of the transaction because a ref in it was not as expected.
@@ -103,6 +107,13 @@ pub fn transact(repo: &Repository, groups: &[Vec<RefChange>], opts: TxOptions) -
             owner.insert(change.name(), index);
         }
     }
+    let names = groups.iter().flatten().map(RefChange::name);
+    let names = names.chain(opts.packed.then_some("packed-refs"));
+    let locks = super::locks::BulkLocks {
+        timeout: opts.lock_timeout,
+        stale_after: opts.stale_after,
+    };
+    super::locks::clear_stale(repo.path(), names, locks)?;
     let mut live = vec![true; groups.len()];
     let mut skipped = Vec::new();
     loop {
@@ -321,6 +332,7 @@ mod tests {
             mode,
             packed: true,
             lock_timeout: Duration::from_millis(100),
+            stale_after: None,
         }
     }
 

@@ -17,6 +17,7 @@ use super::report::{self, Report};
 use super::Progress;
 use crate::config::Durability;
 use crate::error::{Error, Result};
+use crate::git::locks::BulkLocks;
 use crate::git::reftx::{self, Mode, RefChange, TxOptions};
 use crate::git::{durable, loose, packed, refscan};
 use crate::refs::{parse_trash_ref, trash_ref, CORR_PREFIX, PROMPT_PREFIX, TRASH_NAMESPACE};
@@ -79,9 +80,16 @@ pub(crate) struct GcLock {
 const HEARTBEAT: Duration = Duration::from_millis(500);
 
 impl GcLock {
-    pub(crate) fn acquire(gitdir: &Path, stale_after: Duration) -> Result<GcLock> {
-        let path = gitdir.join(crate::git::cas::GC_LOCK_FILE);
-        for _ in 0..2 {
+    /// Takes the lock; one held by a live writer is waited for up to `lock_timeout`, one
+    /// whose mtime stopped moving for `stale_lock_seconds` (its writer was killed) is taken
+    /// over. Then every ref lock older than `stale_lock_seconds` is removed: a bulk writer
+    /// alive is this one, and committers hold their locks for milliseconds.
+    pub(crate) fn acquire(store: &Store) -> Result<GcLock> {
+        let path = store.git_dir().join(crate::git::cas::GC_LOCK_FILE);
+        let stale_after = store.config().stale_lock_bound();
+        let timeout = Duration::from_secs(store.config().lock_timeout);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
             match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -89,26 +97,35 @@ impl GcLock {
             {
                 Ok(file) => {
                     let _ = writeln!(&file, "{}", std::process::id());
-                    return Ok(GcLock::hold(path, file));
+                    let lock = GcLock::hold(path, file);
+                    if store.config().stale_lock_seconds > 0 {
+                        crate::git::locks::sweep_stale(store.git_dir(), stale_after)?;
+                    }
+                    return Ok(lock);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let age = std::fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|m| SystemTime::now().duration_since(m).ok());
-                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4)) {
+                    // One heartbeat more: the dead writer's last ref locks, made after its
+                    // last touch, are stale too by then, and the sweep above takes them.
+                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4) + HEARTBEAT) {
                         let _ = std::fs::remove_file(&path);
                         continue;
                     }
-                    break;
                 }
                 Err(e) => return Err(Error::io("failed to create", &path)(e)),
             }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Locked {
+                    refname: "the store's refs (another gc, trash restore or trash purge runs)"
+                        .to_string(),
+                    lock: path,
+                });
+            }
+            std::thread::sleep(HEARTBEAT / 5);
         }
-        Err(Error::Locked {
-            refname: "the store's refs (another gc, trash restore or trash purge runs)".to_string(),
-            lock: path,
-        })
     }
 
     fn hold(path: PathBuf, file: std::fs::File) -> GcLock {
@@ -175,7 +192,7 @@ pub(super) fn apply(
         .iter()
         .map(|d| (trash_ref(ts, &d.refname), d.oid))
         .collect();
-    let timeout = lock_timeout(store);
+    let locks = bulk_locks(store);
     let new_refs: Vec<packed::NewRef> = copies
         .iter()
         .zip(&moving)
@@ -185,7 +202,7 @@ pub(super) fn apply(
             copy_of: Some(d.refname.clone()),
         })
         .collect();
-    let written = packed::add(store.repo(), &new_refs, timeout)?;
+    let written = packed::add(store.repo(), &new_refs, locks)?;
     sync_packed_refs(store)?;
     progress.inc(moving.len() as u64);
     progress.start(
@@ -232,7 +249,7 @@ pub(super) fn apply(
         .filter(|i| written[**i])
         .map(|i| copies[*i].clone())
         .collect();
-    if let Err(e) = packed::remove(store.repo(), &stray, timeout) {
+    if let Err(e) = packed::remove(store.repo(), &stray, locks) {
         // The refs moved already: report the copies left behind rather than fail the run.
         for s in skipped.iter_mut() {
             if let Some((copy, _)) = stray.iter().find(|(c, _)| *c == trash_ref(ts, &s.refname)) {
@@ -336,20 +353,29 @@ fn remove_copies_of_unmoved(
         .filter(|(d, (_, written))| **written && current.get(&d.refname) == Some(&d.oid))
         .map(|(_, (copy, _))| copy.clone())
         .collect();
-    let removed = packed::remove(store.repo(), &unmoved, lock_timeout(store))?;
+    let removed = packed::remove(store.repo(), &unmoved, bulk_locks(store))?;
     sync_packed_refs(store)?;
     Ok(removed)
 }
 
-fn lock_timeout(store: &Store) -> Duration {
-    Duration::from_secs(store.config().lock_timeout)
+/// How a holder of the gc lock treats the ref locks in its way: a lock older than
+/// `stale_lock_seconds` was left by a killed bulk writer and is removed.
+fn bulk_locks(store: &Store) -> BulkLocks {
+    let policy = crate::git::cas::LockPolicy::of(store.config());
+    BulkLocks {
+        timeout: policy.timeout,
+        stale_after: policy.stale_after,
+    }
 }
 
+/// Transaction options for a holder of the gc lock.
 pub(super) fn tx_options(store: &Store, mode: Mode) -> TxOptions {
+    let locks = bulk_locks(store);
     TxOptions {
         mode,
         packed: true,
-        lock_timeout: lock_timeout(store),
+        lock_timeout: locks.timeout,
+        stale_after: locks.stale_after,
     }
 }
 

@@ -87,10 +87,7 @@ impl Store {
         };
         let now = self.commit_time()?.seconds();
         let lock = match request.apply {
-            true => Some(apply::GcLock::acquire(
-                self.git_dir(),
-                self.config().stale_lock_bound(),
-            )?),
+            true => Some(apply::GcLock::acquire(self)?),
             false => None,
         };
         let inventory = self.retention_inventory(progress)?;

@@ -62,6 +62,8 @@ impl Store {
         };
         let mut options = tx_options(self, Mode::Atomic);
         options.packed = false;
+        // Not under the gc lock: a live gc may hold a lock here longer than the bound.
+        options.stale_after = None;
         reftx::transact(self.repo(), &[vec![change]], options)?;
         Ok(outcome(true))
     }
@@ -79,6 +81,8 @@ impl Store {
         };
         let mut options = tx_options(self, Mode::Atomic);
         options.packed = false;
+        // Not under the gc lock: a live gc may hold a lock here longer than the bound.
+        options.stale_after = None;
         reftx::transact(self.repo(), &[vec![change]], options)?;
         Ok(PinOutcome {
             success: true,

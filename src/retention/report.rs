@@ -3,7 +3,6 @@
 //! report so far as `<kind>-<unix_ts>.tsv`; its message says what happened, why and when.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use git2::{Oid, Repository};
 
@@ -44,10 +43,10 @@ pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
         .blob(body.as_bytes())
         .map_err(Error::git("failed to write the report"))?;
     let mut written = vec![blob];
+    // Called under the gc lock: a reports lock left by a killed gc is stale, not alive.
     let policy = cas::LockPolicy {
-        stale_after: (store.config().stale_lock_seconds > 0)
-            .then(|| Duration::from_secs(store.config().stale_lock_seconds)),
-        timeout: Duration::from_secs(store.config().lock_timeout),
+        holds_gc_lock: true,
+        ..cas::LockPolicy::of(store.config())
     };
     let landed = cas::update(
         repo,

@@ -120,7 +120,7 @@ impl Store {
     /// Puts back the refs of batch `<ts>`, or one ref (its trash name or original name, the
     /// newest copy); refuses, changing nothing, when any of them exists again.
     pub fn trash_restore(&self, spec: &str) -> Result<RestoreOutcome> {
-        let _lock = GcLock::acquire(self.git_dir(), self.config().stale_lock_bound())?;
+        let _lock = GcLock::acquire(self)?;
         let chosen = self.select(spec)?;
         let mut conflicts = Vec::new();
         for entry in &chosen {
@@ -182,7 +182,7 @@ impl Store {
             Some(days) => days,
             None => Policy::from_config(&self.config().retention)?.trash_days,
         };
-        let _lock = GcLock::acquire(self.git_dir(), self.config().stale_lock_bound())?;
+        let _lock = GcLock::acquire(self)?;
         let now = self.commit_time()?.seconds();
         let cutoff = now.saturating_sub((days as i64).saturating_mul(DAY));
         let expired: Vec<(i64, Vec<TrashEntry>)> = self

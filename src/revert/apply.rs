@@ -2,7 +2,6 @@
 //! ref by compare-and-swap. A failure after the worktree moved puts it back.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use git2::{Oid, Repository};
 
@@ -79,12 +78,7 @@ pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
 }
 
 fn lock_policy(store: &Store) -> cas::LockPolicy {
-    let config = store.config();
-    cas::LockPolicy {
-        stale_after: (config.stale_lock_seconds > 0)
-            .then(|| Duration::from_secs(config.stale_lock_seconds)),
-        timeout: Duration::from_secs(config.lock_timeout),
-    }
+    cas::LockPolicy::of(store.config())
 }
 
 /// Writes the forward commit: the tag's tree (or the tip's with the tag's entry at the

@@ -121,6 +121,14 @@ impl Env {
         pipe(self.cmd(args), stdin)
     }
 
+    /// Returns a `git` command with the hermetic environment.
+    pub fn git_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        self.hermetic(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+
     /// Runs `git` in the sandbox.
     pub fn git(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new("git");
