@@ -8,7 +8,7 @@ use git2::{ObjectType, Oid, Repository, Signature};
 use super::{CommitOutcome, Existing, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, tree};
+use crate::git::{cas, durable, pack, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
 use crate::store::{rfc3339_utc, Store};
@@ -19,11 +19,54 @@ enum Stop {
     CorrelationTaken,
 }
 
+/// Artifact sets up to this many bytes are written as one pack per commit; larger ones as
+/// loose objects, compressed on every core (and never held in memory twice).
+pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
+
 /// Writes the objects, moves the branch and creates the tags.
+///
+/// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
+/// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
-    let repo = store.repo();
+    if super::blobs::set_bytes(&p) > PACK_MAX_BYTES {
+        return land_with(store, p, None);
+    }
+    let landed = pack::with_writer(store.repo().path(), |writer| {
+        land_with(store, p, Some(writer))
+    })?;
+    Ok(consolidate(store, landed))
+}
+
+/// Rolls small packs together when they pile up; a failure leaves them as they are.
+fn consolidate(store: &Store, mut outcome: CommitOutcome) -> CommitOutcome {
     let durable_on = store.config().durability == Durability::Fsync;
-    let blobs = super::blobs::write_blobs(repo, &p)?;
+    if let Err(e) = pack::consolidate(store.repo(), durable_on) {
+        outcome
+            .warnings
+            .push(format!("small packs were not rolled together: {e}"));
+    }
+    outcome
+}
+
+/// The tag objects of a commit written into its pack, before any ref names them.
+#[derive(Default)]
+struct TagObjects {
+    corr: Option<Oid>,
+    prompt: Option<Oid>,
+}
+
+fn land_with(
+    store: &Store,
+    p: Prepared,
+    writer: Option<&pack::PackWriter<'_>>,
+) -> Result<CommitOutcome> {
+    let repo = store.repo();
+    let objects = writer.map_or(repo, |w| w.repo());
+    let durable_on = store.config().durability == Durability::Fsync;
+    let blobs = match writer {
+        Some(_) => super::blobs::write_blobs_here(objects, &p)?,
+        None => super::blobs::write_blobs(repo, &p)?,
+    };
     let mut written = blobs.clone();
     let mut leaves = Vec::with_capacity(p.files.len() + 1);
     for (loaded, oid) in p.files.iter().zip(blobs) {
@@ -48,6 +91,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let log = format!("artifact-store: commit {}", p.corr);
     let mut time = store.commit_time()?;
     let mut landed_on = None;
+    let mut tag_objects = TagObjects::default();
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
@@ -58,10 +102,20 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
             None => crate::git::ref_target(repo, &base_ref)?,
         };
         time = store.commit_time()?;
-        let commit = build_commit(store, &p, &leaves, parent, &time, &mut written)?;
-        if durable_on {
-            durable::sync_objects(repo, &written)?;
-            written.clear();
+        let commit = build_commit(store, objects, &p, &leaves, parent, &time, &mut written)?;
+        match writer {
+            Some(writer) => {
+                tag_objects = write_tag_objects(store, objects, &p, commit, &time)?;
+                written.extend(tag_objects.corr);
+                written.extend(tag_objects.prompt);
+                writer.flush(&written, durable_on)?;
+                written.clear();
+            }
+            None if durable_on => {
+                durable::sync_objects(repo, &written)?;
+                written.clear();
+            }
+            None => {}
         }
         Ok(ControlFlow::Continue(commit))
     })?;
@@ -92,9 +146,11 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
         &subject,
         expected,
         durable_on,
+        tag_objects.corr,
     )?;
     if let Some(prompt) = &p.prompt {
-        if move_prompt_tag(repo, prompt, commit, &sig, &subject, durable_on)? {
+        let prebuilt = tag_objects.prompt;
+        if move_prompt_tag(repo, prompt, commit, &sig, &subject, durable_on, prebuilt)? {
             tags.push(prompt.tag_name());
         } else {
             warnings.push(format!(
@@ -135,15 +191,36 @@ fn subject(p: &Prepared) -> String {
     format!("artifacts({}/{}): {}", p.workflow, p.task, p.corr)
 }
 
+/// Writes the annotated tag objects `land` will point the tags at, beside the commit.
+fn write_tag_objects(
+    store: &Store,
+    repo: &Repository,
+    p: &Prepared,
+    commit: Oid,
+    time: &git2::Time,
+) -> Result<TagObjects> {
+    let sig = store.signature(time)?;
+    let subject = subject(p);
+    let corr = tag_object(repo, p.corr.as_str(), commit, &sig, &subject)?;
+    let prompt = match &p.prompt {
+        Some(prompt) => Some(tag_object(repo, &prompt.tag_name(), commit, &sig, &subject)?),
+        None => None,
+    };
+    Ok(TagObjects {
+        corr: Some(corr),
+        prompt,
+    })
+}
+
 fn build_commit(
     store: &Store,
+    repo: &Repository,
     p: &Prepared,
     leaves: &[(String, Oid, i32)],
     parent: Option<Oid>,
     time: &git2::Time,
     written: &mut Vec<Oid>,
 ) -> Result<Oid> {
-    let repo = store.repo();
     let fields = StoreFields {
         workflow_id: p.workflow.as_str(),
         task_id: p.task.as_str(),
@@ -198,7 +275,23 @@ fn build_commit(
     Ok(commit)
 }
 
+/// Writes an annotated tag object naming `commit`.
+fn tag_object(
+    repo: &Repository,
+    name: &str,
+    commit: Oid,
+    sig: &Signature<'_>,
+    subject: &str,
+) -> Result<Oid> {
+    let object = repo
+        .find_object(commit, Some(ObjectType::Commit))
+        .map_err(Error::git(format!("failed to read commit {commit}")))?;
+    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
+        .map_err(Error::git(format!("failed to write tag {name}")))
+}
+
 /// Creates an annotated tag ref with compare-and-swap: `expected` `None` means "must not exist".
+/// `prebuilt` is a tag object already written and flushed; without one, it is written here.
 #[allow(clippy::too_many_arguments)]
 fn create_tag(
     repo: &Repository,
@@ -209,16 +302,18 @@ fn create_tag(
     subject: &str,
     expected: Option<Oid>,
     durable_on: bool,
+    prebuilt: Option<Oid>,
 ) -> Result<Oid> {
-    let object = repo
-        .find_object(commit, Some(ObjectType::Commit))
-        .map_err(Error::git(format!("failed to read commit {commit}")))?;
-    let tag = repo
-        .tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
-        .map_err(Error::git(format!("failed to write tag {name}")))?;
-    if durable_on {
-        durable::sync_objects(repo, &[tag])?;
-    }
+    let tag = match prebuilt {
+        Some(tag) => tag,
+        None => {
+            let tag = tag_object(repo, name, commit, sig, subject)?;
+            if durable_on {
+                durable::sync_objects(repo, &[tag])?;
+            }
+            tag
+        }
+    };
     let log = format!("artifact-store: tag {name}");
     match repo.reference_matching(refname, tag, true, expected.unwrap_or(Oid::ZERO_SHA1), &log) {
         Ok(_) => {}
@@ -247,6 +342,7 @@ fn move_prompt_tag(
     sig: &Signature<'_>,
     subject: &str,
     durable_on: bool,
+    prebuilt: Option<Oid>,
 ) -> Result<bool> {
     let refname = prompt.tag_ref();
     let ours = repo
@@ -278,6 +374,7 @@ fn move_prompt_tag(
             subject,
             current,
             durable_on,
+            prebuilt,
         ) {
             Ok(_) => return Ok(true),
             Err(Error::Conflict { .. }) => continue,
@@ -317,6 +414,7 @@ pub(super) fn repair_tags(
             &subject,
             None,
             durable_on,
+            None,
         ) {
             Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
             Err(Error::Conflict { .. }) => {}
@@ -335,6 +433,7 @@ pub(super) fn repair_tags(
                 &subject,
                 None,
                 durable_on,
+                None,
             ) {
                 Ok(_) => warnings.push(format!("repaired missing tag {}", prompt.tag_name())),
                 Err(Error::Conflict { .. }) => {}

@@ -52,6 +52,11 @@ pub fn sync_ref(repo: &Repository, refname: &str, new: bool) -> Result<()> {
     sync_all(&paths).map(|_| ())
 }
 
+/// Flushes files or directories the caller wrote; missing ones are skipped.
+pub fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    sync_all(paths).map(|_| ())
+}
+
 /// fsyncs every path, on up to four threads; returns how many existed.
 fn sync_all(paths: &[PathBuf]) -> Result<usize> {
     if paths.len() < 4 {

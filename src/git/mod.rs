@@ -6,6 +6,7 @@
 pub mod cas;
 pub mod durable;
 pub mod loose;
+pub mod pack;
 pub mod packed;
 pub mod refscan;
 pub mod reftx;

@@ -1,0 +1,363 @@
+//! Writes a commit's new objects as one pack instead of a dozen loose files, and rolls
+//! small packs together before lookups slow down.
+//!
+//! Creating a file costs about a millisecond on ext4 here (inode allocation), and a small
+//! commit wrote about twelve loose objects. A [`PackWriter`] collects the objects in memory
+//! (a libgit2 mempack behind a repository handle that sees the store's objects as an
+//! alternate), then [`PackWriter::flush`] indexes them into a pack in a staging directory,
+//! flushes pack and index, and moves them into `objects/pack`: the pack first, its index
+//! last, as git does, so a reader never sees an index without its pack. Only then may a ref
+//! name the objects. A process killed on the way leaves files in the staging directory
+//! and nothing a reader can see.
+//!
+//! Every commit adds a pack; [`consolidate`] rolls the small ones into one when there are
+//! more than [`MAX_PACKS`], choosing them geometrically (as `git repack --geometric=2`) so
+//! the same bytes are not rewritten over and over.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use git2::{Buf, Indexer, Mempack, Odb, Oid, Repository};
+
+use super::durable;
+use crate::error::{Error, Result};
+
+/// Staging directory for packs being written, under `objects/`.
+pub const STAGING_DIR: &str = "artifact-store-incoming";
+/// Lock serializing [`consolidate`], in the git directory.
+pub const REPACK_LOCK_FILE: &str = "artifact-store-repack.lock";
+/// More packs than this and [`consolidate`] rolls the small ones together.
+pub const MAX_PACKS: usize = 24;
+/// A repack lock or staging file older than this was left by a killed process.
+const STALE: Duration = Duration::from_secs(600);
+/// An empty pack: the 12-byte header and the 20-byte trailer.
+const EMPTY_PACK_LEN: usize = 32;
+
+/// A repository handle whose writes go to memory until [`PackWriter::flush`].
+pub struct PackWriter<'a> {
+    repo: &'a Repository,
+    mempack: &'a Mempack<'a>,
+    objects: PathBuf,
+}
+
+/// Runs `f` with a [`PackWriter`] over the object database of the repository at `gitdir`.
+///
+/// Objects `f` writes through [`PackWriter::repo`] stay in memory until flushed; whatever
+/// is not flushed when `f` returns is dropped.
+pub fn with_writer<T>(gitdir: &Path, f: impl FnOnce(&PackWriter<'_>) -> Result<T>) -> Result<T> {
+    let objects = gitdir.join("objects");
+    let objects_text = objects.to_str().ok_or_else(|| {
+        Error::InvalidInput(format!("{}: not a UTF-8 path", objects.display()))
+    })?;
+    let odb = Odb::new().map_err(Error::git("failed to create an object database"))?;
+    odb.add_disk_alternate(objects_text)
+        .map_err(Error::git(format!("failed to open {}", objects.display())))?;
+    let repo = Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?;
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    let mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(Error::git("failed to add an in-memory object store"))?;
+    f(&PackWriter {
+        repo: &repo,
+        mempack: &mempack,
+        objects,
+    })
+}
+
+impl PackWriter<'_> {
+    /// Returns the handle to write objects through; reads see the store's objects too.
+    pub fn repo(&self) -> &Repository {
+        self.repo
+    }
+
+    /// Writes `oids` (objects written through [`PackWriter::repo`], or already stored) as
+    /// one pack in `objects/pack`, flushed to disk first when `durable_on`, and empties the
+    /// memory; returns the pack's path, `None` when there was nothing to write.
+    ///
+    /// Exactly these objects go in: libgit2's own mempack dump would add every object
+    /// reachable from each commit's tree, the base branch's files included.
+    pub fn flush(&self, oids: &[Oid], durable_on: bool) -> Result<Option<PathBuf>> {
+        let mut builder = self
+            .repo
+            .packbuilder()
+            .map_err(Error::git("failed to start a pack"))?;
+        for oid in oids {
+            builder
+                .insert_object(*oid, None)
+                .map_err(Error::git(format!("failed to add {oid} to a pack")))?;
+        }
+        let mut buf = Buf::new();
+        builder
+            .write_buf(&mut buf)
+            .map_err(Error::git("failed to build a pack"))?;
+        if buf.len() <= EMPTY_PACK_LEN {
+            return Ok(None);
+        }
+        let pack = install(&self.objects, &buf, durable_on)?;
+        self.mempack
+            .reset()
+            .map_err(Error::git("failed to clear the in-memory object store"))?;
+        Ok(Some(pack))
+    }
+}
+
+/// Indexes `data` (a whole pack) in the staging directory, flushes it when `durable_on`,
+/// and moves it into `objects/pack`, index last; returns the pack's path.
+fn install(objects: &Path, data: &[u8], durable_on: bool) -> Result<PathBuf> {
+    let staging = objects.join(STAGING_DIR);
+    let packdir = objects.join("pack");
+    fs::create_dir_all(&staging).map_err(Error::io("failed to create", &staging))?;
+    fs::create_dir_all(&packdir).map_err(Error::io("failed to create", &packdir))?;
+    let mut indexer = Indexer::new(None, &staging, 0, false)
+        .map_err(Error::git(format!("failed to index a pack in {}", staging.display())))?;
+    indexer
+        .write_all(data)
+        .map_err(Error::io("failed to write a pack in", &staging))?;
+    let name = indexer
+        .commit()
+        .map_err(Error::git(format!("failed to index a pack in {}", staging.display())))?;
+    let file = |dir: &Path, ext: &str| dir.join(format!("pack-{name}.{ext}"));
+    if durable_on {
+        durable::sync_files(&[file(&staging, "pack"), file(&staging, "idx")])?;
+    }
+    for ext in ["pack", "idx"] {
+        let (from, to) = (file(&staging, ext), file(&packdir, ext));
+        fs::rename(&from, &to).map_err(Error::io("failed to move into place", &from))?;
+    }
+    if durable_on {
+        durable::sync_files(&[packdir.clone()])?;
+    }
+    Ok(file(&packdir, "pack"))
+}
+
+/// A pack in `objects/pack` that may be rolled up.
+#[derive(Debug, Clone)]
+struct PackFile {
+    /// Path without the extension: `.../pack-<hash>`.
+    stem: PathBuf,
+    /// Size of the `.pack` file.
+    size: u64,
+}
+
+/// Counts the packs (`.idx` files) in `objects/pack`.
+pub fn count_packs(gitdir: &Path) -> usize {
+    fs::read_dir(gitdir.join("objects").join("pack")).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".idx"))
+            .count()
+    })
+}
+
+/// Rolls small packs into one when there are more than [`MAX_PACKS`]; returns how many
+/// packs were rolled up (0 when nothing was due, or another process is doing it).
+///
+/// The new pack is in place (and flushed, when `durable_on`) before any old one is
+/// removed, so every object stays readable throughout.
+pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
+    let gitdir = repo.path().to_path_buf();
+    if count_packs(&gitdir) <= MAX_PACKS {
+        return Ok(0);
+    }
+    let Some(_lock) = RepackLock::acquire(&gitdir)? else {
+        return Ok(0);
+    };
+    let objects = gitdir.join("objects");
+    sweep_staging(&objects.join(STAGING_DIR));
+    let packs = rollable(&objects.join("pack"))?;
+    let chosen = geometric(packs);
+    if chosen.len() < 2 {
+        return Ok(0);
+    }
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    odb.refresh()
+        .map_err(Error::git("failed to refresh the object database"))?;
+    let mut builder = repo
+        .packbuilder()
+        .map_err(Error::git("failed to start a pack"))?;
+    for pack in &chosen {
+        let idx = pack.stem.with_extension("idx");
+        for oid in read_idx(&idx)? {
+            builder
+                .insert_object(oid, None)
+                .map_err(Error::git(format!("failed to add {oid} to a pack")))?;
+        }
+    }
+    let mut buf = Buf::new();
+    builder
+        .write_buf(&mut buf)
+        .map_err(Error::git("failed to build a pack"))?;
+    let combined = install(&objects, &buf, durable_on)?;
+    for pack in &chosen {
+        if pack.stem.with_extension("pack") == combined {
+            continue;
+        }
+        for ext in ["idx", "rev", "pack"] {
+            match fs::remove_file(pack.stem.with_extension(ext)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("failed to remove", pack.stem.with_extension(ext))(e)),
+            }
+        }
+    }
+    if durable_on {
+        durable::sync_files(&[objects.join("pack")])?;
+    }
+    Ok(chosen.len())
+}
+
+/// The packs with an index and no `.keep`, `.bitmap` or `.promisor` beside them.
+fn rollable(packdir: &Path) -> Result<Vec<PackFile>> {
+    let entries = fs::read_dir(packdir).map_err(Error::io("failed to list", packdir))?;
+    let mut packs = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("idx") {
+            continue;
+        }
+        let stem = path.with_extension("");
+        if ["keep", "bitmap", "promisor"]
+            .iter()
+            .any(|ext| stem.with_extension(ext).exists())
+        {
+            continue;
+        }
+        if let Ok(meta) = fs::metadata(stem.with_extension("pack")) {
+            packs.push(PackFile {
+                stem,
+                size: meta.len(),
+            });
+        }
+    }
+    Ok(packs)
+}
+
+/// Picks the smallest packs to roll up: from the smallest, each next pack joins while it
+/// is at most twice the size of those already picked together. What remains is a geometric
+/// progression, so a byte is rewritten about log2(packs) times over its life.
+fn geometric(mut packs: Vec<PackFile>) -> Vec<PackFile> {
+    packs.sort_by_key(|p| p.size);
+    let mut total = 0u64;
+    let mut chosen = Vec::new();
+    for pack in packs {
+        if chosen.len() >= 2 && pack.size > total.saturating_mul(2) {
+            break;
+        }
+        total += pack.size;
+        chosen.push(pack);
+    }
+    chosen
+}
+
+/// Reads the object ids listed in a pack index (version 1 or 2).
+fn read_idx(path: &Path) -> Result<Vec<Oid>> {
+    let data = fs::read(path).map_err(Error::io("failed to read", path))?;
+    let bad = || Error::InvalidInput(format!("{}: not a pack index", path.display()));
+    let (fanout, entry, skip) = if data.starts_with(b"\xfftOc") {
+        (8, 20, 0)
+    } else {
+        (0, 24, 4)
+    };
+    let count_at = fanout + 255 * 4;
+    let count = data
+        .get(count_at..count_at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(bad)?;
+    let start = fanout + 256 * 4;
+    let mut oids = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = start + i * entry + skip;
+        let raw = data.get(at..at + 20).ok_or_else(bad)?;
+        oids.push(Oid::from_bytes(raw).map_err(|_| bad())?);
+    }
+    Ok(oids)
+}
+
+/// Removes staging files older than [`STALE`]: left by killed writers.
+fn sweep_staging(staging: &Path) {
+    let Ok(entries) = fs::read_dir(staging) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_stale(&entry.path()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn is_stale(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age > STALE)
+}
+
+/// [`REPACK_LOCK_FILE`], removed on drop.
+struct RepackLock(PathBuf);
+
+impl RepackLock {
+    /// Takes the lock; `None` when another live process holds it.
+    fn acquire(gitdir: &Path) -> Result<Option<RepackLock>> {
+        let path = gitdir.join(REPACK_LOCK_FILE);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(Some(RepackLock(path))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !is_stale(&path) {
+                        return Ok(None);
+                    }
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => return Err(Error::io("failed to create", &path)(e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for RepackLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(size: u64) -> PackFile {
+        PackFile {
+            stem: PathBuf::from(format!("pack-{size}")),
+            size,
+        }
+    }
+
+    #[test]
+    fn geometric_rolls_up_the_small_packs_and_leaves_a_big_one() {
+        let mut packs: Vec<PackFile> = (0..30).map(|_| pack(10)).collect();
+        packs.push(pack(100_000));
+        let chosen = geometric(packs);
+        assert_eq!(chosen.len(), 30);
+        assert!(chosen.iter().all(|p| p.size == 10));
+    }
+
+    #[test]
+    fn geometric_takes_a_pack_up_to_twice_the_running_total() {
+        let chosen = geometric(vec![pack(1), pack(1), pack(4), pack(9), pack(100)]);
+        let sizes: Vec<u64> = chosen.iter().map(|p| p.size).collect();
+        assert_eq!(sizes, vec![1, 1, 4, 9]);
+        let chosen = geometric(vec![pack(1), pack(1), pack(5), pack(6)]);
+        assert_eq!(chosen.len(), 2);
+    }
+}
