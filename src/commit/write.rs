@@ -203,7 +203,13 @@ fn write_tag_objects(
     let subject = subject(p);
     let corr = tag_object(repo, p.corr.as_str(), commit, &sig, &subject)?;
     let prompt = match &p.prompt {
-        Some(prompt) => Some(tag_object(repo, &prompt.tag_name(), commit, &sig, &subject)?),
+        Some(prompt) => Some(tag_object(
+            repo,
+            &prompt.tag_name(),
+            commit,
+            &sig,
+            &subject,
+        )?),
         None => None,
     };
     Ok(TagObjects {

@@ -48,13 +48,14 @@ pub struct PackWriter<'a> {
 /// is not flushed when `f` returns is dropped.
 pub fn with_writer<T>(gitdir: &Path, f: impl FnOnce(&PackWriter<'_>) -> Result<T>) -> Result<T> {
     let objects = gitdir.join("objects");
-    let objects_text = objects.to_str().ok_or_else(|| {
-        Error::InvalidInput(format!("{}: not a UTF-8 path", objects.display()))
-    })?;
+    let objects_text = objects
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput(format!("{}: not a UTF-8 path", objects.display())))?;
     let odb = Odb::new().map_err(Error::git("failed to create an object database"))?;
     odb.add_disk_alternate(objects_text)
         .map_err(Error::git(format!("failed to open {}", objects.display())))?;
-    let repo = Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?;
+    let repo =
+        Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?;
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
@@ -112,14 +113,17 @@ fn install(objects: &Path, data: &[u8], durable_on: bool) -> Result<PathBuf> {
     let packdir = objects.join("pack");
     fs::create_dir_all(&staging).map_err(Error::io("failed to create", &staging))?;
     fs::create_dir_all(&packdir).map_err(Error::io("failed to create", &packdir))?;
-    let mut indexer = Indexer::new(None, &staging, 0, false)
-        .map_err(Error::git(format!("failed to index a pack in {}", staging.display())))?;
+    let mut indexer = Indexer::new(None, &staging, 0, false).map_err(Error::git(format!(
+        "failed to index a pack in {}",
+        staging.display()
+    )))?;
     indexer
         .write_all(data)
         .map_err(Error::io("failed to write a pack in", &staging))?;
-    let name = indexer
-        .commit()
-        .map_err(Error::git(format!("failed to index a pack in {}", staging.display())))?;
+    let name = indexer.commit().map_err(Error::git(format!(
+        "failed to index a pack in {}",
+        staging.display()
+    )))?;
     let file = |dir: &Path, ext: &str| dir.join(format!("pack-{name}.{ext}"));
     if durable_on {
         durable::sync_files(&[file(&staging, "pack"), file(&staging, "idx")])?;
@@ -202,7 +206,9 @@ pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
             match fs::remove_file(pack.stem.with_extension(ext)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("failed to remove", pack.stem.with_extension(ext))(e)),
+                Err(e) => {
+                    return Err(Error::io("failed to remove", pack.stem.with_extension(ext))(e))
+                }
             }
         }
     }
