@@ -87,6 +87,20 @@ fn small_commits_write_no_loose_objects_and_their_packs_stay_few() {
     assert_eq!(env.run(&args).ok().json()["duplicate"], true);
     every_ref_reads(&env, &store);
     env.fsck(&store);
+    // Each pack and index the store wrote is one git itself accepts, byte for byte.
+    for entry in std::fs::read_dir(store.join("objects/pack")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "idx") {
+            let run = env.git(&["verify-pack", path.to_str().unwrap()]);
+            assert_eq!(
+                run.code,
+                0,
+                "git verify-pack {}: {}",
+                path.display(),
+                run.stderr
+            );
+        }
+    }
     let staging = store.join("objects/artifact-store-incoming");
     assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0);
 }

@@ -8,6 +8,7 @@ pub mod durable;
 pub mod loose;
 pub mod pack;
 pub mod packed;
+pub mod packfile;
 pub mod refscan;
 pub mod reftx;
 pub mod tree;

@@ -14,14 +14,16 @@
 //! more than [`MAX_PACKS`], choosing them geometrically (as `git repack --geometric=2`) so
 //! the same bytes are not rewritten over and over.
 
+use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use git2::{Buf, Indexer, Mempack, Odb, Oid, Repository};
+use git2::{Mempack, Odb, Oid, Repository};
 
 use super::durable;
+use super::packfile::PackFile;
 use crate::error::{Error, Result};
 
 /// Staging directory for packs being written, under `objects/`.
@@ -32,8 +34,6 @@ pub const REPACK_LOCK_FILE: &str = "artifact-store-repack.lock";
 pub const MAX_PACKS: usize = 24;
 /// A repack lock or staging file older than this was left by a killed process.
 const STALE: Duration = Duration::from_secs(600);
-/// An empty pack: the 12-byte header and the 20-byte trailer.
-const EMPTY_PACK_LEN: usize = 32;
 
 /// A repository handle whose writes go to memory until [`PackWriter::flush`].
 pub struct PackWriter<'a> {
@@ -79,26 +79,17 @@ impl PackWriter<'_> {
     /// one pack in `objects/pack`, flushed to disk first when `durable_on`, and empties the
     /// memory; returns the pack's path, `None` when there was nothing to write.
     ///
-    /// Exactly these objects go in: libgit2's own mempack dump would add every object
-    /// reachable from each commit's tree, the base branch's files included.
+    /// Exactly these objects go in, whole (no deltas): libgit2's own mempack dump would add
+    /// every object reachable from each commit's tree, the base branch's files included.
     pub fn flush(&self, oids: &[Oid], durable_on: bool) -> Result<Option<PathBuf>> {
-        let mut builder = self
-            .repo
-            .packbuilder()
-            .map_err(Error::git("failed to start a pack"))?;
-        for oid in oids {
-            builder
-                .insert_object(*oid, None)
-                .map_err(Error::git(format!("failed to add {oid} to a pack")))?;
-        }
-        let mut buf = Buf::new();
-        builder
-            .write_buf(&mut buf)
-            .map_err(Error::git("failed to build a pack"))?;
-        if buf.len() <= EMPTY_PACK_LEN {
+        if oids.is_empty() {
             return Ok(None);
         }
-        let pack = install(&self.objects, &buf, durable_on)?;
+        let odb = self
+            .repo
+            .odb()
+            .map_err(Error::git("failed to open the object database"))?;
+        let pack = write_pack(&self.objects, &odb, oids, durable_on)?;
         self.mempack
             .reset()
             .map_err(Error::git("failed to clear the in-memory object store"))?;
@@ -106,41 +97,61 @@ impl PackWriter<'_> {
     }
 }
 
-/// Indexes `data` (a whole pack) in the staging directory, flushes it when `durable_on`,
-/// and moves it into `objects/pack`, index last; returns the pack's path.
-fn install(objects: &Path, data: &[u8], durable_on: bool) -> Result<PathBuf> {
+/// Writes the objects `oids` (read from `odb`; repeats skipped) as a pack and its index in
+/// the staging directory, flushes both when `durable_on`, and moves them into
+/// `objects/pack`, index last; returns the pack's path.
+fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> Result<PathBuf> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let staging = objects.join(STAGING_DIR);
     let packdir = objects.join("pack");
-    fs::create_dir_all(&staging).map_err(Error::io("failed to create", &staging))?;
-    fs::create_dir_all(&packdir).map_err(Error::io("failed to create", &packdir))?;
-    let mut indexer = Indexer::new(None, &staging, 0, false).map_err(Error::git(format!(
-        "failed to index a pack in {}",
-        staging.display()
-    )))?;
-    indexer
-        .write_all(data)
-        .map_err(Error::io("failed to write a pack in", &staging))?;
-    let name = indexer.commit().map_err(Error::git(format!(
-        "failed to index a pack in {}",
-        staging.display()
-    )))?;
-    let file = |dir: &Path, ext: &str| dir.join(format!("pack-{name}.{ext}"));
-    if durable_on {
-        durable::sync_files(&[file(&staging, "pack"), file(&staging, "idx")])?;
+    for dir in [&staging, &packdir] {
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(Error::io("failed to create", dir))?;
+        }
     }
-    for ext in ["pack", "idx"] {
-        let (from, to) = (file(&staging, ext), file(&packdir, ext));
-        fs::rename(&from, &to).map_err(Error::io("failed to move into place", &from))?;
-    }
+    let mut seen = HashSet::with_capacity(oids.len());
+    let unique: Vec<Oid> = oids.iter().copied().filter(|o| seen.insert(*o)).collect();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = format!(
+        "tmp-{}-{nanos}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp_pack = staging.join(format!("{tmp}.pack"));
+    let tmp_idx = staging.join(format!("{tmp}.idx"));
+    let written = (|| {
+        let mut pack = PackFile::create(&tmp_pack, unique.len())?;
+        for oid in &unique {
+            let object = odb
+                .read(*oid)
+                .map_err(Error::git(format!("failed to read object {oid}")))?;
+            pack.add(*oid, object.kind(), object.data())?;
+        }
+        pack.finish(&tmp_idx, durable_on)
+    })();
+    let finished = match written {
+        Ok(finished) => finished,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp_pack);
+            let _ = fs::remove_file(&tmp_idx);
+            return Err(e);
+        }
+    };
+    let file = |ext: &str| packdir.join(format!("pack-{}.{ext}", finished.name));
+    fs::rename(&tmp_pack, file("pack"))
+        .map_err(Error::io("failed to move into place", &tmp_pack))?;
+    fs::rename(&tmp_idx, file("idx")).map_err(Error::io("failed to move into place", &tmp_idx))?;
     if durable_on {
         durable::sync_files(&[packdir.clone()])?;
     }
-    Ok(file(&packdir, "pack"))
+    Ok(file("pack"))
 }
 
 /// A pack in `objects/pack` that may be rolled up.
 #[derive(Debug, Clone)]
-struct PackFile {
+struct PackOnDisk {
     /// Path without the extension: `.../pack-<hash>`.
     stem: PathBuf,
     /// Size of the `.pack` file.
@@ -182,22 +193,11 @@ pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
         .map_err(Error::git("failed to open the object database"))?;
     odb.refresh()
         .map_err(Error::git("failed to refresh the object database"))?;
-    let mut builder = repo
-        .packbuilder()
-        .map_err(Error::git("failed to start a pack"))?;
+    let mut oids = Vec::new();
     for pack in &chosen {
-        let idx = pack.stem.with_extension("idx");
-        for oid in read_idx(&idx)? {
-            builder
-                .insert_object(oid, None)
-                .map_err(Error::git(format!("failed to add {oid} to a pack")))?;
-        }
+        oids.extend(read_idx(&pack.stem.with_extension("idx"))?);
     }
-    let mut buf = Buf::new();
-    builder
-        .write_buf(&mut buf)
-        .map_err(Error::git("failed to build a pack"))?;
-    let combined = install(&objects, &buf, durable_on)?;
+    let combined = write_pack(&objects, &odb, &oids, durable_on)?;
     for pack in &chosen {
         if pack.stem.with_extension("pack") == combined {
             continue;
@@ -219,7 +219,7 @@ pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
 }
 
 /// The packs with an index and no `.keep`, `.bitmap` or `.promisor` beside them.
-fn rollable(packdir: &Path) -> Result<Vec<PackFile>> {
+fn rollable(packdir: &Path) -> Result<Vec<PackOnDisk>> {
     let entries = fs::read_dir(packdir).map_err(Error::io("failed to list", packdir))?;
     let mut packs = Vec::new();
     for entry in entries.flatten() {
@@ -235,7 +235,7 @@ fn rollable(packdir: &Path) -> Result<Vec<PackFile>> {
             continue;
         }
         if let Ok(meta) = fs::metadata(stem.with_extension("pack")) {
-            packs.push(PackFile {
+            packs.push(PackOnDisk {
                 stem,
                 size: meta.len(),
             });
@@ -247,7 +247,7 @@ fn rollable(packdir: &Path) -> Result<Vec<PackFile>> {
 /// Picks the smallest packs to roll up: from the smallest, each next pack joins while it
 /// is at most twice the size of those already picked together. What remains is a geometric
 /// progression, so a byte is rewritten about log2(packs) times over its life.
-fn geometric(mut packs: Vec<PackFile>) -> Vec<PackFile> {
+fn geometric(mut packs: Vec<PackOnDisk>) -> Vec<PackOnDisk> {
     packs.sort_by_key(|p| p.size);
     let mut total = 0u64;
     let mut chosen = Vec::new();
@@ -342,8 +342,8 @@ impl Drop for RepackLock {
 mod tests {
     use super::*;
 
-    fn pack(size: u64) -> PackFile {
-        PackFile {
+    fn pack(size: u64) -> PackOnDisk {
+        PackOnDisk {
             stem: PathBuf::from(format!("pack-{size}")),
             size,
         }
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn geometric_rolls_up_the_small_packs_and_leaves_a_big_one() {
-        let mut packs: Vec<PackFile> = (0..30).map(|_| pack(10)).collect();
+        let mut packs: Vec<PackOnDisk> = (0..30).map(|_| pack(10)).collect();
         packs.push(pack(100_000));
         let chosen = geometric(packs);
         assert_eq!(chosen.len(), 30);
