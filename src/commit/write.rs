@@ -110,6 +110,11 @@ fn land_with(
                 written.extend(tag_objects.prompt);
                 writer.flush(&written, durable_on)?;
                 written.clear();
+                // Let the store's handle find the new pack before the refs name its objects,
+                // rather than after a miss through every pack it knows.
+                repo.odb()
+                    .and_then(|odb| odb.refresh())
+                    .map_err(Error::git("failed to refresh the object database"))?;
             }
             None if durable_on => {
                 durable::sync_objects(repo, &written)?;
