@@ -18,6 +18,8 @@ Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 5
            [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
            [--phases sub,seq,par,lat]
 
+CPU time per event (user + system, of the subscriber; of the commit processes) is printed
+beside each rate: unlike events/s it hardly moves with other load on the machine.
 Every phase checks its store afterwards: one `corr_` tag per event, `git fsck` clean.
 Under a shared load, compare builds by their ratio to the CLI in the same run, not by
 events/s across runs.
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -126,10 +129,23 @@ def throughput(args, root, url, e):
     pipe.execute()
     read_answers(r, args.events, last="0")
     elapsed = time.perf_counter() - start
+    args.sub_cpu_ms = cpu_ms(sub.pid) / args.events
     sub.terminate()
     sub.wait()
     check_store(store, args.events, e)
     return args.events / elapsed
+
+
+def cpu_ms(pid):
+    """CPU time (user + system) a running process has used so far, in ms."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_ms():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def check_store(store, events, e):
@@ -156,6 +172,7 @@ def cli(args, root, e, parallel):
                      "--correlation-id", f"c{parallel}-{i}", "--set", f"test_metrics.net_pnl={i}"]
                     + [os.path.join(runs, p) for p in artifacts.values()])
     start = time.perf_counter()
+    cpu_before = children_cpu_ms()
     running = []
     for c in cmds:
         running.append(subprocess.Popen(c, env=e, stdout=subprocess.DEVNULL))
@@ -166,6 +183,7 @@ def cli(args, root, e, parallel):
         if p.wait() != 0:
             raise SystemExit("a commit failed")
     elapsed = time.perf_counter() - start
+    args.cli_cpu_ms = (children_cpu_ms() - cpu_before) / args.events
     check_store(store, args.events, e)
     return args.events / elapsed
 
@@ -228,12 +246,12 @@ def main():
         print(f"events={args.events} set={args.set_kb}KB/5 files workers={args.workers} durability={args.durability}")
         sub = throughput(args, root, url, e) if "sub" in phases else None
         if sub:
-            print(f"subscribe end to end   {sub:8.1f} events/s", flush=True)
+            print(f"subscribe end to end   {sub:8.1f} events/s   CPU {args.sub_cpu_ms:.2f} ms/event", flush=True)
         for parallel, name in ((1, "seq"), (args.workers, "par")):
             if name in phases:
                 rate = cli(args, root, e, parallel)
                 ratio = f"   subscribe is {sub / rate:.2f}x" if sub else ""
-                print(f"cli, {parallel} at a time       {rate:8.1f} events/s{ratio}", flush=True)
+                print(f"cli, {parallel} at a time       {rate:8.1f} events/s{ratio}   CPU {args.cli_cpu_ms:.2f} ms/commit", flush=True)
         if "lat" in phases:
             p50, p99 = latency(args, root, url, e)
             print(f"latency at {args.rate}/s for {args.seconds}s  p50 {p50:.1f} ms  p99 {p99:.1f} ms")

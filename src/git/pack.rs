@@ -129,7 +129,11 @@ fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> 
                 .map_err(Error::git(format!("failed to read object {oid}")))?;
             pack.add(*oid, object.kind(), object.data())?;
         }
-        pack.finish(&tmp_idx, durable_on)
+        let finished = pack.finish(&tmp_idx, false)?;
+        if durable_on {
+            durable::sync_files(&[tmp_pack.clone(), tmp_idx.clone()])?;
+        }
+        Ok(finished)
     })();
     let finished = match written {
         Ok(finished) => finished,
@@ -144,7 +148,7 @@ fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> 
         .map_err(Error::io("failed to move into place", &tmp_pack))?;
     fs::rename(&tmp_idx, file("idx")).map_err(Error::io("failed to move into place", &tmp_idx))?;
     if durable_on {
-        durable::sync_files(&[packdir.clone()])?;
+        durable::sync_files(std::slice::from_ref(&packdir))?;
     }
     Ok(file("pack"))
 }

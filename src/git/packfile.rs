@@ -143,7 +143,7 @@ impl PackFile {
 
 /// Writes a version 2 index for `entries` (sorted here) of the pack whose checksum is `pack`.
 fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> Result<()> {
-    entries.sort_by(|a, b| a.oid.cmp(&b.oid));
+    entries.sort_by_key(|e| e.oid);
     let mut idx = Vec::with_capacity(8 + 1024 + entries.len() * 28 + 40);
     idx.extend_from_slice(b"\xfftOc");
     idx.extend_from_slice(&2u32.to_be_bytes());
