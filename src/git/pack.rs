@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use git2::{Mempack, Odb, Oid, Repository};
 
 use super::durable;
-use super::packfile::PackFile;
+use super::packfile::{self, PackFile};
 use crate::error::{Error, Result};
 
 /// Staging directory for packs being written, under `objects/`.
@@ -89,7 +89,8 @@ impl PackWriter<'_> {
             .repo
             .odb()
             .map_err(Error::git("failed to open the object database"))?;
-        let pack = write_pack(&self.objects, &odb, oids, durable_on)?;
+        let sources = oids.iter().copied().map(Source::Odb).collect();
+        let pack = write_pack(&self.objects, &odb, sources, &[], durable_on)?;
         self.mempack
             .reset()
             .map_err(Error::git("failed to clear the in-memory object store"))?;
@@ -97,10 +98,37 @@ impl PackWriter<'_> {
     }
 }
 
-/// Writes the objects `oids` (read from `odb`; repeats skipped) as a pack and its index in
-/// the staging directory, flushes both when `durable_on`, and moves them into
-/// `objects/pack`, index last; returns the pack's path.
-fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> Result<PathBuf> {
+/// One object of a pack being written: read whole from the object database, or copied
+/// as it is stored in another pack.
+enum Source {
+    Odb(Oid),
+    Copy {
+        oid: Oid,
+        crc: u32,
+        pack: usize,
+        start: u64,
+        end: u64,
+    },
+}
+
+impl Source {
+    fn oid(&self) -> Oid {
+        match self {
+            Source::Odb(oid) | Source::Copy { oid, .. } => *oid,
+        }
+    }
+}
+
+/// Writes `sources` (repeated ids skipped) as a pack and its index in the staging
+/// directory, flushes both when `durable_on`, and moves them into `objects/pack`, index
+/// last; returns the pack's path. `packs` are the files `Source::Copy` entries come from.
+fn write_pack(
+    objects: &Path,
+    odb: &Odb<'_>,
+    sources: Vec<Source>,
+    packs: &[PathBuf],
+    durable_on: bool,
+) -> Result<PathBuf> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let staging = objects.join(STAGING_DIR);
     let packdir = objects.join("pack");
@@ -109,8 +137,11 @@ fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> 
             fs::create_dir_all(dir).map_err(Error::io("failed to create", dir))?;
         }
     }
-    let mut seen = HashSet::with_capacity(oids.len());
-    let unique: Vec<Oid> = oids.iter().copied().filter(|o| seen.insert(*o)).collect();
+    let mut seen = HashSet::with_capacity(sources.len());
+    let unique: Vec<Source> = sources
+        .into_iter()
+        .filter(|s| seen.insert(s.oid()))
+        .collect();
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -123,11 +154,26 @@ fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> 
     let tmp_idx = staging.join(format!("{tmp}.idx"));
     let written = (|| {
         let mut pack = PackFile::create(&tmp_pack, unique.len())?;
-        for oid in &unique {
-            let object = odb
-                .read(*oid)
-                .map_err(Error::git(format!("failed to read object {oid}")))?;
-            pack.add(*oid, object.kind(), object.data())?;
+        let mut copier = Copier::default();
+        for source in &unique {
+            match source {
+                Source::Odb(oid) => {
+                    let object = odb
+                        .read(*oid)
+                        .map_err(Error::git(format!("failed to read object {oid}")))?;
+                    pack.add(*oid, object.kind(), object.data())?;
+                }
+                Source::Copy {
+                    oid,
+                    crc,
+                    pack: from,
+                    start,
+                    end,
+                } => {
+                    let bytes = copier.read(&packs[*from], *start, *end)?;
+                    pack.add_raw(*oid, *crc, bytes)?;
+                }
+            }
         }
         let finished = pack.finish(&tmp_idx, false)?;
         if durable_on {
@@ -151,6 +197,75 @@ fn write_pack(objects: &Path, odb: &Odb<'_>, oids: &[Oid], durable_on: bool) -> 
         durable::sync_files(std::slice::from_ref(&packdir))?;
     }
     Ok(file("pack"))
+}
+
+/// Reads byte ranges of pack files, keeping the last one open.
+#[derive(Default)]
+struct Copier {
+    open: Option<(PathBuf, fs::File)>,
+    buf: Vec<u8>,
+}
+
+impl Copier {
+    fn read(&mut self, path: &Path, start: u64, end: u64) -> Result<&[u8]> {
+        use std::io::{Read, Seek, SeekFrom};
+        if self.open.as_ref().is_none_or(|(p, _)| p != path) {
+            let file = fs::File::open(path).map_err(Error::io("failed to open", path))?;
+            self.open = Some((path.to_path_buf(), file));
+        }
+        let (_, file) = self.open.as_mut().expect("opened above");
+        let len = usize::try_from(end - start).map_err(|_| {
+            Error::InvalidInput(format!("{}: an entry too large to copy", path.display()))
+        })?;
+        self.buf.resize(len, 0);
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut self.buf))
+            .map_err(Error::io("failed to read", path))?;
+        Ok(&self.buf)
+    }
+}
+
+/// The objects of the packs at `stems`, to roll into one: whole entries are copied as they
+/// are stored (no inflating, no hashing, no compressing again); delta entries (packs that
+/// `git gc` wrote) and packs with a version 1 index are read whole through `odb`.
+fn roll_up_sources(stems: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
+    let mut sources = Vec::new();
+    let mut packs = Vec::with_capacity(stems.len());
+    for (n, stem) in stems.iter().enumerate() {
+        let pack_path = stem.with_extension("pack");
+        let idx = fs::read(stem.with_extension("idx"))
+            .map_err(Error::io("failed to read", stem.with_extension("idx")))?;
+        let pack_len = fs::metadata(&pack_path)
+            .map_err(Error::io("failed to read", &pack_path))?
+            .len();
+        let Some(mut entries) = packfile::read_index(&idx) else {
+            let oids = read_idx(&stem.with_extension("idx"))?;
+            sources.extend(oids.into_iter().map(Source::Odb));
+            packs.push(pack_path);
+            continue;
+        };
+        entries.sort_by_key(|e| e.offset);
+        let mut file = Copier::default();
+        for (i, e) in entries.iter().enumerate() {
+            let end = entries
+                .get(i + 1)
+                .map_or(pack_len.saturating_sub(20), |next| next.offset);
+            let kind = file.read(&pack_path, e.offset, e.offset + 1)?[0] >> 4 & 7;
+            sources.push(if (1..=4).contains(&kind) && end > e.offset {
+                Source::Copy {
+                    oid: e.oid,
+                    crc: e.crc,
+                    pack: n,
+                    start: e.offset,
+                    end,
+                }
+            } else {
+                Source::Odb(e.oid)
+            });
+        }
+        packs.push(pack_path);
+    }
+    Ok((sources, packs))
 }
 
 /// A pack in `objects/pack` that may be rolled up.
@@ -197,11 +312,9 @@ pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
         .map_err(Error::git("failed to open the object database"))?;
     odb.refresh()
         .map_err(Error::git("failed to refresh the object database"))?;
-    let mut oids = Vec::new();
-    for pack in &chosen {
-        oids.extend(read_idx(&pack.stem.with_extension("idx"))?);
-    }
-    let combined = write_pack(&objects, &odb, &oids, durable_on)?;
+    let stems: Vec<PathBuf> = chosen.iter().map(|p| p.stem.clone()).collect();
+    let (sources, packs) = roll_up_sources(&stems)?;
+    let combined = write_pack(&objects, &odb, sources, &packs, durable_on)?;
     for pack in &chosen {
         if pack.stem.with_extension("pack") == combined {
             continue;

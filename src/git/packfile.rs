@@ -104,6 +104,18 @@ impl PackFile {
         Ok(())
     }
 
+    /// Appends an entry copied from another pack as it is stored there (its header and
+    /// compressed data), with the CRC that pack's index gives; only whole objects, never a
+    /// delta, whose base offset would no longer hold.
+    pub fn add_raw(&mut self, oid: Oid, crc: u32, entry: &[u8]) -> Result<()> {
+        self.entries.push(Entry {
+            oid,
+            crc,
+            offset: self.offset,
+        });
+        self.emit(entry)
+    }
+
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
         self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
@@ -195,6 +207,50 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
     Ok(())
 }
 
+/// One object listed in a pack index.
+pub struct IndexEntry {
+    /// The object's id.
+    pub oid: Oid,
+    /// CRC-32 of its entry in the pack.
+    pub crc: u32,
+    /// Where its entry starts in the pack.
+    pub offset: u64,
+}
+
+/// Reads a version 2 index; `None` for anything else (a version 1 index has no CRCs) or
+/// a truncated one.
+pub fn read_index(idx: &[u8]) -> Option<Vec<IndexEntry>> {
+    let word = |at: usize| -> Option<u32> {
+        idx.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if !idx.starts_with(b"\xfftOc") || word(4)? != 2 {
+        return None;
+    }
+    let count = word(8 + 255 * 4)? as usize;
+    let oids_at = 8 + 256 * 4;
+    let crcs_at = oids_at + count * 20;
+    let offsets_at = crcs_at + count * 4;
+    let large_at = offsets_at + count * 4;
+    let mut entries = Vec::with_capacity(count);
+    for i in 0..count {
+        let oid = Oid::from_bytes(idx.get(oids_at + i * 20..oids_at + i * 20 + 20)?).ok()?;
+        let small = word(offsets_at + i * 4)?;
+        let offset = if small & 0x8000_0000 == 0 {
+            u64::from(small)
+        } else {
+            let at = large_at + (small & 0x7fff_ffff) as usize * 8;
+            u64::from_be_bytes(idx.get(at..at + 8)?.try_into().ok()?)
+        };
+        entries.push(IndexEntry {
+            oid,
+            crc: word(crcs_at + i * 4)?,
+            offset,
+        });
+    }
+    Some(entries)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -220,6 +276,13 @@ mod tests {
         }
         let done = pack.finish(&packdir.join("tmp.idx"), false).unwrap();
         assert_eq!(done.objects, 3);
+        let index = read_index(&std::fs::read(packdir.join("tmp.idx")).unwrap()).unwrap();
+        let mut listed: Vec<Oid> = index.iter().map(|e| e.oid).collect();
+        let mut expected = oids.clone();
+        listed.sort();
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert!(index.iter().all(|e| e.offset >= 12));
         for ext in ["pack", "idx"] {
             std::fs::rename(
                 packdir.join(format!("tmp.{ext}")),
