@@ -9,8 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 
 use crate::error::{Error, Result};
@@ -23,6 +22,7 @@ pub struct PackFile {
     offset: u64,
     entries: Vec<Entry>,
     buf: Vec<u8>,
+    zlib: Option<Compress>,
 }
 
 struct Entry {
@@ -54,6 +54,7 @@ impl PackFile {
             offset: 0,
             entries: Vec::with_capacity(count),
             buf: Vec::new(),
+            zlib: None,
         };
         let count = u32::try_from(count)
             .map_err(|_| Error::InvalidInput("too many objects for one pack".to_string()))?;
@@ -85,13 +86,11 @@ impl PackFile {
             size >>= 7;
         }
         entry.push(byte);
-        let mut z = ZlibEncoder::new(entry, Compression::fast());
-        z.write_all(data)
-            .and_then(|()| z.try_finish())
-            .map_err(Error::io("failed to compress into", &self.path))?;
-        let entry = z
-            .finish()
-            .map_err(Error::io("failed to compress into", &self.path))?;
+        if data.len() < STORE_BELOW {
+            stored_zlib(&mut entry, data);
+        } else {
+            self.deflate(&mut entry, data)?;
+        }
         let mut crc = flate2::Crc::new();
         crc.update(&entry);
         self.entries.push(Entry {
@@ -102,6 +101,26 @@ impl PackFile {
         self.emit(&entry)?;
         self.buf = entry;
         Ok(())
+    }
+
+    /// Deflates `data` onto `out` as one zlib stream, reusing one compressor for the pack.
+    fn deflate(&mut self, out: &mut Vec<u8>, data: &[u8]) -> Result<()> {
+        let z = self
+            .zlib
+            .get_or_insert_with(|| Compress::new(Compression::fast(), true));
+        z.reset();
+        let mut input = data;
+        loop {
+            out.reserve(input.len() / 2 + 64);
+            let before = z.total_in();
+            let status = z
+                .compress_vec(input, out, FlushCompress::Finish)
+                .map_err(|e| Error::InvalidInput(format!("{}: {e}", self.path.display())))?;
+            input = &input[(z.total_in() - before) as usize..];
+            if status == Status::StreamEnd {
+                return Ok(());
+            }
+        }
     }
 
     /// Appends an entry copied from another pack as it is stored there (its header and
@@ -249,6 +268,32 @@ pub fn read_index(idx: &[u8]) -> Option<Vec<IndexEntry>> {
         });
     }
     Some(entries)
+}
+
+/// Objects smaller than this are stored in the zlib stream uncompressed: trees, commits and
+/// tags gain little from deflating, and setting up a compressor costs more than they weigh.
+const STORE_BELOW: usize = 1024;
+
+/// Appends `data` as a zlib stream of stored (uncompressed) blocks: any inflater reads it.
+fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&[0x78, 0x01]);
+    let mut chunks = data.chunks(0xffff).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let len = chunk.len() as u16;
+        out.push(u8::from(chunks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in data {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
 }
 
 fn hex(bytes: &[u8]) -> String {
