@@ -108,7 +108,12 @@ fn land_with(
                 tag_objects = write_tag_objects(store, objects, &p, commit, &time)?;
                 written.extend(tag_objects.corr);
                 written.extend(tag_objects.prompt);
-                writer.flush(&written, durable_on)?;
+                let held: Vec<(Oid, &[u8])> = leaves
+                    .iter()
+                    .zip(&p.files)
+                    .map(|(leaf, file)| (leaf.1, &file.bytes[..]))
+                    .collect();
+                writer.flush(&written, &held, durable_on)?;
                 written.clear();
                 // Let the store's handle find the new pack before the refs name its objects,
                 // rather than after a miss through every pack it knows.

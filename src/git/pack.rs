@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use git2::{Mempack, Odb, Oid, Repository};
+use git2::{Mempack, ObjectType, Odb, Oid, Repository};
 
 use super::durable;
 use super::packfile::{self, PackFile};
@@ -81,7 +81,13 @@ impl PackWriter<'_> {
     ///
     /// Exactly these objects go in, whole (no deltas): libgit2's own mempack dump would add
     /// every object reachable from each commit's tree, the base branch's files included.
-    pub fn flush(&self, oids: &[Oid], durable_on: bool) -> Result<Option<PathBuf>> {
+    /// `blobs` are blobs whose bytes the caller holds: written from them, not read back.
+    pub fn flush(
+        &self,
+        oids: &[Oid],
+        blobs: &[(Oid, &[u8])],
+        durable_on: bool,
+    ) -> Result<Option<PathBuf>> {
         if oids.is_empty() {
             return Ok(None);
         }
@@ -89,7 +95,14 @@ impl PackWriter<'_> {
             .repo
             .odb()
             .map_err(Error::git("failed to open the object database"))?;
-        let sources = oids.iter().copied().map(Source::Odb).collect();
+        let held: std::collections::HashMap<Oid, &[u8]> = blobs.iter().copied().collect();
+        let sources = oids
+            .iter()
+            .map(|oid| match held.get(oid) {
+                Some(data) => Source::Data(*oid, ObjectType::Blob, data),
+                None => Source::Odb(*oid),
+            })
+            .collect();
         let pack = write_pack(&self.objects, &odb, sources, &[], durable_on)?;
         self.mempack
             .reset()
@@ -100,8 +113,9 @@ impl PackWriter<'_> {
 
 /// One object of a pack being written: read whole from the object database, or copied
 /// as it is stored in another pack.
-enum Source {
+enum Source<'a> {
     Odb(Oid),
+    Data(Oid, ObjectType, &'a [u8]),
     Copy {
         oid: Oid,
         crc: u32,
@@ -111,10 +125,10 @@ enum Source {
     },
 }
 
-impl Source {
+impl Source<'_> {
     fn oid(&self) -> Oid {
         match self {
-            Source::Odb(oid) | Source::Copy { oid, .. } => *oid,
+            Source::Odb(oid) | Source::Data(oid, ..) | Source::Copy { oid, .. } => *oid,
         }
     }
 }
@@ -125,7 +139,7 @@ impl Source {
 fn write_pack(
     objects: &Path,
     odb: &Odb<'_>,
-    sources: Vec<Source>,
+    sources: Vec<Source<'_>>,
     packs: &[PathBuf],
     durable_on: bool,
 ) -> Result<PathBuf> {
@@ -163,6 +177,7 @@ fn write_pack(
                         .map_err(Error::git(format!("failed to read object {oid}")))?;
                     pack.add(*oid, object.kind(), object.data())?;
                 }
+                Source::Data(oid, kind, data) => pack.add(*oid, *kind, data)?,
                 Source::Copy {
                     oid,
                     crc,
@@ -228,7 +243,7 @@ impl Copier {
 /// The objects of the packs at `stems`, to roll into one: whole entries are copied as they
 /// are stored (no inflating, no hashing, no compressing again); delta entries (packs that
 /// `git gc` wrote) and packs with a version 1 index are read whole through `odb`.
-fn roll_up_sources(stems: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
+fn roll_up_sources(stems: &[PathBuf]) -> Result<(Vec<Source<'static>>, Vec<PathBuf>)> {
     let mut sources = Vec::new();
     let mut packs = Vec::with_capacity(stems.len());
     for (n, stem) in stems.iter().enumerate() {
