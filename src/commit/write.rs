@@ -8,7 +8,7 @@ use git2::{ObjectType, Oid, Repository, Signature};
 use super::{CommitOutcome, Existing, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, pack, tree};
+use crate::git::{cas, durable, pack, repack, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
 use crate::store::{rfc3339_utc, Store};
@@ -40,7 +40,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
 /// Rolls small packs together when they pile up; a failure leaves them as they are.
 fn consolidate(store: &Store, mut outcome: CommitOutcome) -> CommitOutcome {
     let durable_on = store.config().durability == Durability::Fsync;
-    if let Err(e) = pack::consolidate(store.repo(), durable_on) {
+    if let Err(e) = repack::consolidate(store.repo(), durable_on) {
         outcome
             .warnings
             .push(format!("small packs were not rolled together: {e}"));

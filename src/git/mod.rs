@@ -11,6 +11,7 @@ pub mod packed;
 pub mod packfile;
 pub mod refscan;
 pub mod reftx;
+pub mod repack;
 pub mod tree;
 
 pub use git2::{Oid, Repository};
