@@ -5,6 +5,7 @@
 //! written; [`write`] then lands it. The correlation id is the idempotency key.
 
 mod blobs;
+mod large;
 mod load;
 mod write;
 
@@ -99,7 +100,19 @@ pub struct CommitOutcome {
 /// One file read, hashed and scanned.
 pub(crate) struct Loaded {
     pub(crate) file: InputFile,
+    /// The content; empty for a large file, which is streamed from its source instead.
     pub(crate) bytes: Vec<u8>,
+    /// Set for a file above `scan::LARGE_FILE_BYTES`: it is never held whole in memory.
+    pub(crate) large: Option<large::Large>,
+}
+
+impl Loaded {
+    /// Size of the content in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.large
+            .as_ref()
+            .map_or(self.bytes.len() as u64, |large| large.size)
+    }
 }
 
 /// A validated, scanned request; nothing has been written yet.
@@ -335,7 +348,7 @@ impl Store {
             pushed: false,
             duplicate: true,
             files: p.files.len(),
-            bytes: p.files.iter().map(|f| f.bytes.len() as u64).sum(),
+            bytes: p.files.iter().map(Loaded::len).sum(),
             retries: 0,
             warnings,
         })

@@ -243,3 +243,72 @@ impl From<crate::scan::ScanError> for Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Returns a URL fit for messages and logs (a Redis URL, a remote): the password in its
+/// user part and a `pass`/`password` query value (Redis unix-socket URLs) become `***`.
+/// Anything that is not a URL is returned as it is.
+pub fn display_url(url: &str) -> String {
+    let Some(scheme) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let mut out = url[..scheme].to_string();
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            out.push_str(user);
+            if authority[..at].contains(':') {
+                out.push_str(":***");
+            }
+            out.push_str(&authority[at..]);
+        }
+        None => out.push_str(authority),
+    }
+    let tail = &rest[authority_end..];
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key == "pass" || key == "password" => format!("{key}=***"),
+                    _ => param.to_string(),
+                })
+                .collect();
+            out.push_str(path);
+            out.push('?');
+            out.push_str(&params.join("&"));
+        }
+        None => out.push_str(tail),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_not_displayed() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://u:s3cret@h:1/0", "redis://u:***@h:1/0"),
+            ("rediss://:s3cret@h", "rediss://:***@h"),
+            ("redis://u:p@ss:w0rd@h/2", "redis://u:***@h/2"),
+            ("redis://user@h", "redis://user@h"),
+            (
+                "redis+unix:///run/r.sock?db=1&pass=s3cret",
+                "redis+unix:///run/r.sock?db=1&pass=***",
+            ),
+            (
+                "https://x-access-token:t0k3n@git.example/o/r.git",
+                "https://x-access-token:***@git.example/o/r.git",
+            ),
+            ("/srv/shared.git", "/srv/shared.git"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(display_url(url), shown);
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use git2::Repository;
 
 use crate::error::{Error, Result};
-use crate::scan::{FileScan, ScanReport, Scanner, Skipped};
+use crate::scan::{FileScan, ScanReport, Scanner, Skipped, LARGE_FILE_BYTES};
 
 /// Scans every staged blob (stage 0 entries, files and symlinks) of the repository at or
 /// around `path`; submodule entries are skipped. The index is `GIT_INDEX_FILE` when set
@@ -28,13 +28,11 @@ pub fn scan_staged(path: &Path, scanner: &Scanner) -> Result<ScanReport> {
             continue;
         }
         let name = String::from_utf8_lossy(&entry.path).into_owned();
-        let blob = repo
-            .find_blob(entry.id)
-            .map_err(Error::git(format!("failed to read staged {name}")))?;
-        match scanner.scan_bytes(&name, blob.content()) {
+        let (scan, size) = scan_blob(&repo, entry.id, &name, scanner)?;
+        match scan {
             FileScan::Findings(found) => {
                 report.files_scanned += 1;
-                report.bytes_scanned += blob.size() as u64;
+                report.bytes_scanned += size;
                 report.findings.extend(found);
             }
             FileScan::Skipped(reason) => report.skipped.push(Skipped {
@@ -47,4 +45,32 @@ pub fn scan_staged(path: &Path, scanner: &Scanner) -> Result<ScanReport> {
         .findings
         .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     Ok(report)
+}
+
+/// Scans one staged blob: whole when small, as a stream above [`LARGE_FILE_BYTES`].
+fn scan_blob(
+    repo: &Repository,
+    oid: git2::Oid,
+    name: &str,
+    scanner: &Scanner,
+) -> Result<(FileScan, u64)> {
+    let what = format!("staged {name}");
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    let (size, _) = odb
+        .read_header(oid)
+        .map_err(Error::git(format!("failed to read {what}")))?;
+    if size as u64 > LARGE_FILE_BYTES {
+        let mut stream = scanner.stream(name);
+        let size = crate::git::blobread::for_each_piece(repo, oid, size as u64, &what, |piece| {
+            stream.update(piece);
+            Ok(())
+        })?;
+        return Ok((stream.finish(), size));
+    }
+    let blob = repo
+        .find_blob(oid)
+        .map_err(Error::git(format!("failed to read {what}")))?;
+    Ok((scanner.scan_bytes(name, blob.content()), blob.size() as u64))
 }

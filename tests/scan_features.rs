@@ -276,21 +276,44 @@ keywords = ["password"]
 }
 
 #[test]
-fn binary_files_are_skipped() {
+fn binary_content_is_scanned_so_one_nul_byte_hides_nothing() {
     let scanner = Scanner::builtin();
-    let mut data = format!("token {}", github_token()).into_bytes();
-    data.extend_from_slice(&[0, 1, 2, 3]);
-    assert_eq!(
-        scanner.scan_bytes("a.bin", &data),
-        FileScan::Skipped(SkipReason::Binary)
-    );
-    let noise: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
+    let mut data = vec![0u8, 1, 2, 3];
+    data.extend_from_slice(format!("token {}", github_token()).as_bytes());
+    data.extend_from_slice(&[0, 0xff, 0xfe, 7]);
+    match scanner.scan_bytes("model.pkl", &data) {
+        FileScan::Findings(findings) => {
+            assert_eq!(findings.len(), 1, "{findings:?}");
+            assert_eq!(findings[0].rule_id, "github-pat");
+        }
+        other => panic!("a key in binary content was not found: {other:?}"),
+    }
+}
+
+#[test]
+fn random_bytes_and_real_binaries_raise_no_findings() {
+    let scanner = Scanner::builtin();
+    // 8 MiB of xorshift noise: every byte value, no structure.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
         .collect();
     assert_eq!(
-        scanner.scan_bytes("b.dat", &noise),
-        FileScan::Skipped(SkipReason::Binary)
+        scanner.scan_bytes("noise.bin", &noise),
+        FileScan::Findings(vec![])
     );
+    // The store's own executable: symbols, string tables (the rules' keywords among
+    // them), machine code.
+    let exe = std::fs::read(env!("CARGO_BIN_EXE_artifact-store")).unwrap();
+    match scanner.scan_bytes("test.exe", &exe) {
+        FileScan::Findings(findings) => assert!(findings.is_empty(), "{findings:?}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -431,15 +454,24 @@ fn scan_paths_skips_git_and_counts_files_and_bytes() {
     let a = dir.write("src/main.py", b"print('hello')\n");
     dir.write("src/creds.env", secret.as_bytes());
     dir.write("bin/blob.bin", &[0u8, 159, 146, 150]);
+    let mut pickle = b"\x80\x04\x95\x8c\x28".to_vec();
+    pickle.extend_from_slice(github_token().as_bytes());
+    pickle.extend_from_slice(b"\x94.");
+    dir.write("bin/model.pkl", &pickle);
     let report = Scanner::builtin()
         .scan_paths(&[dir.path().to_path_buf()])
         .expect("scan");
-    assert_eq!(report.files_scanned, 2);
-    assert_eq!(report.bytes_scanned, (secret.len() + 15) as u64);
-    assert_eq!(report.findings.len(), 1);
-    assert!(report.findings[0].path.ends_with("src/creds.env"));
-    assert_eq!(report.skipped.len(), 1);
-    assert_eq!(report.skipped[0].reason, "binary");
+    assert_eq!(report.files_scanned, 4, "binary files are scanned too");
+    assert_eq!(
+        report.bytes_scanned,
+        (secret.len() + 15 + 4 + pickle.len()) as u64
+    );
+    let mut paths: Vec<_> = report.findings.iter().map(|f| f.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(paths[0].ends_with("bin/model.pkl"), "{paths:?}");
+    assert!(paths[1].ends_with("src/creds.env"), "{paths:?}");
+    assert!(report.skipped.is_empty());
     let single = Scanner::builtin().scan_paths(&[a]).expect("scan one file");
     assert_eq!((single.files_scanned, single.findings.len()), (1, 0));
     let missing = Scanner::builtin().scan_paths(&[dir.path().join("missing")]);

@@ -1,10 +1,18 @@
 //! `export REF --to DIR`: an artifact set's files on disk, byte-identical.
+//!
+//! The tree read may come from anyone who can write to the repository or to a remote it
+//! fetches from, so nothing is written outside DIR: every tree path is checked (no `..`,
+//! `.` or `.git` part) and every symlink target must stay inside DIR, before anything is
+//! written; files are created with `O_EXCL` and parent directories are never followed
+//! through a symlink, so a link in the tree (or already in DIR) cannot redirect a write.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::git::tree::MODE_LINK;
 use crate::store::Store;
 
 /// What `export` wrote.
@@ -28,6 +36,16 @@ impl Store {
     /// Existing files are refused (exit 4) before anything is written, unless `force`.
     pub fn export(&self, spec: &str, to: &Path, force: bool) -> Result<ExportReport> {
         let set = self.show(spec)?;
+        for file in &set.files {
+            check_tree_path(&file.path)?;
+        }
+        for file in set.files.iter().filter(|f| f.mode == MODE_LINK) {
+            let blob = self
+                .repo()
+                .find_blob(file.oid)
+                .map_err(Error::git(format!("failed to read {}", file.path)))?;
+            check_link(&file.path, blob.content())?;
+        }
         if !force {
             let existing: Vec<&str> = set
                 .files
@@ -55,14 +73,21 @@ impl Store {
             }
         }
         let mut bytes = 0;
+        std::fs::create_dir_all(to).map_err(Error::io("failed to create", to))?;
+        let mut checked = HashSet::new();
         for file in &set.files {
-            let blob = self
-                .repo()
-                .find_blob(file.oid)
-                .map_err(Error::git(format!("failed to read {}", file.path)))?;
+            create_parents(to, &file.path, &mut checked)?;
             let path = to.join(&file.path);
-            write_one(&path, blob.content(), file.mode, force)?;
-            bytes += blob.size() as u64;
+            if file.mode == MODE_LINK {
+                let blob = self
+                    .repo()
+                    .find_blob(file.oid)
+                    .map_err(Error::git(format!("failed to read {}", file.path)))?;
+                write_one(&path, blob.content(), file.mode, force)?;
+                bytes += blob.size() as u64;
+            } else {
+                bytes += self.export_file(file, &path, force)?;
+            }
         }
         Ok(ExportReport {
             success: true,
@@ -74,23 +99,173 @@ impl Store {
     }
 }
 
+/// Refuses a tree path that could leave the export directory or write into a `.git`.
+fn check_tree_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path.split('/').any(|part| {
+            part.is_empty() || part == "." || part == ".." || part.eq_ignore_ascii_case(".git")
+        });
+    if bad {
+        return Err(unsafe_entry(
+            path,
+            "has an empty, '.', '..' or '.git' path component",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a symlink whose target is absolute or climbs out of the export directory.
+/// `..` is accepted only before the first name (`../../x`, not `x/../..`): a name there
+/// may itself be a symlink, which would make a lexical count of the levels wrong.
+fn check_link(path: &str, target: &[u8]) -> Result<()> {
+    let target = Path::new(
+        std::str::from_utf8(target)
+            .map_err(|_| unsafe_entry(path, "is a symbolic link whose target is not UTF-8"))?,
+    );
+    let outside = || {
+        unsafe_entry(
+            path,
+            &format!(
+                "is a symbolic link to {}, which is absolute, leaves the exported directory or has '..' after a name",
+                target.display()
+            ),
+        )
+    };
+    let mut depth = path.split('/').count() - 1;
+    let mut named = false;
+    for part in target.components() {
+        match part {
+            Component::Normal(_) => named = true,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 && !named => depth -= 1,
+            _ => return Err(outside()),
+        }
+    }
+    Ok(())
+}
+
+fn unsafe_entry(path: &str, reason: &str) -> Error {
+    Error::InvalidPath {
+        path: PathBuf::from(path),
+        reason: format!("{reason}; the tree is refused and nothing was written"),
+    }
+}
+
+/// Creates the directories above `rel` under `to`, refusing to pass through anything but
+/// a real directory (a symlink there would send the write elsewhere); `checked` holds the
+/// directories already seen to be real, so each is looked at once.
+fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Result<()> {
+    let mut dir = to.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len() - 1] {
+        dir.push(part);
+        if checked.contains(&dir) {
+            continue;
+        }
+        match dir.symlink_metadata() {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::InvalidPath {
+                    path: dir,
+                    reason: "is in the way: a directory is needed there and it is a file or a symbolic link, which export never writes through".to_string(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&dir).map_err(Error::io("failed to create", &dir))?;
+            }
+            Err(e) => return Err(Error::io("failed to read", &dir)(e)),
+        }
+        checked.insert(dir.clone());
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Writes one regular file of a set, streaming its blob (a loose blob is never
+    /// inflated whole); returns its size.
+    fn export_file(&self, file: &super::FileEntry, path: &Path, force: bool) -> Result<u64> {
+        use std::io::Write;
+        let mut out = create_file(path, file.mode, force)?;
+        let size = crate::git::blobread::for_each_piece(
+            self.repo(),
+            file.oid,
+            file.size,
+            &file.path,
+            |p| out.write_all(p).map_err(Error::io("failed to write", path)),
+        )?;
+        out.flush().map_err(Error::io("failed to write", path))?;
+        Ok(size)
+    }
+}
+
 fn write_one(path: &Path, content: &[u8], mode: i32, force: bool) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(Error::io("failed to create", parent))?;
-    }
-    if force && path.symlink_metadata().is_ok() {
-        std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
-    }
-    if mode == crate::git::tree::MODE_LINK {
+    use std::io::Write;
+    if mode == MODE_LINK {
+        if force && path.symlink_metadata().is_ok() {
+            std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
+        }
         let target = String::from_utf8_lossy(content).into_owned();
         return std::os::unix::fs::symlink(target, path)
             .map_err(Error::io("failed to create symlink", path));
     }
-    std::fs::write(path, content).map_err(Error::io("failed to write", path))?;
+    create_file(path, mode, force)?
+        .write_all(content)
+        .map_err(Error::io("failed to write", path))
+}
+
+/// Creates a regular file for `write_one` or `export_file`: whatever is at `path` is
+/// removed first when `force`, then the file is created with `O_EXCL`, which never follows
+/// a symlink left at the path, executable when the tree says so.
+fn create_file(path: &Path, mode: i32, force: bool) -> Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    if force && path.symlink_metadata().is_ok() {
+        std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
+    }
+    // create_new: O_EXCL, which never follows a symlink left at the path.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io("failed to create", path))?;
     if mode == crate::git::tree::MODE_EXEC {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
             .map_err(Error::io("failed to set permissions on", path))?;
     }
-    Ok(())
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_paths_that_leave_the_directory_are_refused() {
+        for ok in ["a.csv", "out/sub/b.txt", ".hidden", "..a", "a..b"] {
+            assert!(check_tree_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "..",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            ".git/hooks/x",
+            "a/.GIT/c",
+            "",
+        ] {
+            assert!(check_tree_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symlinks_must_stay_inside_the_export() {
+        assert!(check_link("link", b"real.txt").is_ok());
+        assert!(check_link("sub/link", b"../real.txt").is_ok());
+        assert!(check_link("a/b/link", b"../../x/y").is_ok());
+        assert!(check_link("sub/link", b"x/../y").is_err());
+        assert!(check_link("link", b"../real.txt").is_err());
+        assert!(check_link("sub/link", b"../../real.txt").is_err());
+        assert!(check_link("link", b"/etc/passwd").is_err());
+        assert!(check_link("link", &[0xff, 0xfe]).is_err());
+    }
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ArtifactSet;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metadata::{Trailers, METADATA_FILE};
 use crate::refs::CorrelationId;
 use crate::store::Store;
@@ -116,11 +116,18 @@ impl Store {
                 );
                 continue;
             };
-            let blob = self
-                .repo()
-                .find_blob(file.oid)
-                .map_err(Error::git(format!("failed to read {full}")))?;
-            let actual = format!("sha256:{:x}", Sha256::digest(blob.content()));
+            let mut hasher = Sha256::new();
+            crate::git::blobread::for_each_piece(
+                self.repo(),
+                file.oid,
+                file.size,
+                &full,
+                |piece| {
+                    hasher.update(piece);
+                    Ok(())
+                },
+            )?;
+            let actual = format!("sha256:{:x}", hasher.finalize());
             if &actual != expected {
                 problem(
                     "checksum_mismatch",

@@ -99,8 +99,10 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         ));
     }
     if outcome.pushed {
-        ctx.out
-            .status(&format!("pushed to {}", store.config().remote_name));
+        ctx.out.status(&format!(
+            "pushed to {}",
+            artifact_store::error::display_url(&store.config().remote_name)
+        ));
     }
     ctx.out
         .detail(&format!("browse: git show --stat {}", outcome.tags[0]));

@@ -84,7 +84,7 @@ impl StderrLog {
             }
         };
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{line}");
+        let _ = writeln!(stderr, "{}", super::output::printable(&line));
     }
 }
 

@@ -1,6 +1,7 @@
 //! Output discipline: data on stdout, status and warnings on stderr, JSON when asked.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Serialize;
@@ -32,7 +33,7 @@ impl Output {
     /// Prints one line of data to stdout.
     pub fn data(&self, line: &str) {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
+        let _ = writeln!(stdout, "{}", printable(line));
     }
 
     /// Prints a value as JSON on stdout.
@@ -44,20 +45,20 @@ impl Output {
     /// Prints a status line on stderr unless quiet.
     pub fn status(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", printable(line));
         }
     }
 
     /// Prints a detail line on stderr when verbose.
     pub fn detail(&self, line: &str) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", printable(line));
         }
     }
 
     /// Prints a warning on stderr (even when quiet: warnings are not status).
     pub fn warn(&self, line: &str) {
-        eprintln!("warning: {line}");
+        eprintln!("warning: {}", printable(line));
     }
 
     /// Reports an error as text on stderr (and as JSON on stdout with --json); returns its exit code.
@@ -76,21 +77,59 @@ impl Output {
             }
             self.json_value(&json!({"success": false, "error": body}));
         }
-        eprintln!("error: {error}");
+        eprintln!("error: {}", printable(&error.to_string()));
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", printable(&cause.to_string()));
             source = cause.source();
         }
         for f in findings.into_iter().flatten() {
-            eprintln!(
+            let line = format!(
                 "  {}:{}:{} {} {}",
                 f.path, f.line, f.column, f.rule_id, f.redacted
             );
+            eprintln!("{}", printable(&line));
         }
         if let Some(hint) = error.hint() {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", printable(&hint));
         }
         error.exit_code()
+    }
+}
+
+/// Returns `text` with every control character but newline and tab written as `\u{..}`:
+/// metadata values, file names and ids come from events and repositories, and must not
+/// drive the terminal (colours, titles, cursor moves) of whoever reads the output. JSON
+/// output is unchanged, since JSON already escapes them.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(printable("plain\tline\n"), "plain\tline\n");
+        assert_eq!(
+            printable("\u{1b}]0;title\u{7}\u{1b}[31mred\r"),
+            "\\u{1b}]0;title\\u{7}\\u{1b}[31mred\\u{d}"
+        );
+        assert_eq!(printable("caf\u{e9} \u{9b}"), "caf\u{e9} \\u{9b}");
     }
 }

@@ -13,7 +13,7 @@ use super::Ctx;
 /// Scan files and directories for secrets: exit 0 when clean, 3 when anything is found.
 ///
 /// Directories are walked recursively (`.git` skipped, symlinks not followed) on every
-/// core. Binary files are skipped and reported. Findings show rule, file, line, column
+/// core. Binary files are scanned like text. Findings show rule, file, line, column
 /// and a redacted excerpt (at most the first 4 characters); a secret is never printed.
 ///
 /// Rules come built in (over 40 credential formats) plus the `[scan]` table of the store's

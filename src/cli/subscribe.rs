@@ -35,10 +35,12 @@ use super::Ctx;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct SubscribeArgs {
-    /// Redis server.
+    /// Redis server; `redis://USER:PASSWORD@HOST:PORT` for an ACL user. Prefer the
+    /// environment for a password: a flag is visible to other users in the process list.
     #[arg(
         long,
         env = "REDIS_URL",
+        hide_env_values = true,
         value_name = "URL",
         default_value = "redis://127.0.0.1:6379"
     )]

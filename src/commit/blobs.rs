@@ -84,6 +84,10 @@ fn write_blob_batch(repo: &Repository, p: &Prepared, batch: &[usize]) -> Result<
     let mut oids = Vec::with_capacity(batch.len());
     for &i in batch {
         let loaded = &p.files[i];
+        if let Some(large) = &loaded.large {
+            oids.push(super::large::write(repo, loaded, large)?);
+            continue;
+        }
         let oid = repo.blob(&loaded.bytes).map_err(Error::git(format!(
             "failed to write {}",
             loaded.file.source.display()

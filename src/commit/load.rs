@@ -1,6 +1,7 @@
 //! Reads, hashes and scans the files of a request, on every core for large sets.
 //!
 //! This is where every file's bytes meet the secret scanner, before any object exists.
+//! Files above `scan::LARGE_FILE_BYTES` are hashed and scanned as streams (`large`).
 
 use sha2::{Digest, Sha256};
 
@@ -87,6 +88,9 @@ fn size_of(file: &InputFile) -> u64 {
 }
 
 fn load_one(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Result<LoadedFile> {
+    if super::large::is_large(&file) {
+        return super::large::load(file, scanner, dir);
+    }
     let bytes = read_entry(&file)?;
     let checksum = format!("sha256:{:x}", Sha256::digest(&bytes));
     let findings = match scanner {
@@ -97,7 +101,11 @@ fn load_one(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Result<Loa
         None => Vec::new(),
     };
     Ok(LoadedFile {
-        loaded: Loaded { file, bytes },
+        loaded: Loaded {
+            file,
+            bytes,
+            large: None,
+        },
         checksum,
         findings,
     })

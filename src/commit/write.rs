@@ -28,7 +28,8 @@ pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
 /// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
 /// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
-    if super::blobs::set_bytes(&p) > PACK_MAX_BYTES {
+    // A streamed file (above 8 MiB) is never held in memory, so never in a pack.
+    if super::blobs::set_bytes(&p) > PACK_MAX_BYTES || p.files.iter().any(|f| f.large.is_some()) {
         return land_with(store, p, None);
     }
     let landed = pack::with_writer(store.repo().path(), |writer| {
@@ -177,7 +178,7 @@ fn land_with(
         pushed: false,
         duplicate: false,
         files: p.files.len(),
-        bytes: p.files.iter().map(|f| f.bytes.len() as u64).sum(),
+        bytes: p.files.iter().map(super::Loaded::len).sum(),
         retries: report.retries,
         warnings,
     })

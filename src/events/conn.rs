@@ -100,7 +100,8 @@ impl Outage {
         if since.is_none() {
             *since = Some(Instant::now());
             log.warning(&format!(
-                "Redis at {url} is unavailable ({error}); reconnecting with backoff (100 ms up to 5 s){note}"
+                "Redis at {} is unavailable ({error}); reconnecting with backoff (100 ms up to 5 s){note}",
+                crate::error::display_url(url)
             ));
         }
     }

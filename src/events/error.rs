@@ -22,6 +22,15 @@ pub enum EventError {
     /// A stream entry without the `event` field.
     #[error("the stream entry has no `event` field holding the envelope")]
     NoEventField,
+    /// The payload is larger than [`MAX_EVENT_BYTES`](super::handler::MAX_EVENT_BYTES);
+    /// nothing of it is committed.
+    #[error("the event is {size} bytes, over the limit of {max} bytes")]
+    TooLarge {
+        /// Size of the payload.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A field has the wrong JSON type.
     #[error("`{field}` must be {expected}")]
     WrongType {
@@ -79,6 +88,7 @@ impl EventError {
             EventError::NotJson { .. }
             | EventError::NotObject { .. }
             | EventError::NoEventField
+            | EventError::TooLarge { .. }
             | EventError::WrongType { .. }
             | EventError::SpecVersion { .. } => "malformed_event",
             EventError::MissingField { .. } => "missing_field",

@@ -15,6 +15,11 @@ use crate::metadata::TestStatus;
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
 use crate::store::Store;
 
+/// Largest event payload handled, in bytes: an event names its artifacts by path, so
+/// only its ids and metadata (metrics, versions) count here; a larger one fails as
+/// `malformed_event` before its fields reach metadata.json, git or the answer's data.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 /// How the handler maps events to commits.
 #[derive(Debug, Clone)]
 pub struct HandlerOptions {
@@ -91,6 +96,13 @@ impl Handler {
     pub fn handle(&self, payload: &[u8]) -> Handled {
         let start = Instant::now();
         let (envelope, outcome) = match Envelope::parse(payload) {
+            Ok(envelope) if payload.len() > MAX_EVENT_BYTES => {
+                let error = EventError::TooLarge {
+                    size: payload.len(),
+                    max: MAX_EVENT_BYTES,
+                };
+                (Some(envelope), Outcome::Failed(error))
+            }
             Ok(envelope) => {
                 let outcome = self.handle_envelope(&envelope);
                 (Some(envelope), outcome)

@@ -147,7 +147,10 @@ pub fn subscribe(
         ));
     }
     let client = redis::Client::open(options.redis_url.as_str()).map_err(|e| {
-        Error::InvalidInput(format!("invalid Redis URL {:?}: {e}", options.redis_url))
+        Error::InvalidInput(format!(
+            "invalid Redis URL {:?}: {e}",
+            crate::error::display_url(&options.redis_url)
+        ))
     })?;
     let shared = Shared {
         options,

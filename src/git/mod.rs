@@ -3,6 +3,7 @@
 //! Modules above this one speak in the store's own types and call these helpers; the
 //! libgit2 traps measured in FIELD-NOTES.md (lock races, fsync) are handled here once.
 
+pub mod blobread;
 pub mod cas;
 pub mod durable;
 pub mod loose;

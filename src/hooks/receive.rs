@@ -137,7 +137,7 @@ impl Store {
 }
 
 /// The blobs the push brings that `before` lacks, each with a `<commit>:<path>` label
-/// (or the ref name, for a tag on a blob). Trees already held are not descended into.
+/// (`<ref>:<path>` for a tag on a tree, the ref name for a tag on a blob). Trees already held are not descended into.
 fn new_blobs(
     repo: &Repository,
     before: &Odb<'_>,
@@ -153,13 +153,18 @@ fn new_blobs(
         let object = repo
             .find_object(update.new, None)
             .map_err(Error::git(format!("failed to read {}", update.new)))?;
-        match object.peel(ObjectType::Commit) {
-            Ok(commit) => walk.push(commit.id()).map_err(walk_err())?,
-            Err(_) => {
-                let target = object.peel(ObjectType::Blob).ok().map(|b| b.id());
-                if let Some(oid) = target.filter(|oid| !before.exists(*oid) && seen.insert(*oid)) {
-                    blobs.push((update.refname.clone(), oid));
-                }
+        if let Ok(commit) = object.peel(ObjectType::Commit) {
+            walk.push(commit.id()).map_err(walk_err())?;
+        } else if let Ok(tree) = object.peel_to_tree() {
+            // A tag on a tree: its blobs are as new as a commit's.
+            let label = format!("{}:", update.refname);
+            new_in_tree(&tree, &label, before, &mut seen, &mut blobs).map_err(Error::git(
+                format!("failed to walk the tree of {}", update.refname),
+            ))?;
+        } else {
+            let target = object.peel(ObjectType::Blob).ok().map(|b| b.id());
+            if let Some(oid) = target.filter(|oid| !before.exists(*oid) && seen.insert(*oid)) {
+                blobs.push((update.refname.clone(), oid));
             }
         }
     }
@@ -169,19 +174,31 @@ fn new_blobs(
             .find_commit(commit)
             .and_then(|c| c.tree())
             .map_err(Error::git(format!("failed to read commit {commit}")))?;
-        let label = &commit.to_string()[..12];
-        tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
-            Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
-            Some(ObjectType::Blob) if !before.exists(entry.id()) && seen.insert(entry.id()) => {
-                let name = entry.name().unwrap_or("?");
-                blobs.push((format!("{label}:{dir}{name}"), entry.id()));
-                TreeWalkResult::Ok
-            }
-            _ => TreeWalkResult::Ok,
-        })
-        .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
+        let label = format!("{}:", &commit.to_string()[..12]);
+        new_in_tree(&tree, &label, before, &mut seen, &mut blobs)
+            .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
     }
     Ok(blobs)
+}
+
+/// Adds the blobs of `tree` that `before` lacks to `blobs`, labelled `<label><path>`;
+/// subtrees already held are not descended into.
+fn new_in_tree(
+    tree: &git2::Tree<'_>,
+    label: &str,
+    before: &Odb<'_>,
+    seen: &mut HashSet<Oid>,
+    blobs: &mut Vec<(String, Oid)>,
+) -> std::result::Result<(), git2::Error> {
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
+        Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
+        Some(ObjectType::Blob) if !before.exists(entry.id()) && seen.insert(entry.id()) => {
+            let name = entry.name().unwrap_or("?");
+            blobs.push((format!("{label}{dir}{name}"), entry.id()));
+            TreeWalkResult::Ok
+        }
+        _ => TreeWalkResult::Ok,
+    })
 }
 
 /// The rule for one store ref update by someone other than the retention identity.

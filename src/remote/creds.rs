@@ -48,6 +48,7 @@ impl Tried {
         allowed: CredentialType,
     ) -> Result<Cred, git2::Error> {
         let user = user.unwrap_or("git");
+        let shown = crate::error::display_url(url);
         if allowed.contains(CredentialType::USERNAME) && !self.username {
             self.username = true;
             return Cred::username(user);
@@ -81,14 +82,14 @@ impl Tried {
                 self.askpass = true;
                 if let Some(program) = env("ARTIFACT_STORE_ASKPASS").or_else(|| env("GIT_ASKPASS"))
                 {
-                    let name = ask(&program, &format!("Username for '{url}': "))?;
-                    let password = ask(&program, &format!("Password for '{url}': "))?;
+                    let name = ask(&program, &format!("Username for '{shown}': "))?;
+                    let password = ask(&program, &format!("Password for '{shown}': "))?;
                     return Cred::userpass_plaintext(&name, &password);
                 }
             }
         }
         Err(git2::Error::from_str(&format!(
-            "no credentials left to try for {url} (see docs/remote.md, \"Credentials\")"
+            "no credentials left to try for {shown} (see docs/remote.md, \"Credentials\")"
         )))
     }
 }

@@ -76,7 +76,7 @@ impl<'a> Engine<'a> {
     ) -> Result<Engine<'a>> {
         let endpoint = Endpoint::of(store)?;
         let report = PushReport {
-            remote: endpoint.name().to_string(),
+            remote: crate::error::display_url(endpoint.name()),
             ..PushReport::default()
         };
         Ok(Engine {

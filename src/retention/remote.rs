@@ -33,7 +33,8 @@ pub(super) fn delete_pruned(
     plan: &Plan,
     applied: &Applied,
 ) -> Result<RemoteOutcome> {
-    let name = store.config().remote_name.clone();
+    let configured = &store.config().remote_name;
+    let name = crate::error::display_url(configured);
     let moved: BTreeMap<&str, Oid> = plan
         .pruned()
         .filter(|d| applied.moved_refs.binary_search(&d.refname).is_ok())
@@ -47,10 +48,15 @@ pub(super) fn delete_pruned(
             applied.trash_ts
         )),
     };
-    let mut remote = store.repo().find_remote(&name).map_err(|e| Error::Remote {
-        message: format!("there is no remote named {name:?}: {}", e.message()),
-        hint: Some("add it with `git remote add`, or set remote_name in the config".to_string()),
-    })?;
+    let mut remote = store
+        .repo()
+        .find_remote(configured)
+        .map_err(|e| Error::Remote {
+            message: format!("there is no remote named {name:?}: {}", e.message()),
+            hint: Some(
+                "add it with `git remote add`, or set remote_name in the config".to_string(),
+            ),
+        })?;
     let held = list_remote(&mut remote).map_err(|e| fail("list the refs of", e))?;
     let mut outcome = RemoteOutcome {
         remote: name.clone(),

@@ -185,6 +185,8 @@ fn move_target(
     durable_on: bool,
 ) -> Result<cas::CasReport> {
     let repo = store.repo();
+    let (new_tree, old_tree) = (tree_of(repo, Some(new_tip))?, tree_of(repo, job.tip)?);
+    tree::check_sane(repo, new_tree, old_tree, &job.tag.name)?;
     if let Some(checked_out) = job.checked_out {
         worktree::follow(repo, checked_out, tree_of(repo, Some(new_tip))?)?;
     }

@@ -1,12 +1,66 @@
-//! Paths inside a tree: validating `--path`, reading the entry there, and splicing one
-//! tree's entry into another, in the object database only.
+//! Paths inside a tree: validating `--path`, reading the entry there, splicing one
+//! tree's entry into another, in the object database only, and refusing a tree that git
+//! would call broken before it lands on a branch or in a worktree.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use crate::error::{Error, Result};
 use crate::git::tree::MODE_TREE;
+
+/// Refuses `tree` when an entry anywhere in it is named `.`, `..` or `.git` (any case),
+/// holds a `/`, or shares its name with another entry of its tree: what `git fsck`
+/// rejects and what would send a checkout outside the worktree or fail it half-way.
+/// Such a tree can only come from a hostile push or fetch; the store never writes one.
+/// Subtrees the target already holds at the same path (`old`, its tip's tree) are not
+/// looked into, so the cost follows what the revert changes, not the size of the branch.
+pub(crate) fn check_sane(repo: &Repository, tree: Oid, old: Oid, tag: &str) -> Result<()> {
+    let refuse = |path: &str, why: &str| {
+        Error::InvalidInput(format!(
+            "{tag} holds a tree git refuses: {path:?} {why}; nothing was changed"
+        ))
+    };
+    let mut seen = HashSet::new();
+    let read = |oid: Oid| {
+        repo.find_tree(oid)
+            .map_err(Error::git(format!("failed to read tree {oid}")))
+    };
+    let mut stack = vec![(tree, Some(old), String::new())];
+    while let Some((oid, old, dir)) = stack.pop() {
+        if old == Some(oid) || !seen.insert(oid) {
+            continue;
+        }
+        let tree = read(oid)?;
+        let old = old.map(read).transpose()?;
+        let mut names = HashSet::new();
+        for entry in tree.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            let path = format!("{dir}{name}");
+            if name.is_empty()
+                || name == "."
+                || name == ".."
+                || name.eq_ignore_ascii_case(".git")
+                || name.contains('/')
+            {
+                return Err(refuse(&path, "is not a valid entry name"));
+            }
+            if !names.insert(name) {
+                return Err(refuse(&path, "appears twice in its directory"));
+            }
+            if entry.kind() == Some(ObjectType::Tree) {
+                let before = old
+                    .as_ref()
+                    .and_then(|t| t.get_name_bytes(entry.name_bytes()))
+                    .filter(|e| e.kind() == Some(ObjectType::Tree))
+                    .map(|e| e.id());
+                stack.push((entry.id(), before, format!("{path}/")));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// One tree entry: its object and git file mode.
 pub(crate) type Entry = (Oid, i32);

@@ -41,6 +41,26 @@ pub(crate) fn path_findings(rules: &[Rule], path: &str) -> Vec<Finding> {
 
 /// Scans `data` with every rule of `scanner` and returns its findings, unsorted.
 pub(crate) fn scan(scanner: &Scanner, path: &str, data: &[u8]) -> Vec<Finding> {
+    scan_part(scanner, path, data, 0..data.len(), Origin::default())
+}
+
+/// Where a part of a larger blob begins: the lines before it, and the characters of its
+/// first line that lie before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Origin {
+    pub lines: usize,
+    pub columns: usize,
+}
+
+/// Scans `data`, a part of a larger blob that begins at `origin`, and returns the findings
+/// whose secret starts at a byte offset in `report`, unsorted, located in the whole blob.
+pub(crate) fn scan_part(
+    scanner: &Scanner,
+    path: &str,
+    data: &[u8],
+    report: std::ops::Range<usize>,
+    origin: Origin,
+) -> Vec<Finding> {
     let rules = &scanner.rules;
     let skip: Vec<bool> = rules.iter().map(|rule| !rule.applies_to(path)).collect();
     let source_code = is_source_path(path);
@@ -62,13 +82,19 @@ pub(crate) fn scan(scanner: &Scanner, path: &str, data: &[u8]) -> Vec<Finding> {
     let hits = drop_overlaps(rules, hits);
     let lines = LineIndex::new(data);
     hits.into_iter()
+        .filter(|hit| report.contains(&hit.start))
         .filter(|hit| keep(scanner, path, data, &lines, hit))
         .map(|hit| {
             let (line, column) = lines.position(hit.start);
+            let column = if line == 1 {
+                column + origin.columns
+            } else {
+                column
+            };
             Finding {
                 rule_id: rules[hit.rule].id.clone(),
                 path: path.to_string(),
-                line,
+                line: line + origin.lines,
                 column,
                 redacted: redact(&lossy(&data[hit.start..hit.end])),
             }

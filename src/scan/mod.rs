@@ -11,6 +11,8 @@
 //!   rule's entropy threshold and checks (`checks`, `lookalike`, `generic`), then the
 //!   allowlists (`allow`, `glob`) and inline `artifact-store:allow` markers.
 //! - `walk`: lists files and directories and shares them between worker threads.
+//! - `stream`: a blob above [`LARGE_FILE_BYTES`] is scanned in bounded, overlapping parts
+//!   ([`Scanner::stream`]), so memory does not grow with the file.
 //!
 //! Rules live in `builtin_*` (one file per family of providers), `config` adds configured
 //! rules and `gitleaks` loads gitleaks rule files; `sarif` renders reports.
@@ -37,6 +39,7 @@ mod lookalike;
 mod prefilter;
 mod rule;
 mod sarif;
+mod stream;
 mod text;
 mod walk;
 
@@ -45,6 +48,7 @@ use std::path::PathBuf;
 pub use config::{RuleSpec, ScanConfig};
 pub use error::ScanError;
 pub use sarif::sarif;
+pub use stream::{StreamScan, LARGE_FILE_BYTES};
 
 use allow::Allowlist;
 use prefilter::Prefilter;
@@ -69,17 +73,15 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
-    /// The content is binary (a NUL byte early on, or mostly invalid UTF-8).
-    Binary,
     /// The path matches an `allow_paths` glob or an allowlisted path pattern.
     AllowedPath,
 }
 
 impl SkipReason {
-    /// Returns the stable name used in reports: `binary` or `allowed-path`.
+    /// Returns the stable name used in reports: `allowed-path`. (Binary content is not a
+    /// reason: it is scanned like text.)
     pub fn as_str(self) -> &'static str {
         match self {
-            SkipReason::Binary => "binary",
             SkipReason::AllowedPath => "allowed-path",
         }
     }
@@ -176,13 +178,9 @@ impl Scanner {
         if self.allow.path_allowed(path) {
             return FileScan::Skipped(SkipReason::AllowedPath);
         }
+        // Binary content is scanned too: one NUL byte must not wave a key through, and
+        // pickles, notebooks' outputs and archives carry keys as plain bytes.
         let mut findings = engine::path_findings(&self.rules, path);
-        if text::is_binary(data) {
-            if findings.is_empty() {
-                return FileScan::Skipped(SkipReason::Binary);
-            }
-            return FileScan::Findings(findings);
-        }
         findings.extend(engine::scan(self, path, data));
         engine::finish(&mut findings);
         FileScan::Findings(findings)

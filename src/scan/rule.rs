@@ -247,9 +247,10 @@ impl Def {
     }
 }
 
-/// What may follow a secret: a quote, space, `;`, `,`, `<`, `>`, an escaped newline or the
-/// end of the line.
-pub(crate) const TERM: &str = r#"(?:[\x60'"\s;,<>]|\\[nrt]|$)"#;
+/// What may follow a secret: a quote, space, `;`, `,`, `<`, `>`, an escaped newline, the
+/// end of the line, or a byte that is not printable ASCII (a NUL ending a C string, a
+/// pickle opcode, a length byte of a binary format).
+pub(crate) const TERM: &str = r#"(?:[\x60'"\s;,<>\x00-\x08\x0e-\x1f\x7f-\xff]|\\[nrt]|$)"#;
 
 /// A UUID in any letter case.
 pub(crate) const UUID: &str =
@@ -257,7 +258,7 @@ pub(crate) const UUID: &str =
 
 /// What may follow a self-identifying token: [`TERM`], or URL and code punctuation
 /// (`@` in `https://TOKEN@host`, `&` in query strings, closing brackets, `/`, `|`).
-const TOKEN_TERM: &str = r#"(?:[\x60'"\s;,<>@&)\]}/|]|\\[nrt]|$)"#;
+const TOKEN_TERM: &str = r#"(?:[\x60'"\s;,<>@&)\]}/|\x00-\x08\x0e-\x1f\x7f-\xff]|\\[nrt]|$)"#;
 
 /// Returns `\b(body)` followed by a token terminator: a self-identifying token such as
 /// `ghp_...`.

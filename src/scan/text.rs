@@ -1,33 +1,4 @@
-//! Text helpers: binary detection and mapping byte offsets to lines and columns.
-
-/// Bytes inspected for a NUL byte and for the share of non-text bytes.
-const SNIFF: usize = 8 * 1024;
-
-/// Returns whether `data` is binary: a NUL byte in the first 8 KiB, or invalid UTF-8 in
-/// the first 8 KiB where non-text bytes (invalid sequences and control characters) make up
-/// over 30% of them.
-pub(crate) fn is_binary(data: &[u8]) -> bool {
-    let head = &data[..data.len().min(SNIFF)];
-    if head.contains(&0) {
-        return true;
-    }
-    match std::str::from_utf8(head) {
-        Ok(_) => return false,
-        // A character cut by the end of the sniffed bytes is not a sign of binary data.
-        Err(err) if err.error_len().is_none() => return false,
-        Err(_) => {}
-    }
-    let mut odd = 0usize;
-    for chunk in head.utf8_chunks() {
-        odd += chunk.invalid().len();
-        odd += chunk
-            .valid()
-            .bytes()
-            .filter(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
-            .count();
-    }
-    odd * 10 > head.len() * 3
-}
+//! Text helpers: mapping byte offsets to lines and columns.
 
 /// Byte offsets of line starts, built once per blob that has findings.
 pub(crate) struct LineIndex<'a> {
@@ -75,21 +46,6 @@ impl<'a> LineIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nul_byte_means_binary() {
-        assert!(is_binary(b"abc\0def"));
-        assert!(!is_binary(b"plain text\n"));
-    }
-
-    #[test]
-    fn latin1_text_is_not_binary_but_noise_is() {
-        assert!(!is_binary(
-            b"msgstr \"N\xe4yt\xe4 asiakirjamallikansio.\"\n"
-        ));
-        let noise: Vec<u8> = (0..4096u32).map(|i| (i * 37 % 251) as u8 | 0x80).collect();
-        assert!(is_binary(&noise));
-    }
 
     #[test]
     fn positions_count_lines_and_chars() {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::{FileScan, ScanError, ScanReport, Scanner, Skipped};
+use super::{FileScan, ScanError, ScanReport, Scanner, Skipped, LARGE_FILE_BYTES};
 
 /// The most worker threads a scan uses.
 const MAX_WORKERS: usize = 8;
@@ -63,17 +63,17 @@ fn worker(
         if failed.load(Ordering::Relaxed) {
             return Ok(report);
         }
-        let data = match std::fs::read(&entry.path) {
-            Ok(data) => data,
+        let (scan, size) = match scan_file(scanner, entry) {
+            Ok(done) => done,
             Err(source) => {
                 failed.store(true, Ordering::Relaxed);
                 return Err((index, io_error(&entry.path, source)));
             }
         };
-        match scanner.scan_bytes(&entry.label, &data) {
+        match scan {
             FileScan::Findings(findings) => {
                 report.files_scanned += 1;
-                report.bytes_scanned += data.len() as u64;
+                report.bytes_scanned += size;
                 report.findings.extend(findings);
             }
             FileScan::Skipped(reason) => report.skipped.push(Skipped {
@@ -82,6 +82,20 @@ fn worker(
             }),
         }
     }
+}
+
+/// Scans one file: read whole when small, streamed in bounded parts above
+/// [`LARGE_FILE_BYTES`]; returns the outcome and the bytes read.
+fn scan_file(scanner: &Scanner, entry: &Entry) -> std::io::Result<(FileScan, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(&entry.path)?;
+    let size = file.metadata()?.len();
+    if size > LARGE_FILE_BYTES {
+        return scanner.scan_reader(&entry.label, file);
+    }
+    let mut data = Vec::with_capacity(size as usize + 1);
+    file.read_to_end(&mut data)?;
+    Ok((scanner.scan_bytes(&entry.label, &data), data.len() as u64))
 }
 
 /// Merges the workers' reports, or returns the error of the earliest failed file.

@@ -1,0 +1,215 @@
+//! Least privilege on Redis (docs/security.md): the subscriber works as an ACL user that
+//! may run only the commands it needs on its own streams and channels, and nothing else.
+
+mod common;
+#[path = "events/support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use common::Env;
+use redis::Commands;
+use serde_json::{json, Value};
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The ACL rules of docs/security.md for one set of names, with its password.
+fn acl_rules(names: &Names, password: &str) -> Vec<String> {
+    let mut rules: Vec<String> = [
+        "reset",
+        "on",
+        "-@all",
+        "+xgroup|create",
+        "+xreadgroup",
+        "+xautoclaim",
+        "+xpending",
+        "+xack",
+        "+xadd",
+        "+multi",
+        "+exec",
+        "+subscribe",
+        "+unsubscribe",
+        "+punsubscribe",
+        "+publish",
+    ]
+    .iter()
+    .map(|r| r.to_string())
+    .collect();
+    rules.push(format!(">{password}"));
+    for key in [&names.input, &names.output, &names.dlq] {
+        rules.push(format!("~{key}"));
+    }
+    for channel in [&names.input, &names.output] {
+        rules.push(format!("&{channel}"));
+    }
+    rules
+}
+
+fn set_user(con: &mut redis::Connection, user: &str, rules: &[String]) {
+    let mut cmd = redis::cmd("ACL");
+    cmd.arg("SETUSER").arg(user);
+    for rule in rules {
+        cmd.arg(rule);
+    }
+    let _: () = cmd.query(con).expect("ACL SETUSER");
+}
+
+/// Commands Redis refused this user, from `ACL LOG`.
+fn denied(con: &mut redis::Connection, user: &str) -> Vec<String> {
+    let log: Vec<redis::Value> = redis::cmd("ACL").arg("LOG").query(con).unwrap();
+    let mut out = Vec::new();
+    for entry in log {
+        let text = format!("{entry:?}");
+        if text.contains(user) {
+            out.push(text);
+        }
+    }
+    out
+}
+
+/// `redis://USER:PASSWORD@host:port` from the test's `redis://host:port`.
+fn with_user(url: &str, user: &str, password: &str) -> String {
+    url.replacen("redis://", &format!("redis://{user}:{password}@"), 1)
+}
+
+#[test]
+fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands() {
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("acl");
+    let mut admin = redis.con();
+    let user = format!("store-{}", names.group.replace(':', "-"));
+    let password = "acl-pw-4f1d9c2e7b";
+    set_user(&mut admin, &user, &acl_rules(&names, password));
+    let url = with_user(&redis.url, &user, password);
+
+    // What the user may not do: read or write anything else.
+    let mut limited = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .expect("the ACL user connects");
+    let other: redis::RedisResult<Option<String>> = limited.get("some:other:key");
+    assert!(other.is_err(), "GET on another key is refused");
+    let other: redis::RedisResult<String> = limited.xadd("other:stream", "*", &[("event", "x")]);
+    assert!(other.is_err(), "XADD on another stream is refused");
+    let flush: redis::RedisResult<()> = redis::cmd("FLUSHALL").query(&mut limited);
+    assert!(flush.is_err(), "FLUSHALL is refused");
+    let _: () = redis::cmd("ACL")
+        .arg("LOG")
+        .arg("RESET")
+        .query(&mut admin)
+        .unwrap();
+
+    // What it must do: create the group, read, claim a dead consumer's entry, answer,
+    // dead-letter, acknowledge.
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&names.input)
+        .arg(&names.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut admin)
+        .unwrap();
+    let poison = test_passed("corr_acl3", "poison", artifacts(&env, "a3", "a3")).to_string();
+    publish(&mut admin, &names.input, &poison);
+    for from in [">", "0", "0"] {
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&names.group)
+            .arg("ghost")
+            .arg("STREAMS")
+            .arg(&names.input)
+            .arg(from)
+            .query(&mut admin)
+            .unwrap();
+    }
+    let good = test_passed("corr_acl1", "t1", artifacts(&env, "a1", "a1"));
+    publish(&mut admin, &names.input, &good.to_string());
+    let missing = test_passed("corr_acl2", "t2", json!({"report": "nowhere/report.json"}));
+    publish(&mut admin, &names.input, &missing.to_string());
+    let args = [
+        "--max-deliveries",
+        "2",
+        "--claim-idle-ms",
+        "200",
+        "--claim-every-ms",
+        "100",
+        "--log-format",
+        "json",
+    ];
+    let mut sub = subscriber(&env, &store, &format!("env:{url}"), &names, &args);
+    let got = wait_answers(&mut admin, &names.output, 3, &sub);
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    let kind_of = |corr: &str| -> Value {
+        let answer = got
+            .iter()
+            .find(|a| a["correlation_id"] == corr)
+            .unwrap_or_else(|| panic!("{corr}: {got:?}"));
+        json!([answer["event_type"], answer["data"]["error"]["kind"]])
+    };
+    assert_eq!(kind_of("corr_acl1"), json!(["ARTIFACT_COMMITTED", null]));
+    assert_eq!(
+        kind_of("corr_acl2"),
+        json!(["ARTIFACT_COMMIT_FAILED", "missing_file"])
+    );
+    assert_eq!(
+        kind_of("corr_acl3"),
+        json!(["ARTIFACT_COMMIT_FAILED", "max_deliveries"])
+    );
+    let dead: redis::streams::StreamRangeReply = admin.xrange_all(&names.dlq).unwrap();
+    assert_eq!(dead.ids.len(), 1, "the poison entry was dead-lettered");
+    assert_eq!(pending(&mut admin, &names.input, &names.group), 0);
+    assert_eq!(committed(&env, &store), ["corr_acl1"]);
+    assert_eq!(
+        denied(&mut admin, &user),
+        Vec::<String>::new(),
+        "Redis refused the subscriber a command; the ACL of docs/security.md is short"
+    );
+    assert!(!sub.log().contains(password), "{}", sub.log());
+    env.fsck(&store);
+
+    // Pub/sub under the same user.
+    let mut listen_con = redis.con();
+    let mut listener = listen_con.as_pubsub();
+    listener.subscribe(&names.output).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut sub = subscriber(
+        &env,
+        &store,
+        &format!("env:{url}"),
+        &names,
+        &["--transport", "pubsub", "--max-events", "1"],
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let subscribed: Vec<(String, u64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&names.input)
+            .query(&mut admin)
+            .unwrap();
+        if subscribed[0].1 > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", sub.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let event = test_passed("corr_acl4", "t4", artifacts(&env, "a4", "a4"));
+    let _: u64 = admin.publish(&names.input, event.to_string()).unwrap();
+    let answer: Value =
+        serde_json::from_slice(listener.get_message().unwrap().get_payload_bytes()).unwrap();
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    assert_eq!(answer["event_type"], "ARTIFACT_COMMITTED", "{answer}");
+    assert_eq!(denied(&mut admin, &user), Vec::<String>::new());
+    let _: () = redis::cmd("ACL")
+        .arg("DELUSER")
+        .arg(&user)
+        .query(&mut admin)
+        .unwrap();
+}
