@@ -100,21 +100,7 @@ fn land_with(
         let commit = build_commit(store, objects, &p, &leaves, parent, &time, &mut written)?;
         match writer {
             Some(writer) => {
-                tag_objects = write_tag_objects(store, objects, &p, commit, &time)?;
-                written.extend(tag_objects.corr);
-                written.extend(tag_objects.prompt);
-                let held: Vec<(Oid, &[u8])> = leaves
-                    .iter()
-                    .zip(&p.files)
-                    .map(|(leaf, file)| (leaf.1, &file.bytes[..]))
-                    .collect();
-                writer.flush(&written, &held, durable_on)?;
-                written.clear();
-                // Let the store's handle find the new pack before the refs name its objects,
-                // rather than after a miss through every pack it knows.
-                repo.odb()
-                    .and_then(|odb| odb.refresh())
-                    .map_err(Error::git("failed to refresh the object database"))?;
+                tag_objects = seal_pack(store, writer, &p, &leaves, commit, &time, &mut written)?;
             }
             None if durable_on => {
                 durable::sync_objects(repo, &written)?;
@@ -176,6 +162,37 @@ fn land_with(
         retries: report.retries,
         warnings,
     })
+}
+
+/// Adds the tag objects to the commit's objects and writes them all as one pack, flushed
+/// when durable; returns the tag objects. The store's handle then re-reads `objects/pack`,
+/// so the ref updates find the new objects at once, not after a miss through every pack.
+fn seal_pack(
+    store: &Store,
+    writer: &pack::PackWriter<'_>,
+    p: &Prepared,
+    leaves: &[(String, Oid, i32)],
+    commit: Oid,
+    time: &git2::Time,
+    written: &mut Vec<Oid>,
+) -> Result<TagObjects> {
+    let durable_on = store.config().durability == Durability::Fsync;
+    let tag_objects = write_tag_objects(store, writer.repo(), p, commit, time)?;
+    written.extend(tag_objects.corr);
+    written.extend(tag_objects.prompt);
+    let held: Vec<(Oid, &[u8])> = leaves
+        .iter()
+        .zip(&p.files)
+        .map(|(leaf, file)| (leaf.1, &file.bytes[..]))
+        .collect();
+    writer.flush(written, &held, durable_on)?;
+    written.clear();
+    store
+        .repo()
+        .odb()
+        .and_then(|odb| odb.refresh())
+        .map_err(Error::git("failed to refresh the object database"))?;
+    Ok(tag_objects)
 }
 
 impl Store {
