@@ -16,12 +16,20 @@ A private redis-server on a free loopback port; nothing else is touched.
 
 Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 50]
            [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
+           [--phases sub,seq,par,lat]
+
+CPU time per event (user + system, of the subscriber; of the commit processes) is printed
+beside each rate: unlike events/s it hardly moves with other load on the machine.
+Every phase checks its store afterwards: one `corr_` tag per event, `git fsck` clean.
+Under a shared load, compare builds by their ratio to the CLI in the same run, not by
+events/s across runs.
 Needs: redis-server on PATH, the `redis` Python package, a release build.
 """
 import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -121,9 +129,35 @@ def throughput(args, root, url, e):
     pipe.execute()
     read_answers(r, args.events, last="0")
     elapsed = time.perf_counter() - start
+    args.sub_cpu_ms = cpu_ms(sub.pid) / args.events
     sub.terminate()
     sub.wait()
+    check_store(store, args.events, e)
     return args.events / elapsed
+
+
+def cpu_ms(pid):
+    """CPU time (user + system) a running process has used so far, in ms."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_ms():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def check_store(store, events, e):
+    """Fails unless the store holds one corr_ tag per event and git fsck is clean."""
+    tags = subprocess.run(["git", "-C", store, "for-each-ref", "--format=%(refname)", "refs/tags/corr_*"],
+                          check=True, env=e, capture_output=True, text=True).stdout.split()
+    if len(tags) != events:
+        raise SystemExit(f"{store}: {len(tags)} corr_ tags for {events} events")
+    fsck = subprocess.run(["git", "-C", store, "fsck", "--no-dangling", "--no-progress"], env=e,
+                          capture_output=True, text=True)
+    if fsck.returncode != 0:
+        raise SystemExit(f"{store}: git fsck failed:\n{fsck.stdout}{fsck.stderr}")
 
 
 def cli(args, root, e, parallel):
@@ -138,6 +172,7 @@ def cli(args, root, e, parallel):
                      "--correlation-id", f"c{parallel}-{i}", "--set", f"test_metrics.net_pnl={i}"]
                     + [os.path.join(runs, p) for p in artifacts.values()])
     start = time.perf_counter()
+    cpu_before = children_cpu_ms()
     running = []
     for c in cmds:
         running.append(subprocess.Popen(c, env=e, stdout=subprocess.DEVNULL))
@@ -147,7 +182,10 @@ def cli(args, root, e, parallel):
     for p in running:
         if p.wait() != 0:
             raise SystemExit("a commit failed")
-    return args.events / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    args.cli_cpu_ms = (children_cpu_ms() - cpu_before) / args.events
+    check_store(store, args.events, e)
+    return args.events / elapsed
 
 
 def latency(args, root, url, e):
@@ -172,6 +210,7 @@ def latency(args, root, url, e):
     reader.join()
     sub.terminate()
     sub.wait()
+    check_store(store, n, e)
     ms = sorted((received[c] - t) * 1000 for c, t in sent.items())
     return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
 
@@ -186,7 +225,9 @@ def main():
     ap.add_argument("--durability", default="fsync", choices=["fsync", "none"])
     ap.add_argument("--bin", default="target/release/artifact-store")
     ap.add_argument("--dir", default=None, help="where the stores and artifacts go (default: $TMPDIR)")
+    ap.add_argument("--phases", default="sub,seq,par,lat", help="comma-separated: sub, seq, par, lat")
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
     args.bin = os.path.abspath(args.bin)
     e = env()
     root = tempfile.mkdtemp(prefix="events-bench-", dir=args.dir)
@@ -202,15 +243,18 @@ def main():
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
-        sub = throughput(args, root, url, e)
-        seq = cli(args, root, e, 1)
-        par = cli(args, root, e, args.workers)
-        p50, p99 = latency(args, root, url, e)
         print(f"events={args.events} set={args.set_kb}KB/5 files workers={args.workers} durability={args.durability}")
-        print(f"subscribe end to end   {sub:8.1f} events/s")
-        print(f"cli, one at a time     {seq:8.1f} events/s   subscribe is {sub / seq:.2f}x")
-        print(f"cli, {args.workers} at a time       {par:8.1f} events/s   subscribe is {sub / par:.2f}x")
-        print(f"latency at {args.rate}/s for {args.seconds}s  p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+        sub = throughput(args, root, url, e) if "sub" in phases else None
+        if sub:
+            print(f"subscribe end to end   {sub:8.1f} events/s   CPU {args.sub_cpu_ms:.2f} ms/event", flush=True)
+        for parallel, name in ((1, "seq"), (args.workers, "par")):
+            if name in phases:
+                rate = cli(args, root, e, parallel)
+                ratio = f"   subscribe is {sub / rate:.2f}x" if sub else ""
+                print(f"cli, {parallel} at a time       {rate:8.1f} events/s{ratio}   CPU {args.cli_cpu_ms:.2f} ms/commit", flush=True)
+        if "lat" in phases:
+            p50, p99 = latency(args, root, url, e)
+            print(f"latency at {args.rate}/s for {args.seconds}s  p50 {p50:.1f} ms  p99 {p99:.1f} ms")
     finally:
         server.terminate()
         server.wait()

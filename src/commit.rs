@@ -7,6 +7,7 @@
 mod blobs;
 mod large;
 mod load;
+mod tags;
 mod write;
 
 use std::collections::BTreeMap;
@@ -339,7 +340,7 @@ impl Store {
 
     fn duplicate(&self, p: &Prepared, existing: &Existing) -> Result<CommitOutcome> {
         let mut warnings = p.warnings.clone();
-        let tags = write::repair_tags(self, p, existing, &mut warnings)?;
+        let tags = tags::repair_tags(self, p, existing, &mut warnings)?;
         Ok(CommitOutcome {
             success: true,
             branch: existing.branch.clone(),

@@ -144,6 +144,18 @@ impl Store {
         Ok(Time::new(now, 0))
     }
 
+    /// Opens the repository again, keeping the config and the compiled scanner.
+    ///
+    /// libgit2 never forgets a pack it has seen, even once it is deleted: its index stays
+    /// mapped and its file open. A long-running process that commits (one small pack per
+    /// commit, rolled together now and then) reopens every so often to let them go.
+    pub fn reopen(&mut self) -> Result<()> {
+        let path = self.repo.path().to_path_buf();
+        self.repo =
+            Repository::open(&path).map_err(|source| Error::NoRepository { path, source })?;
+        Ok(())
+    }
+
     /// Returns the author/committer signature at `time`.
     pub(crate) fn signature(&self, time: &Time) -> Result<Signature<'static>> {
         Signature::new(&self.config.author_name, &self.config.author_email, time)

@@ -63,6 +63,23 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
     Ok(oids)
 }
 
+/// Writes every file's blob on the calling thread, through `repo` (an in-memory pack
+/// writer's handle, which is not shared across threads).
+pub(super) fn write_blobs_here(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
+    write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>())
+}
+
+/// Returns the bytes of a set as its files were sized when collected.
+pub(super) fn set_bytes(p: &Prepared) -> u64 {
+    p.files
+        .iter()
+        .map(|f| match f.file.kind {
+            crate::input::EntryKind::File { size, .. } => size,
+            crate::input::EntryKind::Symlink { .. } => 0,
+        })
+        .sum()
+}
+
 fn write_blob_batch(repo: &Repository, p: &Prepared, batch: &[usize]) -> Result<Vec<Oid>> {
     let mut oids = Vec::with_capacity(batch.len());
     for &i in batch {

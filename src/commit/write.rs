@@ -2,12 +2,13 @@
 
 use std::ops::ControlFlow;
 
-use git2::{ObjectType, Oid, Repository, Signature};
+use git2::{Oid, Repository};
 
-use super::{CommitOutcome, Existing, Prepared};
+use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, Tagger, TagObjects};
+use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, tree};
+use crate::git::{cas, durable, pack, repack, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
 use crate::store::{rfc3339_utc, Store};
@@ -18,12 +19,50 @@ enum Stop {
     CorrelationTaken,
 }
 
+/// Artifact sets up to this many bytes are written as one pack per commit; larger ones as
+/// loose objects, compressed on every core (and never held in memory twice).
+pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
+
 /// Writes the objects, moves the branch and creates the tags.
+///
+/// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
+/// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
+    // A streamed file (above 8 MiB) is never held in memory, so never in a pack.
+    if super::blobs::set_bytes(&p) > PACK_MAX_BYTES || p.files.iter().any(|f| f.large.is_some()) {
+        return land_with(store, p, None);
+    }
+    let landed = pack::with_writer(store.repo().path(), |writer| {
+        land_with(store, p, Some(writer))
+    })?;
+    Ok(consolidate(store, landed))
+}
+
+/// Rolls small packs together when they pile up; a failure leaves them as they are.
+fn consolidate(store: &Store, mut outcome: CommitOutcome) -> CommitOutcome {
+    let durable_on = store.config().durability == Durability::Fsync;
+    if let Err(e) = repack::consolidate(store.repo(), durable_on) {
+        outcome
+            .warnings
+            .push(format!("small packs were not rolled together: {e}"));
+    }
+    outcome
+}
+
+fn land_with(
+    store: &Store,
+    p: Prepared,
+    writer: Option<&pack::PackWriter<'_>>,
+) -> Result<CommitOutcome> {
     let repo = store.repo();
+    let objects = writer.map_or(repo, |w| w.repo());
     let durable_on = store.config().durability == Durability::Fsync;
     let lost = |e| crate::git::explain_lost_write(repo, e);
-    let blobs = super::blobs::write_blobs(repo, &p).map_err(lost)?;
+    let blobs = match writer {
+        Some(_) => super::blobs::write_blobs_here(objects, &p),
+        None => super::blobs::write_blobs(repo, &p),
+    }
+    .map_err(lost)?;
     let mut written = blobs.clone();
     let mut leaves = Vec::with_capacity(p.files.len() + 1);
     for (loaded, oid) in p.files.iter().zip(blobs) {
@@ -43,7 +82,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     let log = format!("artifact-store: commit {}", p.corr);
     let mut time = store.commit_time()?;
     let mut landed_on = None;
-    let mut tag_objects = (None, None);
+    let mut tag_objects = TagObjects::default();
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
@@ -54,21 +93,21 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
             None => crate::git::ref_target(repo, &base_ref)?,
         };
         time = store.commit_time()?;
-        let commit = build_commit(store, &p, &leaves, parent, &time, &mut written)?;
-        // The tag objects too, so that once the branch moves only two ref files remain.
-        let sig = store.signature(&time)?;
-        let corr_tag = tag_object(repo, p.corr.as_str(), commit, &sig, &subject(&p))?;
-        let prompt_tag = p
-            .prompt
-            .as_ref()
-            .map(|h| tag_object(repo, &h.tag_name(), commit, &sig, &subject(&p)))
-            .transpose()?;
-        written.push(corr_tag);
-        written.extend(prompt_tag);
-        tag_objects = (Some(corr_tag), prompt_tag);
-        if durable_on {
-            durable::sync_objects(repo, &written)?;
-            written.clear();
+        let commit = build_commit(store, objects, &p, &leaves, parent, &time, &mut written)?;
+        match writer {
+            Some(writer) => {
+                tag_objects = seal_pack(store, writer, &p, &leaves, commit, &time, &mut written)?;
+            }
+            // The tag objects too, so that once the branch moves only ref files remain.
+            None => {
+                tag_objects = write_tag_objects(store, repo, &p, commit, &time)?;
+                written.extend(tag_objects.corr);
+                written.extend(tag_objects.prompt);
+                if durable_on {
+                    durable::sync_objects(repo, &written)?;
+                    written.clear();
+                }
+            }
         }
         Ok(ControlFlow::Continue(commit))
     })
@@ -91,20 +130,19 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     };
     let mut tags = vec![p.corr.to_string()];
     let expected = if p.force { old_corr_tag } else { None };
-    let (corr_tag, prompt_tag) = tag_objects;
     tagger
         .create(
             &p.corr.tag_ref(),
             p.corr.as_str(),
             commit,
-            corr_tag,
+            tag_objects.corr,
             expected,
             &mut warnings,
         )
         .map_err(lost)?;
     if let Some(prompt) = &p.prompt {
         if tagger
-            .move_prompt(prompt, commit, prompt_tag, false, &mut warnings)
+            .move_prompt(prompt, commit, tag_objects.prompt, false, &mut warnings)
             .map_err(lost)?
         {
             tags.push(prompt.tag_name());
@@ -129,6 +167,37 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
     })
 }
 
+/// Adds the tag objects to the commit's objects and writes them all as one pack, flushed
+/// when durable; returns the tag objects. The store's handle then re-reads `objects/pack`,
+/// so the ref updates find the new objects at once, not after a miss through every pack.
+fn seal_pack(
+    store: &Store,
+    writer: &pack::PackWriter<'_>,
+    p: &Prepared,
+    leaves: &[(String, Oid, i32)],
+    commit: Oid,
+    time: &git2::Time,
+    written: &mut Vec<Oid>,
+) -> Result<TagObjects> {
+    let durable_on = store.config().durability == Durability::Fsync;
+    let tag_objects = write_tag_objects(store, writer.repo(), p, commit, time)?;
+    written.extend(tag_objects.corr);
+    written.extend(tag_objects.prompt);
+    let held: Vec<(Oid, &[u8])> = leaves
+        .iter()
+        .zip(&p.files)
+        .map(|(leaf, file)| (leaf.1, &file.bytes[..]))
+        .collect();
+    writer.flush(written, &held, durable_on)?;
+    written.clear();
+    store
+        .repo()
+        .odb()
+        .and_then(|odb| odb.refresh())
+        .map_err(Error::git("failed to refresh the object database"))?;
+    Ok(tag_objects)
+}
+
 impl Store {
     /// Settles a request whose correlation id another writer committed while this one ran.
     fn commit_after_race(&self, p: Prepared) -> Result<CommitOutcome> {
@@ -143,19 +212,19 @@ impl Store {
     }
 }
 
-fn subject(p: &Prepared) -> String {
+pub(super) fn subject(p: &Prepared) -> String {
     format!("artifacts({}/{}): {}", p.workflow, p.task, p.corr)
 }
 
 fn build_commit(
     store: &Store,
+    repo: &Repository,
     p: &Prepared,
     leaves: &[(String, Oid, i32)],
     parent: Option<Oid>,
     time: &git2::Time,
     written: &mut Vec<Oid>,
 ) -> Result<Oid> {
-    let repo = store.repo();
     let fields = StoreFields {
         workflow_id: p.workflow.as_str(),
         task_id: p.task.as_str(),
@@ -208,202 +277,4 @@ fn build_commit(
         .map_err(Error::git("failed to write the commit"))?;
     written.push(commit);
     Ok(commit)
-}
-
-/// Writes the store's annotated tags of one commit: the tag objects, then each ref by
-/// compare-and-swap under the same lock policy as the branch, so a `<tag>.lock` left by a
-/// killed commit is removed once stale instead of failing the repair for good.
-struct Tagger<'r> {
-    repo: &'r Repository,
-    sig: Signature<'r>,
-    subject: String,
-    durable: bool,
-    policy: cas::LockPolicy,
-}
-
-impl Tagger<'_> {
-    /// Creates `refname` for `commit` with the tag object `tag` (written here when `None`):
-    /// `expected` `None` means "must not exist".
-    fn create(
-        &self,
-        refname: &str,
-        name: &str,
-        commit: Oid,
-        tag: Option<Oid>,
-        expected: Option<Oid>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Oid> {
-        let repo = self.repo;
-        let tag = match tag {
-            Some(tag) => tag,
-            None => self.object(name, commit)?,
-        };
-        let log = format!("artifact-store: tag {name}");
-        let moved = cas::update(repo, refname, &log, self.policy, |current| {
-            Ok(match current == expected {
-                true => ControlFlow::Continue(tag),
-                false => ControlFlow::Break(()),
-            })
-        })?;
-        let report = match moved {
-            ControlFlow::Continue((_, report)) => report,
-            ControlFlow::Break(()) => {
-                return Err(Error::Conflict {
-                    message: format!(
-                        "{name} was created by another writer while this commit landed at {}",
-                        &commit.to_string()[..12]
-                    ),
-                    hint: Some(format!("inspect both with `git show {name}` and `git log`")),
-                })
-            }
-        };
-        warnings.extend(stale_lock_warnings(&report));
-        if self.durable {
-            durable::sync_ref(repo, refname, false)?;
-        }
-        Ok(tag)
-    }
-
-    /// Writes (and, when durable, flushes) the tag object `name` on `commit`.
-    fn object(&self, name: &str, commit: Oid) -> Result<Oid> {
-        let tag = tag_object(self.repo, name, commit, &self.sig, &self.subject)?;
-        if self.durable {
-            durable::sync_objects(self.repo, &[tag])?;
-        }
-        Ok(tag)
-    }
-
-    /// Moves `prompt_<hash>` to `commit` unless it already names a newer commit; with
-    /// `repair`, only when it is missing, names an ancestor of `commit` or an older commit.
-    fn move_prompt(
-        &self,
-        prompt: &crate::refs::PromptHash,
-        commit: Oid,
-        mut tag: Option<Oid>,
-        repair: bool,
-        warnings: &mut Vec<String>,
-    ) -> Result<bool> {
-        let repo = self.repo;
-        let refname = prompt.tag_ref();
-        let ours = commit_time(repo, commit)?;
-        for _ in 0..20 {
-            let current = crate::git::ref_oid(repo, &refname)?;
-            if let Some(current_commit) = crate::git::ref_target(repo, &refname)? {
-                if current_commit == commit {
-                    return Ok(true);
-                }
-                let theirs = commit_time(repo, current_commit)?;
-                let stays = match repair {
-                    false => theirs > ours,
-                    true => {
-                        theirs >= ours
-                            && !repo.graph_descendant_of(commit, current_commit).map_err(
-                                Error::git(format!("failed to compare {refname} with {commit}")),
-                            )?
-                    }
-                };
-                if stays {
-                    return Ok(false);
-                }
-            }
-            let name = prompt.tag_name();
-            let object = match tag {
-                Some(object) => object,
-                None => *tag.insert(self.object(&name, commit)?),
-            };
-            match self.create(&refname, &name, commit, Some(object), current, warnings) {
-                Ok(_) => return Ok(true),
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(false)
-    }
-}
-
-/// Writes an annotated tag object `name` on `commit`.
-fn tag_object(
-    repo: &Repository,
-    name: &str,
-    commit: Oid,
-    sig: &Signature<'_>,
-    subject: &str,
-) -> Result<Oid> {
-    let object = repo
-        .find_object(commit, Some(ObjectType::Commit))
-        .map_err(Error::git(format!("failed to read commit {commit}")))?;
-    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
-        .map_err(Error::git(format!("failed to write tag {name}")))
-}
-
-fn commit_time(repo: &Repository, commit: Oid) -> Result<i64> {
-    Ok(repo
-        .find_commit(commit)
-        .map_err(Error::git(format!("failed to read commit {commit}")))?
-        .time()
-        .seconds())
-}
-
-fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item = String> + '_ {
-    report.stale_locks_removed.iter().map(|lock| {
-        format!(
-            "removed a stale lock left by a dead process: {}",
-            lock.display()
-        )
-    })
-}
-
-fn lock_policy(store: &Store) -> cas::LockPolicy {
-    cas::LockPolicy::of(store.config())
-}
-
-/// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward
-/// when a crash left it behind; returns the tags that name it.
-pub(super) fn repair_tags(
-    store: &Store,
-    p: &Prepared,
-    existing: &Existing,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<String>> {
-    let repo = store.repo();
-    let commit = repo
-        .find_commit(existing.commit)
-        .map_err(Error::git("failed to read the existing commit"))?;
-    let tagger = Tagger {
-        repo,
-        sig: commit.committer().to_owned(),
-        subject: commit
-            .summary()
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_string(),
-        durable: store.config().durability == Durability::Fsync,
-        policy: lock_policy(store),
-    };
-    let mut tags = vec![p.corr.to_string()];
-    if !existing.tag_present {
-        match tagger.create(
-            &p.corr.tag_ref(),
-            p.corr.as_str(),
-            existing.commit,
-            None,
-            None,
-            warnings,
-        ) {
-            Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
-            Err(Error::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if let Some(prompt) = &p.prompt {
-        let before = crate::git::ref_target(repo, &prompt.tag_ref())?;
-        if tagger.move_prompt(prompt, existing.commit, None, true, warnings)? {
-            if before != Some(existing.commit) {
-                warnings.push(format!("repaired tag {}", prompt.tag_name()));
-            }
-            tags.push(prompt.tag_name());
-        }
-    }
-    Ok(tags)
 }

@@ -81,6 +81,12 @@ impl Handler {
         &self.store
     }
 
+    /// Opens the store's repository again (see [`Store::reopen`]); the subscriber does it
+    /// every few hundred events.
+    pub fn reopen_store(&mut self) -> Result<()> {
+        self.store.reopen()
+    }
+
     /// Returns the canonical artifacts root.
     pub fn artifacts_root(&self) -> &Path {
         &self.root

@@ -20,6 +20,8 @@ use super::{Envelope, EventError, Handled, Handler, Outcome, Shared, Transport};
 
 /// Jobs queued per worker beyond the one in hand.
 const QUEUE: usize = 2;
+/// Events between two reopenings of a worker's repository (see `Store::reopen`).
+const REOPEN_EVERY: u32 = 256;
 /// Attempts to write an answer once a stop is asked for, before leaving it pending.
 const ATTEMPTS_WHEN_STOPPING: u32 = 8;
 
@@ -50,7 +52,7 @@ impl Pool {
         for handler in handlers {
             let (tx, rx) = sync_channel(QUEUE);
             senders.push(tx);
-            scope.spawn(move || run(&handler, rx, shared));
+            scope.spawn(move || run(handler, rx, shared));
         }
         Pool { senders }
     }
@@ -76,10 +78,16 @@ impl Pool {
     }
 }
 
-fn run(handler: &Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
+fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
     let mut answers = Answers { shared, con: None };
+    let mut since_reopen = 0;
     for job in jobs {
-        process(handler, &mut answers, job, shared);
+        process(&handler, &mut answers, job, shared);
+        since_reopen += 1;
+        // A failed reopening keeps the handle in use; the next one tries again.
+        if since_reopen >= REOPEN_EVERY && handler.reopen_store().is_ok() {
+            since_reopen = 0;
+        }
     }
 }
 

@@ -52,14 +52,22 @@ pub fn sync_ref(repo: &Repository, refname: &str, new: bool) -> Result<()> {
     sync_all(&paths).map(|_| ())
 }
 
+/// Flushes files or directories the caller wrote; missing ones are skipped.
+pub fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    sync_all(paths).map(|_| ())
+}
+
 /// fsyncs every path, on up to four threads; returns how many existed.
+///
+/// Concurrent fsyncs on one ext4 file system share a journal commit, so even two paths
+/// are flushed on two threads.
 fn sync_all(paths: &[PathBuf]) -> Result<usize> {
-    if paths.len() < 4 {
+    if paths.len() < 2 {
         return paths
             .iter()
             .try_fold(0, |n, p| Ok(n + usize::from(sync_path(p)?)));
     }
-    let workers = paths.len().div_ceil(2).min(4);
+    let workers = paths.len().min(4);
     let chunk = paths.len().div_ceil(workers);
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths

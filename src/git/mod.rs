@@ -8,9 +8,12 @@ pub mod cas;
 pub mod durable;
 pub mod locks;
 pub mod loose;
+pub mod pack;
 pub mod packed;
+pub mod packfile;
 pub mod refscan;
 pub mod reftx;
+pub mod repack;
 pub mod tree;
 
 pub use git2::{Oid, Repository};

@@ -1,0 +1,246 @@
+//! The store's tags: annotated tag objects for `corr_<id>` and `prompt_<hash>`, written
+//! beside the commit before the branch moves; their refs moved with compare-and-swap under
+//! the branch's lock policy; and tags repaired for a commit found by its trailer.
+
+use std::ops::ControlFlow;
+
+use git2::{ObjectType, Oid, Repository, Signature};
+
+use super::write::subject;
+use super::{Existing, Prepared};
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::git::{cas, durable};
+use crate::store::Store;
+
+/// The tag objects of a commit written into its pack, before any ref names them.
+#[derive(Default)]
+pub(super) struct TagObjects {
+    pub(super) corr: Option<Oid>,
+    pub(super) prompt: Option<Oid>,
+}
+
+/// Writes the annotated tag objects `land` will point the tags at, beside the commit.
+pub(super) fn write_tag_objects(
+    store: &Store,
+    repo: &Repository,
+    p: &Prepared,
+    commit: Oid,
+    time: &git2::Time,
+) -> Result<TagObjects> {
+    let sig = store.signature(time)?;
+    let subject = subject(p);
+    let corr = tag_object(repo, p.corr.as_str(), commit, &sig, &subject)?;
+    let prompt = match &p.prompt {
+        Some(prompt) => Some(tag_object(
+            repo,
+            &prompt.tag_name(),
+            commit,
+            &sig,
+            &subject,
+        )?),
+        None => None,
+    };
+    Ok(TagObjects {
+        corr: Some(corr),
+        prompt,
+    })
+}
+
+/// Writes the store's annotated tags of one commit: the tag objects, then each ref by
+/// compare-and-swap under the same lock policy as the branch, so a `<tag>.lock` left by a
+/// killed commit is removed once stale instead of failing the repair for good.
+pub(super) struct Tagger<'r> {
+    pub(super) repo: &'r Repository,
+    pub(super) sig: Signature<'r>,
+    pub(super) subject: String,
+    pub(super) durable: bool,
+    pub(super) policy: cas::LockPolicy,
+}
+
+impl Tagger<'_> {
+    /// Creates `refname` for `commit` with the tag object `tag` (written here when `None`):
+    /// `expected` `None` means "must not exist".
+    pub(super) fn create(
+        &self,
+        refname: &str,
+        name: &str,
+        commit: Oid,
+        tag: Option<Oid>,
+        expected: Option<Oid>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Oid> {
+        let repo = self.repo;
+        let tag = match tag {
+            Some(tag) => tag,
+            None => self.object(name, commit)?,
+        };
+        let log = format!("artifact-store: tag {name}");
+        let moved = cas::update(repo, refname, &log, self.policy, |current| {
+            Ok(match current == expected {
+                true => ControlFlow::Continue(tag),
+                false => ControlFlow::Break(()),
+            })
+        })?;
+        let report = match moved {
+            ControlFlow::Continue((_, report)) => report,
+            ControlFlow::Break(()) => {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "{name} was created by another writer while this commit landed at {}",
+                        &commit.to_string()[..12]
+                    ),
+                    hint: Some(format!("inspect both with `git show {name}` and `git log`")),
+                })
+            }
+        };
+        warnings.extend(stale_lock_warnings(&report));
+        if self.durable {
+            durable::sync_ref(repo, refname, false)?;
+        }
+        Ok(tag)
+    }
+
+    /// Writes (and, when durable, flushes) the tag object `name` on `commit`.
+    fn object(&self, name: &str, commit: Oid) -> Result<Oid> {
+        let tag = tag_object(self.repo, name, commit, &self.sig, &self.subject)?;
+        if self.durable {
+            durable::sync_objects(self.repo, &[tag])?;
+        }
+        Ok(tag)
+    }
+
+    /// Moves `prompt_<hash>` to `commit` unless it already names a newer commit; with
+    /// `repair`, only when it is missing, names an ancestor of `commit` or an older commit.
+    pub(super) fn move_prompt(
+        &self,
+        prompt: &crate::refs::PromptHash,
+        commit: Oid,
+        mut tag: Option<Oid>,
+        repair: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<bool> {
+        let repo = self.repo;
+        let refname = prompt.tag_ref();
+        let ours = commit_time(repo, commit)?;
+        for _ in 0..20 {
+            let current = crate::git::ref_oid(repo, &refname)?;
+            if let Some(current_commit) = crate::git::ref_target(repo, &refname)? {
+                if current_commit == commit {
+                    return Ok(true);
+                }
+                let theirs = commit_time(repo, current_commit)?;
+                let stays = match repair {
+                    false => theirs > ours,
+                    true => {
+                        theirs >= ours
+                            && !repo.graph_descendant_of(commit, current_commit).map_err(
+                                Error::git(format!("failed to compare {refname} with {commit}")),
+                            )?
+                    }
+                };
+                if stays {
+                    return Ok(false);
+                }
+            }
+            let name = prompt.tag_name();
+            let object = match tag {
+                Some(object) => object,
+                None => *tag.insert(self.object(&name, commit)?),
+            };
+            match self.create(&refname, &name, commit, Some(object), current, warnings) {
+                Ok(_) => return Ok(true),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Writes an annotated tag object `name` on `commit`.
+fn tag_object(
+    repo: &Repository,
+    name: &str,
+    commit: Oid,
+    sig: &Signature<'_>,
+    subject: &str,
+) -> Result<Oid> {
+    let object = repo
+        .find_object(commit, Some(ObjectType::Commit))
+        .map_err(Error::git(format!("failed to read commit {commit}")))?;
+    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
+        .map_err(Error::git(format!("failed to write tag {name}")))
+}
+
+fn commit_time(repo: &Repository, commit: Oid) -> Result<i64> {
+    Ok(repo
+        .find_commit(commit)
+        .map_err(Error::git(format!("failed to read commit {commit}")))?
+        .time()
+        .seconds())
+}
+
+pub(super) fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item = String> + '_ {
+    report.stale_locks_removed.iter().map(|lock| {
+        format!(
+            "removed a stale lock left by a dead process: {}",
+            lock.display()
+        )
+    })
+}
+
+pub(super) fn lock_policy(store: &Store) -> cas::LockPolicy {
+    cas::LockPolicy::of(store.config())
+}
+
+/// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward
+/// when a crash left it behind; returns the tags that name it.
+pub(super) fn repair_tags(
+    store: &Store,
+    p: &Prepared,
+    existing: &Existing,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let repo = store.repo();
+    let commit = repo
+        .find_commit(existing.commit)
+        .map_err(Error::git("failed to read the existing commit"))?;
+    let tagger = Tagger {
+        repo,
+        sig: commit.committer().to_owned(),
+        subject: commit
+            .summary()
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_string(),
+        durable: store.config().durability == Durability::Fsync,
+        policy: lock_policy(store),
+    };
+    let mut tags = vec![p.corr.to_string()];
+    if !existing.tag_present {
+        match tagger.create(
+            &p.corr.tag_ref(),
+            p.corr.as_str(),
+            existing.commit,
+            None,
+            None,
+            warnings,
+        ) {
+            Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(prompt) = &p.prompt {
+        let before = crate::git::ref_target(repo, &prompt.tag_ref())?;
+        if tagger.move_prompt(prompt, existing.commit, None, true, warnings)? {
+            if before != Some(existing.commit) {
+                warnings.push(format!("repaired tag {}", prompt.tag_name()));
+            }
+            tags.push(prompt.tag_name());
+        }
+    }
+    Ok(tags)
+}

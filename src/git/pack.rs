@@ -1,0 +1,234 @@
+//! Writes a commit's new objects as one pack instead of a dozen loose files, and rolls
+//! small packs together before lookups slow down.
+//!
+//! Creating a file costs about a millisecond on ext4 here (inode allocation), and a small
+//! commit wrote about twelve loose objects. A [`PackWriter`] collects the objects in memory
+//! (a libgit2 mempack behind a repository handle that sees the store's objects as an
+//! alternate), then [`PackWriter::flush`] writes them as a pack and its index
+//! ([`super::packfile`]) in a staging directory, flushes both, and moves them into
+//! `objects/pack`: the pack first, its index
+//! last, as git does, so a reader never sees an index without its pack. Only then may a ref
+//! name the objects. A process killed on the way leaves files in the staging directory
+//! and nothing a reader can see.
+//!
+//! Every commit adds a pack; [`super::repack`] rolls the small ones together.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use git2::{Mempack, ObjectType, Odb, Oid, Repository};
+
+use super::durable;
+use super::packfile::PackFile;
+use crate::error::{Error, Result};
+
+/// Staging directory for packs being written, under `objects/`.
+pub const STAGING_DIR: &str = "artifact-store-incoming";
+
+/// A repository handle whose writes go to memory until [`PackWriter::flush`].
+pub struct PackWriter<'a> {
+    repo: &'a Repository,
+    mempack: &'a Mempack<'a>,
+    objects: PathBuf,
+}
+
+/// Runs `f` with a [`PackWriter`] over the object database of the repository at `gitdir`.
+///
+/// Objects `f` writes through [`PackWriter::repo`] stay in memory until flushed; whatever
+/// is not flushed when `f` returns is dropped.
+pub fn with_writer<T>(gitdir: &Path, f: impl FnOnce(&PackWriter<'_>) -> Result<T>) -> Result<T> {
+    let objects = gitdir.join("objects");
+    let objects_text = objects
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput(format!("{}: not a UTF-8 path", objects.display())))?;
+    let odb = Odb::new().map_err(Error::git("failed to create an object database"))?;
+    odb.add_disk_alternate(objects_text)
+        .map_err(Error::git(format!("failed to open {}", objects.display())))?;
+    let repo =
+        Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?;
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    let mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(Error::git("failed to add an in-memory object store"))?;
+    f(&PackWriter {
+        repo: &repo,
+        mempack: &mempack,
+        objects,
+    })
+}
+
+impl PackWriter<'_> {
+    /// Returns the handle to write objects through; reads see the store's objects too.
+    pub fn repo(&self) -> &Repository {
+        self.repo
+    }
+
+    /// Writes `oids` (objects written through [`PackWriter::repo`], or already stored) as
+    /// one pack in `objects/pack`, flushed to disk first when `durable_on`, and empties the
+    /// memory; returns the pack's path, `None` when there was nothing to write.
+    ///
+    /// Exactly these objects go in, whole (no deltas): libgit2's own mempack dump would add
+    /// every object reachable from each commit's tree, the base branch's files included.
+    /// `blobs` are blobs whose bytes the caller holds: written from them, not read back.
+    pub fn flush(
+        &self,
+        oids: &[Oid],
+        blobs: &[(Oid, &[u8])],
+        durable_on: bool,
+    ) -> Result<Option<PathBuf>> {
+        if oids.is_empty() {
+            return Ok(None);
+        }
+        let odb = self
+            .repo
+            .odb()
+            .map_err(Error::git("failed to open the object database"))?;
+        let held: std::collections::HashMap<Oid, &[u8]> = blobs.iter().copied().collect();
+        let sources = oids
+            .iter()
+            .map(|oid| match held.get(oid) {
+                Some(data) => Source::Data(*oid, ObjectType::Blob, data),
+                None => Source::Odb(*oid),
+            })
+            .collect();
+        let pack = write_pack(&self.objects, &odb, sources, &[], durable_on)?;
+        self.mempack
+            .reset()
+            .map_err(Error::git("failed to clear the in-memory object store"))?;
+        Ok(Some(pack))
+    }
+}
+
+/// One object of a pack being written: read whole from the object database, or copied
+/// as it is stored in another pack.
+pub(super) enum Source<'a> {
+    Odb(Oid),
+    Data(Oid, ObjectType, &'a [u8]),
+    Copy {
+        oid: Oid,
+        crc: u32,
+        pack: usize,
+        start: u64,
+        end: u64,
+    },
+}
+
+impl Source<'_> {
+    fn oid(&self) -> Oid {
+        match self {
+            Source::Odb(oid) | Source::Data(oid, ..) | Source::Copy { oid, .. } => *oid,
+        }
+    }
+}
+
+/// Writes `sources` (repeated ids skipped) as a pack and its index in the staging
+/// directory, flushes both when `durable_on`, and moves them into `objects/pack`, index
+/// last; returns the pack's path. `packs` are the files `Source::Copy` entries come from.
+pub(super) fn write_pack(
+    objects: &Path,
+    odb: &Odb<'_>,
+    sources: Vec<Source<'_>>,
+    packs: &[PathBuf],
+    durable_on: bool,
+) -> Result<PathBuf> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let staging = objects.join(STAGING_DIR);
+    let packdir = objects.join("pack");
+    for dir in [&staging, &packdir] {
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(Error::io("failed to create", dir))?;
+        }
+    }
+    let mut seen = HashSet::with_capacity(sources.len());
+    let unique: Vec<Source> = sources
+        .into_iter()
+        .filter(|s| seen.insert(s.oid()))
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = format!(
+        "tmp-{}-{nanos}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp_pack = staging.join(format!("{tmp}.pack"));
+    let tmp_idx = staging.join(format!("{tmp}.idx"));
+    let written = (|| {
+        let mut pack = PackFile::create(&tmp_pack, unique.len())?;
+        let mut copier = Copier::default();
+        for source in &unique {
+            match source {
+                Source::Odb(oid) => {
+                    let object = odb
+                        .read(*oid)
+                        .map_err(Error::git(format!("failed to read object {oid}")))?;
+                    pack.add(*oid, object.kind(), object.data())?;
+                }
+                Source::Data(oid, kind, data) => pack.add(*oid, *kind, data)?,
+                Source::Copy {
+                    oid,
+                    crc,
+                    pack: from,
+                    start,
+                    end,
+                } => {
+                    let bytes = copier.read(&packs[*from], *start, *end)?;
+                    pack.add_raw(*oid, *crc, bytes)?;
+                }
+            }
+        }
+        let finished = pack.finish(&tmp_idx, false)?;
+        if durable_on {
+            durable::sync_files(&[tmp_pack.clone(), tmp_idx.clone()])?;
+        }
+        Ok(finished)
+    })();
+    let finished = match written {
+        Ok(finished) => finished,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp_pack);
+            let _ = fs::remove_file(&tmp_idx);
+            return Err(e);
+        }
+    };
+    let file = |ext: &str| packdir.join(format!("pack-{}.{ext}", finished.name));
+    fs::rename(&tmp_pack, file("pack"))
+        .map_err(Error::io("failed to move into place", &tmp_pack))?;
+    fs::rename(&tmp_idx, file("idx")).map_err(Error::io("failed to move into place", &tmp_idx))?;
+    if durable_on {
+        durable::sync_files(std::slice::from_ref(&packdir))?;
+    }
+    Ok(file("pack"))
+}
+
+/// Reads byte ranges of pack files, keeping the last one open.
+#[derive(Default)]
+pub(super) struct Copier {
+    open: Option<(PathBuf, fs::File)>,
+    buf: Vec<u8>,
+}
+
+impl Copier {
+    pub(super) fn read(&mut self, path: &Path, start: u64, end: u64) -> Result<&[u8]> {
+        use std::io::{Read, Seek, SeekFrom};
+        if self.open.as_ref().is_none_or(|(p, _)| p != path) {
+            let file = fs::File::open(path).map_err(Error::io("failed to open", path))?;
+            self.open = Some((path.to_path_buf(), file));
+        }
+        let (_, file) = self.open.as_mut().expect("opened above");
+        let len = usize::try_from(end - start).map_err(|_| {
+            Error::InvalidInput(format!("{}: an entry too large to copy", path.display()))
+        })?;
+        self.buf.resize(len, 0);
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut self.buf))
+            .map_err(Error::io("failed to read", path))?;
+        Ok(&self.buf)
+    }
+}
