@@ -220,7 +220,7 @@ fn create_tag(
         durable::sync_objects(repo, &[tag])?;
     }
     let log = format!("artifact-store: tag {name}");
-    match repo.reference_matching(refname, tag, true, expected.unwrap_or(Oid::ZERO_SHA1), &log) {
+    match crate::git::swap::swap(repo, refname, tag, expected, &log) {
         Ok(_) => {}
         Err(e) if cas::is_retryable(&e) => {
             return Err(Error::Conflict {

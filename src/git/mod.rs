@@ -9,6 +9,7 @@ pub mod loose;
 pub mod packed;
 pub mod refscan;
 pub mod reftx;
+pub mod swap;
 pub mod tree;
 
 pub use git2::{Oid, Repository};
