@@ -310,27 +310,32 @@ def check_layout(binary, env, root):
 def measure(big, args, root, cp):
     env = big.env
     empty = Store(os.path.join(root, f"empty-{cp}.git"), big.binary, env, big.branches)
-    commits = {"big": [], "empty": []}
-    deep = {"big": [], "empty": []}
+    whos = ["big", "empty"] + (["other"] if args.compare else [])
+    commits = {who: [] for who in whos}
+    deep = {who: [] for who in whos}
     work = os.path.join(root, "files")
     deep_every = max(1, args.commits // max(1, args.deep_commits))
+    stores = {"big": big, "empty": empty, "other": big}
     for r in range(args.commits):
-        jobs = [("big", big, commits), ("empty", empty, commits)]
+        jobs = [(who, commits) for who in whos]
         if r % deep_every == 0 and len(deep["big"]) < args.deep_commits:
-            jobs += [("big", big, deep), ("empty", empty, deep)]
+            jobs += [(who, deep) for who in whos]
         if r % 2:
             jobs.reverse()
-        for name, store, into in jobs:
+        for who, into in jobs:
+            store = stores[who]
             if into is deep:
                 b = 0
             else:
                 b = branch_of(store.seq, store.branches)
                 store.seq += 1
             cmd, cenv, _ = store.commit_cmd(b, work, f"cli{cp}")
-            into[name].append(timed(cmd, cenv))
+            if who == "other":
+                cmd[0] = args.compare
+            into[who].append(timed(cmd, cenv))
     row = {"versions": cp}
     for key, series in (("commit", commits), ("deep", deep)):
-        for who in ("big", "empty"):
+        for who in whos:
             row[f"{key}_{who}_p50"] = statistics.median(series[who]) * 1000
             row[f"{key}_{who}_p99"] = pct(series[who], 99) * 1000
             row[f"{key}_{who}_n"] = len(series[who])
@@ -371,6 +376,12 @@ def measure(big, args, root, cp):
         empty.seq += 1
         cmd, cenv, _ = empty.commit_cmd(b, work, f"cg{cp}")
         row["commit_empty_ir"] = callgrind(cmd, cenv, root, f"empty-{cp}")
+        if args.compare:
+            b = branch_of(big.seq, big.branches)
+            big.seq += 1
+            cmd, cenv, _ = big.commit_cmd(b, work, f"cg{cp}")
+            cmd[0] = args.compare
+            row["commit_other_ir"] = callgrind(cmd, cenv, root, f"other-{cp}")
     blocks, apparent, files = disk_usage(big.path)
     row["disk_mb"], row["apparent_mb"], row["files"] = blocks / 1e6, apparent / 1e6, files
     row["loose_refs"], row["packed_refs"] = ref_counts(big.path)
@@ -387,6 +398,8 @@ def print_header(args, binary, env):
     load = os.getloadavg()
     print(f"machine:  {machine()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"binary:   {binary} ({version}); {git}; python {platform.python_version()}")
+    if args.compare:
+        print(f"compared: {args.compare} (commits only, interleaved into the same store)")
     print(f"store:    grown to {args.checkpoints[-1]:,} versions over {args.branches:,} task branches, "
           f"{WORKFLOWS} workflows; every {DEEP_EVERY}th version on one deep branch; refs packed after growth")
     print(f"per checkpoint: {args.commits} commits (+{args.deep_commits} on the deep branch), each beside one "
@@ -413,12 +426,21 @@ def print_table(rows, callgrind_on):
               f"{r['gc_plan_ms']:>8.0f} {r['disk_mb']:>8.1f} {r['loose_refs']:>6} {r['packed_refs']:>7}")
     print("(ms; medians unless p99; 'empty p50' is the peer measured beside; ratio = commit p50 / empty p50;"
           " loose/packed: refs after the checkpoint's commits)")
+    if "commit_other_p50" in rows[0]:
+        print()
+        print(f"{'versions':>9} {'commit p50':>10} {'compared':>9} {'p99':>7} {'deep p50':>9} {'compared':>9}"
+              "   (--compare: the other build, interleaved into the same store)")
+        for r in rows:
+            print(f"{r['versions']:>9,} {r['commit_big_p50']:>10.1f} {r['commit_other_p50']:>9.1f} "
+                  f"{r['commit_other_p99']:>7.1f} {r['deep_big_p50']:>9.1f} {r['deep_other_p50']:>9.1f}")
     if callgrind_on:
         print()
-        print(f"{'versions':>9} {'commit Ir':>14} {'empty Ir':>14} {'ratio':>6}   (callgrind, one commit each)")
+        print(f"{'versions':>9} {'commit Ir':>14} {'empty Ir':>14} {'ratio':>6} {'compared Ir':>14}"
+              "   (callgrind, one commit each)")
         for r in rows:
+            other = f"{r['commit_other_ir']:>14,}" if r.get("commit_other_ir") else ""
             print(f"{r['versions']:>9,} {r['commit_big_ir']:>14,} {r['commit_empty_ir']:>14,} "
-                  f"{r['commit_big_ir'] / r['commit_empty_ir']:>6.2f}")
+                  f"{r['commit_big_ir'] / r['commit_empty_ir']:>6.2f} {other}")
     worst = max(r["commit_big_p50"] / r["commit_empty_p50"] for r in rows)
     print(f"\ntarget: commit p50 at {rows[-1]['versions']:,} versions within 2x of an empty store's: "
           f"{rows[-1]['commit_big_p50'] / rows[-1]['commit_empty_p50']:.2f}x "
@@ -440,6 +462,8 @@ def plot(rows, path, title):
               ("commit_empty_p50", "commit p50, empty store beside", "s:"),
               ("deep_big_p50", "commit p50, deep branch", "^-"), ("show_ms", "show", "d-"),
               ("list_ms", "list --limit 50", "v-"), ("gc_plan_ms", "gc plan", "x-")]
+    if "commit_other_p50" in rows[0]:
+        series.insert(3, ("commit_other_p50", "commit p50, compared build (--compare)", "s--"))
     for key, label, style in series:
         ax1.plot(xs, [r[key] for r in rows], style, label=label)
     ax1.set_xscale("log")
@@ -473,6 +497,8 @@ def main():
     ap.add_argument("--gc-runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="0/1k/5k/20k versions over 2,000 branches")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions of one commit")
+    ap.add_argument("--compare", metavar="BIN", help="also time commits by another build (say, before a change) "
+                    "into the same store, interleaved")
     ap.add_argument("--no-verify", action="store_true", help="skip `verify --all` after each growth")
     ap.add_argument("--bin", default=os.path.join(REPO_ROOT, "target/release/artifact-store"))
     ap.add_argument("--dir", help="work here (default: a temporary directory, removed at the end)")
@@ -484,6 +510,8 @@ def main():
         args.commits, args.deep_commits, args.runs = 60, 20, 10
     args.checkpoints = [int(c) for c in args.checkpoints.split(",")]
     binary = os.path.abspath(args.bin)
+    if args.compare:
+        args.compare = os.path.abspath(args.compare)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "ARTIFACT_STORE_"))}
     env.update(GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
     root = args.dir or tempfile.mkdtemp(prefix="scale-bench-")
