@@ -6,6 +6,7 @@
 
 mod blobs;
 mod load;
+pub mod pack;
 mod write;
 
 use std::collections::BTreeMap;

@@ -103,6 +103,7 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
             ));
         }
     }
+    warnings.extend(super::pack::after_commit(store, commit));
     Ok(CommitOutcome {
         success: true,
         branch: store.config().prefix().task_branch(&p.workflow, &p.task),

@@ -50,6 +50,34 @@ pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
     out
 }
 
+/// Deletes the loose file of each ref (full name, value) that still holds that value, each
+/// under its `<ref>.lock` as every git writer takes it; a ref whose lock is held, or that
+/// moved, stays. For refs `packed-refs` already holds at that value. Returns how many went.
+pub fn prune(gitdir: &Path, refs: &[(String, Oid)]) -> usize {
+    let mut pruned = 0;
+    for (name, value) in refs {
+        let file = gitdir.join(name);
+        let lock = gitdir.join(format!("{name}.lock"));
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .is_err()
+        {
+            continue;
+        }
+        let holds = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| Oid::from_str(text.trim()).ok())
+            == Some(*value);
+        if holds && std::fs::remove_file(&file).is_ok() {
+            pruned += 1;
+        }
+        let _ = std::fs::remove_file(&lock);
+    }
+    pruned
+}
+
 /// Names of the loose refs under `dir` (a ref directory such as `refs/x/`), and of the
 /// refs whose `<ref>.lock` is held there: what other writers have put, or are putting, there.
 pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {

@@ -438,11 +438,7 @@ fn pack_loose_refs(store: &Store) -> Result<usize> {
     if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
         return Ok(0);
     }
-    let groups: Vec<Vec<RefChange>> = loose::loose_refs(gitdir)
-        .into_iter()
-        .map(|(name, value)| vec![RefChange::Pack { name, value }])
-        .collect();
-    let outcome = reftx::transact(store.repo(), &groups, tx_options(store, Mode::SkipChanged))?;
+    let packed = packed::pack_loose(store.repo(), lock_timeout(store))?;
     sync_packed_refs(store)?;
-    Ok(outcome.applied.len())
+    Ok(packed)
 }
