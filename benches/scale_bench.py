@@ -173,8 +173,8 @@ class Version:
 class Store:
     """A store being grown: its per-branch version counts and its simulated clock."""
 
-    def __init__(self, path, binary, env, branches):
-        self.path, self.binary, self.env, self.branches = path, binary, env, branches
+    def __init__(self, path, binary, env, branches, pack=True):
+        self.path, self.binary, self.env, self.branches, self.pack = path, binary, env, branches, pack
         self.counts = {}
         self.seq = 0        # versions of the growth sequence written so far
         self.total = 0      # every version in the store
@@ -215,7 +215,8 @@ class Store:
             last_mark[ver.ref] = mark
         run(["git", "--git-dir", self.path, "fast-import", "--quiet", "--force"], self.env,
             stdin=b"".join(stream))
-        run(["git", "--git-dir", self.path, "pack-refs", "--all"], self.env)
+        if self.pack:
+            run(["git", "--git-dir", self.path, "pack-refs", "--all"], self.env)
 
     def commit_cmd(self, b, workdir, salt):
         ver = self.next_version(b, salt)
@@ -310,6 +311,8 @@ def check_layout(binary, env, root):
 def measure(big, args, root, cp):
     env = big.env
     empty = Store(os.path.join(root, f"empty-{cp}.git"), big.binary, env, big.branches)
+    grown_blocks = disk_usage(big.path)[0]
+    grown_total = big.total
     whos = ["big", "empty"] + (["other"] if args.compare else [])
     commits = {who: [] for who in whos}
     deep = {who: [] for who in whos}
@@ -384,6 +387,8 @@ def measure(big, args, root, cp):
             row["commit_other_ir"] = callgrind(cmd, cenv, root, f"other-{cp}")
     blocks, apparent, files = disk_usage(big.path)
     row["disk_mb"], row["apparent_mb"], row["files"] = blocks / 1e6, apparent / 1e6, files
+    row["grown_disk_mb"] = grown_blocks / 1e6
+    row["cli_kb_per_commit"] = (blocks - grown_blocks) / 1e3 / max(1, big.total - grown_total)
     row["loose_refs"], row["packed_refs"] = ref_counts(big.path)
     row["versions_after"] = big.total
     shutil.rmtree(empty.path, ignore_errors=True)
@@ -401,7 +406,8 @@ def print_header(args, binary, env):
     if args.compare:
         print(f"compared: {args.compare} (commits only, interleaved into the same store)")
     print(f"store:    grown to {args.checkpoints[-1]:,} versions over {args.branches:,} task branches, "
-          f"{WORKFLOWS} workflows; every {DEEP_EVERY}th version on one deep branch; refs packed after growth")
+          f"{WORKFLOWS} workflows; every {DEEP_EVERY}th version on one deep branch; "
+          f"{'refs left loose' if args.loose_refs else 'refs packed after growth'}")
     print(f"per checkpoint: {args.commits} commits (+{args.deep_commits} on the deep branch), each beside one "
           f"into an empty store; {args.runs} show/list runs beside git; {args.gc_runs} gc plans")
     print("commands: artifact-store --repo S commit --workflow W --task T --correlation-id C --prompt-hash H "
@@ -417,15 +423,17 @@ def print_table(rows, callgrind_on):
     print()
     print(f"{'versions':>9} {'commit p50':>10} {'p99':>7} {'empty p50':>9} {'ratio':>6} {'deep p50':>9} "
           f"{'p99':>7} {'show':>6} {'git':>6} {'list':>7} {'git':>6} {'gc plan':>8} {'disk MB':>8} "
-          f"{'loose':>6} {'packed':>7}")
+          f"{'KB/commit':>9} {'loose':>6} {'packed':>7}")
     for r in rows:
         ratio = r["commit_big_p50"] / r["commit_empty_p50"]
         print(f"{r['versions']:>9,} {r['commit_big_p50']:>10.1f} {r['commit_big_p99']:>7.1f} "
               f"{r['commit_empty_p50']:>9.1f} {ratio:>6.2f} {r['deep_big_p50']:>9.1f} {r['deep_big_p99']:>7.1f} "
               f"{r['show_ms']:>6.1f} {r['show_git_ms']:>6.1f} {r['list_ms']:>7.1f} {r['list_git_ms']:>6.1f} "
-              f"{r['gc_plan_ms']:>8.0f} {r['disk_mb']:>8.1f} {r['loose_refs']:>6} {r['packed_refs']:>7}")
-    print("(ms; medians unless p99; 'empty p50' is the peer measured beside; ratio = commit p50 / empty p50;"
-          " loose/packed: refs after the checkpoint's commits)")
+              f"{r['gc_plan_ms']:>8.0f} {r['grown_disk_mb']:>8.1f} {r['cli_kb_per_commit']:>9.1f} "
+              f"{r['loose_refs']:>6} {r['packed_refs']:>7}")
+    print("(ms; medians unless p99; 'empty p50' is the peer measured beside; ratio = commit p50 / empty p50;\n"
+          " disk MB: the grown store on disk, objects packed; KB/commit: disk added per CLI commit, loose objects\n"
+          " and refs; loose/packed: refs after the checkpoint's commits)")
     if "commit_other_p50" in rows[0]:
         print()
         print(f"{'versions':>9} {'commit p50':>10} {'compared':>9} {'p99':>7} {'deep p50':>9} {'compared':>9}"
@@ -472,7 +480,7 @@ def plot(rows, path, title):
     ax1.set_ylabel("ms (whole process)")
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend(fontsize=8)
-    ax2.plot(xs, [r["disk_mb"] for r in rows], "o-", label="repository on disk (MB)")
+    ax2.plot(xs, [r["grown_disk_mb"] for r in rows], "o-", label="repository on disk, objects packed (MB)")
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.set_xlabel("versions in the store (0 plotted at 100)")
@@ -499,6 +507,8 @@ def main():
     ap.add_argument("--callgrind", action="store_true", help="also count instructions of one commit")
     ap.add_argument("--compare", metavar="BIN", help="also time commits by another build (say, before a change) "
                     "into the same store, interleaved")
+    ap.add_argument("--loose-refs", action="store_true", help="leave the grown refs loose (a store whose refs "
+                    "were never packed) instead of `git pack-refs --all` after each growth")
     ap.add_argument("--no-verify", action="store_true", help="skip `verify --all` after each growth")
     ap.add_argument("--bin", default=os.path.join(REPO_ROOT, "target/release/artifact-store"))
     ap.add_argument("--dir", help="work here (default: a temporary directory, removed at the end)")
@@ -521,7 +531,7 @@ def main():
         print_header(args, binary, env)
         n = check_layout(binary, env, root)
         print(f"layout:   CLI and fast-import wrote the same object ids for all {n} refs of two versions")
-        big = Store(os.path.join(root, "store.git"), binary, env, args.branches)
+        big = Store(os.path.join(root, "store.git"), binary, env, args.branches, pack=not args.loose_refs)
         rows = []
         for cp in args.checkpoints:
             grow_s = big.grow(cp)
