@@ -125,7 +125,8 @@ pub fn remove(repo: &Repository, refs: &[(String, Oid)], lock_timeout: Duration)
 /// values go into `packed-refs` in one rewrite (replacing what a name held there), then
 /// each loose file that still holds the value packed is deleted under its `<ref>.lock`. A
 /// ref another writer holds or moved meanwhile stays loose, and so does one whose name a
-/// packed ref is in the way of. Returns how many loose files were deleted.
+/// packed ref is in the way of. Returns how many loose files were deleted. The caller
+/// holds the gc lock ([`super::loose::prune`] says why).
 pub fn pack_loose(repo: &Repository, lock_timeout: Duration) -> Result<usize> {
     let mut loose = super::loose::loose_refs(repo.path());
     if loose.is_empty() {
