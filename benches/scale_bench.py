@@ -465,7 +465,7 @@ def plot(rows, path, title):
         print(f"matplotlib missing: `pip install matplotlib` and re-run for {path}", file=sys.stderr)
         return
     xs = [max(r["versions"], 100) for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(16, 4.8))
     series = [("commit_big_p50", "commit p50", "o-"), ("commit_big_p99", "commit p99", "o--"),
               ("commit_empty_p50", "commit p50, empty store beside", "s:"),
               ("deep_big_p50", "commit p50, deep branch", "^-"), ("show_ms", "show", "d-"),
@@ -480,6 +480,17 @@ def plot(rows, path, title):
     ax1.set_ylabel("ms (whole process)")
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend(fontsize=8)
+    ax3.plot(xs, [r["commit_big_p50"] / r["commit_empty_p50"] for r in rows], "o-", label="commit p50")
+    ax3.plot(xs, [r["deep_big_p50"] / r["commit_empty_p50"] for r in rows], "^-", label="commit p50, deep branch")
+    if "commit_other_p50" in rows[0]:
+        ax3.plot(xs, [r["commit_other_p50"] / r["commit_empty_p50"] for r in rows], "s--",
+                 label="commit p50, compared build")
+    ax3.axhline(2.0, color="red", linestyle=":", label="target: 2x")
+    ax3.set_xscale("log")
+    ax3.set_xlabel("versions in the store (0 plotted at 100)")
+    ax3.set_ylabel("ratio to commits into an empty store, timed beside")
+    ax3.grid(True, which="both", alpha=0.3)
+    ax3.legend(fontsize=8)
     ax2.plot(xs, [r["grown_disk_mb"] for r in rows], "o-", label="repository on disk, objects packed (MB)")
     ax2.set_xscale("log")
     ax2.set_yscale("log")
@@ -514,11 +525,20 @@ def main():
     ap.add_argument("--dir", help="work here (default: a temporary directory, removed at the end)")
     ap.add_argument("--png", default=os.path.join(REPO_ROOT, "docs/scale-curve.png"))
     ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--replot", metavar="JSON", help="print the table and draw the plot of an earlier --json")
     args = ap.parse_args()
     if args.quick:
         args.checkpoints, args.branches = "0,1000,5000,20000", 2000
         args.commits, args.deep_commits, args.runs = 60, 20, 10
     args.checkpoints = [int(c) for c in args.checkpoints.split(",")]
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        print_table(saved["rows"], "commit_big_ir" in saved["rows"][0])
+        a = saved["args"]
+        plot(saved["rows"], args.png, f"artifact-store scale curve: {a['checkpoints'][-1]:,} versions over "
+             f"{a['branches']:,} task branches; {saved['machine']}; {saved.get('date', '')}")
+        return
     binary = os.path.abspath(args.bin)
     if args.compare:
         args.compare = os.path.abspath(args.compare)
@@ -557,7 +577,8 @@ def main():
             plot(rows, args.png, title)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"machine": machine(), "args": vars(args), "rows": rows}, f, indent=2)
+                json.dump({"machine": machine(), "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                           "args": vars(args), "rows": rows}, f, indent=2)
     finally:
         if not args.dir:
             shutil.rmtree(root, ignore_errors=True)
