@@ -35,9 +35,12 @@ here (see docs/scaling.md).
 Usage:
   pip install matplotlib   # once, for the plot
   cargo build --release
-  python3 benches/scale_bench.py                   # 0 / 1k / 10k / 100k, about 15 min
+  python3 benches/scale_bench.py                   # 0 / 1k / 10k / 100k, 10-15 min
   python3 benches/scale_bench.py --quick           # 0 / 1k / 5k / 20k over 2,000 branches
   python3 benches/scale_bench.py --callgrind       # also instructions per commit (valgrind)
+  python3 benches/scale_bench.py --compare OLD_BIN # also another build's commits, interleaved
+  python3 benches/scale_bench.py --loose-refs      # the grown refs left loose, never packed
+  python3 benches/scale_bench.py --replot run.json # table and plot of an earlier --json run
 
 Writes the table to stdout, the plot to docs/scale-curve.png, the raw figures to --json.
 """
