@@ -7,6 +7,7 @@
 mod blobs;
 mod large;
 mod load;
+pub mod refpack;
 mod tags;
 mod write;
 
@@ -23,7 +24,12 @@ use crate::scan::Finding;
 use crate::store::Store;
 
 /// How far back a task branch is searched for a commit whose tag went missing.
-pub const RECOVERY_DEPTH: usize = 1000;
+///
+/// Every commit of a new correlation id searches this far (its tag is missing because it
+/// was never made), reading one commit object per step: at 1,000 that walk cost more than
+/// the rest of a commit on a long task branch (`docs/scaling.md`). A tag lost to a crash is
+/// repaired when the commit is re-run before 100 more commits land on its task branch.
+pub const RECOVERY_DEPTH: usize = 100;
 
 /// One request to commit an artifact set.
 #[derive(Debug, Clone)]
@@ -308,6 +314,9 @@ impl Store {
             let commit = repo
                 .find_commit(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?;
+            if !contains(commit.message_bytes(), p.corr.as_str().as_bytes()) {
+                continue;
+            }
             let trailers = Trailers::parse(commit.message().unwrap_or(""));
             if trailers.correlation_id.as_deref() == Some(p.corr.as_str()) {
                 return Ok(Some(self.compare(p, oid, false)?));
@@ -354,6 +363,11 @@ impl Store {
             warnings,
         })
     }
+}
+
+/// Whether `needle` occurs in `hay`: a cheap test before parsing a message's trailers.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn conflict(p: &Prepared, existing: &Existing) -> Error {

@@ -21,7 +21,7 @@
 //! retention  gc: policy, plan with reasons, apply to the trash, pins, trash restore/purge
 //! refs       every ref name the store reads or writes, and validated id newtypes
 //! config     config file + environment + flags
-//! git        the wall around libgit2: trees, compare-and-swap refs, fsync
+//! git        the wall around libgit2: trees, compare-and-swap refs, packed refs, fsync
 //! error      one error enum; the CLI maps it to exit codes
 //! ```
 //!

@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use git2::{Oid, Repository};
 
-use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, Tagger, TagObjects};
+use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, TagObjects, Tagger};
 use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
@@ -153,6 +153,7 @@ fn land_with(
             ));
         }
     }
+    warnings.extend(super::refpack::after_commit(store, commit));
     Ok(CommitOutcome {
         success: true,
         branch: store.config().prefix().task_branch(&p.workflow, &p.task),

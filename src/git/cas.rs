@@ -76,8 +76,7 @@ pub fn update<R>(
             ControlFlow::Break(r) => return Ok(ControlFlow::Break(r)),
             ControlFlow::Continue(new) => new,
         };
-        let expected = current.unwrap_or(Oid::ZERO_SHA1);
-        match repo.reference_matching(refname, new, true, expected, log_message) {
+        match super::swap::swap(repo, refname, new, current, log_message) {
             Ok(_) => return Ok(ControlFlow::Continue((new, report))),
             Err(e) if is_retryable(&e) => {
                 if let (ErrorCode::Locked, Some(stale_after)) = (e.code(), policy.stale_after) {

@@ -50,6 +50,35 @@ pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
     out
 }
 
+/// Deletes the loose file of each ref (full name, value) that still holds that value, each
+/// under its `<ref>.lock`; a ref whose lock is held, or that moved, stays. For refs
+/// `packed-refs` already holds at that value. Returns how many went.
+///
+/// The lock is a hard link to the ref file: like a new file, `link` fails when the name
+/// exists, so every git writer (which creates `<ref>.lock` exclusively) sees it as held,
+/// but it allocates no inode, the costly part of creating a file here (20-30 µs against
+/// 0.2-1 ms, `docs/performance.md`). The link carries the ref file's old mtime, so callers
+/// hold the gc lock, under which committers never break a ref lock as stale.
+pub fn prune(gitdir: &Path, refs: &[(String, Oid)]) -> usize {
+    let mut pruned = 0;
+    for (name, value) in refs {
+        let file = gitdir.join(name);
+        let lock = gitdir.join(format!("{name}.lock"));
+        if std::fs::hard_link(&file, &lock).is_err() {
+            continue;
+        }
+        let holds = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| Oid::from_str(text.trim()).ok())
+            == Some(*value);
+        if holds && std::fs::remove_file(&file).is_ok() {
+            pruned += 1;
+        }
+        let _ = std::fs::remove_file(&lock);
+    }
+    pruned
+}
+
 /// Names of the loose refs under `dir` (a ref directory such as `refs/x/`), and of the
 /// refs whose `<ref>.lock` is held there: what other writers have put, or are putting, there.
 pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {
@@ -74,4 +103,42 @@ pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_deletes_only_unlocked_refs_that_still_hold_the_packed_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        std::fs::create_dir_all(dir.path().join("refs/tags")).unwrap();
+        for name in ["same", "moved", "locked"] {
+            std::fs::write(
+                dir.path().join(format!("refs/tags/{name}")),
+                format!("{a}\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("refs/tags/locked.lock"), "").unwrap();
+        let refs = [
+            ("refs/tags/same".to_string(), a),
+            ("refs/tags/moved".to_string(), b),
+            ("refs/tags/locked".to_string(), a),
+            ("refs/tags/gone".to_string(), a),
+        ];
+        assert_eq!(prune(dir.path(), &refs), 1);
+        let left: Vec<String> = loose_refs(dir.path()).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(left.len(), 2);
+        assert!(left.contains(&"refs/tags/moved".to_string()));
+        assert!(left.contains(&"refs/tags/locked".to_string()));
+        assert!(!dir.path().join("refs/tags/same.lock").exists());
+        assert!(!dir.path().join("refs/tags/moved.lock").exists());
+        assert!(
+            dir.path().join("refs/tags/locked.lock").exists(),
+            "another writer's lock stays"
+        );
+    }
 }

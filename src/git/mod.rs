@@ -14,6 +14,7 @@ pub mod packfile;
 pub mod refscan;
 pub mod reftx;
 pub mod repack;
+pub mod swap;
 pub mod tree;
 
 pub use git2::{Oid, Repository};

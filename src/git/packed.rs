@@ -124,6 +124,74 @@ pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Re
     })
 }
 
+/// Packs every loose direct ref under `refs/`, as `git pack-refs --all --prune` does: their
+/// values go into `packed-refs` in one rewrite (replacing what a name held there), then
+/// each loose file that still holds the value packed is deleted under its `<ref>.lock`. A
+/// ref another writer holds or moved meanwhile stays loose, and so does one whose name a
+/// packed ref is in the way of. Returns how many loose files were deleted. The caller
+/// holds the gc lock ([`super::loose::prune`] says why).
+pub fn pack_loose(repo: &Repository, locks: BulkLocks) -> Result<usize> {
+    let mut loose = super::loose::loose_refs(repo.path());
+    if loose.is_empty() {
+        return Ok(0);
+    }
+    loose.sort();
+    let written = store_values(repo, &loose, locks)?;
+    let packed: Vec<(String, Oid)> = loose
+        .into_iter()
+        .zip(written)
+        .filter_map(|(r, w)| w.then_some(r))
+        .collect();
+    Ok(super::loose::prune(repo.path(), &packed))
+}
+
+/// Writes `refs` (full name, value; sorted by name, each once) into `packed-refs` in one
+/// rewrite, replacing the value a name held. Returns, in order, whether each is there now.
+fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Result<Vec<bool>> {
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    rewrite(repo.path(), locks, |table| {
+        let mut written = vec![false; refs.len()];
+        let mut new = Vec::new();
+        let mut changed = false;
+        let mut ancestors = HashMap::new();
+        for (i, (name, value)) in refs.iter().enumerate() {
+            let existing = table.find(name.as_bytes());
+            if existing.is_some_and(|at| table.records[at].value() == Some(*value)) {
+                written[i] = true;
+                continue;
+            }
+            if existing.is_none() && table.in_the_way(name.as_bytes(), &mut ancestors) {
+                continue;
+            }
+            let peeled = match odb.read_header(*value) {
+                Ok((_, git2::ObjectType::Tag)) => peel(&odb, *value, name)?,
+                Ok(_) => None,
+                Err(e) => {
+                    return Err(Error::git(format!(
+                        "failed to read object {value}, which {name} holds"
+                    ))(e))
+                }
+            };
+            let hex = value.to_string();
+            let mut text = format!("{hex} {name}\n");
+            if let Some(peeled) = peeled {
+                text.push_str(&format!("^{peeled}\n"));
+            }
+            let record = Record::new(Cow::Owned(text.into_bytes()), hex.len());
+            match existing {
+                Some(at) => table.records[at] = record,
+                None => new.push(record),
+            }
+            written[i] = true;
+            changed = true;
+        }
+        table.merge(new);
+        Ok((written, changed))
+    })
+}
+
 /// Returns what `oid` finally names when it is an annotated tag (`None` for anything else).
 fn peel(odb: &git2::Odb<'_>, oid: Oid, name: &str) -> Result<Option<Oid>> {
     let mut next = oid;

@@ -85,9 +85,13 @@ impl GcLock {
     /// over. Then every ref lock older than `stale_lock_seconds` is removed: a bulk writer
     /// alive is this one, and committers hold their locks for milliseconds.
     pub(crate) fn acquire(store: &Store) -> Result<GcLock> {
+        GcLock::acquire_within(store, Duration::from_secs(store.config().lock_timeout))
+    }
+
+    /// [`GcLock::acquire`], waiting at most `timeout` (zero: one attempt) for a live holder.
+    pub(crate) fn acquire_within(store: &Store, timeout: Duration) -> Result<GcLock> {
         let path = store.git_dir().join(crate::git::cas::GC_LOCK_FILE);
         let stale_after = store.config().stale_lock_bound();
-        let timeout = Duration::from_secs(store.config().lock_timeout);
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match std::fs::OpenOptions::new()
@@ -464,11 +468,7 @@ fn pack_loose_refs(store: &Store) -> Result<usize> {
     if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
         return Ok(0);
     }
-    let groups: Vec<Vec<RefChange>> = loose::loose_refs(gitdir)
-        .into_iter()
-        .map(|(name, value)| vec![RefChange::Pack { name, value }])
-        .collect();
-    let outcome = reftx::transact(store.repo(), &groups, tx_options(store, Mode::SkipChanged))?;
+    let packed = packed::pack_loose(store.repo(), bulk_locks(store))?;
     sync_packed_refs(store)?;
-    Ok(outcome.applied.len())
+    Ok(packed)
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::store::Store;
 
+pub(crate) use apply::GcLock;
 pub use apply::{Applied, SkippedRef, LOOSE_REFS_PACK_THRESHOLD};
 pub use pins::PinOutcome;
 pub use plan::{Counts, Decision, Plan, RefKind, Verdict, WorkflowPlan};
