@@ -97,3 +97,44 @@ fn list_where_with_an_operator_after_spaces_is_a_doubled_operator() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("doubled operator"), "{}", run.stderr);
 }
+
+/// Many findings on one long line used to cost the whole line each (its inline-marker
+/// search and its column count); they are now counted once per line. This checks the
+/// columns and the marker stay right; `benches/scan_linear.sh` (family
+/// `findings-one-line`) shows the cost linear.
+#[test]
+fn many_findings_on_one_long_line_keep_their_columns_and_the_line_marker() {
+    use artifact_store::scan::Scanner;
+    let scanner = Scanner::builtin();
+    let keys: Vec<String> = (0..2000u32)
+        .map(|i| {
+            let body: String = (0..16)
+                .map(|j| {
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[((i * 7 + j * 13 + i / 32) % 32) as usize]
+                        as char
+                })
+                .collect();
+            format!("AKIA{body}")
+        })
+        .collect();
+    let line = format!("é {}", keys.join(" "));
+    let found = scanner.scan_bytes("keys.txt", line.as_bytes());
+    let columns: Vec<usize> = found
+        .findings()
+        .iter()
+        .filter(|f| f.rule_id == "aws-access-key-id")
+        .map(|f| f.column)
+        .collect();
+    assert!(columns.len() > 1500, "{} found", columns.len());
+    // Key k starts after "é " (2 characters) and k keys of 20 characters plus a space.
+    for column in &columns {
+        assert_eq!((column - 3) % 21, 0, "column {column}");
+    }
+    let marked = format!("{line} # artifact-store:allow\nAKIAQWERTYUIOPASDFGH\n");
+    let found = scanner.scan_bytes("keys.txt", marked.as_bytes());
+    let lines: Vec<usize> = found.findings().iter().map(|f| f.line).collect();
+    assert!(
+        !lines.is_empty() && lines.iter().all(|&l| l == 2),
+        "{lines:?}"
+    );
+}
