@@ -64,6 +64,12 @@ families = {
     ]) + " ",
     # One endless identifier made of secret-ish names, never assigned.
     "ident-run": lambda r: r.choice(["token", "secret", "password", "api_key", "auth"]) + "_",
+    # Long names of secret-ish words that do end in an assignment, so the regexes run.
+    "long-names-assigned": lambda r: "token_secret_" * r.randint(50, 400) + "password = '" + rand(r, ALNUM, 16) + "'\n",
+    # Names followed by long runs of blanks and no operator.
+    "names-then-blanks": lambda r: r.choice(["token", "secret", "api_key"]) + " " * r.randint(100, 2000),
+    # Real-looking keys, each a finding, on one endless line.
+    "findings-one-line": lambda r: "AKIA" + rand(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + " ",
     # Names and operators without values, or with quotes never closed.
     "open-assignments": lambda r: r.choice(["password", "token", "secret_key", "apikey"]) + r.choice(["=", ": ", " := ", '="', "='", "=>"]),
     # PEM headers whose END never comes, with base64 lines between them.
