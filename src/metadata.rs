@@ -366,6 +366,36 @@ mod tests {
     }
 
     #[test]
+    fn a_number_in_metadata_reads_back_as_the_number_written() {
+        // Without serde_json's float_roundtrip, parsing is not correctly rounded: this value
+        // was stored as 2.3333333333333338e42 and read back as 2.3333333333333335e42.
+        let mut caller = Map::new();
+        let sets = [
+            "gs=[1,2333333333333333333333333333333333333333333]",
+            "x=0.30000000000000004441",
+        ];
+        apply_sets(
+            &mut caller,
+            sets.iter().map(|s| parse_set(s).unwrap()).collect(),
+        );
+        let sums = BTreeMap::new();
+        let fields = StoreFields {
+            workflow_id: "w",
+            task_id: "t",
+            correlation_id: "corr_1",
+            prompt_hash: None,
+            commit_timestamp: "2025-11-07T14:30:00Z".into(),
+            test_status: TestStatus::Passed,
+            checksums: &sums,
+        };
+        let doc = build(&fields, &caller);
+        let back: Value = serde_json::from_slice(&to_bytes(&doc)).unwrap();
+        assert_eq!(back, doc);
+        // The nearest double to the decimal given, read and written alike.
+        assert_eq!(back["gs"][1].as_f64(), Some(2.3333333333333332e42));
+    }
+
+    #[test]
     fn metadata_must_be_an_object() {
         assert!(parse_caller("[1]", "x").is_err());
         assert!(parse_caller("{", "x").is_err());
