@@ -447,7 +447,21 @@ fn metadata_merge_keeps_caller_keys_lets_store_keys_win_and_reads_back() {
                 .map(|_| gen.pick(&keys))
                 .collect::<Vec<_>>()
                 .join(".");
-            let raw = gen.pick(&["1", "x", "[1,2]", "{\"k\":null}", "", "=", "0.1"]);
+            let raw = gen.pick(&[
+                "1",
+                "x",
+                "[1,2]",
+                "{\"k\":null}",
+                "",
+                "=",
+                "0.1",
+                "1e-7",
+                "2333333333333333333333333333333333333333333",
+                "0.30000000000000004441",
+                "123456789.123456789123456789",
+                "-4.9e-324",
+                "1.7976931348623157e308",
+            ]);
             sets.push(metadata::parse_set(&format!("{key}={raw}")).unwrap());
         }
         let last = sets.last().cloned();
