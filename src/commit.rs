@@ -185,6 +185,7 @@ impl Store {
     fn prepare(&self, request: CommitRequest) -> Result<Prepared> {
         let config = self.config();
         let corr = self.correlation_id(&request)?;
+        metadata::check_caller(&request.metadata)?;
         let prompt = match &request.prompt_hash {
             Some(p) => Some(p.clone()),
             None => text_key(&request.metadata, "prompt_hash")

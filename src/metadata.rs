@@ -104,6 +104,30 @@ pub fn parse_caller(text: &str, origin: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// Deepest nesting of objects and arrays a metadata.json document may have, its own top
+/// object counted. Parsers stop at some depth (`serde_json` at 128), and the document is
+/// also embedded a few levels down in `show --json` and `list --json`; 64 leaves room.
+pub const MAX_DEPTH: usize = 64;
+
+/// Checks that caller metadata, merged into metadata.json, stays within [`MAX_DEPTH`];
+/// deeper metadata could be written but not reliably read back.
+pub fn check_caller(caller: &Map<String, Value>) -> Result<()> {
+    fn fits(value: &Value, room: usize) -> bool {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(map) => Box::new(map.values()),
+            Value::Array(items) => Box::new(items.iter()),
+            _ => return true,
+        };
+        room > 0 && children.into_iter().all(|child| fits(child, room - 1))
+    }
+    if caller.values().all(|value| fits(value, MAX_DEPTH - 1)) {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "metadata nests objects and arrays deeper than {MAX_DEPTH} levels (metadata.json's own counted)"
+    )))
+}
+
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -301,6 +325,74 @@ mod tests {
         let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
         assert_eq!(keys.first().map(|k| k.as_str()), Some("schema_version"));
         assert_eq!(keys.last().map(|k| k.as_str()), Some("checksums"));
+    }
+
+    #[test]
+    fn metadata_nested_deeper_than_max_depth_is_refused() {
+        let nested = |parts: usize| {
+            let mut caller = Map::new();
+            let key = vec!["a"; parts].join(".");
+            apply_sets(&mut caller, vec![parse_set(&format!("{key}=1")).unwrap()]);
+            caller
+        };
+        let sums = BTreeMap::new();
+        let fields = StoreFields {
+            workflow_id: "w",
+            task_id: "t",
+            correlation_id: "corr_1",
+            prompt_hash: None,
+            commit_timestamp: "2025-11-07T14:30:00Z".into(),
+            test_status: TestStatus::Passed,
+            checksums: &sums,
+        };
+        let deepest = nested(MAX_DEPTH);
+        assert!(check_caller(&deepest).is_ok());
+        let doc = build(&fields, &deepest);
+        let back: Value = serde_json::from_slice(&to_bytes(&doc)).unwrap();
+        assert_eq!(back, doc);
+
+        assert!(check_caller(&nested(MAX_DEPTH + 1)).is_err());
+        // What the limit guards against: past 127 levels, serde_json reads nothing back.
+        let doc = build(&fields, &nested(128));
+        assert!(serde_json::from_slice::<Value>(&to_bytes(&doc)).is_err());
+        let arrays = |levels: usize| {
+            let value = (0..levels).fold(Value::from(1), |v, _| Value::Array(vec![v]));
+            let mut caller = Map::new();
+            caller.insert("a".to_string(), value);
+            caller
+        };
+        assert!(check_caller(&arrays(MAX_DEPTH - 1)).is_ok());
+        assert!(check_caller(&arrays(MAX_DEPTH)).is_err());
+    }
+
+    #[test]
+    fn a_number_in_metadata_reads_back_as_the_number_written() {
+        // Without serde_json's float_roundtrip, parsing is not correctly rounded: this value
+        // was stored as 2.3333333333333338e42 and read back as 2.3333333333333335e42.
+        let mut caller = Map::new();
+        let sets = [
+            "gs=[1,2333333333333333333333333333333333333333333]",
+            "x=0.30000000000000004441",
+        ];
+        apply_sets(
+            &mut caller,
+            sets.iter().map(|s| parse_set(s).unwrap()).collect(),
+        );
+        let sums = BTreeMap::new();
+        let fields = StoreFields {
+            workflow_id: "w",
+            task_id: "t",
+            correlation_id: "corr_1",
+            prompt_hash: None,
+            commit_timestamp: "2025-11-07T14:30:00Z".into(),
+            test_status: TestStatus::Passed,
+            checksums: &sums,
+        };
+        let doc = build(&fields, &caller);
+        let back: Value = serde_json::from_slice(&to_bytes(&doc)).unwrap();
+        assert_eq!(back, doc);
+        // The nearest double to the decimal given, read and written alike.
+        assert_eq!(back["gs"][1].as_f64(), Some(2.3333333333333332e42));
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub const CORR_PREFIX: &str = "corr_";
 /// Prefix of every prompt tag.
 pub const PROMPT_PREFIX: &str = "prompt_";
 
-/// Checks an id against `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, no `..`, no `.lock` suffix.
+/// Checks an id against `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, no `..`, no `.lock` or `.`
+/// suffix.
 fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
     let invalid = |reason: &str| Error::InvalidId {
         kind,
@@ -52,6 +53,10 @@ fn check_id(kind: &'static str, value: &str) -> Result<(), Error> {
     }
     if value.ends_with(".lock") {
         return Err(invalid("it ends in '.lock'"));
+    }
+    // git refuses a ref name ending in '.', and a task or correlation id ends one.
+    if value.ends_with('.') {
+        return Err(invalid("it ends in '.'"));
     }
     Ok(())
 }
@@ -285,6 +290,7 @@ mod tests {
             "a/b",
             "a..b",
             "x.lock",
+            "ends_in_a_dot.",
             ".hidden",
             "-dash",
             "tab\there",

@@ -41,6 +41,33 @@ const OPS: [(&str, Op); 6] = [
     (">", Op::Gt),
 ];
 
+impl Op {
+    /// Returns the operator as written: `=`, `!=`, `<`, `<=`, `>` or `>=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// Prints the filter as `--where` takes it; the text parses back to the same filter.
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}{}",
+            self.path.join("."),
+            self.op.symbol(),
+            self.value
+        )
+    }
+}
+
 impl Where {
     /// Parses `key=value`, `a.b>=0.5`, `status!=failed`.
     pub fn parse(text: &str) -> Result<Where> {
@@ -65,13 +92,14 @@ impl Where {
         if path.iter().any(String::is_empty) {
             return Err(bad("empty part in the key"));
         }
+        let value = value.trim();
         if value.starts_with(['=', '<', '>', '!']) {
             return Err(bad("doubled operator"));
         }
         Ok(Where {
             path,
             op,
-            value: value.trim().to_string(),
+            value: value.to_string(),
         })
     }
 
@@ -139,7 +167,9 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64> {
         "w" => 604_800,
         _ => return Err(bad_since(text)),
     };
-    Ok(now - n * secs)
+    n.checked_mul(secs)
+        .and_then(|age| now.checked_sub(age))
+        .ok_or_else(|| bad_since(text))
 }
 
 fn bad_since(text: &str) -> Error {
@@ -200,5 +230,25 @@ mod tests {
         assert_eq!(parse_since("2d", 1_000_000).unwrap(), 1_000_000 - 172_800);
         assert!(parse_since("yesterday", 0).is_err());
         assert!(parse_since("3y", 0).is_err());
+    }
+
+    #[test]
+    fn since_an_age_too_long_for_a_timestamp_is_refused_not_overflowed() {
+        assert!(parse_since("9223372036854775807m", 1_700_000_000).is_err());
+        assert!(parse_since("9223372036854775807s", 1_700_000_000).is_ok());
+        assert!(parse_since("15250284452472w", 0).is_err());
+        assert!(parse_since("1s", i64::MIN).is_err());
+        assert_eq!(parse_since("0s", i64::MIN).unwrap(), i64::MIN);
+    }
+
+    #[test]
+    fn where_prints_back_to_the_filter_it_parsed() {
+        for text in ["a.b>=0.5", " k = v ", "x!=", "n<-1", "a. b<=c d"] {
+            let w = Where::parse(text).unwrap();
+            assert_eq!(Where::parse(&w.to_string()).unwrap(), w, "{text:?}");
+        }
+        // A value is trimmed first; one that then starts with an operator is a doubled one.
+        assert!(Where::parse("a= =1").is_err());
+        assert!(Where::parse("a< >1").is_err());
     }
 }

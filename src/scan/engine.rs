@@ -2,7 +2,7 @@
 //! applies allowlists, and turns what is left into located, redacted findings.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use regex::bytes::Captures;
 
@@ -79,11 +79,15 @@ pub(crate) fn scan_part(
     if hits.is_empty() {
         return Vec::new();
     }
-    let hits = drop_overlaps(rules, hits);
+    let mut hits = drop_overlaps(rules, hits);
+    // In the order of the blob, so that lines and columns are counted once for all hits
+    // on one line, and each line is searched for an inline marker once.
+    hits.sort_by_key(|hit| hit.start);
     let lines = LineIndex::new(data);
+    let mut marked = HashMap::new();
     hits.into_iter()
         .filter(|hit| report.contains(&hit.start))
-        .filter(|hit| keep(scanner, path, data, &lines, hit))
+        .filter(|hit| keep(scanner, path, data, &lines, &mut marked, hit))
         .map(|hit| {
             let (line, column) = lines.position(hit.start);
             let column = if line == 1 {
@@ -193,12 +197,25 @@ fn drop_overlaps(rules: &[Rule], mut hits: Vec<Hit>) -> Vec<Hit> {
 }
 
 /// Returns whether a hit survives inline markers (on the line where the secret or its
-/// match starts) and the rule and scanner allowlists.
-fn keep(scanner: &Scanner, path: &str, data: &[u8], lines: &LineIndex<'_>, hit: &Hit) -> bool {
-    let line = lines.line_of(hit.start);
-    if has_inline_marker(line) || has_inline_marker(lines.line_of(hit.match_start)) {
+/// match starts) and the rule and scanner allowlists. `marked` remembers, by line number,
+/// whether a line holds a marker.
+fn keep(
+    scanner: &Scanner,
+    path: &str,
+    data: &[u8],
+    lines: &LineIndex<'_>,
+    marked: &mut HashMap<usize, bool>,
+    hit: &Hit,
+) -> bool {
+    let mut has_marker = |offset: usize| {
+        *marked
+            .entry(lines.line_number(offset))
+            .or_insert_with(|| has_inline_marker(lines.line_of(offset)))
+    };
+    if has_marker(hit.start) || has_marker(hit.match_start) {
         return false;
     }
+    let line = lines.line_of(hit.start);
     let rule = &scanner.rules[hit.rule];
     if rule.allowlists.is_empty()
         && scanner.allow.regexes.is_empty()

@@ -270,14 +270,59 @@ pub(crate) fn header_value(c: &Candidate<'_>) -> bool {
 /// Returns whether an assignment operator can follow the name holding the keyword hit
 /// that starts at `start`; it mirrors the regex of generic assignments, so it never
 /// rejects a hit the regex would match. `min` is the shortest value the rule accepts.
+#[cfg(test)]
 pub(crate) fn assignment_follows(data: &[u8], start: usize, min: usize) -> bool {
-    let at = |i: usize| data.get(i).copied().unwrap_or(b'\n');
-    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    let blank = |b: u8| b == b' ' || b == b'\t';
-    let mut i = start;
-    while name(at(i)) {
-        i += 1;
+    HitMemo::default().assignment_follows(data, start, min)
+}
+
+/// What the hit filters learnt from earlier hits of one blob. Hits come in increasing
+/// order, and every hit inside one name shares that name's end and what follows it, so a
+/// name holding many keywords (`token_secret_password_...`) is read once, not once per
+/// keyword: without this, such a name cost time quadratic in its length.
+#[derive(Debug, Default)]
+pub(crate) struct HitMemo {
+    /// `start..end` of the last name read: name bytes up to `end`, which is not one.
+    name: Option<(usize, usize)>,
+    /// The answers for that name, by shortest value accepted.
+    answers: Vec<(usize, bool)>,
+    /// Bytes read looking for name ends, so far (tests check it stays linear).
+    read: usize,
+}
+
+impl HitMemo {
+    /// [`assignment_follows`], remembering the answer for every hit in the same name.
+    pub(crate) fn assignment_follows(&mut self, data: &[u8], start: usize, min: usize) -> bool {
+        let end = match self.name {
+            Some((from, end)) if from <= start && start <= end => end,
+            _ => {
+                let end = start
+                    + data[start.min(data.len())..]
+                        .iter()
+                        .take_while(|&&b| is_name_byte(b))
+                        .count();
+                self.read += end - start;
+                self.name = Some((start, end));
+                self.answers.clear();
+                end
+            }
+        };
+        if let Some(&(_, answer)) = self.answers.iter().find(|(m, _)| *m == min) {
+            return answer;
+        }
+        let answer = operator_follows(data, end, min);
+        self.answers.push((min, answer));
+        answer
     }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// Returns whether an assignment operator follows the name that ends at `i`.
+fn operator_follows(data: &[u8], mut i: usize, min: usize) -> bool {
+    let at = |i: usize| data.get(i).copied().unwrap_or(b'\n');
+    let blank = |b: u8| b == b' ' || b == b'\t';
     if at(i) == b'\\' {
         i += 1;
     }
@@ -316,13 +361,13 @@ pub(crate) fn assignment_follows(data: &[u8], start: usize, min: usize) -> bool 
 }
 
 /// Hit filter of generic rules whose values have at least 12 characters.
-pub(crate) fn follows_12(data: &[u8], start: usize, _end: usize) -> bool {
-    assignment_follows(data, start, 12)
+pub(crate) fn follows_12(data: &[u8], start: usize, _end: usize, memo: &mut HitMemo) -> bool {
+    memo.assignment_follows(data, start, 12)
 }
 
 /// Hit filter of generic rules whose values have at least 6 characters.
-pub(crate) fn follows_6(data: &[u8], start: usize, _end: usize) -> bool {
-    assignment_follows(data, start, 6)
+pub(crate) fn follows_6(data: &[u8], start: usize, _end: usize, memo: &mut HitMemo) -> bool {
+    memo.assignment_follows(data, start, 6)
 }
 
 #[cfg(test)]
@@ -353,6 +398,41 @@ mod tests {
         assert!(!names_secret("token_count", Family::Token));
         assert!(!names_secret("public_key", Family::ApiKey));
         assert!(!names_secret("monkey", Family::ApiKey));
+    }
+
+    #[test]
+    fn a_name_holding_many_keywords_is_read_once_not_once_per_keyword() {
+        let mut text = "token_secret_".repeat(20_000);
+        text.push_str("password = 'abcdefghijklmnop'\n");
+        text.push_str(&"api_token ".repeat(1000));
+        let data = text.as_bytes();
+        let mut memo = HitMemo::default();
+        let hits: Vec<usize> = ["token", "secret", "password"]
+            .iter()
+            .flat_map(|k| text.match_indices(k).map(|(i, _)| i))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert!(hits.len() > 40_000);
+        for &start in &hits {
+            for min in [12, 6] {
+                let remembered = memo.assignment_follows(data, start, min);
+                if start % 1009 == 0 || start > 20_000 * 13 {
+                    assert_eq!(
+                        remembered,
+                        assignment_follows(data, start, min),
+                        "at {start}"
+                    );
+                }
+            }
+        }
+        assert!(
+            memo.read <= data.len(),
+            "{} bytes read of {}",
+            memo.read,
+            data.len()
+        );
+        assert!(memo.assignment_follows(data, 0, 12));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use super::rule::{Rule, Window};
+use super::rule::{HitMemo, Rule, Window};
 
 /// The keyword automaton and, for each keyword, the rules that use it.
 #[derive(Debug)]
@@ -73,12 +73,13 @@ impl Prefilter {
         let mut open: Vec<Option<(usize, usize)>> = vec![None; rules.len()];
         if let Some(automaton) = &self.automaton {
             let mut lines = LineCursor::new(data);
+            let mut memo = HitMemo::default();
             for hit in automaton.find_iter(data) {
                 for &index in &self.rules_of[hit.pattern().as_usize()] {
                     let rule = &rules[index];
                     if rule
                         .hit_filter
-                        .is_some_and(|keep| !keep(data, hit.start(), hit.end()))
+                        .is_some_and(|keep| !keep(data, hit.start(), hit.end(), &mut memo))
                     {
                         continue;
                     }

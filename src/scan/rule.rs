@@ -6,13 +6,15 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::allow::RuleAllow;
 use super::checks::{self, Candidate};
+pub(crate) use super::generic::HitMemo;
 
 /// A post-match check: returns `true` to keep the candidate secret.
 pub(crate) type Check = fn(&Candidate<'_>) -> bool;
 
 /// A cheap test of one keyword hit (`data`, hit start, hit end) before its window is
-/// searched: returns `false` when the rule cannot match there.
-pub(crate) type HitFilter = fn(&[u8], usize, usize) -> bool;
+/// searched: returns `false` when the rule cannot match there. The memo carries what
+/// earlier hits of the same blob learnt, so the tests of all hits together stay linear.
+pub(crate) type HitFilter = fn(&[u8], usize, usize, &mut HitMemo) -> bool;
 
 /// The part of a blob searched around a keyword hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
