@@ -41,7 +41,8 @@ pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
 /// Rolls small packs together when they pile up; a failure leaves them as they are.
 fn consolidate(store: &Store, mut outcome: CommitOutcome) -> CommitOutcome {
     let durable_on = store.config().durability == Durability::Fsync;
-    if let Err(e) = repack::consolidate(store.repo(), durable_on) {
+    if let Err(e) = repack::consolidate(store.repo(), durable_on, store.config().stale_lock_bound())
+    {
         outcome
             .warnings
             .push(format!("small packs were not rolled together: {e}"));

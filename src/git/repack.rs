@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 pub const REPACK_LOCK_FILE: &str = "artifact-store-repack.lock";
 /// More packs than this and [`consolidate`] rolls the small ones together.
 pub const MAX_PACKS: usize = 24;
-/// A repack lock or staging file older than this was left by a killed process.
+/// A staging file older than this was left by a killed process. (The repack lock goes
+/// stale after the store's `stale_lock_seconds`, passed to [`consolidate`].)
 const STALE: Duration = Duration::from_secs(600);
 
 /// The objects of the packs at `stems`, to roll into one: whole entries are copied as they
@@ -90,13 +91,21 @@ pub fn count_packs(gitdir: &Path) -> usize {
 /// packs were rolled up (0 when nothing was due, or another process is doing it).
 ///
 /// The new pack is in place (and flushed, when `durable_on`) before any old one is
-/// removed, so every object stays readable throughout.
-pub fn consolidate(repo: &Repository, durable_on: bool) -> Result<usize> {
+/// removed, so every object stays readable throughout. A repack lock older than
+/// `lock_stale` was left by a killed commit and is removed first, due or not: it blocks no
+/// commit, only consolidation, and a leftover lock file should not outlive the bound. Two
+/// consolidations at once (one taking over a live but slow one's lock) cost work, not
+/// objects: each writes its new pack before it removes any.
+pub fn consolidate(repo: &Repository, durable_on: bool, lock_stale: Duration) -> Result<usize> {
     let gitdir = repo.path().to_path_buf();
+    let lock = gitdir.join(REPACK_LOCK_FILE);
+    if older_than(&lock, lock_stale) {
+        let _ = fs::remove_file(&lock);
+    }
     if count_packs(&gitdir) <= MAX_PACKS {
         return Ok(0);
     }
-    let Some(_lock) = RepackLock::acquire(&gitdir)? else {
+    let Some(_lock) = RepackLock::acquire(&gitdir, lock_stale)? else {
         return Ok(0);
     };
     let objects = gitdir.join("objects");
@@ -214,11 +223,15 @@ fn sweep_staging(staging: &Path) {
 }
 
 fn is_stale(path: &Path) -> bool {
+    older_than(path, STALE)
+}
+
+fn older_than(path: &Path, bound: Duration) -> bool {
     fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age > STALE)
+        .is_some_and(|age| age > bound)
 }
 
 /// [`REPACK_LOCK_FILE`], removed on drop.
@@ -226,7 +239,7 @@ struct RepackLock(PathBuf);
 
 impl RepackLock {
     /// Takes the lock; `None` when another live process holds it.
-    fn acquire(gitdir: &Path) -> Result<Option<RepackLock>> {
+    fn acquire(gitdir: &Path, stale: Duration) -> Result<Option<RepackLock>> {
         let path = gitdir.join(REPACK_LOCK_FILE);
         for _ in 0..2 {
             match fs::OpenOptions::new()
@@ -236,7 +249,7 @@ impl RepackLock {
             {
                 Ok(_) => return Ok(Some(RepackLock(path))),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !is_stale(&path) {
+                    if !older_than(&path, stale) {
                         return Ok(None);
                     }
                     let _ = fs::remove_file(&path);
@@ -257,6 +270,31 @@ impl Drop for RepackLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_repack_lock_is_removed_by_the_next_commit_a_fresh_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let lock = dir.path().join(REPACK_LOCK_FILE);
+        fs::write(&lock, "").unwrap();
+        assert_eq!(
+            consolidate(&repo, false, Duration::from_secs(60)).unwrap(),
+            0
+        );
+        assert!(lock.exists(), "a fresh lock belongs to a live roll-up");
+        let old = SystemTime::now() - Duration::from_secs(120);
+        fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(
+            consolidate(&repo, false, Duration::from_secs(60)).unwrap(),
+            0
+        );
+        assert!(!lock.exists(), "a killed roll-up's lock outlived the bound");
+    }
 
     fn pack(size: u64) -> PackOnDisk {
         PackOnDisk {
