@@ -549,7 +549,21 @@ fn stats_counts_what_the_store_holds() {
         (Some(2), Some(3), Some(5))
     );
     assert_eq!(st["prompt_tags"], 3);
-    assert!(st["loose_objects"].as_u64().unwrap() > 10);
+    // The object counts agree with git's own, whether commits wrote packs or loose objects.
+    let counts = env.git_in(&store, &["count-objects", "-v"]);
+    let git = |key: &str| -> u64 {
+        counts
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {counts}"))
+    };
+    assert_eq!(st["loose_objects"].as_u64(), Some(git("count")), "{counts}");
+    assert_eq!(st["packs"].as_u64(), Some(git("packs")), "{counts}");
+    assert!(
+        git("count") + git("in-pack") > 10,
+        "five versions hold more than ten objects: {counts}"
+    );
     assert_eq!(st["largest"][0]["branch"], "ai/generated/wf_a/t1");
     env.fsck(&store);
 }
