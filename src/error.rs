@@ -202,6 +202,15 @@ impl Error {
         }
     }
 
+    /// Whether the error is the filesystem under the store running out of space.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::Git { source, .. } => storage_full(source.message()),
+            Error::Io { source, .. } => storage_full(&source.to_string()),
+            _ => false,
+        }
+    }
+
     /// A hint for a full or read-only filesystem under the store.
     fn storage_hint(&self) -> Option<String> {
         let text = match self {
@@ -209,7 +218,7 @@ impl Error {
             Error::Io { source, .. } => source.to_string(),
             _ => return None,
         };
-        if text.contains("No space left on device") || text.contains("Disk quota exceeded") {
+        if storage_full(&text) {
             return Some(
                 "the filesystem holding the store is full: free space, then run the command again (a commit re-run with the same correlation id lands once)"
                     .to_string(),
@@ -302,6 +311,10 @@ pub fn display_url(url: &str) -> String {
         None => out.push_str(tail),
     }
     out
+}
+
+fn storage_full(text: &str) -> bool {
+    text.contains("No space left on device") || text.contains("Disk quota exceeded")
 }
 
 #[cfg(test)]

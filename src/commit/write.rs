@@ -8,7 +8,7 @@ use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, TagObject
 use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, pack, repack, tree};
+use crate::git::{cas, durable, pack, repack, reserve, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
 use crate::store::{rfc3339_utc, Store};
@@ -84,6 +84,12 @@ fn land_with(
     let mut time = store.commit_time()?;
     let mut landed_on = None;
     let mut tag_objects = TagObjects::default();
+    // Room for the tag refs once the branch has moved (`git::reserve`); a disk too full
+    // for it fails the commit here, before anything moves.
+    reserve::ensure(repo.path()).map_err(Error::io(
+        "failed to keep space in reserve for the refs in",
+        repo.path(),
+    ))?;
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
         if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
@@ -129,31 +135,47 @@ fn land_with(
         durable: durable_on,
         policy,
     };
-    let mut tags = vec![p.corr.to_string()];
     let expected = if p.force { old_corr_tag } else { None };
-    tagger
-        .create(
-            &p.corr.tag_ref(),
-            p.corr.as_str(),
-            commit,
-            tag_objects.corr,
-            expected,
-            &mut warnings,
-        )
-        .map_err(lost)?;
-    if let Some(prompt) = &p.prompt {
-        if tagger
-            .move_prompt(prompt, commit, tag_objects.prompt, false, &mut warnings)
-            .map_err(lost)?
-        {
-            tags.push(prompt.tag_name());
-        } else {
-            warnings.push(format!(
-                "{} already names a newer commit; left as it is",
-                prompt.tag_name()
-            ));
+    let write_tags = |warnings: &mut Vec<String>| -> Result<Vec<String>> {
+        let mut tags = vec![p.corr.to_string()];
+        // A second attempt finds the tag its first one wrote.
+        if crate::git::ref_target(repo, &p.corr.tag_ref())? != Some(commit) {
+            tagger
+                .create(
+                    &p.corr.tag_ref(),
+                    p.corr.as_str(),
+                    commit,
+                    tag_objects.corr,
+                    expected,
+                    warnings,
+                )
+                .map_err(lost)?;
         }
-    }
+        if let Some(prompt) = &p.prompt {
+            if tagger
+                .move_prompt(prompt, commit, tag_objects.prompt, false, warnings)
+                .map_err(lost)?
+            {
+                tags.push(prompt.tag_name());
+            } else {
+                warnings.push(format!(
+                    "{} already names a newer commit; left as it is",
+                    prompt.tag_name()
+                ));
+            }
+        }
+        Ok(tags)
+    };
+    let tags = match write_tags(&mut warnings) {
+        Err(e) if e.is_storage_full() && reserve::release(repo.path()) => {
+            warnings.push(
+                "the disk is full: the space kept in reserve finished the tags; free space before the next commit"
+                    .to_string(),
+            );
+            write_tags(&mut warnings)?
+        }
+        other => other?,
+    };
     warnings.extend(super::refpack::after_commit(store, commit));
     Ok(CommitOutcome {
         success: true,

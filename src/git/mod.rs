@@ -14,6 +14,7 @@ pub mod packfile;
 pub mod refscan;
 pub mod reftx;
 pub mod repack;
+pub mod reserve;
 pub mod swap;
 pub mod tree;
 
