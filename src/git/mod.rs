@@ -102,3 +102,21 @@ pub fn explain_lost_write(repo: &Repository, e: crate::error::Error) -> crate::e
         Err(io) => crate::error::Error::io("failed to write objects into", objects)(io),
     }
 }
+
+/// Fixtures shared by this module's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use git2::{Oid, Repository};
+
+    /// A bare repository in a temp dir holding one commit of the empty tree.
+    pub fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let sig = git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1, 0)).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let commit = repo.commit(None, &sig, &sig, "c\n", &tree, &[]).unwrap();
+        drop(tree);
+        (dir, repo, commit)
+    }
+}

@@ -494,17 +494,13 @@ mod tests {
     }
 
     fn repo() -> (tempfile::TempDir, Repository, Oid, Oid) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(dir.path()).unwrap();
+        let (dir, repo, commit) = crate::git::testing::repo_with_commit();
         let sig = git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1, 0)).unwrap();
-        let tree = repo.treebuilder(None).unwrap().write().unwrap();
-        let tree = repo.find_tree(tree).unwrap();
-        let commit = repo.commit(None, &sig, &sig, "c\n", &tree, &[]).unwrap();
         let object = repo.find_object(commit, None).unwrap();
         let tag = repo
             .tag_annotation_create("v1", &object, &sig, "v1\n")
             .unwrap();
-        drop((tree, object));
+        drop(object);
         (dir, repo, commit, tag)
     }
 

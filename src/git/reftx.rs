@@ -315,17 +315,7 @@ impl gix_object::Find for OdbFind<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(dir.path()).unwrap();
-        let sig = git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1, 0)).unwrap();
-        let tree = repo.treebuilder(None).unwrap().write().unwrap();
-        let tree = repo.find_tree(tree).unwrap();
-        let commit = repo.commit(None, &sig, &sig, "c\n", &tree, &[]).unwrap();
-        drop(tree);
-        (dir, repo, commit)
-    }
+    use crate::git::testing::repo_with_commit;
 
     fn opts(mode: Mode) -> TxOptions {
         TxOptions {

@@ -78,17 +78,7 @@ fn check_no_collision(repo: &Repository, refname: &str) -> Result<(), git2::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(dir.path()).unwrap();
-        let sig = git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1, 0)).unwrap();
-        let tree = repo.treebuilder(None).unwrap().write().unwrap();
-        let tree = repo.find_tree(tree).unwrap();
-        let commit = repo.commit(None, &sig, &sig, "c\n", &tree, &[]).unwrap();
-        drop(tree);
-        (dir, repo, commit)
-    }
+    use crate::git::testing::repo_with_commit;
 
     fn pack_refs(repo: &Repository) {
         let status = std::process::Command::new("git")
