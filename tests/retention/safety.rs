@@ -222,14 +222,16 @@ fn apply_while_others_commit_prunes_nothing_new_and_nothing_comes_back() {
         assert!(trash.contains(r), "{r} is in the trash");
     }
     assert_eq!(trash.len(), moved.len());
+    // The 1,500 loose load tags end up packed: by this gc, or by a concurrent commit that
+    // found over 1,000 loose refs before the gc took its lock (`commit::refpack`).
     assert!(
-        applied["applied"]["packed_refs"].as_u64().unwrap() >= 1500,
-        "loose refs were packed"
+        applied["applied"]["packed_refs"].as_u64().is_some(),
+        "{applied}"
     );
-    assert!(
-        !store.join("refs/tags/load-0001").exists(),
-        "packed, so no loose file"
-    );
+    let still_loose = (0..1500)
+        .filter(|i| store.join(format!("refs/tags/load-{i:04}")).exists())
+        .count();
+    assert_eq!(still_loose, 0, "loose load tags left after gc --apply");
     assert_eq!(env.git_in(&store, &["rev-parse", "load-0001"]), tip);
     env.fsck(&store);
 }
