@@ -381,14 +381,7 @@ fn a_stale_tag_lock_left_by_a_killed_commit_does_not_stop_the_tag_repair() {
     let commit = commit_small(&env, &store, "one", EPOCH);
     env.git_in(&store, &["update-ref", "-d", "refs/tags/corr_one"]);
     let lock = store.join("refs/tags/corr_one.lock");
-    std::fs::write(&lock, "").unwrap();
-    let old = std::time::SystemTime::now() - Duration::from_secs(STALE_SECS + 60);
-    std::fs::File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    common::old_lock(&lock, Duration::from_secs(STALE_SECS + 60));
     let round = Round {
         store: &store,
         task: "t",

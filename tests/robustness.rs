@@ -102,14 +102,8 @@ fn a_stale_lock_left_by_a_killed_process_is_removed_with_a_warning() {
     let f = env.write("a.txt", "1\n");
     env.run(&commit_args(s, "c1", &[f.to_str().unwrap()])).ok();
     let lock = store.join("refs/heads/ai/generated/wf/t.lock");
-    std::fs::write(&lock, "").unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    common::old_lock(&lock, hour);
     std::fs::write(&f, "2\n").unwrap();
     let run = env.run(&commit_args(s, "c2", &[f.to_str().unwrap()])).ok();
     assert!(
@@ -133,14 +127,8 @@ fn a_ref_lock_of_a_live_gc_is_never_broken_however_old() {
     let f = env.write("a.txt", "1\n");
     env.run(&commit_args(s, "c1", &[f.to_str().unwrap()])).ok();
     let lock = store.join("refs/heads/ai/generated/wf/t.lock");
-    std::fs::write(&lock, "").unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    common::old_lock(&lock, hour);
     let gc_lock = store.join("artifact-store-gc.lock");
     std::fs::write(&gc_lock, "").unwrap();
     let before = env.git_in(&store, &["for-each-ref"]);
@@ -154,12 +142,7 @@ fn a_ref_lock_of_a_live_gc_is_never_broken_however_old() {
     assert_eq!(env.git_in(&store, &["for-each-ref"]), before);
 
     // Once the gc lock stops being refreshed for the stale bound, the ref lock is fair game.
-    std::fs::File::options()
-        .write(true)
-        .open(&gc_lock)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    common::backdate(&gc_lock, hour);
     let run = env.run(&args).ok();
     assert!(
         run.stderr.contains("removed a stale lock"),

@@ -380,3 +380,20 @@ pub fn has_ref(env: &Env, repo: &Path, refname: &str) -> bool {
     .code
         == 0
 }
+
+/// Sets the mtime of `path` to `age` ago: a lock a dead process stopped touching.
+pub fn backdate(path: &Path, age: std::time::Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+/// Creates an empty lock file at `path` (and its directories), last touched `age` ago.
+pub fn old_lock(path: &Path, age: std::time::Duration) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, "").unwrap();
+    backdate(path, age);
+}

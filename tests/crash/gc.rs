@@ -280,14 +280,7 @@ fn gc_apply_killed_at_random_moments_loses_no_version_and_the_next_gc_and_commit
 
 /// Creates `lock` (and its directory) with its mtime a minute in the past.
 fn stale_lock(lock: &Path) {
-    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    std::fs::write(lock, "").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(lock)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
-        .unwrap();
+    super::common::old_lock(lock, Duration::from_secs(60));
 }
 
 #[test]
