@@ -136,10 +136,10 @@ fn land_with(
         policy,
     };
     let expected = if p.force { old_corr_tag } else { None };
-    let write_tags = |warnings: &mut Vec<String>| -> Result<Vec<String>> {
+    let write_tags = |retry: bool, warnings: &mut Vec<String>| -> Result<Vec<String>> {
         let mut tags = vec![p.corr.to_string()];
-        // A second attempt finds the tag its first one wrote.
-        if crate::git::ref_target(repo, &p.corr.tag_ref())? != Some(commit) {
+        // A retry may find the tag its first attempt wrote.
+        if !retry || crate::git::ref_target(repo, &p.corr.tag_ref())? != Some(commit) {
             tagger
                 .create(
                     &p.corr.tag_ref(),
@@ -166,13 +166,13 @@ fn land_with(
         }
         Ok(tags)
     };
-    let tags = match write_tags(&mut warnings) {
+    let tags = match write_tags(false, &mut warnings) {
         Err(e) if e.is_storage_full() && reserve::release(repo.path()) => {
             warnings.push(
                 "the disk is full: the space kept in reserve finished the tags; free space before the next commit"
                     .to_string(),
             );
-            write_tags(&mut warnings)?
+            write_tags(true, &mut warnings)?
         }
         other => other?,
     };
