@@ -5,13 +5,14 @@
 //! written; [`write`] then lands it. The correlation id is the idempotency key.
 
 mod blobs;
+mod group;
 mod large;
 mod load;
 pub mod refpack;
 mod tags;
 mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -143,15 +144,109 @@ impl Store {
         let push = request.require_push || request.push.unwrap_or(self.config().auto_push);
         let require_push = request.require_push;
         let prepared = self.prepare(request)?;
-        let outcome = match self.find_existing(&prepared)? {
-            Some(existing) if existing.same_content => self.duplicate(&prepared, &existing),
-            Some(existing) if !prepared.force => Err(conflict(&prepared, &existing)),
-            _ => write::land(self, prepared),
-        }?;
+        let outcome = self.settle(prepared)?;
         if push {
             return self.push_after_commit(outcome, require_push);
         }
         Ok(outcome)
+    }
+
+    /// Commits several artifact sets, in order, as [`Store::commit`] would one after the
+    /// other; returns one result per request, in request order.
+    ///
+    /// Consecutive small sets (up to 2 MiB, new correlation ids, not forced) land as a
+    /// group: their objects in one pack, flushed once, then one branch update each. A set
+    /// that cannot join (large, forced, a correlation id already in the group) lands on its
+    /// own after the group before it, so sets on one branch land in the order given. Every
+    /// set is checked and scanned on its own, and fails on its own.
+    pub fn commit_batch(&self, requests: Vec<CommitRequest>) -> Vec<Result<CommitOutcome>> {
+        let mut results: Vec<Option<Result<CommitOutcome>>> = std::iter::repeat_with(|| None)
+            .take(requests.len())
+            .collect();
+        let mut pushes = Vec::with_capacity(requests.len());
+        let mut group: Vec<(usize, Prepared)> = Vec::new();
+        let mut group_ids: HashSet<CorrelationId> = HashSet::new();
+        let mut group_bytes = 0;
+        for (i, request) in requests.into_iter().enumerate() {
+            pushes.push((
+                request.require_push || request.push.unwrap_or(self.config().auto_push),
+                request.require_push,
+            ));
+            let prepared = match self.prepare(request) {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            let bytes = blobs::set_bytes(&prepared);
+            let eligible = write::packable(&prepared) && !prepared.force;
+            let fits = !group_ids.contains(&prepared.corr)
+                && group_bytes + bytes <= group::GROUP_MAX_BYTES;
+            if !eligible || !fits {
+                self.land_members(std::mem::take(&mut group), &mut results);
+                group_ids.clear();
+                group_bytes = 0;
+            }
+            if eligible {
+                group_ids.insert(prepared.corr.clone());
+                group_bytes += bytes;
+                group.push((i, prepared));
+            } else {
+                results[i] = Some(self.settle(prepared));
+            }
+        }
+        self.land_members(group, &mut results);
+        results
+            .into_iter()
+            .zip(pushes)
+            .map(|(result, (push, require))| {
+                let outcome = result.expect("every request has a result")?;
+                if push {
+                    return self.push_after_commit(outcome, require);
+                }
+                Ok(outcome)
+            })
+            .collect()
+    }
+
+    /// Settles a group's duplicates and conflicts, then lands the rest together.
+    fn land_members(
+        &self,
+        members: Vec<(usize, Prepared)>,
+        results: &mut [Option<Result<CommitOutcome>>],
+    ) {
+        let mut fresh = Vec::with_capacity(members.len());
+        for (i, prepared) in members {
+            match self.find_existing(&prepared) {
+                Ok(None) => fresh.push((i, prepared)),
+                Ok(Some(existing)) => results[i] = Some(self.settle_existing(&prepared, &existing)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        for (i, result) in group::land_group(self, fresh) {
+            results[i] = Some(result);
+        }
+    }
+
+    /// Lands a prepared set, or finds it already committed.
+    pub(crate) fn settle(&self, prepared: Prepared) -> Result<CommitOutcome> {
+        match self.find_existing(&prepared)? {
+            Some(existing) if existing.same_content || !prepared.force => {
+                self.settle_existing(&prepared, &existing)
+            }
+            _ => write::land(self, prepared),
+        }
+    }
+
+    /// The outcome of an unforced set whose correlation id is already committed: a
+    /// duplicate when the content is the same, else a conflict.
+    fn settle_existing(&self, prepared: &Prepared, existing: &Existing) -> Result<CommitOutcome> {
+        if existing.same_content {
+            self.duplicate(prepared, existing)
+        } else {
+            Err(conflict(prepared, existing))
+        }
     }
 
     /// Pushes a landed commit; a failed push is a warning unless `require_push`.

@@ -309,7 +309,7 @@ fn sigterm_and_sigint_finish_the_event_in_hand_acknowledge_it_and_exit_zero() {
     let store = env.store();
     let names = Names::new("signals");
     let mut con = redis.con();
-    let all: BTreeSet<String> = (0..30).map(|i| format!("corr_s{i:02}")).collect();
+    let all: BTreeSet<String> = (0..80).map(|i| format!("corr_s{i:02}")).collect();
     for (i, corr) in all.iter().enumerate() {
         let event = test_passed(corr, &format!("t{}", i % 3), artifacts(&env, corr, corr));
         publish(&mut con, &names.input, &event.to_string());

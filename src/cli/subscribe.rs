@@ -28,7 +28,8 @@ use super::Ctx;
 /// the subscriber is away are lost.
 ///
 /// Logs go to stderr, one line per event and a totals line every --totals-every seconds.
-/// SIGINT/SIGTERM finish the event in hand, acknowledge it and exit 0.
+/// SIGINT/SIGTERM finish the events in hand (one batch per worker), acknowledge them and
+/// exit 0; entries read but not yet in hand stay pending for the next start.
 ///
 /// Example:
 ///   artifact-store --repo /srv/artifacts.git subscribe --artifacts-root /srv/runs
@@ -80,6 +81,11 @@ pub struct SubscribeArgs {
     /// Worker threads, each with its own store handle; one task's events stay in order on one.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     workers: u64,
+    /// Deliveries one worker commits together when events arrive faster than they are
+    /// committed: their small artifact sets share one pack and one set of disk flushes.
+    /// Each event still succeeds or fails on its own. 1 commits one at a time.
+    #[arg(long, value_name = "N", default_value_t = events::DEFAULT_BATCH as u64, value_parser = clap::value_parser!(u64).range(1..=256))]
+    batch: u64,
     /// Claim entries pending longer than this from any consumer (a dead one, or this one
     /// after a failure that may pass); keep it above the slowest commit.
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
@@ -147,6 +153,7 @@ fn options(args: &SubscribeArgs) -> SubscribeOptions {
         .unwrap_or_else(|| format!("{}:dlq", args.input));
     options.max_deliveries = args.max_deliveries;
     options.max_events = args.max_events;
+    options.batch = args.batch as usize;
     options.claim_idle = Duration::from_millis(args.claim_idle_ms);
     options.claim_every = Duration::from_millis(args.claim_every_ms);
     options.totals_every = (args.totals_every > 0).then(|| Duration::from_secs(args.totals_every));

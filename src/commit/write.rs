@@ -28,26 +28,29 @@ pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
 /// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
 /// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
 pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
-    // A streamed file (above 8 MiB) is never held in memory, so never in a pack.
-    if super::blobs::set_bytes(&p) > PACK_MAX_BYTES || p.files.iter().any(|f| f.large.is_some()) {
+    if !packable(&p) {
         return land_with(store, p, None);
     }
-    let landed = pack::with_writer(store.repo().path(), |writer| {
+    let mut landed = pack::with_writer(store.repo().path(), |writer| {
         land_with(store, p, Some(writer))
     })?;
-    Ok(consolidate(store, landed))
+    landed.warnings.extend(consolidate(store));
+    Ok(landed)
 }
 
-/// Rolls small packs together when they pile up; a failure leaves them as they are.
-fn consolidate(store: &Store, mut outcome: CommitOutcome) -> CommitOutcome {
+/// Whether a set is written as a pack: small, and no streamed file (above 8 MiB), which
+/// is never held in memory.
+pub(super) fn packable(p: &Prepared) -> bool {
+    super::blobs::set_bytes(p) <= PACK_MAX_BYTES && p.files.iter().all(|f| f.large.is_none())
+}
+
+/// Rolls small packs together when they pile up; returns a warning when that failed (the
+/// packs stay as they are).
+pub(super) fn consolidate(store: &Store) -> Option<String> {
     let durable_on = store.config().durability == Durability::Fsync;
-    if let Err(e) = repack::consolidate(store.repo(), durable_on, store.config().stale_lock_bound())
-    {
-        outcome
-            .warnings
-            .push(format!("small packs were not rolled together: {e}"));
-    }
-    outcome
+    repack::consolidate(store.repo(), durable_on, store.config().stale_lock_bound())
+        .err()
+        .map(|e| format!("small packs were not rolled together: {e}"))
 }
 
 fn land_with(
@@ -65,17 +68,7 @@ fn land_with(
     }
     .map_err(lost)?;
     let mut written = blobs.clone();
-    let mut leaves = Vec::with_capacity(p.files.len() + 1);
-    for (loaded, oid) in p.files.iter().zip(blobs) {
-        let mode = match loaded.file.kind {
-            EntryKind::Symlink { .. } => tree::MODE_LINK,
-            EntryKind::File {
-                executable: true, ..
-            } => tree::MODE_EXEC,
-            EntryKind::File { .. } => tree::MODE_FILE,
-        };
-        leaves.push((loaded.file.target.clone(), oid, mode));
-    }
+    let leaves = leaves_of(&p, blobs);
     let branch_ref = store.config().prefix().task_ref(&p.workflow, &p.task);
     let base_ref = crate::refs::branch_ref(&store.config().base_branch);
     let old_corr_tag = crate::git::ref_oid(repo, &p.corr.tag_ref())?;
@@ -123,15 +116,70 @@ fn land_with(
         ControlFlow::Continue(done) => done,
         ControlFlow::Break(Stop::CorrelationTaken) => return store.commit_after_race(p),
     };
+    let landed = Landed {
+        commit,
+        report,
+        new_branch: landed_on.is_none(),
+        tag_objects,
+        time,
+        old_corr_tag,
+    };
+    finish(store, &p, landed)
+}
+
+/// The tree entries of a set's files, in file order, from their blob ids.
+pub(super) fn leaves_of(p: &Prepared, blobs: Vec<Oid>) -> Vec<(String, Oid, i32)> {
+    let mut leaves = Vec::with_capacity(p.files.len() + 1);
+    for (loaded, oid) in p.files.iter().zip(blobs) {
+        let mode = match loaded.file.kind {
+            EntryKind::Symlink { .. } => tree::MODE_LINK,
+            EntryKind::File {
+                executable: true, ..
+            } => tree::MODE_EXEC,
+            EntryKind::File { .. } => tree::MODE_FILE,
+        };
+        leaves.push((loaded.file.target.clone(), oid, mode));
+    }
+    leaves
+}
+
+/// A commit whose branch has just moved to it; its tags are still to be written.
+pub(super) struct Landed {
+    pub(super) commit: Oid,
+    pub(super) report: cas::CasReport,
+    /// The branch did not exist before.
+    pub(super) new_branch: bool,
+    pub(super) tag_objects: TagObjects,
+    pub(super) time: git2::Time,
+    /// What the correlation tag named before, for a forced commit.
+    pub(super) old_corr_tag: Option<Oid>,
+}
+
+/// After the branch moved: flushes its ref, writes the tags (with the reserve's help on a
+/// full disk) and now and then packs the loose refs.
+pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<CommitOutcome> {
+    let repo = store.repo();
+    let durable_on = store.config().durability == Durability::Fsync;
+    let lost = |e| crate::git::explain_lost_write(repo, e);
+    let branch_ref = store.config().prefix().task_ref(&p.workflow, &p.task);
+    let policy = lock_policy(store);
+    let Landed {
+        commit,
+        report,
+        new_branch,
+        tag_objects,
+        time,
+        old_corr_tag,
+    } = landed;
     if durable_on {
-        durable::sync_ref(repo, &branch_ref, landed_on.is_none())?;
+        durable::sync_ref(repo, &branch_ref, new_branch)?;
     }
     let mut warnings = p.warnings.clone();
     warnings.extend(stale_lock_warnings(&report));
     let tagger = Tagger {
         repo,
         sig: store.signature(&time)?,
-        subject: subject(&p),
+        subject: subject(p),
         durable: durable_on,
         policy,
     };
@@ -224,7 +272,7 @@ fn seal_pack(
 
 impl Store {
     /// Settles a request whose correlation id another writer committed while this one ran.
-    fn commit_after_race(&self, p: Prepared) -> Result<CommitOutcome> {
+    pub(super) fn commit_after_race(&self, p: Prepared) -> Result<CommitOutcome> {
         match self.find_existing(&p)? {
             Some(existing) if existing.same_content => self.duplicate(&p, &existing),
             Some(existing) => Err(super::conflict(&p, &existing)),
@@ -240,7 +288,7 @@ pub(super) fn subject(p: &Prepared) -> String {
     format!("artifacts({}/{}): {}", p.workflow, p.task, p.corr)
 }
 
-fn build_commit(
+pub(super) fn build_commit(
     store: &Store,
     repo: &Repository,
     p: &Prepared,

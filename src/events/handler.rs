@@ -94,46 +94,84 @@ impl Handler {
 
     /// Handles one envelope given as JSON bytes.
     pub fn handle(&self, payload: &[u8]) -> Handled {
+        self.handle_batch(&[payload])
+            .pop()
+            .expect("one handled event per payload")
+    }
+
+    /// Handles several envelopes, in order, as [`Handler::handle`] would one after the
+    /// other; their commits go through [`Store::commit_batch`], so small artifact sets
+    /// share one pack and one set of flushes. Each event succeeds or fails on its own.
+    pub fn handle_batch(&self, payloads: &[&[u8]]) -> Vec<Handled> {
         let start = Instant::now();
-        let (envelope, outcome) = match Envelope::parse(payload) {
-            Ok(envelope) if payload.len() > MAX_EVENT_BYTES => {
-                let error = EventError::TooLarge {
-                    size: payload.len(),
-                    max: MAX_EVENT_BYTES,
-                };
-                (Some(envelope), Outcome::Failed(error))
-            }
-            Ok(envelope) => {
-                let outcome = self.handle_envelope(&envelope);
-                (Some(envelope), outcome)
-            }
-            Err(e) => (None, Outcome::Failed(e)),
-        };
-        Handled {
-            envelope,
-            outcome,
-            elapsed: start.elapsed(),
+        let mut planned = Vec::with_capacity(payloads.len());
+        let mut requests = Vec::new();
+        for payload in payloads {
+            let (envelope, plan) = match Envelope::parse(payload) {
+                Ok(envelope) if payload.len() > MAX_EVENT_BYTES => {
+                    let error = EventError::TooLarge {
+                        size: payload.len(),
+                        max: MAX_EVENT_BYTES,
+                    };
+                    (Some(envelope), Err(Outcome::Failed(error)))
+                }
+                Ok(envelope) => {
+                    let plan = self.plan(&envelope);
+                    (Some(envelope), plan)
+                }
+                Err(e) => (None, Err(Outcome::Failed(e))),
+            };
+            let outcome = match plan {
+                Ok(request) => {
+                    requests.push(request);
+                    None
+                }
+                Err(outcome) => Some(outcome),
+            };
+            planned.push((envelope, outcome));
         }
+        let mut commits = self.store.commit_batch(requests).into_iter();
+        planned
+            .into_iter()
+            .map(|(envelope, outcome)| {
+                let outcome = outcome.unwrap_or_else(|| {
+                    match commits.next().expect("one commit result per request") {
+                        Ok(done) => Outcome::Committed(done),
+                        Err(e) => Outcome::Failed(EventError::Store(e)),
+                    }
+                });
+                Handled {
+                    envelope,
+                    outcome,
+                    elapsed: start.elapsed(),
+                }
+            })
+            .collect()
     }
 
     /// Handles an envelope already parsed.
     pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
-        let status = match envelope.kind() {
-            EventKind::TestPassed => TestStatus::Passed,
-            EventKind::TestFailed if self.commit_failed => TestStatus::Failed,
-            EventKind::TestFailed | EventKind::Other(_) => {
-                return Outcome::Ignored {
-                    event_type: envelope.event_type.clone(),
-                }
-            }
-        };
-        match self.request(envelope, status) {
+        match self.plan(envelope) {
             Ok(request) => match self.store.commit(request) {
                 Ok(done) => Outcome::Committed(done),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
-            Err(e) => Outcome::Failed(e),
+            Err(outcome) => outcome,
         }
+    }
+
+    /// The commit an envelope asks for, or the outcome when it asks for none.
+    fn plan(&self, envelope: &Envelope) -> Result<CommitRequest, Outcome> {
+        let status = match envelope.kind() {
+            EventKind::TestPassed => TestStatus::Passed,
+            EventKind::TestFailed if self.commit_failed => TestStatus::Failed,
+            EventKind::TestFailed | EventKind::Other(_) => {
+                return Err(Outcome::Ignored {
+                    event_type: envelope.event_type.clone(),
+                })
+            }
+        };
+        self.request(envelope, status).map_err(Outcome::Failed)
     }
 
     /// Builds the commit request of an event: ids, artifacts under the root, metadata.

@@ -39,6 +39,11 @@ pub use log::{EventLine, EventLog, Totals};
 
 use crate::error::{Error, Result};
 
+/// Deliveries one worker commits together by default: their small artifact sets share one
+/// pack and one set of flushes (`Store::commit_batch`). Under a light load a batch is the
+/// one delivery there is.
+pub const DEFAULT_BATCH: usize = 16;
+
 /// How events arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -77,6 +82,8 @@ pub struct SubscribeOptions {
     pub totals_every: Option<Duration>,
     /// Longest wait of one blocking read; the response timeout is above it.
     pub block: Duration,
+    /// Most deliveries one worker commits together; 1 commits them one at a time.
+    pub batch: usize,
 }
 
 impl SubscribeOptions {
@@ -96,6 +103,7 @@ impl SubscribeOptions {
             claim_every: Duration::from_secs(5),
             totals_every: Some(Duration::from_secs(60)),
             block: Duration::from_secs(1),
+            batch: DEFAULT_BATCH,
         }
     }
 }
@@ -140,6 +148,11 @@ pub fn subscribe(
 ) -> Result<Totals> {
     if handlers.is_empty() {
         return Err(Error::InvalidInput("at least one handler is needed".into()));
+    }
+    if options.batch == 0 {
+        return Err(Error::InvalidInput(
+            "the batch size must be at least 1".into(),
+        ));
     }
     if options.max_deliveries == 0 {
         return Err(Error::InvalidInput(

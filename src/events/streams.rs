@@ -16,8 +16,6 @@ use super::worker::{Job, Pool};
 use super::Shared;
 use crate::error::{Error, Result};
 
-/// Entries read per call, per worker.
-const BATCH_PER_WORKER: usize = 4;
 /// Most XAUTOCLAIM rounds in one pass.
 const CLAIM_ROUNDS: usize = 16;
 
@@ -86,7 +84,8 @@ impl Reader<'_> {
     }
 
     fn batch(&self) -> usize {
-        let batch = (BATCH_PER_WORKER * self.workers) as u64;
+        // A batch for every worker.
+        let batch = (self.shared.options.batch * self.workers) as u64;
         self.remaining().map_or(batch, |r| r.min(batch)) as usize
     }
 

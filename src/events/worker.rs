@@ -1,9 +1,11 @@
 //! Worker threads: each owns a [`Handler`] (so its own `Store`) and a Redis connection for
 //! answers. Events of one task always go to the same worker, so they commit in order.
 //!
-//! For each delivery: handle, then write the answer, the dead-letter entry (if any) and the
-//! acknowledgement in one MULTI/EXEC, retried across outages. Nothing is acknowledged
-//! before its answer is written.
+//! A worker takes what is queued for it, up to `batch` deliveries, and handles them
+//! as one batch ([`Handler::handle_batch`]: small artifact sets share one pack and one set
+//! of flushes). Then it writes every answer, dead-letter entry and acknowledgement of the
+//! batch in one MULTI/EXEC, retried across outages. Nothing is acknowledged before its
+//! answer is written. Under a light load a batch is one delivery, handled at once.
 
 use std::hash::{Hash, Hasher};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -18,8 +20,6 @@ use super::handler::failure_event;
 use super::log::{Count, EventLine};
 use super::{Envelope, EventError, Handled, Handler, Outcome, Shared, Transport};
 
-/// Jobs queued per worker beyond the one in hand.
-const QUEUE: usize = 2;
 /// Events between two reopenings of a worker's repository (see `Store::reopen`).
 const REOPEN_EVERY: u32 = 256;
 /// Attempts to write an answer once a stop is asked for, before leaving it pending.
@@ -50,7 +50,8 @@ impl Pool {
     ) -> Pool {
         let mut senders = Vec::with_capacity(handlers.len());
         for handler in handlers {
-            let (tx, rx) = sync_channel(QUEUE);
+            // Queued beyond those in hand: the next batch.
+            let (tx, rx) = sync_channel(shared.options.batch);
             senders.push(tx);
             scope.spawn(move || run(handler, rx, shared));
         }
@@ -81,9 +82,22 @@ impl Pool {
 fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
     let mut answers = Answers { shared, con: None };
     let mut since_reopen = 0;
-    for job in jobs {
-        process(&handler, &mut answers, job, shared);
-        since_reopen += 1;
+    let streams = shared.options.transport == Transport::Streams;
+    while let Ok(first) = jobs.recv() {
+        if streams && shared.stopping() {
+            // Queued, not in hand: left pending, this consumer takes it up first next time.
+            shared.done_with(&first.id);
+            continue;
+        }
+        let mut batch = vec![first];
+        while batch.len() < shared.options.batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        since_reopen += batch.len() as u32;
+        process(&handler, &mut answers, batch, shared);
         // A failed reopening keeps the handle in use; the next one tries again.
         if since_reopen >= REOPEN_EVERY && handler.reopen_store().is_ok() {
             since_reopen = 0;
@@ -96,41 +110,78 @@ struct DeadLetter<'e> {
     error: &'e EventError,
 }
 
-fn process(handler: &Handler, answers: &mut Answers<'_>, mut job: Job, shared: &Shared<'_>) {
-    let start = Instant::now();
-    if let Some((handled, dead)) = attempt(handler, &mut job, shared, start) {
-        let dead_error = match (&handled.outcome, dead) {
-            (Outcome::Failed(e), true) => Some(DeadLetter { error: e }),
+/// One delivery with its answer decided.
+struct Decided {
+    job: Job,
+    handled: Handled,
+    dead: bool,
+}
+
+impl Decided {
+    fn dead_letter(&self) -> Option<DeadLetter<'_>> {
+        match (&self.handled.outcome, self.dead) {
+            (Outcome::Failed(error), true) => Some(DeadLetter { error }),
             _ => None,
-        };
-        let reply = match &dead_error {
+        }
+    }
+
+    fn reply(&self, shared: &Shared<'_>) -> Option<Value> {
+        match self.dead_letter() {
             Some(d) => Some(failure_event(
-                handled.envelope.as_ref(),
+                self.handled.envelope.as_ref(),
                 d.error,
                 Some(&shared.options.dead_letter),
             )),
-            None => handled.reply(),
-        };
-        if answers.deliver(&job, reply.as_ref(), dead_error.as_ref()) {
-            let name = if dead {
-                "dead_lettered"
-            } else {
-                handled.outcome_name()
-            };
-            count(shared, name);
-            log_line(shared, &job, &handled, name, start);
+            None => self.handled.reply(),
         }
     }
-    shared.done_with(&job.id);
+}
+
+fn process(handler: &Handler, answers: &mut Answers<'_>, batch: Vec<Job>, shared: &Shared<'_>) {
+    let start = Instant::now();
+    let max = shared.options.max_deliveries;
+    // The first attempt of every delivery that gets one, as one batch.
+    let fresh: Vec<&[u8]> = batch
+        .iter()
+        .filter(|job| job.deliveries <= max)
+        .filter_map(|job| job.payload.as_deref())
+        .collect();
+    let mut firsts = handler.handle_batch(&fresh).into_iter();
+    let mut decided = Vec::with_capacity(batch.len());
+    for mut job in batch {
+        let first = match &job.payload {
+            Some(_) if job.deliveries <= max => firsts.next(),
+            _ => None,
+        };
+        match attempt(handler, &mut job, shared, start, first) {
+            Some((handled, dead)) => decided.push(Decided { job, handled, dead }),
+            None => shared.done_with(&job.id),
+        }
+    }
+    let delivered = answers.deliver(&decided);
+    for (d, delivered) in decided.iter().zip(delivered) {
+        if delivered {
+            let name = if d.dead {
+                "dead_lettered"
+            } else {
+                d.handled.outcome_name()
+            };
+            count(shared, name);
+            log_line(shared, &d.job, &d.handled, name, start);
+        }
+        shared.done_with(&d.job.id);
+    }
 }
 
 /// Handles a job until it has an answer: `(handled, dead-letter it)`; `None` when it is
 /// left unacknowledged for redelivery. Pub/sub has no redelivery, so it retries here.
+/// `first` is the first attempt, when the batch made it.
 fn attempt(
     handler: &Handler,
     job: &mut Job,
     shared: &Shared<'_>,
     start: Instant,
+    mut first: Option<Handled>,
 ) -> Option<(Handled, bool)> {
     let options = shared.options;
     let in_place = options.transport == Transport::PubSub;
@@ -143,9 +194,10 @@ fn attempt(
             };
             return Some((handled_without(job, error), true));
         }
-        let handled = match &job.payload {
-            Some(payload) => handler.handle(payload),
-            None => handled_without(job, EventError::NoEventField),
+        let handled = match (first.take(), &job.payload) {
+            (Some(handled), _) => handled,
+            (None, Some(payload)) => handler.handle(payload),
+            (None, None) => handled_without(job, EventError::NoEventField),
         };
         if !handled.retryable() {
             return Some((handled, false));
@@ -219,6 +271,15 @@ fn log_line(
     });
 }
 
+/// How writing a batch's answers ended.
+enum Delivery {
+    Written,
+    /// Redis stayed away while stopping; the entries stay pending.
+    GaveUp,
+    /// Redis answered with an error.
+    Refused(redis::RedisError),
+}
+
 /// Writes answers, dead-letter entries and acknowledgements on the worker's connection.
 struct Answers<'a> {
     shared: &'a Shared<'a>,
@@ -226,21 +287,57 @@ struct Answers<'a> {
 }
 
 impl Answers<'_> {
-    /// Writes everything for `job`, retrying across outages; false when it gave up.
-    fn deliver(&mut self, job: &Job, reply: Option<&Value>, dead: Option<&DeadLetter<'_>>) -> bool {
+    /// Writes everything for a batch in one transaction, retrying across outages; returns,
+    /// per delivery, whether its answer is written. When Redis refuses the transaction
+    /// (not an outage), each delivery is tried on its own, so one bad entry holds no other.
+    fn deliver(&mut self, decided: &[Decided]) -> Vec<bool> {
         let shared = self.shared;
-        let nothing_to_write = reply.is_none() && dead.is_none();
-        if nothing_to_write && shared.options.transport == Transport::PubSub {
-            return true;
+        let writes: Vec<bool> = decided.iter().map(|d| self.writes_something(d)).collect();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (d, _) in decided.iter().zip(&writes).filter(|(_, w)| **w) {
+            self.add_commands(&mut pipe, d);
         }
-        let pipe = self.pipeline(job, reply, dead);
+        if !writes.contains(&true) {
+            return vec![true; decided.len()];
+        }
+        let label = match decided {
+            [one] => format!("entry {}", one.job.id),
+            many => format!("{} entries", many.len()),
+        };
+        match self.run_until_done(&pipe, &label) {
+            Delivery::Written => vec![true; decided.len()],
+            Delivery::GaveUp => writes.iter().map(|w| !w).collect(),
+            Delivery::Refused(_) if decided.len() > 1 => decided
+                .iter()
+                .zip(&writes)
+                .map(|(d, w)| !w || self.deliver(std::slice::from_ref(d))[0])
+                .collect(),
+            Delivery::Refused(e) => {
+                shared
+                    .log
+                    .warning(&format!("Redis refused the answer for {label}: {e}"));
+                vec![false]
+            }
+        }
+    }
+
+    /// Whether a delivery has anything to write: an answer, or an acknowledgement.
+    fn writes_something(&self, d: &Decided) -> bool {
+        let o = self.shared.options;
+        o.transport == Transport::Streams || d.reply(self.shared).is_some() || d.dead
+    }
+
+    /// Runs `pipe`, retrying across outages.
+    fn run_until_done(&mut self, pipe: &redis::Pipeline, label: &str) -> Delivery {
+        let shared = self.shared;
         let mut backoff = Backoff::new();
         let mut stopping_attempts = 0;
         loop {
-            match self.run(&pipe) {
+            match self.run(pipe) {
                 Ok(()) => {
                     shared.outage.up(shared.log, &shared.counters);
-                    return true;
+                    return Delivery::Written;
                 }
                 Err(e) if conn::transient(&e) => {
                     shared
@@ -250,21 +347,14 @@ impl Answers<'_> {
                         stopping_attempts += 1;
                         if stopping_attempts >= ATTEMPTS_WHEN_STOPPING {
                             shared.log.warning(&format!(
-                                "stopping without an answer for entry {}: Redis is away; it stays pending",
-                                job.id
+                                "stopping without an answer for {label}: Redis is away; it stays pending"
                             ));
-                            return false;
+                            return Delivery::GaveUp;
                         }
                     }
                     std::thread::sleep(backoff.next_delay());
                 }
-                Err(e) => {
-                    shared.log.warning(&format!(
-                        "Redis refused the answer for entry {}: {e}",
-                        job.id
-                    ));
-                    return false;
-                }
+                Err(e) => return Delivery::Refused(e),
             }
         }
     }
@@ -284,16 +374,10 @@ impl Answers<'_> {
         Ok(())
     }
 
-    fn pipeline(
-        &self,
-        job: &Job,
-        reply: Option<&Value>,
-        dead: Option<&DeadLetter<'_>>,
-    ) -> redis::Pipeline {
+    /// Adds one delivery's answer, dead-letter entry and acknowledgement to `pipe`.
+    fn add_commands(&self, pipe: &mut redis::Pipeline, d: &Decided) {
         let o = self.shared.options;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        if let Some(reply) = reply {
+        if let Some(reply) = d.reply(self.shared) {
             let text = reply.to_string();
             match o.transport {
                 Transport::Streams => pipe
@@ -306,17 +390,16 @@ impl Answers<'_> {
             };
             pipe.ignore();
         }
-        if let Some(dead) = dead {
-            self.dead_letter(&mut pipe, job, dead);
+        if let Some(dead) = d.dead_letter() {
+            self.dead_letter(pipe, &d.job, &dead);
         }
         if o.transport == Transport::Streams {
             pipe.cmd("XACK")
                 .arg(&o.input)
                 .arg(&o.group)
-                .arg(&job.id)
+                .arg(&d.job.id)
                 .ignore();
         }
-        pipe
     }
 
     fn dead_letter(&self, pipe: &mut redis::Pipeline, job: &Job, dead: &DeadLetter<'_>) {

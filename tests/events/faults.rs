@@ -69,7 +69,7 @@ fn a_dead_consumers_entries_are_claimed_by_another() {
     let store = env.store();
     let names = Names::new("claim");
     let mut con = redis.con();
-    let all = burst(&env, &mut con, &names, "c", 0..30);
+    let all = burst(&env, &mut con, &names, "c", 0..80);
     let mut dead = subscriber(&env, &store, &redis.url, &names, &["--consumer", "dead"]);
     wait_answers(&mut con, &names.output, 2, &dead);
     dead.signal("KILL");
