@@ -7,6 +7,8 @@ every event, so nothing is deduplicated) on one of 50 task branches. Measured:
 
   subscribe   XADD of N TEST_PASSED events (one pipeline) until the N-th ARTIFACT_COMMITTED
               is read back from the output stream; the subscriber runs with --workers W
+              and its default --batch (group commit of what is queued for a worker)
+  sub1        the same with --batch 1: one commit at a time, no group commit
   cli-seq     the same N commits as N `artifact-store commit` processes, one after another
   cli-par     the same, W processes at a time
   latency     one event every 1/RATE s for D seconds; each event's time from XADD to its
@@ -16,7 +18,7 @@ A private redis-server on a free loopback port; nothing else is touched.
 
 Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 50]
            [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
-           [--phases sub,seq,par,lat]
+           [--phases sub,sub1,seq,par,lat]
 
 CPU time per event (user + system, of the subscriber; of the commit processes) is printed
 beside each rate: unlike events/s it hardly moves with other load on the machine.
@@ -82,10 +84,12 @@ def event(prefix, i, artifacts):
                        "data": {"artifacts": artifacts, "metrics": {"net_pnl": i}}})
 
 
-def start_subscriber(args, store, runs, url, e):
+def start_subscriber(args, store, runs, url, e, batch=None):
     cmd = [args.bin, "--repo", store, "-c", f"durability={args.durability}", "subscribe",
            "--redis", url, "--artifacts-root", runs, "--workers", str(args.workers),
            "--totals-every", "0"]
+    if batch:
+        cmd += ["--batch", str(batch)]
     sub = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r = redis.Redis.from_url(url)
     deadline = time.time() + 30
@@ -115,17 +119,19 @@ def read_answers(r, n, last="$"):
     return got
 
 
-def throughput(args, root, url, e):
-    store = os.path.join(root, "sub.git")
+def throughput(args, root, url, e, batch=None):
+    name = f"sub{batch or ''}"
+    store = os.path.join(root, f"{name}.git")
     subprocess.run([args.bin, "-q", "init", "--bare", store], check=True, env=e)
-    runs = os.path.join(root, "runs")
-    sets = make_sets(runs, "tp", args.events, args.set_kb)
-    sub = start_subscriber(args, store, runs, url, e)
+    runs = os.path.join(root, f"{name}-runs")
+    sets = make_sets(runs, f"{name}-", args.events, args.set_kb)
     r = redis.Redis.from_url(url)
+    r.delete("test_results", "workflow_events")
+    sub = start_subscriber(args, store, runs, url, e, batch)
     start = time.perf_counter()
     pipe = r.pipeline(transaction=False)
     for i, artifacts in enumerate(sets):
-        pipe.xadd("test_results", {"event": event("tp", i, artifacts)})
+        pipe.xadd("test_results", {"event": event(f"{name}-", i, artifacts)})
     pipe.execute()
     read_answers(r, args.events, last="0")
     elapsed = time.perf_counter() - start
@@ -247,6 +253,10 @@ def main():
         sub = throughput(args, root, url, e) if "sub" in phases else None
         if sub:
             print(f"subscribe end to end   {sub:8.1f} events/s   CPU {args.sub_cpu_ms:.2f} ms/event", flush=True)
+        if "sub1" in phases:
+            one = throughput(args, root, url, e, batch=1)
+            ratio = f"   subscribe is {sub / one:.2f}x" if sub else ""
+            print(f"subscribe, --batch 1   {one:8.1f} events/s{ratio}   CPU {args.sub_cpu_ms:.2f} ms/event", flush=True)
         for parallel, name in ((1, "seq"), (args.workers, "par")):
             if name in phases:
                 rate = cli(args, root, e, parallel)

@@ -35,7 +35,7 @@ fn a_subscriber_killed_mid_burst_and_restarted_under_its_name_commits_each_event
     let store = env.store();
     let names = Names::new("kill9");
     let mut con = redis.con();
-    let all = burst(&env, &mut con, &names, "k", 0..60);
+    let all = burst(&env, &mut con, &names, "k", 0..150);
     let args = ["--consumer", "worker-1", "--workers", "2"];
     let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
     wait_answers(&mut con, &names.output, 3, &sub);
