@@ -78,9 +78,10 @@ pub struct SubscribeArgs {
     /// Stop after handling N deliveries (for scripts and tests).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_events: Option<u64>,
-    /// Worker threads, each with its own store handle; one task's events stay in order on one.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
-    workers: u64,
+    /// Worker threads, each with its own store handle; one task's events stay in order on
+    /// one [default: the number of cores, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    workers: Option<u64>,
     /// Deliveries one worker commits together when events arrive faster than they are
     /// committed: their small artifact sets share one pack and one set of disk flushes.
     /// Each event still succeeds or fails on its own. 1 commits one at a time.
@@ -114,8 +115,9 @@ pub fn run(ctx: &Ctx, args: &SubscribeArgs) -> Result<()> {
         artifacts_root: args.artifacts_root.clone(),
         commit_failed: args.commit_failed,
     };
+    let workers = args.workers.unwrap_or_else(default_workers);
     let mut handlers = Vec::new();
-    for _ in 0..args.workers {
+    for _ in 0..workers {
         handlers.push(Handler::new(ctx.store()?, &handler_options)?);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -129,7 +131,7 @@ pub fn run(ctx: &Ctx, args: &SubscribeArgs) -> Result<()> {
             ))?;
     }
     let log = StderrLog::new(args.log_format);
-    log.started(&options, &handlers, args.workers);
+    log.started(&options, &handlers, workers);
     events::subscribe(&options, handlers, &log, &stop)?;
     Ok(())
 }
@@ -158,6 +160,12 @@ fn options(args: &SubscribeArgs) -> SubscribeOptions {
     options.claim_every = Duration::from_millis(args.claim_every_ms);
     options.totals_every = (args.totals_every > 0).then(|| Duration::from_secs(args.totals_every));
     options
+}
+
+/// One worker per core, at most 4: a commit is mostly CPU (scan, hash, compress) with a
+/// few flushes, so more workers than cores only queue on them.
+fn default_workers() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u64)
 }
 
 fn host_name() -> String {
@@ -204,6 +212,10 @@ mod tests {
         assert_eq!(o.dead_letter, "test_results:dlq");
         assert_eq!(o.max_deliveries, 5);
         assert_eq!(o.max_events, None);
+        assert_eq!(o.batch, 16);
+        assert_eq!(parse(&["--batch", "1"]).batch, 1);
+        let zero = Cli::try_parse_from(["artifact-store", "subscribe", "--batch", "0"]);
+        assert!(zero.is_err(), "a batch of none is refused");
         let o = parse(&[
             "--input",
             "runs",
