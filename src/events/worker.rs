@@ -22,8 +22,9 @@ use super::{Envelope, EventError, Handled, Handler, Outcome, Shared, Transport};
 
 /// Events between two reopenings of a worker's repository (see `Store::reopen`).
 const REOPEN_EVERY: u32 = 256;
-/// Attempts to write an answer once a stop is asked for, before leaving it pending.
-const ATTEMPTS_WHEN_STOPPING: u32 = 8;
+/// How long a stopping worker keeps trying to write its answers while Redis is away before it
+/// leaves their entries pending (a restart redelivers them, answered as duplicates).
+const GRACE_WHEN_STOPPING: Duration = Duration::from_secs(5);
 
 /// One delivery of one event.
 #[derive(Debug)]
@@ -332,7 +333,7 @@ impl Answers<'_> {
     fn run_until_done(&mut self, pipe: &redis::Pipeline, label: &str) -> Delivery {
         let shared = self.shared;
         let mut backoff = Backoff::new();
-        let mut stopping_attempts = 0;
+        let mut stopping_since: Option<Instant> = None;
         loop {
             match self.run(pipe) {
                 Ok(()) => {
@@ -343,16 +344,19 @@ impl Answers<'_> {
                     shared
                         .outage
                         .down(shared.log, &shared.options.redis_url, &e, "");
+                    let mut delay = backoff.next_delay();
                     if shared.stopping() {
-                        stopping_attempts += 1;
-                        if stopping_attempts >= ATTEMPTS_WHEN_STOPPING {
+                        let since = *stopping_since.get_or_insert_with(Instant::now);
+                        let left = GRACE_WHEN_STOPPING.saturating_sub(since.elapsed());
+                        if left.is_zero() {
                             shared.log.warning(&format!(
                                 "stopping without an answer for {label}: Redis is away; it stays pending"
                             ));
                             return Delivery::GaveUp;
                         }
+                        delay = delay.min(left);
                     }
-                    std::thread::sleep(backoff.next_delay());
+                    std::thread::sleep(delay);
                 }
                 Err(e) => return Delivery::Refused(e),
             }

@@ -148,6 +148,51 @@ fn redis_killed_and_restarted_with_its_append_only_file_mid_burst_loses_nothing(
     );
 }
 
+#[test]
+fn a_stop_while_redis_is_away_exits_soon_and_a_restart_answers_what_was_left() {
+    let env = Env::new();
+    let Some(mut redis) = Redis::own(&env, true) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("stopaway");
+    let mut con = redis.con();
+    let all = burst(&env, &mut con, &names, "w", 0..150);
+    let args = ["--consumer", "away", "--workers", "2"];
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
+    wait_answers(&mut con, &names.output, 3, &sub);
+    redis.kill();
+    let asked = std::time::Instant::now();
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    // The batch in hand is committed, its answers given up on after a few seconds' grace.
+    assert!(
+        asked.elapsed() < Duration::from_secs(12),
+        "a stop during an outage took {:?}:\n{}",
+        asked.elapsed(),
+        sub.log()
+    );
+    assert!(
+        sub.log().contains("stopping without an answer"),
+        "a batch was in hand when Redis went away:\n{}",
+        sub.log()
+    );
+
+    redis.restart();
+    let mut con = redis.con();
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
+    wait_all(&mut con, &names.output, &all, &sub);
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    assert_eq!(
+        committed(&env, &store),
+        all.iter().cloned().collect::<Vec<_>>(),
+        "each event committed once"
+    );
+    assert_eq!(pending(&mut con, &names.input, &names.group), 0);
+    env.fsck(&store);
+}
+
 fn lock_branch(store: &std::path::Path, task: &str) -> std::path::PathBuf {
     let lock = store.join(format!("refs/heads/ai/generated/wf/{task}.lock"));
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
