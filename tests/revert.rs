@@ -331,6 +331,42 @@ fn hard_never_shares_a_trash_ref_another_writer_made() {
 }
 
 #[test]
+fn hard_clears_the_lock_a_run_killed_inside_the_rename_of_its_trash_copy_left() {
+    // libgit2 moves a new ref into place by link then unlink: a run killed between the two
+    // leaves the trash copy and its lock, and no later run writes that name again.
+    let t = Seeded::new();
+    let old = t.rev("main");
+    let at = 1_750_000_000_i64;
+    let killed = format!("refs/artifact-store/trash/{at}/refs/heads/main");
+    t.env.git_in(&t.store, &["update-ref", &killed, &old]);
+    let lock = t.store.join(format!("{killed}.lock"));
+    std::fs::hard_link(t.store.join(&killed), &lock).unwrap();
+    let out = t
+        .env
+        .cmd(&[
+            "--repo",
+            t.s(),
+            "--json",
+            "revert-to-tag",
+            "corr_c1",
+            "--hard",
+            "--force",
+        ])
+        .env("GIT_COMMITTER_DATE", format!("@{at} +0000"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!lock.exists(), "the finished lock is gone");
+    assert_eq!(t.rev(&killed), old, "the copy it guarded stays");
+    t.env.git_in(&t.store, &["update-ref", "-d", &killed]);
+    t.env.fsck(&t.store);
+}
+
+#[test]
 fn hard_without_force_is_a_usage_error_that_says_why() {
     let t = Seeded::new();
     let run = t.refused(&["revert-to-tag", "corr_c1", "--hard"], 2);

@@ -117,6 +117,36 @@ fn a_stale_lock_left_by_a_killed_process_is_removed_with_a_warning() {
 }
 
 #[test]
+fn a_tag_lock_left_by_a_run_killed_inside_the_rename_is_cleared_by_the_rerun() {
+    // libgit2 moves a new ref into place by link then unlink; killed between the two, a
+    // commit leaves its tag and the tag's lock, a second name of the same file.
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let f = env.write("a.txt", "1\n");
+    env.run(&commit_args(s, "c1", &[f.to_str().unwrap()])).ok();
+    let tag = store.join("refs/tags/corr_c1");
+    let lock = store.join("refs/tags/corr_c1.lock");
+    std::fs::hard_link(&tag, &lock).unwrap();
+    let run = env.run(&commit_args(s, "c1", &[f.to_str().unwrap()])).ok();
+    assert_eq!(run.json()["duplicate"], true, "{}", run.stdout);
+    assert!(!lock.exists(), "the re-run cleared the finished lock");
+    env.git(&[
+        "-C",
+        s,
+        "tag",
+        "-f",
+        "-a",
+        "-m",
+        "moved by hand",
+        "corr_c1",
+        "ai/generated/wf/t",
+    ])
+    .ok();
+    env.fsck(&store);
+}
+
+#[test]
 fn a_ref_lock_of_a_live_gc_is_never_broken_however_old() {
     // A gc transaction over many refs can hold its per-ref locks for longer than the stale
     // bound; it keeps `artifact-store-gc.lock` fresh meanwhile. Breaking one of its locks

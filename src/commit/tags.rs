@@ -219,7 +219,10 @@ pub(super) fn repair_tags(
         policy: lock_policy(store),
     };
     let mut tags = vec![p.corr.to_string()];
-    if !existing.tag_present {
+    if existing.tag_present {
+        // A run killed as it created the tag may have left its lock behind (`cas`).
+        cas::clear_finished_lock(repo, &p.corr.tag_ref(), tagger.policy);
+    } else {
         match tagger.create(
             &p.corr.tag_ref(),
             p.corr.as_str(),

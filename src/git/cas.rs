@@ -79,6 +79,12 @@ pub fn update<R>(
         match super::swap::swap(repo, refname, new, current, log_message) {
             Ok(_) => return Ok(ControlFlow::Continue((new, report))),
             Err(e) if is_retryable(&e) => {
+                if e.code() == ErrorCode::Locked {
+                    if let Some(removed) = clear_finished_lock(repo, refname, policy) {
+                        report.stale_locks_removed.push(removed);
+                        continue;
+                    }
+                }
                 if let (ErrorCode::Locked, Some(stale_after)) = (e.code(), policy.stale_after) {
                     let stale = remove_if_stale(repo, refname, stale_after, policy.holds_gc_lock)?;
                     if let Some(removed) = stale {
@@ -115,6 +121,36 @@ pub fn is_retryable(e: &git2::Error) -> bool {
 fn lock_path(repo: &Repository, refname: &str) -> PathBuf {
     repo.path().join(format!("{refname}.lock"))
 }
+
+/// Removes `<ref>.lock` when it is a second name of the ref file itself (same inode), and no
+/// bulk writer is alive; returns the removed path.
+///
+/// libgit2 moves a new ref into place by `link(lock, ref)` then `unlink(lock)` (its
+/// `p_rename`), so a process killed between the two leaves a lock whose ref already holds
+/// its value: the update it guarded is over, and for a ref nobody writes again (a trash
+/// copy, a correlation tag) it would stay forever. No writer holds a lock that way while it
+/// works, except the store's own ref pruning ([`super::loose::prune`]), which runs under
+/// the gc lock: while a bulk writer is alive such a lock is left alone.
+pub fn clear_finished_lock(
+    repo: &Repository,
+    refname: &str,
+    policy: LockPolicy,
+) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let lock = lock_path(repo, refname);
+    let lock_meta = std::fs::symlink_metadata(&lock).ok()?;
+    let ref_meta = std::fs::symlink_metadata(repo.path().join(refname)).ok()?;
+    let same = lock_meta.dev() == ref_meta.dev() && lock_meta.ino() == ref_meta.ino();
+    let bound = policy.stale_after.unwrap_or(DEFAULT_BULK_BOUND);
+    if !same || (!policy.holds_gc_lock && bulk_writer_alive(repo, bound)) {
+        return None;
+    }
+    std::fs::remove_file(&lock).ok().map(|()| lock)
+}
+
+/// How recently a bulk writer must have touched [`GC_LOCK_FILE`] to count as alive, for a
+/// policy that never breaks stale locks.
+const DEFAULT_BULK_BOUND: Duration = Duration::from_secs(10);
 
 fn remove_if_stale(
     repo: &Repository,
@@ -194,5 +230,69 @@ impl Jitter {
     fn backoff(&mut self, attempt: u32) -> Duration {
         let cap = (1u64 << attempt.min(6)).min(50);
         Duration::from_millis(1 + self.next() % cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testing::repo_with_commit;
+
+    const REF: &str = "refs/tags/corr_x";
+
+    fn policy() -> LockPolicy {
+        LockPolicy {
+            stale_after: Some(Duration::from_secs(600)),
+            timeout: Duration::from_millis(300),
+            holds_gc_lock: false,
+        }
+    }
+
+    /// What a process killed inside libgit2's `p_rename` leaves: the ref, and its lock as a
+    /// second name of the same file.
+    fn killed_between_link_and_unlink(repo: &Repository, commit: Oid) -> PathBuf {
+        repo.reference(REF, commit, true, "t").unwrap();
+        let lock = lock_path(repo, REF);
+        std::fs::hard_link(repo.path().join(REF), &lock).unwrap();
+        lock
+    }
+
+    #[test]
+    fn a_lock_left_between_link_and_unlink_is_cleared_at_once_not_after_the_stale_bound() {
+        let (_dir, repo, commit) = repo_with_commit();
+        let lock = killed_between_link_and_unlink(&repo, commit);
+        let result = update(&repo, REF, "t", policy(), |current| {
+            assert_eq!(current, Some(commit));
+            Ok(ControlFlow::<(), Oid>::Continue(commit))
+        })
+        .unwrap();
+        let ControlFlow::Continue((_, report)) = result else {
+            panic!("not landed")
+        };
+        assert_eq!(report.stale_locks_removed, [lock.clone()]);
+        assert!(!lock.exists());
+    }
+
+    #[test]
+    fn a_lock_of_its_own_or_under_a_live_bulk_writer_is_left_alone() {
+        let (_dir, repo, commit) = repo_with_commit();
+        repo.reference(REF, commit, false, "t").unwrap();
+        // A writer at work: its lock is a file of its own.
+        let lock = lock_path(&repo, REF);
+        std::fs::write(&lock, format!("{commit}\n")).unwrap();
+        assert_eq!(clear_finished_lock(&repo, REF, policy()), None);
+        let held = update(&repo, REF, "t", policy(), |_| {
+            Ok(ControlFlow::<(), Oid>::Continue(commit))
+        });
+        assert!(matches!(held, Err(Error::Locked { .. })), "{held:?}");
+        std::fs::remove_file(&lock).unwrap();
+
+        // Ref pruning holds its locks as links, under a fresh gc lock.
+        let lock = killed_between_link_and_unlink(&repo, commit);
+        std::fs::write(repo.path().join(GC_LOCK_FILE), "").unwrap();
+        assert_eq!(clear_finished_lock(&repo, REF, policy()), None);
+        assert!(lock.exists());
+        std::fs::remove_file(repo.path().join(GC_LOCK_FILE)).unwrap();
+        assert_eq!(clear_finished_lock(&repo, REF, policy()), Some(lock));
     }
 }

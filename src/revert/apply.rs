@@ -156,6 +156,11 @@ fn keep_in_trash(
                 Some(_) => ControlFlow::Break(()),
             })
         })?;
+        if let ControlFlow::Break(()) = result {
+            // An earlier run killed as it made this copy may have left its lock behind;
+            // nobody writes this name again to clear it.
+            cas::clear_finished_lock(repo, &name, policy);
+        }
         if let ControlFlow::Continue(_) = result {
             if durable_on {
                 durable::sync_ref(repo, &name, true)?;
