@@ -269,7 +269,7 @@ mod tests {
         let ControlFlow::Continue((_, report)) = result else {
             panic!("not landed")
         };
-        assert_eq!(report.stale_locks_removed, [lock.clone()]);
+        assert_eq!(report.stale_locks_removed, std::slice::from_ref(&lock));
         assert!(!lock.exists());
     }
 
