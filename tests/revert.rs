@@ -289,16 +289,8 @@ fn hard_force_moves_the_ref_keeps_the_old_tip_in_the_trash_and_prints_a_working_
     t.env.fsck(&t.store);
 }
 
-#[test]
-fn hard_never_shares_a_trash_ref_another_writer_made() {
-    // `gc --apply` writes its trash copies before it deletes, and takes back the copies of
-    // refs it did not delete: a revert that adopted such a copy as its own could lose the
-    // old tip. So a trash name that exists, even at the old tip, is passed over.
-    let t = Seeded::new();
-    let old = t.rev("main");
-    let at = 1_750_000_000_i64;
-    let theirs = format!("refs/artifact-store/trash/{at}/refs/heads/main");
-    t.env.git_in(&t.store, &["update-ref", &theirs, &old]);
+/// `revert-to-tag corr_c1 --hard --force --json` at the unix time `at`; it must succeed.
+fn hard_revert_at(t: &Seeded, at: i64) -> std::process::Output {
     let out = t
         .env
         .cmd(&[
@@ -318,6 +310,20 @@ fn hard_never_shares_a_trash_ref_another_writer_made() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+#[test]
+fn hard_never_shares_a_trash_ref_another_writer_made() {
+    // `gc --apply` writes its trash copies before it deletes, and takes back the copies of
+    // refs it did not delete: a revert that adopted such a copy as its own could lose the
+    // old tip. So a trash name that exists, even at the old tip, is passed over.
+    let t = Seeded::new();
+    let old = t.rev("main");
+    let at = 1_750_000_000_i64;
+    let theirs = format!("refs/artifact-store/trash/{at}/refs/heads/main");
+    t.env.git_in(&t.store, &["update-ref", &theirs, &old]);
+    let out = hard_revert_at(&t, at);
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ours = format!("refs/artifact-store/trash/{}/refs/heads/main", at + 1);
     assert_eq!(result["trash_ref"], ours.as_str());
@@ -341,25 +347,7 @@ fn hard_clears_the_lock_a_run_killed_inside_the_rename_of_its_trash_copy_left() 
     t.env.git_in(&t.store, &["update-ref", &killed, &old]);
     let lock = t.store.join(format!("{killed}.lock"));
     std::fs::hard_link(t.store.join(&killed), &lock).unwrap();
-    let out = t
-        .env
-        .cmd(&[
-            "--repo",
-            t.s(),
-            "--json",
-            "revert-to-tag",
-            "corr_c1",
-            "--hard",
-            "--force",
-        ])
-        .env("GIT_COMMITTER_DATE", format!("@{at} +0000"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hard_revert_at(&t, at);
     assert!(!lock.exists(), "the finished lock is gone");
     assert_eq!(t.rev(&killed), old, "the copy it guarded stays");
     t.env.git_in(&t.store, &["update-ref", "-d", &killed]);

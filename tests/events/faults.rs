@@ -47,17 +47,31 @@ fn a_subscriber_killed_mid_burst_and_restarted_under_its_name_commits_each_event
     );
     // Claims of other consumers' entries are a minute away: only reading its own
     // pending entries first brings these back now.
-    let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
-    wait_all(&mut con, &names.output, &all, &sub);
+    restart_until_all_answered(&env, &store, &redis, &names, &args, &all);
+}
+
+/// Starts the subscriber again, waits for an answer to every event in `all`, stops it, and
+/// checks that each was committed once, nothing is left pending and the store is sound.
+fn restart_until_all_answered(
+    env: &Env,
+    store: &std::path::Path,
+    redis: &Redis,
+    names: &Names,
+    args: &[&str],
+    all: &BTreeSet<String>,
+) {
+    let mut con = redis.con();
+    let mut sub = subscriber(env, store, &redis.url, names, args);
+    wait_all(&mut con, &names.output, all, &sub);
     sub.signal("TERM");
     assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
     assert_eq!(
-        committed(&env, &store),
+        committed(env, store),
         all.iter().cloned().collect::<Vec<_>>(),
         "no loss, no second commit"
     );
     assert_eq!(pending(&mut con, &names.input, &names.group), 0);
-    env.fsck(&store);
+    env.fsck(store);
 }
 
 #[test]
@@ -179,18 +193,7 @@ fn a_stop_while_redis_is_away_exits_soon_and_a_restart_answers_what_was_left() {
     );
 
     redis.restart();
-    let mut con = redis.con();
-    let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
-    wait_all(&mut con, &names.output, &all, &sub);
-    sub.signal("TERM");
-    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
-    assert_eq!(
-        committed(&env, &store),
-        all.iter().cloned().collect::<Vec<_>>(),
-        "each event committed once"
-    );
-    assert_eq!(pending(&mut con, &names.input, &names.group), 0);
-    env.fsck(&store);
+    restart_until_all_answered(&env, &store, &redis, &names, &args, &all);
 }
 
 fn lock_branch(store: &std::path::Path, task: &str) -> std::path::PathBuf {
