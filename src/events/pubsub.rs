@@ -90,6 +90,7 @@ fn listen(
             id: received.to_string(),
             payload: Some(message.get_payload_bytes().to_vec()),
             deliveries: 1,
+            recount: false,
         });
     }
 }

@@ -100,7 +100,7 @@ impl Reader<'_> {
             .outage
             .up(self.shared.log, &self.shared.counters);
         backoff.reset();
-        self.own_pending(&mut blocking, &mut cmd)?;
+        self.own_pending(&mut cmd)?;
         while !self.done() {
             self.tick_totals();
             let claim_due = self.last_claim.is_none_or(|t| t.elapsed() >= o.claim_every);
@@ -124,12 +124,12 @@ impl Reader<'_> {
             match reply {
                 Ok(value) => {
                     for entry in read_reply(value) {
-                        self.dispatch(entry, 1);
+                        self.dispatch(entry, 1, false);
                     }
                 }
                 Err(e) if e.code() == Some("NOGROUP") => {
                     self.ensure_group(&mut cmd)?;
-                    self.own_pending(&mut blocking, &mut cmd)?;
+                    self.own_pending(&mut cmd)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -161,26 +161,46 @@ impl Reader<'_> {
     }
 
     /// Dispatches this consumer's pending entries, oldest first, skipping those in hand.
-    fn own_pending(&mut self, blocking: &mut Connection, cmd: &mut Connection) -> RedisResult<()> {
+    ///
+    /// They are listed with XPENDING and read with XRANGE, neither of which counts a
+    /// delivery: re-reading them with XREADGROUP would, for every entry a killed subscriber
+    /// had read but not begun (a worker's queue), so a subscriber killed a few times in a
+    /// row during a burst would dead-letter entries it never tried. Each entry's count goes
+    /// up instead when a worker takes it up ([`Job::recount`]): an entry that kills the
+    /// subscriber every time it is tried still reaches `--max-deliveries`.
+    fn own_pending(&mut self, cmd: &mut Connection) -> RedisResult<()> {
         let o = self.shared.options;
-        let mut from = "0-0".to_string();
+        let mut from = "-".to_string();
         while !self.done() {
-            let value: Value = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(&o.group)
-                .arg(&o.consumer)
-                .arg("COUNT")
-                .arg(self.batch())
-                .arg("STREAMS")
+            let value: Value = redis::cmd("XPENDING")
                 .arg(&o.input)
+                .arg(&o.group)
                 .arg(&from)
-                .query(blocking)?;
-            let entries = read_reply(value);
-            let Some(last) = entries.last() else {
+                .arg("+")
+                .arg(self.batch())
+                .arg(&o.consumer)
+                .query(cmd)?;
+            let rows = pending_rows(value);
+            let Some((last, _)) = rows.last() else {
                 return Ok(());
             };
-            from = last.id.clone();
-            self.redeliver(entries, cmd)?;
+            from = format!("({last}");
+            let mut pipe = redis::pipe();
+            for (id, _) in &rows {
+                pipe.cmd("XRANGE").arg(&o.input).arg(id).arg(id);
+            }
+            let bodies: Vec<Value> = pipe.query(cmd)?;
+            for ((id, count), body) in rows.into_iter().zip(bodies) {
+                if self.done() {
+                    break;
+                }
+                if self.shared.is_in_flight(&id) {
+                    continue;
+                }
+                // An entry deleted from the stream reads back as nothing.
+                let payload = entries_of(body).into_iter().next().and_then(|e| e.payload);
+                self.dispatch(Entry { id, payload }, count + 1, true);
+            }
         }
         Ok(())
     }
@@ -234,7 +254,7 @@ impl Reader<'_> {
                 continue;
             }
             let deliveries = self.deliveries(cmd, &entry.id)?;
-            self.dispatch(entry, deliveries);
+            self.dispatch(entry, deliveries, false);
         }
         Ok(())
     }
@@ -261,7 +281,8 @@ impl Reader<'_> {
         Ok(count.unwrap_or(1))
     }
 
-    fn dispatch(&mut self, entry: Entry, deliveries: u64) {
+    /// Queues an entry on its worker; `recount`: Redis has not counted this delivery yet.
+    fn dispatch(&mut self, entry: Entry, deliveries: u64, recount: bool) {
         if self.shared.stopping() {
             return;
         }
@@ -286,6 +307,7 @@ impl Reader<'_> {
             id: entry.id,
             payload,
             deliveries,
+            recount,
         });
     }
 
@@ -299,6 +321,27 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// Reads the rows of an extended XPENDING reply: each entry's id and delivery count.
+fn pending_rows(value: Value) -> Vec<(String, u64)> {
+    let Value::Array(rows) = value else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|row| {
+            let Value::Array(fields) = row else {
+                return None;
+            };
+            let mut fields = fields.into_iter();
+            let id = fields.next().and_then(text)?;
+            let count = match fields.nth(2) {
+                Some(Value::Int(n)) => u64::try_from(n).unwrap_or(1),
+                _ => 1,
+            };
+            Some((id, count))
+        })
+        .collect()
 }
 
 /// Reads an XREADGROUP reply (RESP2 array or RESP3 map of one stream) into entries.

@@ -35,6 +35,9 @@ pub(crate) struct Job {
     pub(crate) payload: Option<Vec<u8>>,
     /// Deliveries so far, this one included.
     pub(crate) deliveries: u64,
+    /// Redis has counted one delivery less (a pending entry re-read after a restart, which
+    /// does not count): the worker sets the count to `deliveries` before trying it.
+    pub(crate) recount: bool,
 }
 
 /// The workers' queues.
@@ -84,15 +87,30 @@ fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
     let mut answers = Answers { shared, con: None };
     let mut since_reopen = 0;
     let streams = shared.options.transport == Transport::Streams;
-    while let Ok(first) = jobs.recv() {
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         if streams && shared.stopping() {
             // Queued, not in hand: left pending, this consumer takes it up first next time.
             shared.done_with(&first.id);
             continue;
         }
+        // A redelivered entry is tried alone: if it is what stopped the last attempt (a
+        // crash, a lock held), it holds back no other entry, nor counts against one.
+        let alone = first.deliveries > 1;
         let mut batch = vec![first];
-        while batch.len() < shared.options.batch {
+        while !alone && batch.len() < shared.options.batch {
             match jobs.try_recv() {
+                Ok(job) if job.deliveries > 1 => {
+                    carried = Some(job);
+                    break;
+                }
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
@@ -147,6 +165,7 @@ fn process(handler: &Handler, answers: &mut Answers<'_>, batch: Vec<Job>, shared
         .filter(|job| job.deliveries <= max)
         .filter_map(|job| job.payload.as_deref())
         .collect();
+    answers.recount(&batch);
     let mut firsts = handler.handle_batch(&fresh).into_iter();
     let mut decided = Vec::with_capacity(batch.len());
     for mut job in batch {
@@ -319,6 +338,38 @@ impl Answers<'_> {
                     .log
                     .warning(&format!("Redis refused the answer for {label}: {e}"));
                 vec![false]
+            }
+        }
+    }
+
+    /// Sets Redis's delivery count of the re-read entries about to be tried (one XCLAIM
+    /// each, one round trip); with Redis away they are tried anyway, uncounted.
+    fn recount(&mut self, batch: &[Job]) {
+        let o = self.shared.options;
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for job in batch
+            .iter()
+            .filter(|j| j.recount && j.deliveries <= o.max_deliveries)
+        {
+            pipe.cmd("XCLAIM")
+                .arg(&o.input)
+                .arg(&o.group)
+                .arg(&o.consumer)
+                .arg(0)
+                .arg(&job.id)
+                .arg("RETRYCOUNT")
+                .arg(job.deliveries)
+                .arg("JUSTID")
+                .ignore();
+            any = true;
+        }
+        if any {
+            if let Err(e) = self.run(&pipe) {
+                self.shared.log.warning(&format!(
+                    "could not count the redelivery of {} entries: {e}",
+                    batch.len()
+                ));
             }
         }
     }

@@ -75,6 +75,51 @@ fn restart_until_all_answered(
 }
 
 #[test]
+fn a_subscriber_killed_again_and_again_mid_batch_commits_each_event_once() {
+    // Kills land anywhere in a batch: reading, scanning, writing the group's pack, between
+    // two branches of a group, between a branch and its tags, before the answers.
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("killmany");
+    let mut con = redis.con();
+    let all = burst(&env, &mut con, &names, "m", 0..200);
+    let mut rng = std::env::var("ARTIFACT_STORE_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+        | 1;
+    #[allow(clippy::print_stderr)] // the seed replays a failure
+    {
+        eprintln!("subscriber kills: ARTIFACT_STORE_CRASH_SEED={rng}");
+    }
+    let args = ["--consumer", "again", "--workers", "2"];
+    // Four kills: an entry in hand at every kill is tried five times, the default
+    // --max-deliveries, and is not dead-lettered. Each kill comes 1 to 30 answers after
+    // the start, at whatever point the batches in hand have reached.
+    let mut answered = 0;
+    for _ in 0..4 {
+        let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        answered = answers(&mut con, &names.output).len() + 1 + (rng % 30) as usize;
+        wait_answers(&mut con, &names.output, answered, &sub);
+        sub.signal("KILL");
+        assert_eq!(sub.wait(WAIT), None, "killed by the signal");
+    }
+    assert!(answered < all.len(), "every kill came mid-burst");
+    restart_until_all_answered(&env, &store, &redis, &names, &args, &all);
+}
+
+#[test]
 fn a_dead_consumers_entries_are_claimed_by_another() {
     let env = Env::new();
     let Some(redis) = Redis::start(&env) else {
@@ -201,6 +246,69 @@ fn lock_branch(store: &std::path::Path, task: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(&lock, "").unwrap();
     lock
+}
+
+#[test]
+fn restarts_count_a_delivery_only_for_the_entry_tried_not_for_those_queued_behind_it() {
+    // One worker, stuck on a branch lock that never goes stale: the entry in hand is tried
+    // at every start; those read behind it wait in the queue. Killed three times, the stuck
+    // entry reaches --max-deliveries 3 and goes to the dead-letter stream; every other entry
+    // is committed once, however often it was re-read.
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("stuck");
+    let mut con = redis.con();
+    lock_branch(&store, "stuck");
+    let stuck = test_passed("corr_stuck", "stuck", artifacts(&env, "stuck", "stuck"));
+    publish(&mut con, &names.input, &stuck.to_string());
+    let others = burst(&env, &mut con, &names, "q", 0..40);
+    let args = [
+        "-c",
+        "lock_timeout=60",
+        "-c",
+        "stale_lock_seconds=0",
+        "--workers",
+        "1",
+        "--max-deliveries",
+        "3",
+        "--consumer",
+        "stuck",
+    ];
+    for _ in 0..3 {
+        let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
+        std::thread::sleep(Duration::from_millis(600));
+        sub.signal("KILL");
+        assert_eq!(sub.wait(WAIT), None, "killed by the signal");
+    }
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
+    let mut all = others.clone();
+    all.insert("corr_stuck".to_string());
+    wait_all(&mut con, &names.output, &all, &sub);
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    let failed: Vec<String> = answers(&mut con, &names.output)
+        .iter()
+        .filter(|a| a["event_type"] == "ARTIFACT_COMMIT_FAILED")
+        .map(|a| format!("{} {}", a["correlation_id"], a["data"]["error"]["kind"]))
+        .collect();
+    assert_eq!(
+        failed,
+        [r#""corr_stuck" "max_deliveries""#],
+        "{}",
+        sub.log()
+    );
+    assert_eq!(
+        committed(&env, &store),
+        others.iter().cloned().collect::<Vec<_>>(),
+        "every entry queued behind the stuck one committed once"
+    );
+    let dead: usize = con.xlen(&names.dlq).unwrap();
+    assert_eq!(dead, 1);
+    assert_eq!(pending(&mut con, &names.input, &names.group), 0);
+    env.fsck(&store);
 }
 
 const LOCKS: [&str; 8] = [
