@@ -87,9 +87,14 @@ fn small_commits_write_no_loose_objects_and_their_packs_stay_few() {
     assert_eq!(env.run(&args).ok().json()["duplicate"], true);
     every_ref_reads(&env, &store);
     env.fsck(&store);
-    // Each pack and index the store wrote is one git itself accepts, byte for byte.
+    // Each pack and index the store wrote is one git itself accepts, byte for byte, and
+    // read-only, as git leaves its own.
     for entry in std::fs::read_dir(store.join("objects/pack")).unwrap() {
         let path = entry.unwrap().path();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o444, "{}", path.display());
         if path.extension().is_some_and(|e| e == "idx") {
             let run = env.git(&["verify-pack", path.to_str().unwrap()]);
             assert_eq!(

@@ -7,12 +7,17 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 
 use crate::error::{Error, Result};
+
+/// Packs and indexes are never written again once made, so they are created read-only, as
+/// git and libgit2 create theirs (the open descriptor writes them all the same).
+const READ_ONLY: u32 = 0o444;
 
 /// A pack being written to `path`; [`PackFile::finish`] adds the trailer and the index.
 pub struct PackFile {
@@ -45,6 +50,7 @@ impl PackFile {
         let file = File::options()
             .write(true)
             .create_new(true)
+            .mode(READ_ONLY)
             .open(path)
             .map_err(Error::io("failed to create", path))?;
         let mut pack = PackFile {
@@ -215,6 +221,7 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
     let mut file = File::options()
         .write(true)
         .create_new(true)
+        .mode(READ_ONLY)
         .open(path)
         .map_err(Error::io("failed to create", path))?;
     file.write_all(&idx)
