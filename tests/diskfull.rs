@@ -106,21 +106,9 @@ fn free(dir: &Path, filled: u64, bytes: u64) {
 fn commit(env: &Env, store: &Path, corr: &str, dir: &Path) -> common::Run {
     let store = store.to_str().unwrap();
     let dir = dir.to_str().unwrap();
-    env.run(&[
-        "--repo",
-        store,
-        "--json",
-        "commit",
-        "-w",
-        "wf",
-        "-t",
-        "t",
-        "--correlation-id",
-        corr,
-        "--prompt-hash",
-        "feedc0de",
-        dir,
-    ])
+    let mut args = common::commit_args(store, corr, &[dir]);
+    args.extend(["--prompt-hash", "feedc0de"]);
+    env.run(&args)
 }
 
 /// Five files of about 10 KB, their content unique to `tag`.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::common::Env;
+use super::common::{commit_args, Env};
 use super::support::{
     assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Rng,
     Tally,
@@ -176,19 +176,10 @@ fn copy_store(from: &Path, to: &Path) {
 /// Commits into a pruned task branch, which a dead gc may hold locked; returns the time.
 fn commit_into(env: &Env, store: &Path, task: &str, i: usize) -> Duration {
     let file = env.write(&format!("gc/{i}/out.csv"), format!("round {i}\n"));
-    let mut cmd = env.cmd(&[
-        "--repo",
-        store.to_str().unwrap(),
-        "-q",
-        "commit",
-        "-w",
-        "wf",
-        "-t",
-        task,
-        "--correlation-id",
-        &format!("after-gc-{i}"),
-        file.to_str().unwrap(),
-    ]);
+    let corr = format!("after-gc-{i}");
+    let mut args = commit_args(store.to_str().unwrap(), &corr, &[file.to_str().unwrap()]);
+    args[7] = task;
+    let mut cmd = env.cmd(&args);
     cmd.env("GIT_COMMITTER_DATE", format!("@{NOW} +0000"));
     lock_env(&mut cmd);
     timed_ok(cmd).0

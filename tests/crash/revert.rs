@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::common::{rev, Env};
+use super::common::{commit_args, rev, Env};
 use super::support::{
     assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Rng,
     Tally,
@@ -23,19 +23,12 @@ fn store(env: &Env) -> (std::path::PathBuf, String) {
     let store = env.store();
     for v in 1..=VERSIONS {
         let file = env.write(&format!("v{v}/out.csv"), format!("version {v}\n"));
-        let mut cmd = env.cmd(&[
-            "--repo",
+        let corr = format!("v{v}");
+        let mut cmd = env.cmd(&commit_args(
             store.to_str().unwrap(),
-            "-q",
-            "commit",
-            "-w",
-            "wf",
-            "-t",
-            "t",
-            "--correlation-id",
-            &format!("v{v}"),
-            file.to_str().unwrap(),
-        ]);
+            &corr,
+            &[file.to_str().unwrap()],
+        ));
         cmd.env("GIT_COMMITTER_DATE", format!("@{} +0000", EPOCH + v as i64));
         timed_ok(cmd);
     }
