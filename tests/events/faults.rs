@@ -120,6 +120,67 @@ fn a_subscriber_killed_again_and_again_mid_batch_commits_each_event_once() {
 }
 
 #[test]
+fn cli_commits_racing_the_subscribers_batches_on_the_same_branches_lose_nothing() {
+    // Group commit builds each set on the tip it read, then swaps: a CLI commit landing on
+    // the branch in between sends the set back to be rebuilt on the new tip (six to nine of
+    // the 150 here, counted once by hand). Every commit must end on its branch's
+    // first-parent line, once.
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let names = Names::new("race");
+    let mut con = redis.con();
+    let mut all = burst(&env, &mut con, &names, "r", 0..150);
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &["--workers", "2"]);
+    for i in 0..40 {
+        let corr = format!("corr_cli{i:03}");
+        let file = env.write(&format!("cli/{i}/out.csv"), format!("cli {i}\n"));
+        let task = format!("t{}", i % 5);
+        let mut args = vec!["-c", "durability=none"];
+        args.extend(crate::common::commit_args(
+            s,
+            &corr,
+            &[file.to_str().unwrap()],
+        ));
+        args[9] = &task;
+        env.run(&args).ok();
+        all.insert(corr);
+    }
+    let events: BTreeSet<String> = all
+        .iter()
+        .filter(|c| c.starts_with("corr_r"))
+        .cloned()
+        .collect();
+    wait_all(&mut con, &names.output, &events, &sub);
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    assert_eq!(
+        committed(&env, &store),
+        all.iter().cloned().collect::<Vec<_>>(),
+        "each commit once"
+    );
+    for t in 0..5 {
+        let line = env.git_in(
+            &store,
+            &[
+                "rev-list",
+                "--first-parent",
+                &format!("ai/generated/wf/t{t}"),
+            ],
+        );
+        assert_eq!(
+            line.lines().count(),
+            38,
+            "t{t}: 30 events and 8 CLI commits"
+        );
+    }
+    env.fsck(&store);
+}
+
+#[test]
 fn a_dead_consumers_entries_are_claimed_by_another() {
     let env = Env::new();
     let Some(redis) = Redis::start(&env) else {
