@@ -111,6 +111,53 @@ fn small_commits_write_no_loose_objects_and_their_packs_stay_few() {
 }
 
 #[test]
+fn a_one_megabyte_set_deflated_on_several_threads_is_one_pack_git_reads_back() {
+    // Blobs of 64 KiB and more, 256 KiB and more in all, are deflated on every core and
+    // added to the pack in order; small ones and the trees on the calling thread.
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let sizes = [400_000, 300_000, 100_000, 100_000, 3_000];
+    let mut files = Vec::new();
+    let mut contents = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let line = format!("row {i},{}\n", i * 31);
+        let body: String = (0..)
+            .map(|n| format!("{line}{n}\n"))
+            .take_while({
+                let mut len = 0;
+                move |chunk| {
+                    len += chunk.len();
+                    len <= *size
+                }
+            })
+            .collect();
+        let path = env.write(&format!("mb/f{i}.csv"), &body);
+        files.push(path.to_str().unwrap().to_string());
+        contents.push(body);
+    }
+    let mut args = commit_args(s, "mb", &[]);
+    args.extend(files.iter().map(String::as_str));
+    env.run(&args).ok();
+    let (loose, packs) = counts(&env, &store);
+    assert_eq!((loose, packs), (0, 1), "one pack, no loose object");
+    for (i, body) in contents.iter().enumerate() {
+        let shown = env.git_in(
+            &store,
+            &["show", &format!("corr_mb:artifacts/wf/t/f{i}.csv")],
+        );
+        assert!(shown == body.trim_end(), "f{i}.csv read back differs");
+    }
+    for entry in std::fs::read_dir(store.join("objects/pack")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "idx") {
+            assert_eq!(env.git(&["verify-pack", path.to_str().unwrap()]).code, 0);
+        }
+    }
+    env.fsck(&store);
+}
+
+#[test]
 fn a_set_above_the_pack_bound_is_written_as_loose_objects() {
     let env = Env::new();
     let store = env.store();

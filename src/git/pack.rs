@@ -160,9 +160,14 @@ pub(super) fn write_pack(
     let tmp_pack = staging.join(format!("{tmp}.pack"));
     let tmp_idx = staging.join(format!("{tmp}.idx"));
     let written = (|| {
+        let mut encoded = encode_large_in_parallel(&unique, &tmp_pack)?;
         let mut pack = PackFile::create(&tmp_pack, unique.len())?;
         let mut copier = Copier::default();
-        for source in &unique {
+        for (i, source) in unique.iter().enumerate() {
+            if let Some(entry) = encoded.remove(&i) {
+                pack.add_encoded(source.oid(), &entry)?;
+                continue;
+            }
             match source {
                 Source::Odb(oid) => {
                     let object = odb
@@ -205,6 +210,78 @@ pub(super) fn write_pack(
         durable::sync_files(std::slice::from_ref(&packdir))?;
     }
     Ok(file("pack"))
+}
+
+/// Blobs at least this large are deflated on a thread of their own when the set is large
+/// enough to spread ([`PARALLEL_MIN_TOTAL`]).
+const PARALLEL_MIN_BLOB: usize = 64 << 10;
+/// Below this many bytes of such blobs, deflating on the calling thread costs less than
+/// starting threads.
+const PARALLEL_MIN_TOTAL: usize = 256 << 10;
+
+/// A blob to deflate: its position in the pack, id, type and bytes.
+type Blob<'a> = (usize, Oid, ObjectType, &'a [u8]);
+
+/// Deflates the large in-memory blobs of `sources` on every core (at most four), each
+/// thread with its own compressor; returns their encoded entries by position. Deflating is
+/// most of writing a pack of fresh files, and a commit has the machine to itself; a pack
+/// of small objects returns nothing and is written on the calling thread as before.
+fn encode_large_in_parallel(
+    sources: &[Source<'_>],
+    path: &Path,
+) -> Result<std::collections::HashMap<usize, Vec<u8>>> {
+    let mut large: Vec<Blob<'_>> = sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Source::Data(oid, kind, data) if data.len() >= PARALLEL_MIN_BLOB => {
+                Some((i, *oid, *kind, *data))
+            }
+            _ => None,
+        })
+        .collect();
+    let total: usize = large.iter().map(|(.., data)| data.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(large.len());
+    if total < PARALLEL_MIN_TOTAL || threads < 2 {
+        return Ok(Default::default());
+    }
+    // Longest first onto the least-loaded thread keeps the slowest thread short.
+    large.sort_by_key(|(.., data)| std::cmp::Reverse(data.len()));
+    let mut shares: Vec<(usize, Vec<Blob<'_>>)> = vec![(0, Vec::new()); threads];
+    for item in large {
+        let lightest = shares
+            .iter_mut()
+            .min_by_key(|share| share.0)
+            .expect("at least two threads");
+        lightest.0 += item.3.len();
+        lightest.1.push(item);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|(_, share)| {
+                scope.spawn(move || {
+                    let mut zlib = None;
+                    share
+                        .iter()
+                        .map(|&(i, oid, kind, data)| {
+                            let mut entry = Vec::new();
+                            super::packfile::encode(&mut entry, oid, kind, data, &mut zlib, path)?;
+                            Ok((i, entry))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut encoded = std::collections::HashMap::new();
+        for handle in handles {
+            encoded.extend(handle.join().expect("a deflating thread does not panic")?);
+        }
+        Ok(encoded)
+    })
 }
 
 /// Reads byte ranges of pack files, keeping the last one open.

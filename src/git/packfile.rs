@@ -74,59 +74,23 @@ impl PackFile {
 
     /// Appends one whole object.
     pub fn add(&mut self, oid: Oid, kind: ObjectType, data: &[u8]) -> Result<()> {
-        let code: u8 = match kind {
-            ObjectType::Commit => 1,
-            ObjectType::Tree => 2,
-            ObjectType::Blob => 3,
-            ObjectType::Tag => 4,
-            _ => return Err(Error::InvalidInput(format!("{oid}: not a storable object"))),
-        };
         let mut entry = std::mem::take(&mut self.buf);
-        entry.clear();
-        let mut size = data.len() as u64;
-        let mut byte = (code << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size > 0 {
-            entry.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
-        }
-        entry.push(byte);
-        if data.len() < STORE_BELOW {
-            stored_zlib(&mut entry, data);
-        } else {
-            self.deflate(&mut entry, data)?;
-        }
+        encode(&mut entry, oid, kind, data, &mut self.zlib, &self.path)?;
+        self.add_encoded(oid, &entry)?;
+        self.buf = entry;
+        Ok(())
+    }
+
+    /// Appends one whole object already encoded by [`encode`] (its header and zlib stream).
+    pub fn add_encoded(&mut self, oid: Oid, entry: &[u8]) -> Result<()> {
         let mut crc = flate2::Crc::new();
-        crc.update(&entry);
+        crc.update(entry);
         self.entries.push(Entry {
             oid,
             crc: crc.sum(),
             offset: self.offset,
         });
-        self.emit(&entry)?;
-        self.buf = entry;
-        Ok(())
-    }
-
-    /// Deflates `data` onto `out` as one zlib stream, reusing one compressor for the pack.
-    fn deflate(&mut self, out: &mut Vec<u8>, data: &[u8]) -> Result<()> {
-        let z = self
-            .zlib
-            .get_or_insert_with(|| Compress::new(Compression::fast(), true));
-        z.reset();
-        let mut input = data;
-        loop {
-            out.reserve(input.len() / 2 + 64);
-            let before = z.total_in();
-            let status = z
-                .compress_vec(input, out, FlushCompress::Finish)
-                .map_err(|e| Error::InvalidInput(format!("{}: {e}", self.path.display())))?;
-            input = &input[(z.total_in() - before) as usize..];
-            if status == Status::StreamEnd {
-                return Ok(());
-            }
-        }
+        self.emit(entry)
     }
 
     /// Appends an entry copied from another pack as it is stored there (its header and
@@ -275,6 +239,55 @@ pub fn read_index(idx: &[u8]) -> Option<Vec<IndexEntry>> {
         });
     }
     Some(entries)
+}
+
+/// Writes into `entry` (cleared first) one whole object as a pack stores it: the type and
+/// size header, then the zlib stream, deflated with `zlib` (made on first use, reused).
+/// Entries can be encoded on several threads, each with its own compressor, and added in
+/// order with [`PackFile::add_encoded`]. `path` names the pack in errors.
+pub fn encode(
+    entry: &mut Vec<u8>,
+    oid: Oid,
+    kind: ObjectType,
+    data: &[u8],
+    zlib: &mut Option<Compress>,
+    path: &Path,
+) -> Result<()> {
+    let code: u8 = match kind {
+        ObjectType::Commit => 1,
+        ObjectType::Tree => 2,
+        ObjectType::Blob => 3,
+        ObjectType::Tag => 4,
+        _ => return Err(Error::InvalidInput(format!("{oid}: not a storable object"))),
+    };
+    entry.clear();
+    let mut size = data.len() as u64;
+    let mut byte = (code << 4) | (size & 0x0f) as u8;
+    size >>= 4;
+    while size > 0 {
+        entry.push(byte | 0x80);
+        byte = (size & 0x7f) as u8;
+        size >>= 7;
+    }
+    entry.push(byte);
+    if data.len() < STORE_BELOW {
+        stored_zlib(entry, data);
+        return Ok(());
+    }
+    let z = zlib.get_or_insert_with(|| Compress::new(Compression::fast(), true));
+    z.reset();
+    let mut input = data;
+    loop {
+        entry.reserve(input.len() / 2 + 64);
+        let before = z.total_in();
+        let status = z
+            .compress_vec(input, entry, FlushCompress::Finish)
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        input = &input[(z.total_in() - before) as usize..];
+        if status == Status::StreamEnd {
+            return Ok(());
+        }
+    }
 }
 
 /// Objects smaller than this are stored in the zlib stream uncompressed: trees, commits and
