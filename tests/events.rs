@@ -118,6 +118,16 @@ fn a_burst_is_committed_once_each_in_task_order_and_max_events_stops() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    let started = &lines[0];
+    assert_eq!(
+        (
+            started["msg"].as_str(),
+            started["workers"].as_u64(),
+            started["batch"].as_u64()
+        ),
+        (Some("started"), Some(2), Some(16)),
+        "{started}"
+    );
     let events: Vec<&Value> = lines.iter().filter(|l| l["msg"] == "event").collect();
     assert_eq!(events.len(), n);
     for e in &events {

@@ -43,6 +43,7 @@ impl StderrLog {
             fields.insert("consumer".into(), json!(consumer));
         }
         fields.insert("workers".into(), json!(workers));
+        fields.insert("batch".into(), json!(options.batch));
         if let Some(h) = handlers.first() {
             fields.insert(
                 "store".into(),
