@@ -17,7 +17,7 @@ every event, so nothing is deduplicated) on one of 50 task branches. Measured:
 A private redis-server on a free loopback port; nothing else is touched.
 
 Usage: python3 benches/events_bench.py [--events 1000] [--workers 2] [--set-kb 50]
-           [--rate 50] [--seconds 10] [--durability fsync|none] [--bin PATH] [--dir DIR]
+           [--rate 50] [--seconds 10] [--durability fsync|none] [--batch N] [--bin PATH] [--dir DIR]
            [--phases sub,sub1,seq,par,lat]
 
 CPU time per event (user + system, of the subscriber; of the commit processes) is printed
@@ -225,6 +225,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=None, help="the subscribe phase's --batch (default: the subscriber's)")
     ap.add_argument("--set-kb", type=int, default=50)
     ap.add_argument("--rate", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=10)
@@ -250,7 +251,7 @@ def main():
             except redis.ConnectionError:
                 time.sleep(0.05)
         print(f"events={args.events} set={args.set_kb}KB/5 files workers={args.workers} durability={args.durability}")
-        sub = throughput(args, root, url, e) if "sub" in phases else None
+        sub = throughput(args, root, url, e, args.batch) if "sub" in phases else None
         if sub:
             print(f"subscribe end to end   {sub:8.1f} events/s   CPU {args.sub_cpu_ms:.2f} ms/event", flush=True)
         if "sub1" in phases:
