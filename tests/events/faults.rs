@@ -324,7 +324,7 @@ fn restarts_count_a_delivery_only_for_the_entry_tried_not_for_those_queued_behin
     let mut con = redis.con();
     lock_branch(&store, "stuck");
     let stuck = test_passed("corr_stuck", "stuck", artifacts(&env, "stuck", "stuck"));
-    publish(&mut con, &names.input, &stuck.to_string());
+    let stuck_id = publish(&mut con, &names.input, &stuck.to_string());
     let others = burst(&env, &mut con, &names, "q", 0..40);
     let args = [
         "-c",
@@ -338,9 +338,14 @@ fn restarts_count_a_delivery_only_for_the_entry_tried_not_for_those_queued_behin
         "--consumer",
         "stuck",
     ];
-    for _ in 0..3 {
+    for life in 1..=3 {
         let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
-        std::thread::sleep(Duration::from_millis(600));
+        // Killed once the stuck entry is counted as taken up in this life.
+        let deadline = std::time::Instant::now() + WAIT;
+        while delivery_count(&mut con, &names, &stuck_id) < life {
+            assert!(std::time::Instant::now() < deadline, "{}", sub.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
         sub.signal("KILL");
         assert_eq!(sub.wait(WAIT), None, "killed by the signal");
     }
@@ -370,6 +375,19 @@ fn restarts_count_a_delivery_only_for_the_entry_tried_not_for_those_queued_behin
     assert_eq!(dead, 1);
     assert_eq!(pending(&mut con, &names.input, &names.group), 0);
     env.fsck(&store);
+}
+
+/// Redis's delivery count of pending entry `id` (0 when it is not pending).
+fn delivery_count(con: &mut redis::Connection, names: &Names, id: &str) -> u64 {
+    let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(&names.input)
+        .arg(&names.group)
+        .arg(id)
+        .arg(id)
+        .arg(1)
+        .query(con)
+        .unwrap_or_default();
+    rows.first().map_or(0, |row| row.3)
 }
 
 const LOCKS: [&str; 8] = [
