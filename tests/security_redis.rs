@@ -24,6 +24,8 @@ fn acl_rules(names: &Names, password: &str) -> Vec<String> {
         "+xreadgroup",
         "+xautoclaim",
         "+xpending",
+        "+xrange",
+        "+xclaim",
         "+xack",
         "+xadd",
         "+multi",
@@ -127,11 +129,26 @@ fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands()
             .query(&mut admin)
             .unwrap();
     }
+    // An entry this subscriber's consumer had read before a restart: listed with XPENDING,
+    // read with XRANGE, counted with XCLAIM when taken up.
+    let earlier = test_passed("corr_acl4", "t4", artifacts(&env, "a4", "a4"));
+    publish(&mut admin, &names.input, &earlier.to_string());
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&names.group)
+        .arg("acl-sub")
+        .arg("STREAMS")
+        .arg(&names.input)
+        .arg(">")
+        .query(&mut admin)
+        .unwrap();
     let good = test_passed("corr_acl1", "t1", artifacts(&env, "a1", "a1"));
     publish(&mut admin, &names.input, &good.to_string());
     let missing = test_passed("corr_acl2", "t2", json!({"report": "nowhere/report.json"}));
     publish(&mut admin, &names.input, &missing.to_string());
     let args = [
+        "--consumer",
+        "acl-sub",
         "--max-deliveries",
         "2",
         "--claim-idle-ms",
@@ -142,7 +159,7 @@ fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands()
         "json",
     ];
     let mut sub = subscriber(&env, &store, &format!("env:{url}"), &names, &args);
-    let got = wait_answers(&mut admin, &names.output, 3, &sub);
+    let got = wait_answers(&mut admin, &names.output, 4, &sub);
     sub.signal("TERM");
     assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
     let kind_of = |corr: &str| -> Value {
@@ -153,6 +170,7 @@ fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands()
         json!([answer["event_type"], answer["data"]["error"]["kind"]])
     };
     assert_eq!(kind_of("corr_acl1"), json!(["ARTIFACT_COMMITTED", null]));
+    assert_eq!(kind_of("corr_acl4"), json!(["ARTIFACT_COMMITTED", null]));
     assert_eq!(
         kind_of("corr_acl2"),
         json!(["ARTIFACT_COMMIT_FAILED", "missing_file"])
@@ -164,7 +182,7 @@ fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands()
     let dead: redis::streams::StreamRangeReply = admin.xrange_all(&names.dlq).unwrap();
     assert_eq!(dead.ids.len(), 1, "the poison entry was dead-lettered");
     assert_eq!(pending(&mut admin, &names.input, &names.group), 0);
-    assert_eq!(committed(&env, &store), ["corr_acl1"]);
+    assert_eq!(committed(&env, &store), ["corr_acl1", "corr_acl4"]);
     assert_eq!(
         denied(&mut admin, &user),
         Vec::<String>::new(),
@@ -212,4 +230,34 @@ fn the_subscriber_runs_as_a_redis_acl_user_limited_to_its_streams_and_commands()
         .arg(&user)
         .query(&mut admin)
         .unwrap();
+}
+
+#[test]
+fn a_redis_user_short_of_a_command_stops_the_subscriber_naming_the_acl() {
+    // Retrying a refused command would only ask Redis again and again.
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("noperm");
+    let mut admin = redis.con();
+    let user = format!("short-{}", names.group.replace(':', "-"));
+    let password = "acl-pw-9b7e3a1c5d";
+    let rules: Vec<String> = acl_rules(&names, password)
+        .into_iter()
+        .filter(|r| r != "+xpending")
+        .collect();
+    set_user(&mut admin, &user, &rules);
+    let url = with_user(&redis.url, &user, password);
+    let mut sub = subscriber(&env, &store, &format!("env:{url}"), &names, &[]);
+    let code = sub.wait(WAIT);
+    assert!(code.is_some_and(|c| c != 0), "{code:?}: {}", sub.log());
+    let log = sub.log();
+    assert!(
+        log.contains("no permissions to run the 'xpending' command")
+            && log.contains("docs/security.md"),
+        "{log}"
+    );
+    assert!(!log.contains(password), "{log}");
 }

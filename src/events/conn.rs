@@ -40,6 +40,16 @@ pub(crate) fn transient(e: &RedisError) -> bool {
         )
 }
 
+/// The error that ends the subscriber when Redis refuses it a command for lack of
+/// permission (`NOPERM`): retrying would only ask again, and again.
+pub(crate) fn refused(e: &RedisError) -> Option<crate::Error> {
+    (e.code() == Some("NOPERM")).then(|| {
+        crate::Error::InvalidInput(format!(
+            "Redis refused a command: {e}; the subscriber's Redis user needs the ACL of docs/security.md"
+        ))
+    })
+}
+
 /// Exponential backoff from 100 ms to 5 s; each delay is drawn between half and all of
 /// the current step (which starts at 200 ms and doubles up to 5 s), so subscribers that
 /// lost the same server do not come back in step.

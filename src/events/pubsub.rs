@@ -33,8 +33,12 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
         );
         match result {
             Ok(()) => break,
-            // One immediate retry for a connection that worked until now.
-            Err(_) if connected || shared.stopping() => {}
+            Err(e) if conn::refused(&e).is_some() => {
+                return Err(conn::refused(&e).expect("checked above"));
+            }
+            // One immediate retry for a connection that worked until now and was cut; an
+            // error Redis answers would come back at once, so it waits like an outage.
+            Err(e) if (connected && conn::transient(&e)) || shared.stopping() => {}
             Err(e) => {
                 let note = format!(
                     "; messages published on channel {} until then are lost",

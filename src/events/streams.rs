@@ -59,9 +59,13 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
                     shared.options.input
                 )))
             }
+            Err(e) if conn::refused(&e).is_some() => {
+                return Err(conn::refused(&e).expect("checked above"));
+            }
             // A connection that worked until now gets one immediate retry: a stale
-            // socket is not an outage. A failure to reconnect is.
-            Err(_) if reader.connected || shared.stopping() => {}
+            // socket is not an outage. A failure to reconnect is, and so is an error
+            // Redis answers (which would come back at once).
+            Err(e) if (reader.connected && conn::transient(&e)) || shared.stopping() => {}
             Err(e) => {
                 shared
                     .outage
