@@ -42,8 +42,13 @@ pub(crate) fn transient(e: &RedisError) -> bool {
 
 /// The error that ends the subscriber when Redis refuses it a command for lack of
 /// permission (`NOPERM`): retrying would only ask again, and again.
+/// A `NOPERM` inside a transaction counts too (Redis then aborts the whole `EXEC`).
 pub(crate) fn refused(e: &RedisError) -> Option<crate::Error> {
-    (e.code() == Some("NOPERM")).then(|| {
+    let noperm = e.code() == Some("NOPERM")
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, s)| s.code() == "NOPERM"));
+    noperm.then(|| {
         crate::Error::InvalidInput(format!(
             "Redis refused a command: {e}; the subscriber's Redis user needs the ACL of docs/security.md"
         ))

@@ -117,11 +117,20 @@ pub(crate) struct Shared<'a> {
     pub(crate) counters: log::Counters,
     pub(crate) outage: conn::Outage,
     pub(crate) in_flight: Mutex<HashSet<String>>,
+    /// The error that stopped the subscriber from a worker (Redis refusing it a command).
+    pub(crate) fatal: Mutex<Option<Error>>,
 }
 
 impl Shared<'_> {
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops the subscriber with `error`, which `subscribe` returns; the first one wins.
+    pub(crate) fn fail(&self, error: Error) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        fatal.get_or_insert(error);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn done_with(&self, id: &str) {
@@ -173,6 +182,7 @@ pub fn subscribe(
         counters: log::Counters::default(),
         outage: conn::Outage::default(),
         in_flight: Mutex::new(HashSet::new()),
+        fatal: Mutex::new(None),
     };
     let result = std::thread::scope(|scope| {
         let pool = worker::Pool::start(scope, &shared, handlers);
@@ -183,5 +193,10 @@ pub fn subscribe(
     });
     let totals = shared.counters.snapshot();
     log.totals(&totals, true);
-    result.map(|()| totals)
+    result?;
+    let fatal = shared.fatal.into_inner().unwrap_or_else(|p| p.into_inner());
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok(totals),
+    }
 }

@@ -337,6 +337,10 @@ impl Answers<'_> {
                 shared
                     .log
                     .warning(&format!("Redis refused the answer for {label}: {e}"));
+                if let Some(fatal) = conn::refused(&e) {
+                    // Every later answer would be refused too: stop, the entry stays pending.
+                    shared.fail(fatal);
+                }
                 vec![false]
             }
         }
@@ -370,6 +374,9 @@ impl Answers<'_> {
                     "could not count the redelivery of {} entries: {e}",
                     batch.len()
                 ));
+                if let Some(fatal) = conn::refused(&e) {
+                    self.shared.fail(fatal);
+                }
             }
         }
     }
