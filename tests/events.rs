@@ -261,24 +261,7 @@ fn pubsub_events_are_committed_and_answered_on_channels() {
         &names,
         &["--transport", "pubsub", "--max-events", "3"],
     );
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (_, n): (String, u64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&names.input)
-            .query::<Vec<(String, u64)>>(&mut con)
-            .unwrap()[0]
-            .clone();
-        if n > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never subscribed: {}",
-            sub.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_subscribed(&mut con, &names.input, &sub);
     for (corr, task) in [("corr_p1", "p1"), ("corr_p2", "p2")] {
         let event = test_passed(corr, task, artifacts(&env, task, corr));
         let _: u64 = con.publish(&names.input, event.to_string()).unwrap();

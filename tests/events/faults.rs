@@ -453,27 +453,10 @@ fn entries_past_max_deliveries_go_to_the_dead_letter_stream_with_the_reason() {
     lock_branch(&store, "stuck");
     // A poison entry: delivered three times to a consumer that never answered.
     let poison = test_passed("corr_x2", "poison", artifacts(&env, "x2", "x2")).to_string();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&names.input)
-        .arg(&names.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut con)
-        .unwrap();
+    create_group(&mut con, &names);
     let poison_id = publish(&mut con, &names.input, &poison);
     for from in [">", "0", "0"] {
-        let _: redis::Value = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&names.group)
-            .arg("ghost")
-            .arg("COUNT")
-            .arg(1)
-            .arg("STREAMS")
-            .arg(&names.input)
-            .arg(from)
-            .query(&mut con)
-            .unwrap();
+        read_one_as(&mut con, &names, "ghost", from);
     }
     let stuck = test_passed("corr_x1", "stuck", artifacts(&env, "x1", "x1")).to_string();
     let stuck_id = publish(&mut con, &names.input, &stuck);

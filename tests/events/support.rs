@@ -272,6 +272,51 @@ pub fn test_passed(corr: &str, task: &str, artifacts: Value) -> Value {
                     "prompt_hash": "7a8b9c0d", "agent_version": "coder-v1", "llm_version": "gpt-4"}})
 }
 
+/// Creates the group of `names` at the stream's start (MKSTREAM), as the subscriber does.
+pub fn create_group(con: &mut redis::Connection, names: &Names) {
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&names.input)
+        .arg(&names.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(con)
+        .unwrap();
+}
+
+/// Reads one entry of `names.input` as `consumer` of the group: id `>` delivers a new one,
+/// `0` delivers again the oldest it holds pending (each read counts a delivery).
+pub fn read_one_as(con: &mut redis::Connection, names: &Names, consumer: &str, from: &str) {
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&names.group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&names.input)
+        .arg(from)
+        .query(con)
+        .unwrap();
+}
+
+/// Waits until a client (the subscriber `sub`) listens on `channel`.
+pub fn wait_subscribed(con: &mut redis::Connection, channel: &str, sub: &Sub) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let subscribed: Vec<(String, u64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(con)
+            .unwrap();
+        if subscribed[0].1 > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never subscribed: {}", sub.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Appends an entry whose `event` field is `payload`; returns its id.
 pub fn publish(con: &mut redis::Connection, stream: &str, payload: &str) -> String {
     con.xadd(stream, "*", &[("event", payload)]).unwrap()
