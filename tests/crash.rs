@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{has_ref, Env};
+use common::{has_ref, Env, Rng};
 use support::{
     assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Ended,
-    Rng, Tally, STALE_SECS,
+    Tally, STALE_SECS,
 };
 
 /// Kills of commits of small artifact sets (five files, about 50 KB) in a default run.

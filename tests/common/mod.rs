@@ -397,3 +397,47 @@ pub fn old_lock(path: &Path, age: std::time::Duration) {
     std::fs::write(path, "").unwrap();
     backdate(path, age);
 }
+
+/// A xorshift generator; the seed comes from `ARTIFACT_STORE_CRASH_SEED` or the clock and is
+/// printed, so a failing run can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(scenario: &str) -> Rng {
+        let seed = std::env::var("ARTIFACT_STORE_CRASH_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        #[allow(clippy::print_stderr)] // the seed replays a failure
+        {
+            eprintln!("{scenario}: ARTIFACT_STORE_CRASH_SEED={seed}");
+        }
+        Rng::seeded(seed)
+    }
+
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A delay drawn uniformly from `0..max`.
+    pub fn delay(&mut self, max: std::time::Duration) -> std::time::Duration {
+        let nanos = max.as_nanos().max(1) as u64;
+        std::time::Duration::from_nanos(self.next() % nanos)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::common::{commit_args, Env};
+use super::common::{commit_args, Env, Rng};
 use super::support::{
-    assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Rng,
-    Tally,
+    assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Tally,
 };
 
 /// Kills of `gc --apply` in a default run.

@@ -5,10 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::common::{commit_args, rev, Env};
+use super::common::{commit_args, rev, Env, Rng};
 use super::support::{
-    assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Rng,
-    Tally,
+    assert_sound, assert_within_bound, kill_after, lock_env, lock_files, scale, timed_ok, Tally,
 };
 
 /// Kills of each mode in a default run.

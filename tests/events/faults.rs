@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::Commands;
 
-use crate::common::Env;
+use crate::common::{Env, Rng};
 use crate::support::*;
 use crate::WAIT;
 
@@ -86,20 +86,7 @@ fn a_subscriber_killed_again_and_again_mid_batch_commits_each_event_once() {
     let names = Names::new("killmany");
     let mut con = redis.con();
     let all = burst(&env, &mut con, &names, "m", 0..200);
-    let mut rng = std::env::var("ARTIFACT_STORE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        })
-        | 1;
-    #[allow(clippy::print_stderr)] // the seed replays a failure
-    {
-        eprintln!("subscriber kills: ARTIFACT_STORE_CRASH_SEED={rng}");
-    }
+    let mut rng = Rng::new("subscriber kills");
     let args = ["--consumer", "again", "--workers", "2"];
     // Four kills: an entry in hand at every kill is tried five times, the default
     // --max-deliveries, and is not dead-lettered. Each kill comes 1 to 30 answers after
@@ -107,10 +94,7 @@ fn a_subscriber_killed_again_and_again_mid_batch_commits_each_event_once() {
     let mut answered = 0;
     for _ in 0..4 {
         let mut sub = subscriber(&env, &store, &redis.url, &names, &args);
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        answered = answers(&mut con, &names.output).len() + 1 + (rng % 30) as usize;
+        answered = answers(&mut con, &names.output).len() + 1 + rng.below(30);
         wait_answers(&mut con, &names.output, answered, &sub);
         sub.signal("KILL");
         assert_eq!(sub.wait(WAIT), None, "killed by the signal");
