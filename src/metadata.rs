@@ -299,6 +299,19 @@ mod tests {
         assert!(parse_set("a..b=1").is_err());
     }
 
+    /// The store's fields of one commit of `w/t`, with `sums` as checksums.
+    fn fields(sums: &BTreeMap<String, String>) -> StoreFields<'_> {
+        StoreFields {
+            workflow_id: "w",
+            task_id: "t",
+            correlation_id: "corr_1",
+            prompt_hash: None,
+            commit_timestamp: "2025-11-07T14:30:00Z".into(),
+            test_status: TestStatus::Passed,
+            checksums: sums,
+        }
+    }
+
     #[test]
     fn store_keys_win_and_caller_keys_are_kept() {
         let caller = parse_caller(
@@ -308,15 +321,7 @@ mod tests {
         .unwrap();
         let mut sums = BTreeMap::new();
         sums.insert("artifacts/w/t/a.py".to_string(), "sha256:00".to_string());
-        let fields = StoreFields {
-            workflow_id: "w",
-            task_id: "t",
-            correlation_id: "corr_1",
-            prompt_hash: None,
-            commit_timestamp: "2025-11-07T14:30:00Z".into(),
-            test_status: TestStatus::Passed,
-            checksums: &sums,
-        };
+        let fields = fields(&sums);
         let doc = build(&fields, &caller);
         assert_eq!(doc["workflow_id"], "w");
         assert_eq!(doc["files"], json!(["artifacts/w/t/a.py"]));
@@ -336,15 +341,7 @@ mod tests {
             caller
         };
         let sums = BTreeMap::new();
-        let fields = StoreFields {
-            workflow_id: "w",
-            task_id: "t",
-            correlation_id: "corr_1",
-            prompt_hash: None,
-            commit_timestamp: "2025-11-07T14:30:00Z".into(),
-            test_status: TestStatus::Passed,
-            checksums: &sums,
-        };
+        let fields = fields(&sums);
         let deepest = nested(MAX_DEPTH);
         assert!(check_caller(&deepest).is_ok());
         let doc = build(&fields, &deepest);
@@ -379,15 +376,7 @@ mod tests {
             sets.iter().map(|s| parse_set(s).unwrap()).collect(),
         );
         let sums = BTreeMap::new();
-        let fields = StoreFields {
-            workflow_id: "w",
-            task_id: "t",
-            correlation_id: "corr_1",
-            prompt_hash: None,
-            commit_timestamp: "2025-11-07T14:30:00Z".into(),
-            test_status: TestStatus::Passed,
-            checksums: &sums,
-        };
+        let fields = fields(&sums);
         let doc = build(&fields, &caller);
         let back: Value = serde_json::from_slice(&to_bytes(&doc)).unwrap();
         assert_eq!(back, doc);
