@@ -381,10 +381,12 @@ impl Answers<'_> {
         }
     }
 
-    /// Whether a delivery has anything to write: an answer, or an acknowledgement.
+    /// Whether a delivery has anything to write: an acknowledgement, or an answer (every
+    /// outcome but an ignored event has one; a dead-lettered one is a failure). Decided
+    /// from the outcome, so the answer is built once, by [`Answers::add_commands`].
     fn writes_something(&self, d: &Decided) -> bool {
-        let o = self.shared.options;
-        o.transport == Transport::Streams || d.reply(self.shared).is_some() || d.dead
+        self.shared.options.transport == Transport::Streams
+            || !matches!(d.handled.outcome, Outcome::Ignored { .. })
     }
 
     /// Runs `pipe`, retrying across outages.
