@@ -69,6 +69,11 @@ impl Pool {
 
     /// Queues a job on the worker of its task; blocks while that worker is busy.
     pub(crate) fn dispatch(&self, job: Job) {
+        if let [only] = &self.senders[..] {
+            // One worker: nothing to route, and no envelope to parse a first time for it.
+            let _ = only.send(job);
+            return;
+        }
         let key = job
             .payload
             .as_deref()
