@@ -14,7 +14,7 @@
 mod creds;
 mod reapply;
 mod sync;
-mod wire;
+pub(crate) mod wire;
 
 use serde::Serialize;
 

@@ -30,7 +30,9 @@ use super::{fmt, Ctx};
 /// undo command is printed: `artifact-store trash restore <unix_ts>`.
 ///
 /// --apply --remote then deletes the moved refs on the remote (`remote_name`, default
-/// origin) where they still hold the pruned value, after checking each is in the local trash.
+/// origin; or `--remote NAME|URL`) where they still hold the pruned value, after checking
+/// each is in the local trash. Like push, it gives up after push_timeout seconds without an
+/// answer and uses the same credentials (ssh agent or key, git's credential helpers).
 ///
 /// Exit codes: 2 bad policy, 4 another gc holds the lock, 6 the remote step failed (the
 /// local apply stands).
@@ -45,9 +47,10 @@ pub struct GcArgs {
     /// Carry the plan out: move every pruned ref to the trash.
     #[arg(long)]
     apply: bool,
-    /// With --apply, also delete the pruned refs on the configured remote.
-    #[arg(long, requires = "apply")]
-    remote: bool,
+    /// With --apply, also delete the pruned refs on a remote: the configured remote_name
+    /// (default origin) when given alone, or the remote NAME or URL given.
+    #[arg(long, requires = "apply", value_name = "NAME|URL", num_args = 0..=1, default_missing_value = "")]
+    remote: Option<String>,
     /// Read the [retention] table from FILE instead of the config.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -59,7 +62,8 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<i32> {
     let store = ctx.store()?;
     let request = GcRequest {
         apply: args.apply,
-        remote: args.remote,
+        remote: args.remote.is_some(),
+        remote_name: args.remote.clone().filter(|r| !r.is_empty()),
         policy,
     };
     let mut outcome = store.gc(&request, &Bar::new(&ctx.out))?;

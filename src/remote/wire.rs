@@ -24,7 +24,7 @@ use crate::store::Store;
 
 /// Where remote operations go: a repository and a remote name or URL.
 #[derive(Debug, Clone)]
-pub(super) struct Endpoint {
+pub(crate) struct Endpoint {
     gitdir: PathBuf,
     remote: String,
     idle: Duration,
@@ -32,14 +32,14 @@ pub(super) struct Endpoint {
 
 /// The refs a remote advertises.
 #[derive(Debug, Default, Clone)]
-pub(super) struct Listing {
+pub(crate) struct Listing {
     refs: BTreeMap<String, Oid>,
     peeled: BTreeMap<String, Oid>,
 }
 
 impl Listing {
     /// Returns the object the remote's ref holds.
-    pub(super) fn get(&self, refname: &str) -> Option<Oid> {
+    pub(crate) fn get(&self, refname: &str) -> Option<Oid> {
         self.refs.get(refname).copied()
     }
 
@@ -68,9 +68,9 @@ impl Listing {
 
 /// The result of a push call the remote took as a whole.
 #[derive(Debug, Default)]
-pub(super) struct Pushed {
+pub(crate) struct Pushed {
     /// Refs the server answered with a status string (a rejection), and the status.
-    pub(super) rejected: BTreeMap<String, String>,
+    pub(crate) rejected: BTreeMap<String, String>,
     /// What the server printed (hook output), last lines.
     pub(super) messages: Vec<String>,
     /// The refs the server advertised on the push connection, before the push.
@@ -79,7 +79,7 @@ pub(super) struct Pushed {
 
 /// Why a remote operation did not complete.
 #[derive(Debug)]
-pub(super) enum WireError {
+pub(crate) enum WireError {
     /// libgit2 refused before sending anything: a ref is not a fast-forward of the
     /// remote's value, or the remote's value is unknown here.
     NotFastForward(String),
@@ -113,7 +113,12 @@ impl<T> Relay<T> {
 impl Endpoint {
     /// Returns the endpoint of the store's configured remote, checking that it exists.
     pub(super) fn of(store: &Store) -> Result<Endpoint> {
-        let name = store.config().remote_name.clone();
+        Endpoint::named(store, &store.config().remote_name)
+    }
+
+    /// Returns the endpoint of `name`, a configured remote or a URL, checking that it exists.
+    pub(crate) fn named(store: &Store, name: &str) -> Result<Endpoint> {
+        let name = name.to_string();
         match store.repo().find_remote(&name) {
             Ok(_) => {}
             Err(_) if looks_like_url(&name) => {}
@@ -140,7 +145,7 @@ impl Endpoint {
     }
 
     /// Lists the remote's refs, with the peeled value of each annotated tag.
-    pub(super) fn list(&self, progress: &mut dyn FnMut(&PushProgress)) -> WireResult<Listing> {
+    pub(crate) fn list(&self, progress: &mut dyn FnMut(&PushProgress)) -> WireResult<Listing> {
         self.run(progress, |remote, relay| {
             let callbacks = callbacks(relay);
             let connection = remote
@@ -172,7 +177,7 @@ impl Endpoint {
 
     /// Pushes `refspecs` in one call on one connection, after reading the refs the server
     /// advertises on it; a server-side rejection comes back per ref.
-    pub(super) fn push(
+    pub(crate) fn push(
         &self,
         refspecs: Vec<String>,
         progress: &mut dyn FnMut(&PushProgress),

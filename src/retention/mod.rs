@@ -50,8 +50,10 @@ impl Progress for Silent {}
 pub struct GcRequest {
     /// Carry the plan out; otherwise only plan.
     pub apply: bool,
-    /// Also delete the pruned refs on the configured remote (with `apply`).
+    /// Also delete the pruned refs on the remote (with `apply`).
     pub remote: bool,
+    /// The remote to delete them on, a name or a URL; `None` is the configured `remote_name`.
+    pub remote_name: Option<String>,
     /// A policy to use instead of the config's `[retention]`.
     pub policy: Option<Policy>,
 }
@@ -108,7 +110,15 @@ impl Store {
         }
         let applied = apply::apply(self, &outcome.plan, now, progress)?;
         if request.remote {
-            match remote::delete_pruned(self, &outcome.plan, &applied) {
+            // A delete push sends no objects: nothing worth a progress bar.
+            let mut relay = |_: &crate::remote::PushProgress| {};
+            match remote::delete_pruned(
+                self,
+                request.remote_name.as_deref(),
+                &outcome.plan,
+                &applied,
+                &mut relay,
+            ) {
                 Ok(remote) => outcome.remote = Some(remote),
                 Err(e) => outcome.remote_error = Some(e),
             }

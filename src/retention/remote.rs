@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use git2::{Direction, Oid, PushOptions, RemoteCallbacks};
+use git2::Oid;
 use serde::Serialize;
 
 use super::apply::{Applied, SkippedRef};
@@ -12,6 +12,8 @@ use super::plan::Plan;
 use crate::error::{Error, Result};
 use crate::git::refscan;
 use crate::refs::{trash_ref, TRASH_NAMESPACE};
+use crate::remote::wire::{Endpoint, WireError};
+use crate::remote::PushProgress;
 use crate::store::Store;
 
 /// What happened on the remote.
@@ -28,36 +30,56 @@ pub struct RemoteOutcome {
 }
 
 /// Deletes the moved refs on the remote; errors leave the local apply in place.
+///
+/// `remote` names a configured remote or a URL; `None` means the store's `remote_name`.
+/// The listing and the push go through the same endpoint as `push`, so `push_timeout`
+/// bounds each and the same credentials callback serves ssh and https.
 pub(super) fn delete_pruned(
     store: &Store,
+    remote: Option<&str>,
     plan: &Plan,
     applied: &Applied,
+    progress: &mut dyn FnMut(&PushProgress),
 ) -> Result<RemoteOutcome> {
-    let configured = &store.config().remote_name;
+    let configured = remote.unwrap_or(&store.config().remote_name);
     let name = crate::error::display_url(configured);
     let moved: BTreeMap<&str, Oid> = plan
         .pruned()
         .filter(|d| applied.moved_refs.binary_search(&d.refname).is_ok())
         .map(|d| (d.refname.as_str(), d.oid))
         .collect();
+    if moved.is_empty() {
+        return Ok(RemoteOutcome {
+            remote: name,
+            deleted: Vec::new(),
+            absent: 0,
+            skipped: Vec::new(),
+        });
+    }
     check_local_trash(store, applied.trash_ts, &moved)?;
-    let fail = |what: &str, e: git2::Error| Error::Remote {
-        message: format!("failed to {what} remote {name:?}: {}", e.message()),
-        hint: Some(format!(
-            "the local prune landed; `artifact-store trash restore {}` undoes it",
-            applied.trash_ts
-        )),
+    let undo = format!(
+        "the local prune landed; `artifact-store trash restore {}` undoes it",
+        applied.trash_ts
+    );
+    let fail = |what: &str, e: WireError| {
+        let (WireError::NotFastForward(m) | WireError::Failed(m)) = e;
+        Error::Remote {
+            message: format!("failed to {what} remote {name:?}: {m}"),
+            hint: Some(undo.clone()),
+        }
     };
-    let mut remote = store
-        .repo()
-        .find_remote(configured)
-        .map_err(|e| Error::Remote {
-            message: format!("there is no remote named {name:?}: {}", e.message()),
-            hint: Some(
-                "add it with `git remote add`, or set remote_name in the config".to_string(),
-            ),
-        })?;
-    let held = list_remote(&mut remote).map_err(|e| fail("list the refs of", e))?;
+    let endpoint = Endpoint::named(store, configured).map_err(|e| match e {
+        Error::Remote { message, .. } => Error::Remote {
+            message,
+            hint: Some(format!(
+                "add it with `git remote add`, give a URL (`gc --apply --remote URL`), or set remote_name in the config; {undo}"
+            )),
+        },
+        other => other,
+    })?;
+    let held = endpoint
+        .list(progress)
+        .map_err(|e| fail("list the refs of", e))?;
     let mut outcome = RemoteOutcome {
         remote: name.clone(),
         deleted: Vec::new(),
@@ -68,7 +90,7 @@ pub(super) fn delete_pruned(
     for (refname, expected) in moved {
         match held.get(refname) {
             None => outcome.absent += 1,
-            Some(there) if *there == expected => specs.push(format!(":{refname}")),
+            Some(there) if there == expected => specs.push(format!(":{refname}")),
             Some(there) => outcome.skipped.push(SkippedRef {
                 refname: refname.to_string(),
                 expected: expected.to_string(),
@@ -80,33 +102,26 @@ pub(super) fn delete_pruned(
     if specs.is_empty() {
         return Ok(outcome);
     }
-    let rejected = push_deletes(&mut remote, &specs).map_err(|e| fail("push to", e))?;
-    if !rejected.is_empty() {
+    let pushed = endpoint
+        .push(specs.clone(), progress)
+        .map_err(|e| fail("push to", e))?;
+    if !pushed.rejected.is_empty() {
+        let rejected: Vec<String> = pushed
+            .rejected
+            .iter()
+            .map(|(refname, status)| format!("{refname} ({status})"))
+            .collect();
         return Err(Error::Remote {
             message: format!(
                 "remote {name:?} refused to delete {} refs: {}",
                 rejected.len(),
                 rejected.join(", ")
             ),
-            hint: None,
+            hint: Some(undo),
         });
     }
     outcome.deleted = specs.iter().map(|s| s[1..].to_string()).collect();
     Ok(outcome)
-}
-
-/// Returns the remote's refs and their values.
-fn list_remote(
-    remote: &mut git2::Remote<'_>,
-) -> std::result::Result<HashMap<String, Oid>, git2::Error> {
-    remote.connect(Direction::Push)?;
-    let held = remote
-        .list()?
-        .iter()
-        .map(|head| (head.name().to_string(), head.oid()))
-        .collect();
-    remote.disconnect()?;
-    Ok(held)
 }
 
 /// Checks that every moved ref is in the local trash at its value, with its objects.
@@ -133,25 +148,4 @@ fn check_local_trash(store: &Store, ts: i64, moved: &BTreeMap<&str, Oid>) -> Res
         }
     }
     Ok(())
-}
-
-/// Pushes delete refspecs; returns the refs the remote rejected, with its reasons.
-fn push_deletes(
-    remote: &mut git2::Remote<'_>,
-    specs: &[String],
-) -> std::result::Result<Vec<String>, git2::Error> {
-    let mut rejected = Vec::new();
-    {
-        let mut callbacks = RemoteCallbacks::new();
-        callbacks.push_update_reference(|refname, status| {
-            if let Some(status) = status {
-                rejected.push(format!("{refname} ({status})"));
-            }
-            Ok(())
-        });
-        let mut options = PushOptions::new();
-        options.remote_callbacks(callbacks);
-        remote.push(specs, Some(&mut options))?;
-    }
-    Ok(rejected)
 }

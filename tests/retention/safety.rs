@@ -315,3 +315,85 @@ fn a_missing_remote_fails_with_exit_6_after_the_local_apply() {
         run.stdout
     );
 }
+
+/// `--remote URL` needs no configured remote, and deletes there what `--remote` would.
+#[test]
+fn remote_accepts_a_url_where_a_name_is() {
+    let env = Env::new();
+    let store = fixture(&env);
+    let remote = env.path("by-url.git");
+    env.git(&["init", "-q", "--bare", remote.to_str().unwrap()]);
+    let url = format!("file://{}", remote.display());
+    env.git_in(
+        &store,
+        &[
+            "push",
+            "-q",
+            &url,
+            "refs/heads/*:refs/heads/*",
+            "refs/tags/*:refs/tags/*",
+        ],
+    );
+    let out = run_at(&env, &store, &["--json", "gc", "--apply", "--remote", &url]).json();
+    let deleted = out["remote"]["deleted"].as_array().unwrap();
+    assert!(!deleted.is_empty(), "{out}");
+    assert_eq!(
+        deleted.len() as u64,
+        out["applied"]["moved"].as_u64().unwrap()
+    );
+    let on_remote = store_refs(&env, &remote);
+    assert_eq!(
+        on_remote,
+        store_refs(&env, &store),
+        "the remote matches the store"
+    );
+    env.fsck(&remote);
+}
+
+/// A remote that accepts the connection and never answers: `gc --apply --remote` gives up
+/// after `push_timeout` seconds (exit 6, the undo command printed), it does not hang.
+#[test]
+fn a_silent_remote_times_out_after_push_timeout_with_the_undo_printed() {
+    let env = Env::new();
+    let store = fixture(&env);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept() {
+            open.push(socket);
+        }
+    });
+    let url = format!("git://127.0.0.1:{port}/remote.git");
+    let started = std::time::Instant::now();
+    let run = run_time(
+        &env,
+        &store,
+        NOW,
+        &[
+            "-c",
+            "push_timeout=1",
+            "--json",
+            "gc",
+            "--apply",
+            "--remote",
+            &url,
+        ],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "bounded by push_timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    let out = run.json();
+    assert_eq!(out["success"], false, "{out}");
+    assert!(out.to_string().contains("push_timeout"), "{out}");
+    let ts = out["applied"]["trash_ts"].as_i64().unwrap();
+    assert!(
+        out.to_string()
+            .contains(&format!("artifact-store trash restore {ts}")),
+        "{out}"
+    );
+    env.fsck(&store);
+}
