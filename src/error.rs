@@ -276,41 +276,50 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// user part and a `pass`/`password` query value (Redis unix-socket URLs) become `***`.
 /// Anything that is not a URL is returned as it is.
 pub fn display_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return unparsable_url(url);
+    };
+    if !url.contains("://") {
+        // `host:path` (scp-like) parses as a scheme and a path; it holds no password.
+        return url.to_string();
+    }
+    let mut hidden = false;
+    if parsed.password().is_some() {
+        hidden = parsed.set_password(Some("***")).is_ok();
+    }
+    let secret_key = |key: &str| key == "pass" || key == "password";
+    if parsed.query_pairs().any(|(key, _)| secret_key(&key)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| match secret_key(&key) {
+                true => (key.into_owned(), "***".to_string()),
+                false => (key.into_owned(), value.into_owned()),
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        hidden = true;
+    }
+    match hidden {
+        true => parsed.to_string(),
+        false => url.to_string(),
+    }
+}
+
+/// A URL the `url` crate refuses (a port out of range, say) is still shown without its
+/// password: everything between the user name and the last `@` of the authority is hidden.
+fn unparsable_url(url: &str) -> String {
     let Some(scheme) = url.find("://").map(|i| i + 3) else {
         return url.to_string();
     };
     let rest = &url[scheme..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = url[..scheme].to_string();
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     match authority.rfind('@') {
         Some(at) => {
             let user = authority[..at].split(':').next().unwrap_or_default();
-            out.push_str(user);
-            if authority[..at].contains(':') {
-                out.push_str(":***");
-            }
-            out.push_str(&authority[at..]);
+            format!("{}{user}:***{}", &url[..scheme], &rest[at..])
         }
-        None => out.push_str(authority),
+        None => url.to_string(),
     }
-    let tail = &rest[authority_end..];
-    match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|param| match param.split_once('=') {
-                    Some((key, _)) if key == "pass" || key == "password" => format!("{key}=***"),
-                    _ => param.to_string(),
-                })
-                .collect();
-            out.push_str(path);
-            out.push('?');
-            out.push_str(&params.join("&"));
-        }
-        None => out.push_str(tail),
-    }
-    out
 }
 
 fn storage_full(text: &str) -> bool {
@@ -339,6 +348,17 @@ mod tests {
             ),
             ("/srv/shared.git", "/srv/shared.git"),
             ("not a url", "not a url"),
+            ("host:a.git", "host:a.git"),
+            ("redis://u:pw@h:99999", "redis://u:***@h:99999"),
+            ("git@host:o/r.git", "git@host:o/r.git"),
+            (
+                "ssh://deploy:pw@git.example:2222/o/r.git",
+                "ssh://deploy:***@git.example:2222/o/r.git",
+            ),
+            (
+                "redis://h/0?password=s3cret&db=2",
+                "redis://h/0?password=***&db=2",
+            ),
         ] {
             assert_eq!(display_url(url), shown);
         }

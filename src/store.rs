@@ -163,36 +163,18 @@ impl Store {
     }
 }
 
-/// Parses `@1700000000 +0100`, `1700000000 +0100`, `1700000000` or an RFC 3339 time.
+/// Parses a date in the forms git takes in `GIT_COMMITTER_DATE`: `@1700000000 +0100`,
+/// `1700000000 +0100`, `1700000000`, RFC 2822, ISO 8601 and RFC 3339; gix-date does the
+/// parsing. Relative dates (`yesterday`, `2 days ago`) are refused, as git refuses them there.
 pub fn parse_git_date(text: &str) -> Option<Time> {
     let text = text.trim();
-    let mut parts = text.trim_start_matches('@').split_whitespace();
-    if let Some(Ok(secs)) = parts.next().map(str::parse::<i64>) {
-        let offset = match parts.next() {
-            None => 0,
-            Some(tz) => parse_offset(tz)?,
-        };
-        return Some(Time::new(secs, offset));
-    }
-    let parsed = chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    Some(Time::new(
-        parsed.timestamp(),
-        parsed.offset().local_minus_utc() / 60,
-    ))
-}
-
-fn parse_offset(tz: &str) -> Option<i32> {
-    let (sign, digits) = match tz.as_bytes().first()? {
-        b'+' => (1, &tz[1..]),
-        b'-' => (-1, &tz[1..]),
-        _ => return None,
-    };
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = digits[2..].parse().ok()?;
-    Some(sign * (hours * 60 + minutes))
+    let parsed = gix_date::parse(text, None).ok().or_else(|| {
+        // RFC 3339 with a `Z` zone, which gix-date's strict ISO 8601 form does not take.
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| gix_date::Time::new(t.timestamp(), t.offset().local_minus_utc()))
+    })?;
+    Some(Time::new(parsed.seconds, parsed.offset / 60))
 }
 
 /// Formats a commit time as RFC 3339 UTC, `2025-11-07T14:30:00Z`.
@@ -212,6 +194,19 @@ mod tests {
         assert_eq!((t.seconds(), t.offset_minutes()), (1700000000, 90));
         let t = parse_git_date("2025-11-07T14:30:00Z").unwrap();
         assert_eq!(rfc3339_utc(&t), "2025-11-07T14:30:00Z");
-        assert!(parse_git_date("yesterday").is_none());
+        let t = parse_git_date("1700000000 -0500").unwrap();
+        assert_eq!((t.seconds(), t.offset_minutes()), (1700000000, -300));
+        let t = parse_git_date("1700000000").unwrap();
+        assert_eq!((t.seconds(), t.offset_minutes()), (1700000000, 0));
+        let t = parse_git_date("2025-11-07T15:30:00+01:00").unwrap();
+        assert_eq!(
+            (rfc3339_utc(&t).as_str(), t.offset_minutes()),
+            ("2025-11-07T14:30:00Z", 60)
+        );
+        let t = parse_git_date("Fri, 07 Nov 2025 14:30:00 +0000").unwrap();
+        assert_eq!(rfc3339_utc(&t), "2025-11-07T14:30:00Z");
+        for bad in ["yesterday", "2 days ago", "", "soon", "@"] {
+            assert!(parse_git_date(bad).is_none(), "{bad:?}");
+        }
     }
 }
