@@ -27,6 +27,8 @@
 //!
 //! The library never prints and never exits; it returns data and [`Error`]s.
 
+#![deny(clippy::unwrap_used)]
+
 pub mod catalog;
 pub mod commit;
 pub mod config;

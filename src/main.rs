@@ -1,5 +1,7 @@
 //! The `artifact-store` command line: a thin face over the library.
 
+#![deny(clippy::unwrap_used)]
+
 mod cli;
 
 fn main() {
