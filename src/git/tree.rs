@@ -28,6 +28,7 @@ pub fn write_tree(
 ) -> Result<Oid> {
     let mut root = BTreeMap::new();
     for (path, oid, mode) in entries {
+        super::pathcheck::check_path(path)?;
         let mut node = &mut root;
         let parts: Vec<&str> = path.split('/').collect();
         let (last, dirs) = parts.split_last().expect("split always yields one part");
@@ -44,7 +45,15 @@ pub fn write_tree(
                 }
             };
         }
-        node.insert((*last).to_string(), Node::Leaf(*oid, *mode));
+        if node
+            .insert((*last).to_string(), Node::Leaf(*oid, *mode))
+            .is_some()
+        {
+            // Never drop what was there: a second entry at one path is a caller's error.
+            return Err(Error::InvalidInput(format!(
+                "artifact path {path:?} is given twice, or is both a file and a directory"
+            )));
+        }
     }
     write_dir(repo, &root, written)
 }
@@ -64,7 +73,7 @@ fn write_dir(
         };
         builder
             .insert(name, oid, mode)
-            .map_err(Error::git(format!("failed to add {name} to a tree")))?;
+            .map_err(|e| refused_name(name, e))?;
     }
     let oid = builder
         .write()
@@ -81,9 +90,13 @@ pub fn replace_subtree(
     new: Oid,
     written: &mut Vec<Oid>,
 ) -> Result<Oid> {
-    let (first, rest) = path
-        .split_first()
-        .expect("artifact_dir has at least one component");
+    let Some((first, rest)) = path.split_first() else {
+        return Err(Error::InvalidInput(
+            "the artifact directory has no path component".to_string(),
+        ));
+    };
+    super::pathcheck::check_component(first)
+        .map_err(|why| Error::InvalidInput(format!("artifact directory {why}")))?;
     let mut builder = repo
         .treebuilder(base)
         .map_err(Error::git("failed to start a tree"))?;
@@ -101,10 +114,23 @@ pub fn replace_subtree(
     };
     builder
         .insert(first, oid, MODE_TREE)
-        .map_err(Error::git(format!("failed to add {first} to a tree")))?;
+        .map_err(|e| refused_name(first, e))?;
     let tree = builder
         .write()
         .map_err(Error::git("failed to write a tree"))?;
     written.push(tree);
     Ok(tree)
+}
+
+/// A name libgit2 would not put into a tree is the caller's input, not a git failure;
+/// `pathcheck` refuses all of them first, so this is the wall behind it.
+fn refused_name(name: &str, e: git2::Error) -> Error {
+    if e.class() == git2::ErrorClass::Tree && e.message().contains("invalid name") {
+        Error::InvalidInput(format!(
+            "{name:?} cannot be a name in a git tree: {}",
+            e.message()
+        ))
+    } else {
+        Error::git(format!("failed to add {name} to a tree"))(e)
+    }
 }
