@@ -226,6 +226,11 @@ fn git_files_look_alikes_and_hostile_gitmodules_are_refused() {
             );
         }
     }
+    // git fsck wants a file wherever it finds these two names.
+    for at in [".gitmodules/a.txt", "x/.gitattributes/y/a.txt"] {
+        let tree = r.tree_with(at, "x\n");
+        r.refuse(&format!("a directory at {at}"), &[&tree]);
+    }
     // .gitattributes: a line of 2048 bytes or more.
     let long = format!("*.bin {}\n", "x".repeat(2042));
     assert_eq!(long.len(), 2049);
@@ -490,4 +495,101 @@ fn the_subscriber_fails_colliding_and_hostile_names_at_once_without_retrying() {
     assert_eq!(support::committed(&env, &store), ["corr_fine"]);
     assert_eq!(support::pending(&mut con, &names.input, &names.group), 0);
     env.fsck(&store);
+}
+
+#[test]
+fn the_library_refuses_bad_target_names_alone_and_in_a_batch() {
+    use artifact_store::{
+        CommitRequest, CorrelationId, InputSpec, OpenOptions, Store, TaskId, WorkflowId,
+    };
+    let env = Env::new();
+    let repo = env.store();
+    let store = Store::open(&OpenOptions {
+        repo: Some(repo.clone()),
+        config_file: None,
+        overrides: vec![],
+    })
+    .unwrap();
+    let file = env.write("lib/r.csv", "day,pnl\n1,10\n");
+    let request = |corr: &str, target: &str| {
+        let mut request = CommitRequest::new(
+            WorkflowId::new("wf").unwrap(),
+            TaskId::new("t").unwrap(),
+            vec![InputSpec {
+                source: file.clone(),
+                target: Some(target.to_string()),
+            }],
+        );
+        request.correlation_id = Some(CorrelationId::new(corr).unwrap());
+        request
+    };
+    let long = "n".repeat(256);
+    let bad = [
+        "metadata.json",
+        "METADATA.json/r.csv",
+        "metadata.json/r.csv",
+        ".g\u{200c}it/config",
+        "git~1/config",
+        ".git./config",
+        "a/.GIT /b",
+        &long,
+        "ok/GITMOD~1",
+    ];
+    let before = env.snapshot(&repo);
+    for (i, target) in bad.iter().enumerate() {
+        let err = store
+            .commit(request(&format!("corr_l{i}"), target))
+            .unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{target:?}: {err}");
+        assert_eq!(err.exit_code(), 2, "{target:?}");
+    }
+    // The batch path (one pack for several sets) checks each set the same way.
+    let mut batch: Vec<CommitRequest> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, target)| request(&format!("corr_b{i}"), target))
+        .collect();
+    batch.push(request("corr_fine", "fine/r.csv"));
+    let results = store.commit_batch(batch);
+    for (target, result) in bad.iter().zip(&results) {
+        let err = result.as_ref().unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{target:?}: {err}");
+    }
+    assert!(results.last().unwrap().is_ok(), "{:?}", results.last());
+    let after = env.snapshot(&repo);
+    assert_ne!(before, after, "the good set landed");
+    assert_eq!(
+        env.git_in(&repo, &["ls-tree", "-r", "--name-only", "corr_fine"]),
+        "artifacts/wf/t/fine/r.csv\nartifacts/wf/t/metadata.json"
+    );
+    env.fsck(&repo);
+}
+
+#[test]
+fn an_artifact_dir_template_with_a_dotgit_look_alike_is_refused() {
+    let mut r = Refusals::new();
+    let tree = r.tree_with("a.txt", "x\n");
+    let store = r.store.to_str().unwrap().to_string();
+    for template in [
+        ".g\u{200c}it/{task_id}",
+        "x/GIT~1/{task_id}",
+        "{workflow_id}/.gitmodules./{task_id}",
+    ] {
+        let mut args = vec!["-c".to_string(), format!("artifact_dir={template}")];
+        args.extend(
+            commit_args(&store, "corr_dir", &[tree.to_str().unwrap()])
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = r.env.run(&args);
+        assert!(
+            run.code == 2 && !run.stdout.contains("\"success\": true"),
+            "{template}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(r.env.snapshot(&r.store), r.before, "{template}");
+    }
+    r.done();
 }

@@ -214,8 +214,23 @@ pub fn check_path(path: &str) -> Result<()> {
             ),
         ));
     }
-    for part in path.split('/') {
+    let mut parts = path.split('/').peekable();
+    while let Some(part) = parts.next() {
         check_component(part).map_err(|why| refused(path, &why))?;
+        // git fsck wants a blob wherever it finds these names (gitmodulesBlob,
+        // gitattributesBlob), so neither may name a directory.
+        let parsed = matches!(
+            special(part),
+            Some(Special::GitModules | Special::GitAttributes)
+        );
+        if parsed && parts.peek().is_some() {
+            return Err(refused(
+                path,
+                &format!(
+                    "has a directory named {part:?}; git fsck refuses anything but a file there"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -790,6 +805,10 @@ mod tests {
         assert!(check_component(&"a".repeat(256)).is_err());
         assert!(check_component(&"é".repeat(128)).is_err());
         assert!(check_path(&["a"; 512].join("/")).is_ok());
+        assert!(check_path("a/.gitmodules").is_ok());
+        assert!(check_path(".gitmodules/a").is_err());
+        assert!(check_path("x/.gitattributes/a").is_err());
+        assert!(check_path(".gitignore/a").is_ok());
         assert!(check_path(&format!("{}/b", "a/".repeat(512))).is_err());
         for bad in ["", ".", "..", "a\\b", "a\0b", "a\nb", "a\u{7f}"] {
             assert!(check_component(bad).is_err(), "{bad:?}");
