@@ -500,8 +500,9 @@ mod gitmodules {
         curl_url_ok(curl)
     }
 
-    /// A url git would hand to curl: a scheme, a non-empty host, valid escapes, no
-    /// control character before or after decoding.
+    /// A url git would hand to curl, as git's `url_normalize` takes it: a scheme, a host
+    /// without escapes, spaces or control characters, a numeric port, valid `%` escapes,
+    /// no `..` climbing above the root, no control character once decoded.
     fn curl_url_ok(url: &str) -> bool {
         let Some((_, rest)) = url.split_once("://") else {
             return false;
@@ -512,10 +513,36 @@ mod gitmodules {
         if decoded.iter().any(|&b| b < 0x20 || b == 0x7f) {
             return false;
         }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.split(':').next().unwrap_or("");
-        !host.is_empty()
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, port) = match host_port.rfind(':') {
+            Some(i) if !host_port[i..].contains(']') => (&host_port[..i], &host_port[i + 1..]),
+            _ => (host_port, ""),
+        };
+        if host.is_empty()
+            || host
+                .chars()
+                .any(|c| c == '%' || c.is_whitespace() || c.is_control())
+        {
+            return false;
+        }
+        if !port.is_empty() && !matches!(port.parse::<u32>(), Ok(1..=65535)) {
+            return false;
+        }
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let mut depth = 0usize;
+        for segment in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
+            if segment == ".." {
+                match depth.checked_sub(1) {
+                    Some(up) => depth = up,
+                    None => return false,
+                }
+            } else {
+                depth += 1;
+            }
+        }
+        true
     }
 
     /// Parses a git config file the way git's `git_parse_source` does; an error names the
@@ -862,6 +889,33 @@ mod tests {
             "[submodule \"x\"]\n\tpath = a\\qb\n",
         ] {
             assert!(ok(bad).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "https://exa mple.com/x",
+            "https://example.com:99999/x",
+            "https://example.com:abc/x",
+            "https://example.com/../../x",
+            "https://user@/x",
+            "https://example.com/a%zz",
+            "https://ex%41mple.com/x",
+            "http::example.com",
+            "https://example.com%2f/x",
+        ] {
+            assert!(!gitmodules::url_ok(bad), "{bad}");
+        }
+        for good in [
+            "https://:pw@example.com/x",
+            "https://example.com/x y",
+            "https://[::1]/x",
+            "https://[::1]:8443/x",
+            "https://exa_mple.com/x",
+            "https://example.com/x#frag",
+            "https://u:p@example.com:443/x?q=1",
+            "git://ex ample/x",
+            "ftp://h/x",
+            "https://example.com/a/../b",
+        ] {
+            assert!(gitmodules::url_ok(good), "{good}");
         }
         assert!(gitmodules::url_ok("git://example.com/x"));
         assert!(gitmodules::url_ok("ssh://example.com/x"));
