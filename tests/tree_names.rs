@@ -593,3 +593,47 @@ fn an_artifact_dir_template_with_a_dotgit_look_alike_is_refused() {
     }
     r.done();
 }
+
+#[test]
+fn a_file_on_the_base_branch_where_the_artifact_directory_goes_is_not_dropped() {
+    let mut r = Refusals::new();
+    let store = r.store.clone();
+    // `main` holds a file named `artifacts`, where artifact directories go.
+    let blob = r.env.git_stdin(
+        &[
+            "-C",
+            store.to_str().unwrap(),
+            "hash-object",
+            "-w",
+            "--stdin",
+        ],
+        "keep me\n",
+    );
+    let tree = r.env.git_stdin(
+        &["-C", store.to_str().unwrap(), "mktree"],
+        &format!("100644 blob {blob}\tartifacts\n"),
+    );
+    let commit = r.env.git_stdin(
+        &[
+            "-C",
+            store.to_str().unwrap(),
+            "commit-tree",
+            &tree,
+            "-m",
+            "base",
+        ],
+        "",
+    );
+    r.env
+        .git_in(&store, &["update-ref", "refs/heads/main", &commit]);
+    r.before = r.env.snapshot(&store);
+    let files = r.tree_with("a.txt", "x\n");
+    let store_s = store.to_str().unwrap().to_string();
+    let mut args = commit_args(&store_s, "corr_base", &[]);
+    args[7] = "fresh";
+    let files_s = files.to_str().unwrap().to_string();
+    args.push(&files_s);
+    let run = r.env.run(&args);
+    r.check_refused("a file where the artifact directory goes", &run);
+    r.done();
+}

@@ -100,15 +100,24 @@ pub fn replace_subtree(
     let mut builder = repo
         .treebuilder(base)
         .map_err(Error::git("failed to start a tree"))?;
+    let existing = base.and_then(|t| t.get_name(first));
+    if let Some(entry) = &existing {
+        if entry.kind() != Some(git2::ObjectType::Tree) {
+            // Putting a directory there would drop that file from the branch.
+            return Err(Error::InvalidInput(format!(
+                "{first:?} is a file, not a directory, on the branch the artifacts land on; the artifact directory would replace it (change artifact_dir, or move that file)"
+            )));
+        }
+    }
     let oid = if rest.is_empty() {
         new
     } else {
-        let child = match base.and_then(|t| t.get_name(first)) {
-            Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => Some(
+        let child = match existing {
+            Some(entry) => Some(
                 repo.find_tree(entry.id())
                     .map_err(Error::git(format!("failed to read tree {first}")))?,
             ),
-            _ => None,
+            None => None,
         };
         replace_subtree(repo, child.as_ref(), rest, new, written)?
     };
