@@ -143,3 +143,50 @@ fn refused_name(name: &str, e: git2::Error) -> Error {
         Error::git(format!("failed to add {name} to a tree"))(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_entry_at_one_path_is_refused_never_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let blob = repo.blob(b"x\n").unwrap();
+        let entry = |path: &str| (path.to_string(), blob, MODE_FILE);
+        let write = |entries: &[(String, Oid, i32)]| write_tree(&repo, entries, &mut Vec::new());
+        assert!(write(&[entry("a/b"), entry("c")]).is_ok());
+        for entries in [
+            vec![entry("metadata.json/r.csv"), entry("metadata.json")],
+            vec![entry("metadata.json"), entry("metadata.json/r.csv")],
+            vec![entry("a"), entry("a")],
+            vec![entry("git~1/x")],
+            vec![entry(".g\u{200c}it/x")],
+            vec![entry(".git./x")],
+        ] {
+            let err = write(&entries).unwrap_err();
+            assert_eq!(err.kind(), "invalid_input", "{entries:?}: {err}");
+        }
+        // Behind the validator, a name libgit2 refuses is still the caller's input.
+        for name in ["git~1", ".git."] {
+            let dir = BTreeMap::from([(name.to_string(), Node::Leaf(blob, MODE_FILE))]);
+            let err = write_dir(&repo, &dir, &mut Vec::new()).unwrap_err();
+            assert_eq!(err.kind(), "invalid_input", "{name:?}: {err}");
+        }
+        let base = repo
+            .find_tree(write(&[entry("artifacts")]).unwrap())
+            .unwrap();
+        let new = write(&[entry("r.csv")]).unwrap();
+        let err = replace_subtree(
+            &repo,
+            Some(&base),
+            &["artifacts", "t"],
+            new,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{err}");
+        let err = replace_subtree(&repo, None, &["GIT~1", "t"], new, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{err}");
+    }
+}
