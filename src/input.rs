@@ -4,6 +4,8 @@
 //! `DIR/.` puts a directory's contents at the artifact directory's root. Symlinks inside a
 //! committed directory are stored as git symlinks when they point inside it and refused
 //! otherwise; a symlink given directly is refused. Nothing here follows a link to read it.
+//! Every name and the set of paths as a whole go through [`crate::git::pathcheck`]: git's
+//! fsck rules, and no collision with the store's own `metadata.json` or between inputs.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
