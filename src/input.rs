@@ -106,7 +106,10 @@ fn collect_one(spec: &InputSpec, max: u64, out: &mut Vec<InputFile>) -> Result<(
         let root = fs::canonicalize(source).map_err(Error::io("failed to resolve", source))?;
         walk(&root, source, base.as_deref(), max, out)
     } else if meta.is_file() {
-        let target = base.expect("a file always has a target name");
+        let target = base.ok_or_else(|| Error::InvalidPath {
+            path: source.clone(),
+            reason: "has no file name".to_string(),
+        })?;
         out.push(file_entry(source, target, &meta, max)?);
         Ok(())
     } else {
