@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, InputSpec};
-use crate::metadata::{self, TestStatus, Trailers};
+use crate::metadata::{self, TestStatus, Trailers, METADATA_FILE};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
 use crate::scan::Finding;
 use crate::store::Store;
@@ -303,6 +303,10 @@ impl Store {
         let artifact_dir =
             config.artifact_dir_for(request.workflow.as_str(), request.task.as_str());
         let files = input::collect(&request.inputs, config.max_file_size)?;
+        crate::git::pathcheck::check_path(&format!("{artifact_dir}/{METADATA_FILE}"))?;
+        for file in &files {
+            crate::git::pathcheck::check_path(&format!("{artifact_dir}/{}", file.target))?;
+        }
         let scanner = if config.scan_for_secrets {
             Some(self.scanner()?)
         } else {
@@ -312,6 +316,11 @@ impl Store {
         let mut checksums = BTreeMap::new();
         let mut findings = Vec::new();
         for file in load::load_all(files, scanner, &artifact_dir)? {
+            // What git parses (`.gitmodules`, `.gitattributes`) is checked on the bytes
+            // read; a file that large is refused by `input::collect` already.
+            if file.loaded.large.is_none() {
+                crate::git::pathcheck::check_content(&file.loaded.file.target, &file.loaded.bytes)?;
+            }
             checksums.insert(
                 format!("{artifact_dir}/{}", file.loaded.file.target),
                 file.checksum,

@@ -4,13 +4,15 @@
 //! `DIR/.` puts a directory's contents at the artifact directory's root. Symlinks inside a
 //! committed directory are stored as git symlinks when they point inside it and refused
 //! otherwise; a symlink given directly is refused. Nothing here follows a link to read it.
+//! Every name and the set of paths as a whole go through [`crate::git::pathcheck`]: git's
+//! fsck rules, and no collision with the store's own `metadata.json` or between inputs.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::git::pathcheck;
 use crate::metadata::METADATA_FILE;
 
 /// One source given by the caller, with an optional name in the artifact directory.
@@ -104,7 +106,10 @@ fn collect_one(spec: &InputSpec, max: u64, out: &mut Vec<InputFile>) -> Result<(
         let root = fs::canonicalize(source).map_err(Error::io("failed to resolve", source))?;
         walk(&root, source, base.as_deref(), max, out)
     } else if meta.is_file() {
-        let target = base.expect("a file always has a target name");
+        let target = base.ok_or_else(|| Error::InvalidPath {
+            path: source.clone(),
+            reason: "has no file name".to_string(),
+        })?;
         out.push(file_entry(source, target, &meta, max)?);
         Ok(())
     } else {
@@ -142,22 +147,8 @@ fn check_target_path(source: &Path, target: &str) -> Result<String> {
 }
 
 fn check_component(source: &Path, name: &str) -> Result<()> {
-    let bad = |why: &str| Error::InvalidPath {
-        path: source.to_path_buf(),
-        reason: why.to_string(),
-    };
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(bad("has an empty, '.' or '..' path component"));
-    }
-    if name.eq_ignore_ascii_case(".git") {
-        return Err(bad(
-            "contains a '.git' entry, which git cannot store in a tree",
-        ));
-    }
-    if name.contains('\0') || name.contains('\\') {
-        return Err(bad("has a NUL or backslash in a file name"));
-    }
-    Ok(())
+    pathcheck::check_component(name)
+        .map_err(|why| Error::InvalidInput(format!("{}: {why}", source.display())))
 }
 
 fn walk(
@@ -240,40 +231,17 @@ fn symlink_entry(root: &Path, path: &Path, target: String) -> Result<InputFile> 
     })
 }
 
+/// Checks the set's paths as a whole: each by git's rules (`git::pathcheck`), and
+/// together for collisions with each other and with the store's own `metadata.json`.
 fn check_targets(files: &[InputFile]) -> Result<()> {
-    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
     for file in files {
-        if file.target == METADATA_FILE {
-            return Err(Error::InvalidPath {
-                path: file.source.clone(),
-                reason: format!(
-                    "would land as {METADATA_FILE}, which the store writes itself; pass caller metadata with --metadata"
-                ),
-            });
-        }
-        if let Some(first) = seen.insert(&file.target, &file.source) {
-            return Err(Error::InvalidInput(format!(
-                "{} and {} both map to {:?} in the artifact directory",
-                first.display(),
-                file.source.display(),
-                file.target
-            )));
-        }
+        let (symlink, size) = match file.kind {
+            EntryKind::Symlink { .. } => (true, 0),
+            EntryKind::File { size, .. } => (false, size),
+        };
+        pathcheck::check_entry(&file.target, symlink, size)?;
     }
-    let files_set: BTreeSet<&str> = seen.keys().copied().collect();
-    for file in files {
-        let mut prefix = file.target.as_str();
-        while let Some((parent, _)) = prefix.rsplit_once('/') {
-            if files_set.contains(parent) {
-                return Err(Error::InvalidInput(format!(
-                    "{:?} is both a file and a directory in the artifact set",
-                    parent
-                )));
-            }
-            prefix = parent;
-        }
-    }
-    Ok(())
+    pathcheck::check_collisions(files.iter().map(|f| f.target.as_str()), &[METADATA_FILE])
 }
 
 fn not_regular(path: &Path) -> Error {

@@ -44,14 +44,19 @@ pub(super) fn load(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Res
     let mut scan = scanner.map(|s| s.stream(&format!("{dir}/{}", file.target)));
     let mut hasher = Sha256::new();
     let mut source = File::open(&file.source).map_err(Error::io("failed to open", &file.source))?;
-    let read = each_chunk(&mut source, &file, |chunk| {
+    let read = each_chunk(&mut (&mut source).take(size + 1), &file, |chunk| {
         hasher.update(chunk);
         if let Some(scan) = &mut scan {
             scan.update(chunk);
         }
     })?;
     if read != size {
-        return Err(changed(&file));
+        // Not a file of a stable, known length: invalid input, as for a small file.
+        return Err(Error::InvalidInput(format!(
+            "{}: its size changed while it was read ({size} bytes stated, {read}{} read); only regular files of a stable, known length can be committed",
+            file.source.display(),
+            if read > size { " or more" } else { "" }
+        )));
     }
     let findings = match scan.map(|s| s.finish()) {
         Some(FileScan::Findings(found)) => found,

@@ -115,16 +115,24 @@ fn read_entry(file: &InputFile) -> Result<Vec<u8>> {
     match &file.kind {
         EntryKind::Symlink { target } => Ok(target.clone().into_bytes()),
         EntryKind::File { size, .. } => {
-            let bytes =
-                std::fs::read(&file.source).map_err(Error::io("failed to read", &file.source))?;
+            use std::io::Read;
+            let source = std::fs::File::open(&file.source)
+                .map_err(Error::io("failed to read", &file.source))?;
+            // One byte more than announced tells a file that grew, or a pseudo-file
+            // (`/proc`, `/sys`) whose stated size is not its length, without reading it all.
+            let mut bytes = Vec::with_capacity(usize::try_from(*size).unwrap_or(0));
+            source
+                .take(size.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .map_err(Error::io("failed to read", &file.source))?;
             if bytes.len() as u64 != *size {
-                return Err(Error::Conflict {
-                    message: format!(
-                        "{} changed size while it was being committed",
-                        file.source.display()
-                    ),
-                    hint: Some("commit once the writer of this file has finished".to_string()),
-                });
+                return Err(Error::InvalidInput(format!(
+                    "{}: its size changed while it was read ({} bytes stated, {}{} read); only regular files of a stable, known length can be committed",
+                    file.source.display(),
+                    size,
+                    bytes.len(),
+                    if bytes.len() as u64 > *size { " or more" } else { "" }
+                )));
             }
             Ok(bytes)
         }

@@ -11,6 +11,7 @@ pub mod loose;
 pub mod pack;
 pub mod packed;
 pub mod packfile;
+pub mod pathcheck;
 pub mod refscan;
 pub mod reftx;
 pub mod repack;

@@ -28,6 +28,7 @@ pub fn write_tree(
 ) -> Result<Oid> {
     let mut root = BTreeMap::new();
     for (path, oid, mode) in entries {
+        super::pathcheck::check_path(path)?;
         let mut node = &mut root;
         let parts: Vec<&str> = path.split('/').collect();
         let (last, dirs) = parts.split_last().expect("split always yields one part");
@@ -44,7 +45,15 @@ pub fn write_tree(
                 }
             };
         }
-        node.insert((*last).to_string(), Node::Leaf(*oid, *mode));
+        if node
+            .insert((*last).to_string(), Node::Leaf(*oid, *mode))
+            .is_some()
+        {
+            // Never drop what was there: a second entry at one path is a caller's error.
+            return Err(Error::InvalidInput(format!(
+                "artifact path {path:?} is given twice, or is both a file and a directory"
+            )));
+        }
     }
     write_dir(repo, &root, written)
 }
@@ -64,7 +73,7 @@ fn write_dir(
         };
         builder
             .insert(name, oid, mode)
-            .map_err(Error::git(format!("failed to add {name} to a tree")))?;
+            .map_err(|e| refused_name(name, e))?;
     }
     let oid = builder
         .write()
@@ -81,30 +90,103 @@ pub fn replace_subtree(
     new: Oid,
     written: &mut Vec<Oid>,
 ) -> Result<Oid> {
-    let (first, rest) = path
-        .split_first()
-        .expect("artifact_dir has at least one component");
+    let Some((first, rest)) = path.split_first() else {
+        return Err(Error::InvalidInput(
+            "the artifact directory has no path component".to_string(),
+        ));
+    };
+    super::pathcheck::check_component(first)
+        .map_err(|why| Error::InvalidInput(format!("artifact directory {why}")))?;
     let mut builder = repo
         .treebuilder(base)
         .map_err(Error::git("failed to start a tree"))?;
+    let existing = base.and_then(|t| t.get_name(first));
+    if let Some(entry) = &existing {
+        if entry.kind() != Some(git2::ObjectType::Tree) {
+            // Putting a directory there would drop that file from the branch.
+            return Err(Error::InvalidInput(format!(
+                "{first:?} is a file, not a directory, on the branch the artifacts land on; the artifact directory would replace it (change artifact_dir, or move that file)"
+            )));
+        }
+    }
     let oid = if rest.is_empty() {
         new
     } else {
-        let child = match base.and_then(|t| t.get_name(first)) {
-            Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => Some(
+        let child = match existing {
+            Some(entry) => Some(
                 repo.find_tree(entry.id())
                     .map_err(Error::git(format!("failed to read tree {first}")))?,
             ),
-            _ => None,
+            None => None,
         };
         replace_subtree(repo, child.as_ref(), rest, new, written)?
     };
     builder
         .insert(first, oid, MODE_TREE)
-        .map_err(Error::git(format!("failed to add {first} to a tree")))?;
+        .map_err(|e| refused_name(first, e))?;
     let tree = builder
         .write()
         .map_err(Error::git("failed to write a tree"))?;
     written.push(tree);
     Ok(tree)
+}
+
+/// A name libgit2 would not put into a tree is the caller's input, not a git failure;
+/// `pathcheck` refuses all of them first, so this is the wall behind it.
+fn refused_name(name: &str, e: git2::Error) -> Error {
+    if e.class() == git2::ErrorClass::Tree && e.message().contains("invalid name") {
+        Error::InvalidInput(format!(
+            "{name:?} cannot be a name in a git tree: {}",
+            e.message()
+        ))
+    } else {
+        Error::git(format!("failed to add {name} to a tree"))(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_entry_at_one_path_is_refused_never_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let blob = repo.blob(b"x\n").unwrap();
+        let entry = |path: &str| (path.to_string(), blob, MODE_FILE);
+        let write = |entries: &[(String, Oid, i32)]| write_tree(&repo, entries, &mut Vec::new());
+        assert!(write(&[entry("a/b"), entry("c")]).is_ok());
+        for entries in [
+            vec![entry("metadata.json/r.csv"), entry("metadata.json")],
+            vec![entry("metadata.json"), entry("metadata.json/r.csv")],
+            vec![entry("a"), entry("a")],
+            vec![entry("git~1/x")],
+            vec![entry(".g\u{200c}it/x")],
+            vec![entry(".git./x")],
+        ] {
+            let err = write(&entries).unwrap_err();
+            assert_eq!(err.kind(), "invalid_input", "{entries:?}: {err}");
+        }
+        // Behind the validator, a name libgit2 refuses is still the caller's input.
+        for name in ["git~1", ".git."] {
+            let dir = BTreeMap::from([(name.to_string(), Node::Leaf(blob, MODE_FILE))]);
+            let err = write_dir(&repo, &dir, &mut Vec::new()).unwrap_err();
+            assert_eq!(err.kind(), "invalid_input", "{name:?}: {err}");
+        }
+        let base = repo
+            .find_tree(write(&[entry("artifacts")]).unwrap())
+            .unwrap();
+        let new = write(&[entry("r.csv")]).unwrap();
+        let err = replace_subtree(
+            &repo,
+            Some(&base),
+            &["artifacts", "t"],
+            new,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{err}");
+        let err = replace_subtree(&repo, None, &["GIT~1", "t"], new, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), "invalid_input", "{err}");
+    }
 }
