@@ -116,7 +116,7 @@ impl Handler {
                     (Some(envelope), Err(Outcome::Failed(error)))
                 }
                 Ok(envelope) => {
-                    let plan = self.plan(&envelope);
+                    let plan = self.plan(&envelope).map_err(|outcome| *outcome);
                     (Some(envelope), plan)
                 }
                 Err(e) => (None, Err(Outcome::Failed(e))),
@@ -156,22 +156,23 @@ impl Handler {
                 Ok(done) => Outcome::Committed(done),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
-            Err(outcome) => outcome,
+            Err(outcome) => *outcome,
         }
     }
 
     /// The commit an envelope asks for, or the outcome when it asks for none.
-    fn plan(&self, envelope: &Envelope) -> Result<CommitRequest, Outcome> {
+    fn plan(&self, envelope: &Envelope) -> Result<CommitRequest, Box<Outcome>> {
         let status = match envelope.kind() {
             EventKind::TestPassed => TestStatus::Passed,
             EventKind::TestFailed if self.commit_failed => TestStatus::Failed,
             EventKind::TestFailed | EventKind::Other(_) => {
-                return Err(Outcome::Ignored {
+                return Err(Box::new(Outcome::Ignored {
                     event_type: envelope.event_type.clone(),
-                })
+                }))
             }
         };
-        self.request(envelope, status).map_err(Outcome::Failed)
+        self.request(envelope, status)
+            .map_err(|e| Box::new(Outcome::Failed(e)))
     }
 
     /// Builds the commit request of an event: ids, artifacts under the root, metadata.
@@ -304,7 +305,10 @@ impl Handled {
                 env,
                 ARTIFACT_COMMITTED,
                 json!({"branch": done.branch, "commit_sha": done.commit_sha, "tags": done.tags,
-                       "pushed": done.pushed, "duplicate": done.duplicate}),
+                       "pushed": done.pushed, "duplicate": done.duplicate,
+                       "tags_missing": done.tags_missing,
+                       "metadata_differs": done.metadata_differs,
+                       "differing_fields": done.differing_fields}),
             )),
             Outcome::Failed(e) => Some(failure_event(env, e, None)),
             Outcome::Ignored { .. } => None,
