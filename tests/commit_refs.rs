@@ -3,6 +3,8 @@
 //! moved, and re-commits whose metadata differs.
 
 mod common;
+#[path = "events/support.rs"]
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -579,5 +581,114 @@ fn a_recommit_whose_metadata_differs_says_which_fields_differ() {
     );
     let count = env.git_in(&store, &["rev-list", "--count", BRANCH]);
     assert_eq!(count, "1", "nothing new was committed");
+    env.fsck(&store);
+}
+
+/// The answer to the `n`th event (0-based) with `corr`.
+fn answer_for(got: &[Value], corr: &str, n: usize) -> Value {
+    got.iter()
+        .filter(|a| a["correlation_id"] == corr)
+        .nth(n)
+        .unwrap_or_else(|| panic!("no answer {n} for {corr} in {got:?}"))
+        .clone()
+}
+
+#[test]
+fn the_subscriber_never_answers_a_final_failure_for_a_commit_on_its_branch() {
+    use support::*;
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let s = store.to_str().unwrap().to_string();
+    // A task branch checked out in a linked worktree.
+    let seed = env.write("seed/f.txt", "seed\n");
+    env.run(&[
+        "--repo",
+        &s,
+        "commit",
+        "--workflow",
+        "wf",
+        "--task",
+        "tw",
+        "--correlation-id",
+        "seed",
+        seed.to_str().unwrap(),
+    ])
+    .ok();
+    let wt = env.path("linked");
+    env.git_in(
+        &store,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().unwrap(),
+            "ai/generated/wf/tw",
+        ],
+    );
+    let tw_tip = rev(&env, &store, "refs/heads/ai/generated/wf/tw");
+
+    let names = Names::new("refs");
+    let mut con = redis.con();
+    let first = test_passed("corr_m1", "t", artifacts(&env, "m1", "1"));
+    let mut second = first.clone();
+    second["data"]["metrics"]["net_pnl"] = serde_json::json!(99.5);
+    second["data"]["agent_version"] = serde_json::json!("coder-v2");
+    let blocked = test_passed("corr_w1", "tw", artifacts(&env, "w1", "w"));
+    let lost = test_passed("corr_lost", "t2", artifacts(&env, "lost", "l"));
+    for event in [&first, &first, &second, &blocked, &lost] {
+        publish(&mut con, &names.input, &event.to_string());
+    }
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &["--max-events", "5"]);
+    assert_eq!(sub.wait(Duration::from_secs(60)), Some(0), "{}", sub.log());
+    let got = answers(&mut con, &names.output);
+
+    let a = answer_for(&got, "corr_m1", 0);
+    assert_eq!(a["event_type"], "ARTIFACT_COMMITTED", "{a}");
+    assert_eq!(a["data"]["duplicate"], false);
+    assert_eq!(a["data"]["metadata_differs"], false);
+    assert_eq!(a["data"]["tags_missing"], serde_json::json!([]));
+    let same = answer_for(&got, "corr_m1", 1);
+    assert_eq!(same["data"]["duplicate"], true, "{same}");
+    assert_eq!(same["data"]["metadata_differs"], false, "{same}");
+    assert_eq!(same["data"]["differing_fields"], serde_json::json!([]));
+    let differs = answer_for(&got, "corr_m1", 2);
+    assert_eq!(differs["event_type"], "ARTIFACT_COMMITTED", "{differs}");
+    assert_eq!(differs["data"]["duplicate"], true);
+    assert_eq!(differs["data"]["metadata_differs"], true, "{differs}");
+    assert_eq!(
+        differs["data"]["differing_fields"],
+        serde_json::json!(["agent_version", "test_metrics.net_pnl"])
+    );
+    assert!(!differs.to_string().contains("99.5") && !differs.to_string().contains("coder-v2"));
+
+    let refused = answer_for(&got, "corr_w1", 0);
+    assert_eq!(refused["event_type"], "ARTIFACT_COMMIT_FAILED", "{refused}");
+    assert_eq!(refused["data"]["error"]["kind"], "conflict");
+    let message = refused["data"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains(wt.to_str().unwrap()), "{message}");
+    assert_eq!(rev(&env, &store, "refs/heads/ai/generated/wf/tw"), tw_tip);
+    assert_eq!(env.git_in(&wt, &["status", "--porcelain"]), "");
+    assert!(!has_ref(&env, &store, "refs/tags/corr_w1"));
+
+    // The tag of a landed commit lost, and a ref in the way of writing it again: the
+    // redelivered event is answered as committed, naming the missing tag.
+    let sha = rev(&env, &store, "corr_lost^{commit}");
+    env.git_in(&store, &["tag", "-d", "corr_lost"]);
+    env.git_in(&store, &["update-ref", "refs/tags/corr_lost/x", &sha]);
+    publish(&mut con, &names.input, &lost.to_string());
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &["--max-events", "1"]);
+    assert_eq!(sub.wait(Duration::from_secs(60)), Some(0), "{}", sub.log());
+    let got = answers(&mut con, &names.output);
+    let again = answer_for(&got, "corr_lost", 1);
+    assert_eq!(again["event_type"], "ARTIFACT_COMMITTED", "{again}");
+    assert_eq!(again["data"]["commit_sha"], sha.as_str());
+    assert_eq!(again["data"]["duplicate"], true);
+    assert_eq!(
+        again["data"]["tags_missing"],
+        serde_json::json!(["corr_lost"])
+    );
     env.fsck(&store);
 }
