@@ -187,12 +187,13 @@ pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<Comm
     let expected = if p.force { old_corr_tag } else { None };
     let branch = store.config().prefix().task_branch(&p.workflow, &p.task);
     // Each tag on its own: one that fails does not keep the other from being written.
-    let write_corr = |warnings: &mut Vec<String>| -> Result<()> {
+    let write_corr = |retry: bool, warnings: &mut Vec<String>| -> Result<()> {
         // A second attempt may find the tag its first attempt wrote.
-        if crate::git::ref_target(repo, &p.corr.tag_ref())
-            .ok()
-            .flatten()
-            == Some(commit)
+        if retry
+            && crate::git::ref_target(repo, &p.corr.tag_ref())
+                .ok()
+                .flatten()
+                == Some(commit)
         {
             return Ok(());
         }
@@ -216,7 +217,7 @@ pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<Comm
             None => Ok(false),
         }
     };
-    let mut corr = write_corr(&mut warnings);
+    let mut corr = write_corr(false, &mut warnings);
     let mut prompt = write_prompt(&mut warnings);
     let full = corr.as_ref().err().is_some_and(Error::is_storage_full)
         || prompt.as_ref().err().is_some_and(Error::is_storage_full);
@@ -226,7 +227,7 @@ pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<Comm
                 .to_string(),
         );
         if corr.is_err() {
-            corr = write_corr(&mut warnings);
+            corr = write_corr(true, &mut warnings);
         }
         if prompt.is_err() {
             prompt = write_prompt(&mut warnings);
