@@ -638,7 +638,10 @@ fn the_subscriber_never_answers_a_final_failure_for_a_commit_on_its_branch() {
     second["data"]["agent_version"] = serde_json::json!("coder-v2");
     let blocked = test_passed("corr_w1", "tw", artifacts(&env, "w1", "w"));
     let lost = test_passed("corr_lost", "t2", artifacts(&env, "lost", "l"));
-    for event in [&first, &first, &second, &blocked, &lost] {
+    // The same again under a new event id: a redelivery, not other metadata.
+    let mut republished = first.clone();
+    republished["event_id"] = serde_json::json!("ev-republished");
+    for event in [&first, &republished, &second, &blocked, &lost] {
         publish(&mut con, &names.input, &event.to_string());
     }
     let mut sub = subscriber(&env, &store, &redis.url, &names, &["--max-events", "5"]);

@@ -136,7 +136,7 @@ impl Handler {
             .map(|(envelope, outcome)| {
                 let outcome = outcome.unwrap_or_else(|| {
                     match commits.next().expect("one commit result per request") {
-                        Ok(done) => Outcome::Committed(done),
+                        Ok(done) => Outcome::Committed(redelivery(done)),
                         Err(e) => Outcome::Failed(EventError::Store(e)),
                     }
                 });
@@ -153,7 +153,7 @@ impl Handler {
     pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
         match self.plan(envelope) {
             Ok(request) => match self.store.commit(request) {
-                Ok(done) => Outcome::Committed(done),
+                Ok(done) => Outcome::Committed(redelivery(done)),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
             Err(outcome) => *outcome,
@@ -242,6 +242,22 @@ impl Handler {
         meta.insert("event".into(), Value::Object(event));
         meta
     }
+}
+
+/// Leaves the `event` key (the id, type and source of the delivery that made the commit) out
+/// of a duplicate's differing metadata: the same artifact set and metadata published again
+/// under a new event id is a redelivery, not other metadata.
+fn redelivery(mut done: CommitOutcome) -> CommitOutcome {
+    let provenance = |f: &String| f == "event" || f.starts_with("event.");
+    if done.differing_fields.iter().any(provenance) {
+        done.differing_fields.retain(|f| !provenance(f));
+        if done.differing_fields.is_empty() {
+            done.metadata_differs = false;
+            done.warnings
+                .retain(|w| !w.contains("but its metadata differs in"));
+        }
+    }
+    done
 }
 
 fn wrong(field: &str, expected: &'static str) -> EventError {
