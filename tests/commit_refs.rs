@@ -289,6 +289,13 @@ fn a_tag_lost_after_its_commit_landed_is_named_missing_and_a_rerun_writes_it() {
         "{}",
         run.stderr
     );
+    let human: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let run = env.run(&human).ok();
+    assert!(
+        run.stdout.contains("(duplicate); tag missing: corr_base"),
+        "{}",
+        run.stdout
+    );
     // The way cleared, the same commit again writes it.
     env.git_in(&store, &["update-ref", "-d", "refs/tags/corr_base/x"]);
     let run = env.run(&args).ok();
@@ -638,13 +645,16 @@ fn the_subscriber_never_answers_a_final_failure_for_a_commit_on_its_branch() {
     second["data"]["agent_version"] = serde_json::json!("coder-v2");
     let blocked = test_passed("corr_w1", "tw", artifacts(&env, "w1", "w"));
     let lost = test_passed("corr_lost", "t2", artifacts(&env, "lost", "l"));
+    // A ref in the way of a correlation tag, in the same batch as sets that land.
+    let in_the_way = test_passed("corr_dfb", "t3", artifacts(&env, "dfb", "d"));
+    env.git_in(&store, &["update-ref", "refs/tags/corr_dfb/x", &tw_tip]);
     // The same again under a new event id: a redelivery, not other metadata.
     let mut republished = first.clone();
     republished["event_id"] = serde_json::json!("ev-republished");
-    for event in [&first, &republished, &second, &blocked, &lost] {
+    for event in [&first, &republished, &second, &blocked, &in_the_way, &lost] {
         publish(&mut con, &names.input, &event.to_string());
     }
-    let mut sub = subscriber(&env, &store, &redis.url, &names, &["--max-events", "5"]);
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &["--max-events", "6"]);
     assert_eq!(sub.wait(Duration::from_secs(60)), Some(0), "{}", sub.log());
     let got = answers(&mut con, &names.output);
 
@@ -675,6 +685,13 @@ fn the_subscriber_never_answers_a_final_failure_for_a_commit_on_its_branch() {
     assert_eq!(rev(&env, &store, "refs/heads/ai/generated/wf/tw"), tw_tip);
     assert_eq!(env.git_in(&wt, &["status", "--porcelain"]), "");
     assert!(!has_ref(&env, &store, "refs/tags/corr_w1"));
+    let refused = answer_for(&got, "corr_dfb", 0);
+    assert_eq!(refused["event_type"], "ARTIFACT_COMMIT_FAILED", "{refused}");
+    assert_eq!(refused["data"]["error"]["kind"], "conflict");
+    let message = refused["data"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("refs/tags/corr_dfb/x"), "{message}");
+    assert!(!has_ref(&env, &store, "refs/heads/ai/generated/wf/t3"));
+    env.git_in(&store, &["update-ref", "-d", "refs/tags/corr_dfb/x"]);
 
     // The tag of a landed commit lost, and a ref in the way of writing it again: the
     // redelivered event is answered as committed, naming the missing tag.

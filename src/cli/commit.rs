@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     };
     if outcome.duplicate {
         let differs = match outcome.metadata_differs {
-            true => ", metadata differs (not recorded)",
+            true => "; metadata differs, not recorded",
             false => "",
         };
         ctx.out.data(&format!(
