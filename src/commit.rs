@@ -8,6 +8,7 @@ mod blobs;
 mod group;
 mod large;
 mod load;
+mod preflight;
 pub mod refpack;
 mod tags;
 mod write;
@@ -91,6 +92,18 @@ pub struct CommitOutcome {
     pub pushed: bool,
     /// True when the correlation id was already committed with the same content.
     pub duplicate: bool,
+    /// Store tags that should name the commit but could not be written (a ref in the way
+    /// appeared after the checks, a lock held too long); the commit has landed, and
+    /// running the same commit again writes them.
+    pub tags_missing: Vec<String>,
+    /// For a duplicate: the request's metadata differs from what the first commit
+    /// recorded (which stays as it was).
+    pub metadata_differs: bool,
+    /// The metadata fields that differ, as dotted key paths (names only, never values).
+    pub differing_fields: Vec<String>,
+    /// The correlation tag of the set, `corr_<id>`, whether written or missing.
+    #[serde(skip)]
+    pub correlation_tag: String,
     /// Files in the artifact set, metadata.json excluded.
     #[serde(skip)]
     pub files: usize,
@@ -217,9 +230,13 @@ impl Store {
         results: &mut [Option<Result<CommitOutcome>>],
     ) {
         let mut fresh = Vec::with_capacity(members.len());
-        for (i, prepared) in members {
+        for (i, mut prepared) in members {
             match self.find_existing(&prepared) {
-                Ok(None) => fresh.push((i, prepared)),
+                // Refs in the way fail the set before its objects join the group's pack.
+                Ok(None) => match preflight::check(self, &mut prepared) {
+                    Ok(()) => fresh.push((i, prepared)),
+                    Err(e) => results[i] = Some(Err(e)),
+                },
                 Ok(Some(existing)) => results[i] = Some(self.settle_existing(&prepared, &existing)),
                 Err(e) => results[i] = Some(Err(e)),
             }
@@ -260,7 +277,7 @@ impl Store {
             Err(e) if require => Err(Error::Remote {
                 message: format!(
                     "{} landed locally at {} on {} but was not pushed: {e}",
-                    outcome.tags[0],
+                    outcome.correlation_tag,
                     &outcome.commit_sha[..12],
                     outcome.branch
                 ),
@@ -401,13 +418,15 @@ pub(crate) struct Existing {
     pub(crate) branch: String,
     pub(crate) tag_present: bool,
     pub(crate) same_content: bool,
+    /// With the same content: the metadata fields the request would record otherwise.
+    pub(crate) differing: Vec<String>,
 }
 
 impl Store {
     /// Finds the commit of this correlation id: by its tag, else by its trailer on the branch.
     pub(crate) fn find_existing(&self, p: &Prepared) -> Result<Option<Existing>> {
         let repo = self.repo();
-        if let Some(commit) = crate::git::ref_target(repo, &p.corr.tag_ref())? {
+        if let Some(commit) = preflight::tag_commit(repo, &p.corr.tag_ref())? {
             return Ok(Some(self.compare(p, commit, true)?));
         }
         let branch = self.config().prefix().task_ref(&p.workflow, &p.task);
@@ -438,23 +457,36 @@ impl Store {
         let trailers = Trailers::parse(commit.message().unwrap_or(""));
         let same_task = trailers.workflow_id.as_deref() == Some(p.workflow.as_str())
             && trailers.task_id.as_deref() == Some(p.task.as_str());
-        let stored = crate::catalog::metadata_at(self.repo(), &commit, &p.artifact_dir)
-            .map(|doc| metadata::checksums_of(&doc));
+        let doc = crate::catalog::metadata_at(self.repo(), &commit, &p.artifact_dir);
+        let stored = doc.as_ref().map(metadata::checksums_of);
         let branch = match (trailers.workflow_id, trailers.task_id) {
             (Some(w), Some(t)) => format!("{}/{w}/{t}", self.config().prefix().as_str()),
             _ => self.config().prefix().task_branch(&p.workflow, &p.task),
+        };
+        let same_content = same_task && stored.as_ref() == Some(&p.checksums);
+        let differing = match &doc {
+            Some(doc) if same_content => differing_metadata(p, doc),
+            _ => Vec::new(),
         };
         Ok(Existing {
             commit: oid,
             branch,
             tag_present,
-            same_content: same_task && stored.as_ref() == Some(&p.checksums),
+            same_content,
+            differing,
         })
     }
 
     fn duplicate(&self, p: &Prepared, existing: &Existing) -> Result<CommitOutcome> {
         let mut warnings = p.warnings.clone();
-        let tags = tags::repair_tags(self, p, existing, &mut warnings)?;
+        let (tags, tags_missing) = tags::repair_tags(self, p, existing, &mut warnings)?;
+        if !existing.differing.is_empty() {
+            warnings.push(format!(
+                "{} is already committed with these files, but its metadata differs in: {}; the first commit's metadata stays as it was (use a new correlation id to record the new one)",
+                p.corr,
+                existing.differing.join(", ")
+            ));
+        }
         Ok(CommitOutcome {
             success: true,
             branch: existing.branch.clone(),
@@ -462,12 +494,35 @@ impl Store {
             tags,
             pushed: false,
             duplicate: true,
+            tags_missing,
+            metadata_differs: !existing.differing.is_empty(),
+            differing_fields: existing.differing.clone(),
+            correlation_tag: p.corr.to_string(),
             files: p.files.len(),
             bytes: p.files.iter().map(Loaded::len).sum(),
             retries: 0,
             warnings,
         })
     }
+}
+
+/// The metadata fields whose values in `stored` (a commit's metadata.json) differ from what
+/// `p` would record: the document `p` builds with the stored commit time, compared key by key.
+fn differing_metadata(p: &Prepared, stored: &Value) -> Vec<String> {
+    let fields = metadata::StoreFields {
+        workflow_id: p.workflow.as_str(),
+        task_id: p.task.as_str(),
+        correlation_id: p.corr.as_str(),
+        prompt_hash: p.prompt.as_ref().map(|h| h.as_str()),
+        commit_timestamp: text_key_of(stored, "commit_timestamp").to_string(),
+        test_status: p.status,
+        checksums: &p.checksums,
+    };
+    metadata::differing_fields(stored, &metadata::build(&fields, &p.caller))
+}
+
+fn text_key_of<'a>(doc: &'a Value, key: &str) -> &'a str {
+    doc.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// Whether `needle` occurs in `hay`: a cheap test before parsing a message's trailers.

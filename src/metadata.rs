@@ -158,6 +158,53 @@ pub struct StoreFields<'a> {
     pub checksums: &'a BTreeMap<String, String>,
 }
 
+/// Returns the dotted paths of the keys whose values differ between two metadata.json
+/// documents (a key on one side only counts), sorted; the keys every commit writes anew
+/// (`commit_timestamp`) or derives from the files (`files`, `checksums`) are left out.
+/// Names only: values are never returned.
+pub fn differing_fields(stored: &Value, wanted: &Value) -> Vec<String> {
+    const DERIVED: &[&str] = &["commit_timestamp", "files", "checksums"];
+    let mut out = Vec::new();
+    diff_into(
+        stored,
+        wanted,
+        "",
+        &mut |key| DERIVED.contains(&key),
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+fn diff_into(
+    a: &Value,
+    b: &Value,
+    prefix: &str,
+    skip: &mut dyn FnMut(&str) -> bool,
+    out: &mut Vec<String>,
+) {
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        if a != b {
+            out.push(prefix.to_string());
+        }
+        return;
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        if prefix.is_empty() && skip(key) {
+            continue;
+        }
+        let path = match prefix {
+            "" => key.clone(),
+            _ => format!("{prefix}.{key}"),
+        };
+        match (a.get(key), b.get(key)) {
+            (Some(x), Some(y)) => diff_into(x, y, &path, &mut |_| false, out),
+            _ => out.push(path),
+        }
+    }
+}
+
 /// Builds the metadata.json document: store keys first, caller keys, then files and checksums.
 pub fn build(fields: &StoreFields<'_>, caller: &Map<String, Value>) -> Value {
     let mut doc = Map::new();
@@ -272,6 +319,19 @@ impl Trailers {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn differing_fields_names_changed_added_and_removed_keys_by_path_only() {
+        let stored = serde_json::json!({"a": 1, "m": {"x": 1, "y": [1]}, "gone": true,
+            "commit_timestamp": "t1", "files": ["f"], "checksums": {"f": "1"}});
+        let wanted = serde_json::json!({"a": 2, "m": {"x": 1, "y": [2], "z": null}, "new": "v",
+            "commit_timestamp": "t2", "files": ["g"], "checksums": {"g": "2"}});
+        assert_eq!(
+            differing_fields(&stored, &wanted),
+            ["a", "gone", "m.y", "m.z", "new"]
+        );
+        assert!(differing_fields(&stored, &stored).is_empty());
+    }
 
     #[test]
     fn sets_nest_dotted_keys_and_parse_json_values() {

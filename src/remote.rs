@@ -201,7 +201,7 @@ impl Store {
                 outcome.warnings.push(if moved.duplicate {
                     format!(
                         "the remote already held {} with the same files; using its commit",
-                        outcome.tags[0]
+                        outcome.correlation_tag
                     )
                 } else {
                     "another writer pushed this branch first; re-applied onto its tip".to_string()

@@ -41,7 +41,8 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
     assert_eq!(
         result,
         json!({"success": true, "branch": "ai/generated/wf/t", "commit_sha": sha,
-               "tags": ["corr_abc123", "prompt_7a8b9c0d"], "pushed": false, "duplicate": false})
+               "tags": ["corr_abc123", "prompt_7a8b9c0d"], "pushed": false, "duplicate": false,
+               "tags_missing": [], "metadata_differs": false, "differing_fields": []})
     );
     let keys: Vec<&str> = result
         .as_object()
@@ -57,7 +58,10 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
             "commit_sha",
             "tags",
             "pushed",
-            "duplicate"
+            "duplicate",
+            "tags_missing",
+            "metadata_differs",
+            "differing_fields"
         ]
     );
 

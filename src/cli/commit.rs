@@ -83,19 +83,34 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         return Ok(());
     }
     let short = &outcome.commit_sha[..12];
+    let missing = match outcome.tags_missing.as_slice() {
+        [] => String::new(),
+        names => format!(
+            "; tag{} missing: {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ),
+    };
     if outcome.duplicate {
+        let differs = match outcome.metadata_differs {
+            true => "; metadata differs, not recorded",
+            false => "",
+        };
         ctx.out.data(&format!(
-            "unchanged: {} is already {short} on {} (duplicate)",
-            outcome.tags[0], outcome.branch
+            "unchanged: {} is already {short} on {} (duplicate{differs}){missing}",
+            outcome.correlation_tag, outcome.branch
         ));
     } else {
+        let tagged = match outcome.tags.is_empty() {
+            true => "untagged".to_string(),
+            false => format!("tagged {}", outcome.tags.join(", ")),
+        };
         ctx.out.data(&format!(
-            "committed {} file{} ({}) to {} at {short}, tagged {}",
+            "committed {} file{} ({}) to {} at {short}, {tagged}{missing}",
             outcome.files,
             if outcome.files == 1 { "" } else { "s" },
             super::fmt::bytes(outcome.bytes),
             outcome.branch,
-            outcome.tags.join(", ")
         ));
     }
     if outcome.pushed {
@@ -105,7 +120,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         ));
     }
     ctx.out
-        .detail(&format!("browse: git show --stat {}", outcome.tags[0]));
+        .detail(&format!("browse: git show --stat {}", outcome.commit_sha));
     if outcome.retries > 0 {
         ctx.out.detail(&format!(
             "lost {} compare-and-swap races and rebuilt",

@@ -321,6 +321,59 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_that_fails_after_its_branch_moved_is_named_missing_not_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let sets: Vec<(usize, Prepared)> = [("t1", "a"), ("t2", "b")]
+            .iter()
+            .enumerate()
+            .map(|(i, (task, corr))| (i, store.prepare(request(dir.path(), task, corr)).unwrap()))
+            .collect();
+        let staged = stage_all(&store, &sets).unwrap();
+        let staged_b = staged[1].as_ref().unwrap().commit;
+        // After the checks, a ref appears below corr_b's name: git cannot create corr_b.
+        let base = store.commit(request(dir.path(), "t3", "base")).unwrap();
+        let base = Oid::from_str(&base.commit_sha).unwrap();
+        store
+            .repo()
+            .reference("refs/tags/corr_b/x", base, false, "t")
+            .unwrap();
+        let results = swap_all(&store, sets, staged);
+        let a = results[0].1.as_ref().unwrap();
+        assert!(a.tags_missing.is_empty(), "{:?}", a.tags_missing);
+        let b = results[1].1.as_ref().expect("landed, not failed");
+        assert_eq!(b.commit_sha, staged_b.to_string());
+        assert!(b.tags.is_empty(), "{:?}", b.tags);
+        assert_eq!(b.tags_missing, ["corr_b"]);
+        assert!(
+            b.warnings
+                .iter()
+                .any(|w| w.contains("tag corr_b was not written") && w.contains("again")),
+            "{:?}",
+            b.warnings
+        );
+        let t2 = store
+            .config()
+            .prefix()
+            .task_ref(&WorkflowId::new("wf").unwrap(), &TaskId::new("t2").unwrap());
+        assert_eq!(store.repo().refname_to_id(&t2).unwrap(), staged_b);
+
+        // The way cleared, the same request again finds the commit and writes the tag.
+        store
+            .repo()
+            .find_reference("refs/tags/corr_b/x")
+            .unwrap()
+            .delete()
+            .unwrap();
+        let again = store.commit(request(dir.path(), "t2", "b")).unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.tags, ["corr_b"]);
+        assert!(again.tags_missing.is_empty());
+        let tag = store.repo().find_reference("refs/tags/corr_b").unwrap();
+        assert_eq!(tag.peel_to_commit().unwrap().id(), staged_b);
+    }
+
+    #[test]
     fn a_correlation_id_another_writer_took_meanwhile_is_not_committed_twice() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());

@@ -195,13 +195,14 @@ pub(super) fn lock_policy(store: &Store) -> cas::LockPolicy {
 }
 
 /// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward
-/// when a crash left it behind; returns the tags that name it.
+/// when a crash left it behind; returns the tags that name it and those that could not be
+/// written (each with a warning): the commit is on its branch either way.
 pub(super) fn repair_tags(
     store: &Store,
     p: &Prepared,
     existing: &Existing,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let repo = store.repo();
     let commit = repo
         .find_commit(existing.commit)
@@ -218,10 +219,21 @@ pub(super) fn repair_tags(
         durable: store.config().durability == Durability::Fsync,
         policy: lock_policy(store),
     };
-    let mut tags = vec![p.corr.to_string()];
+    let mut tags = Vec::new();
+    let mut missing = Vec::new();
+    let mut fail = |name: String, e: Error, warnings: &mut Vec<String>| {
+        warnings.push(super::write::missing_tag_warning(
+            &name,
+            existing.commit,
+            &existing.branch,
+            &e,
+        ));
+        missing.push(name);
+    };
     if existing.tag_present {
         // A run killed as it created the tag may have left its lock behind (`cas`).
         cas::clear_finished_lock(repo, &p.corr.tag_ref(), tagger.policy);
+        tags.push(p.corr.to_string());
     } else {
         match tagger.create(
             &p.corr.tag_ref(),
@@ -231,19 +243,38 @@ pub(super) fn repair_tags(
             None,
             warnings,
         ) {
-            Ok(_) => warnings.push(format!("repaired missing tag {}", p.corr)),
-            Err(Error::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if let Some(prompt) = &p.prompt {
-        let before = crate::git::ref_target(repo, &prompt.tag_ref())?;
-        if tagger.move_prompt(prompt, existing.commit, None, true, warnings)? {
-            if before != Some(existing.commit) {
-                warnings.push(format!("repaired tag {}", prompt.tag_name()));
+            Ok(_) => {
+                warnings.push(format!("repaired missing tag {}", p.corr));
+                tags.push(p.corr.to_string());
             }
-            tags.push(prompt.tag_name());
+            // Another run of the same commit wrote it meanwhile.
+            Err(Error::Conflict { .. })
+                if crate::git::ref_target(repo, &p.corr.tag_ref())
+                    .ok()
+                    .flatten()
+                    == Some(existing.commit) =>
+            {
+                tags.push(p.corr.to_string());
+            }
+            Err(e) => fail(p.corr.to_string(), e, warnings),
         }
     }
-    Ok(tags)
+    // A prompt hash the commit does not record is not tagged on it.
+    let recorded = !existing.differing.iter().any(|f| f == "prompt_hash");
+    if let Some(prompt) = p.prompt.as_ref().filter(|_| recorded) {
+        let before = crate::git::ref_target(repo, &prompt.tag_ref())
+            .ok()
+            .flatten();
+        match tagger.move_prompt(prompt, existing.commit, None, true, warnings) {
+            Ok(true) => {
+                if before != Some(existing.commit) {
+                    warnings.push(format!("repaired tag {}", prompt.tag_name()));
+                }
+                tags.push(prompt.tag_name());
+            }
+            Ok(false) => {}
+            Err(e) => fail(prompt.tag_name(), e, warnings),
+        }
+    }
+    Ok((tags, missing))
 }

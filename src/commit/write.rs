@@ -27,7 +27,8 @@ pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
 ///
 /// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
 /// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
-pub(super) fn land(store: &Store, p: Prepared) -> Result<CommitOutcome> {
+pub(super) fn land(store: &Store, mut p: Prepared) -> Result<CommitOutcome> {
+    super::preflight::check(store, &mut p)?;
     if !packable(&p) {
         return land_with(store, p, None);
     }
@@ -184,54 +185,85 @@ pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<Comm
         policy,
     };
     let expected = if p.force { old_corr_tag } else { None };
-    let write_tags = |retry: bool, warnings: &mut Vec<String>| -> Result<Vec<String>> {
-        let mut tags = vec![p.corr.to_string()];
-        // A retry may find the tag its first attempt wrote.
-        if !retry || crate::git::ref_target(repo, &p.corr.tag_ref())? != Some(commit) {
-            tagger
-                .create(
-                    &p.corr.tag_ref(),
-                    p.corr.as_str(),
-                    commit,
-                    tag_objects.corr,
-                    expected,
-                    warnings,
-                )
-                .map_err(lost)?;
+    let branch = store.config().prefix().task_branch(&p.workflow, &p.task);
+    // Each tag on its own: one that fails does not keep the other from being written.
+    let write_corr = |retry: bool, warnings: &mut Vec<String>| -> Result<()> {
+        // A second attempt may find the tag its first attempt wrote.
+        if retry
+            && crate::git::ref_target(repo, &p.corr.tag_ref())
+                .ok()
+                .flatten()
+                == Some(commit)
+        {
+            return Ok(());
         }
-        if let Some(prompt) = &p.prompt {
-            if tagger
+        tagger
+            .create(
+                &p.corr.tag_ref(),
+                p.corr.as_str(),
+                commit,
+                tag_objects.corr,
+                expected,
+                warnings,
+            )
+            .map(drop)
+            .map_err(lost)
+    };
+    let write_prompt = |warnings: &mut Vec<String>| -> Result<bool> {
+        match &p.prompt {
+            Some(prompt) => tagger
                 .move_prompt(prompt, commit, tag_objects.prompt, false, warnings)
-                .map_err(lost)?
-            {
-                tags.push(prompt.tag_name());
-            } else {
-                warnings.push(format!(
-                    "{} already names a newer commit; left as it is",
-                    prompt.tag_name()
-                ));
-            }
+                .map_err(lost),
+            None => Ok(false),
         }
-        Ok(tags)
     };
-    let tags = match write_tags(false, &mut warnings) {
-        Err(e) if e.is_storage_full() && reserve::release(repo.path()) => {
-            warnings.push(
-                "the disk is full: the space kept in reserve finished the tags; free space before the next commit"
-                    .to_string(),
-            );
-            write_tags(true, &mut warnings)?
+    let mut corr = write_corr(false, &mut warnings);
+    let mut prompt = write_prompt(&mut warnings);
+    let full = corr.as_ref().err().is_some_and(Error::is_storage_full)
+        || prompt.as_ref().err().is_some_and(Error::is_storage_full);
+    if full && reserve::release(repo.path()) {
+        warnings.push(
+            "the disk is full: the space kept in reserve finished the tags; free space before the next commit"
+                .to_string(),
+        );
+        if corr.is_err() {
+            corr = write_corr(true, &mut warnings);
         }
-        other => other?,
+        if prompt.is_err() {
+            prompt = write_prompt(&mut warnings);
+        }
+    }
+    let mut tags = Vec::new();
+    let mut tags_missing = Vec::new();
+    let mut missing = |name: String, e: Error, warnings: &mut Vec<String>| {
+        warnings.push(missing_tag_warning(&name, commit, &branch, &e));
+        tags_missing.push(name);
     };
+    match corr {
+        Ok(()) => tags.push(p.corr.to_string()),
+        Err(e) => missing(p.corr.to_string(), e, &mut warnings),
+    }
+    if let Some(name) = p.prompt.as_ref().map(|h| h.tag_name()) {
+        match prompt {
+            Ok(true) => tags.push(name),
+            Ok(false) => warnings.push(format!(
+                "{name} already names a newer commit; left as it is"
+            )),
+            Err(e) => missing(name, e, &mut warnings),
+        }
+    }
     warnings.extend(super::refpack::after_commit(store, commit));
     Ok(CommitOutcome {
         success: true,
-        branch: store.config().prefix().task_branch(&p.workflow, &p.task),
+        branch,
         commit_sha: commit.to_string(),
         tags,
         pushed: false,
         duplicate: false,
+        tags_missing,
+        metadata_differs: false,
+        differing_fields: Vec::new(),
+        correlation_tag: p.corr.to_string(),
         files: p.files.len(),
         bytes: p.files.iter().map(super::Loaded::len).sum(),
         retries: report.retries,
@@ -268,6 +300,14 @@ fn seal_pack(
         .and_then(|odb| odb.refresh())
         .map_err(Error::git("failed to refresh the object database"))?;
     Ok(tag_objects)
+}
+
+/// The warning of a tag that could not be written after its commit landed.
+pub(super) fn missing_tag_warning(name: &str, commit: Oid, branch: &str, e: &Error) -> String {
+    format!(
+        "the commit landed at {} on {branch}, but tag {name} was not written ({e}); run the same commit again to write it",
+        &commit.to_string()[..12]
+    )
 }
 
 impl Store {

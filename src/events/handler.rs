@@ -116,7 +116,7 @@ impl Handler {
                     (Some(envelope), Err(Outcome::Failed(error)))
                 }
                 Ok(envelope) => {
-                    let plan = self.plan(&envelope);
+                    let plan = self.plan(&envelope).map_err(|outcome| *outcome);
                     (Some(envelope), plan)
                 }
                 Err(e) => (None, Err(Outcome::Failed(e))),
@@ -136,7 +136,7 @@ impl Handler {
             .map(|(envelope, outcome)| {
                 let outcome = outcome.unwrap_or_else(|| {
                     match commits.next().expect("one commit result per request") {
-                        Ok(done) => Outcome::Committed(done),
+                        Ok(done) => Outcome::Committed(redelivery(done)),
                         Err(e) => Outcome::Failed(EventError::Store(e)),
                     }
                 });
@@ -153,25 +153,26 @@ impl Handler {
     pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
         match self.plan(envelope) {
             Ok(request) => match self.store.commit(request) {
-                Ok(done) => Outcome::Committed(done),
+                Ok(done) => Outcome::Committed(redelivery(done)),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
-            Err(outcome) => outcome,
+            Err(outcome) => *outcome,
         }
     }
 
     /// The commit an envelope asks for, or the outcome when it asks for none.
-    fn plan(&self, envelope: &Envelope) -> Result<CommitRequest, Outcome> {
+    fn plan(&self, envelope: &Envelope) -> Result<CommitRequest, Box<Outcome>> {
         let status = match envelope.kind() {
             EventKind::TestPassed => TestStatus::Passed,
             EventKind::TestFailed if self.commit_failed => TestStatus::Failed,
             EventKind::TestFailed | EventKind::Other(_) => {
-                return Err(Outcome::Ignored {
+                return Err(Box::new(Outcome::Ignored {
                     event_type: envelope.event_type.clone(),
-                })
+                }))
             }
         };
-        self.request(envelope, status).map_err(Outcome::Failed)
+        self.request(envelope, status)
+            .map_err(|e| Box::new(Outcome::Failed(e)))
     }
 
     /// Builds the commit request of an event: ids, artifacts under the root, metadata.
@@ -243,6 +244,22 @@ impl Handler {
     }
 }
 
+/// Leaves the `event` key (the id, type and source of the delivery that made the commit) out
+/// of a duplicate's differing metadata: the same artifact set and metadata published again
+/// under a new event id is a redelivery, not other metadata.
+fn redelivery(mut done: CommitOutcome) -> CommitOutcome {
+    let provenance = |f: &String| f == "event" || f.starts_with("event.");
+    if done.differing_fields.iter().any(provenance) {
+        done.differing_fields.retain(|f| !provenance(f));
+        if done.differing_fields.is_empty() {
+            done.metadata_differs = false;
+            done.warnings
+                .retain(|w| !w.contains("but its metadata differs in"));
+        }
+    }
+    done
+}
+
 fn wrong(field: &str, expected: &'static str) -> EventError {
     EventError::WrongType {
         field: field.to_string(),
@@ -304,7 +321,10 @@ impl Handled {
                 env,
                 ARTIFACT_COMMITTED,
                 json!({"branch": done.branch, "commit_sha": done.commit_sha, "tags": done.tags,
-                       "pushed": done.pushed, "duplicate": done.duplicate}),
+                       "pushed": done.pushed, "duplicate": done.duplicate,
+                       "tags_missing": done.tags_missing,
+                       "metadata_differs": done.metadata_differs,
+                       "differing_fields": done.differing_fields}),
             )),
             Outcome::Failed(e) => Some(failure_event(env, e, None)),
             Outcome::Ignored { .. } => None,

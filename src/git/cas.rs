@@ -148,6 +148,25 @@ pub fn clear_finished_lock(
     std::fs::remove_file(&lock).ok().map(|()| lock)
 }
 
+/// Removes `<ref>.lock` when `update` would: a finished update's second name of the ref
+/// file ([`clear_finished_lock`]), or a lock older than the policy's stale bound while no
+/// bulk writer is alive. Returns the removed path; `None` when there was no lock to remove
+/// or the lock stays (held by a live writer).
+pub fn clear_lock(repo: &Repository, refname: &str, policy: LockPolicy) -> Result<Option<PathBuf>> {
+    if let Some(removed) = clear_finished_lock(repo, refname, policy) {
+        return Ok(Some(removed));
+    }
+    match policy.stale_after {
+        Some(stale_after) => remove_if_stale(repo, refname, stale_after, policy.holds_gc_lock),
+        None => Ok(None),
+    }
+}
+
+/// Returns the lock file of `refname` in `repo`.
+pub fn lock_file(repo: &Repository, refname: &str) -> PathBuf {
+    lock_path(repo, refname)
+}
+
 /// How recently a bulk writer must have touched [`GC_LOCK_FILE`] to count as alive, for a
 /// policy that never breaks stale locks.
 const DEFAULT_BULK_BOUND: Duration = Duration::from_secs(10);

@@ -52,27 +52,30 @@ pub fn swap(
 /// reverse): git cannot hold both. Loose collisions also fail at the file system; packed
 /// ones would not.
 fn check_no_collision(repo: &Repository, refname: &str) -> Result<(), git2::Error> {
-    let collision = |other: &str| {
-        git2::Error::new(
+    match collision(repo, refname)? {
+        Some(other) => Err(git2::Error::new(
             ErrorCode::GenericError,
             ErrorClass::Reference,
             format!("path to reference '{refname}' collides with existing one '{other}'"),
-        )
-    };
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Returns an existing ref that keeps `refname` from being created: one whose name is a
+/// parent directory of `refname`, or one below `refname/`, loose or packed.
+pub fn collision(repo: &Repository, refname: &str) -> Result<Option<String>, git2::Error> {
     let mut at = refname.find('/');
     while let Some(slash) = at {
         let parent = &refname[..slash];
         if parent != "refs" && repo.refname_to_id(parent).is_ok() {
-            return Err(collision(parent));
+            return Ok(Some(parent.to_string()));
         }
         at = refname[slash + 1..].find('/').map(|i| slash + 1 + i);
     }
     let below = refscan::refs_with_prefix(repo.path(), &format!("{refname}/"))
         .map_err(|e| git2::Error::new(ErrorCode::GenericError, ErrorClass::Os, e.to_string()))?;
-    match below.first() {
-        Some((other, _)) => Err(collision(other)),
-        None => Ok(()),
-    }
+    Ok(below.into_iter().next().map(|(other, _)| other))
 }
 
 #[cfg(test)]
