@@ -255,3 +255,19 @@ fn reverting_a_task_branch_to_another_tasks_tag_is_refused() {
     t.env.fsck(&t.store);
     assert_eq!(t.json(&["verify", "--all"])["success"], true);
 }
+
+#[test]
+fn a_prompt_tag_and_a_full_ref_name_restore_the_task_branch_the_same_way() {
+    let t = Task::new();
+    let target = format!("refs/heads/{BRANCH}");
+    let out = t.json(&["revert-to-tag", "prompt_abcd1234", "--target", &target]);
+    assert_eq!(out["changed"], true, "{out}");
+    let tip = t.rev(BRANCH);
+    let show = t.json(&["show", "wf/t"]);
+    assert_eq!(show["commit_sha"], tip);
+    assert_eq!(show["metadata"]["reverted_to"], "prompt_abcd1234");
+    assert_eq!(show["metadata"]["correlation_id"], "corr_c1");
+    assert_eq!(t.json(&["verify", "--all"])["success"], true);
+    assert_eq!(t.json(&["list"])[0]["commit_sha"], tip);
+    t.env.fsck(&t.store);
+}
