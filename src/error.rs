@@ -129,6 +129,30 @@ pub enum Error {
         /// A next step for the user, when there is one.
         hint: Option<String>,
     },
+    /// The filesystem under the store ran out of space (`ErrorKind::StorageFull`, ENOSPC)
+    /// while writing; what was half-written is removed.
+    #[error("no space left on device: failed to write {what} to {}", path.display())]
+    StorageFull {
+        /// What was being written ("the blob of /path/to/file").
+        what: String,
+        /// The file or directory written to.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command failed after it had moved refs to the trash; they stay there, and `undo`
+    /// puts them back.
+    #[error("{message}; undo with `{undo}`")]
+    AfterTrash {
+        /// What had been done when the failure came.
+        message: String,
+        /// The command that restores what was moved.
+        undo: String,
+        /// The failure.
+        #[source]
+        source: Box<Error>,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -158,6 +182,16 @@ impl Error {
             Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
             Error::RefTransaction { .. } => exit::INTERNAL,
             Error::Remote { .. } => exit::REMOTE,
+            Error::StorageFull { .. } => exit::INTERNAL,
+            Error::AfterTrash { source, .. } => source.exit_code(),
+        }
+    }
+
+    /// Returns the command that undoes what a failed command had already done, if any.
+    pub fn undo(&self) -> Option<&str> {
+        match self {
+            Error::AfterTrash { undo, .. } => Some(undo),
+            _ => None,
         }
     }
 
@@ -178,6 +212,8 @@ impl Error {
             Error::Io { .. } => "io",
             Error::RefTransaction { .. } => "git",
             Error::Remote { .. } => "remote",
+            Error::StorageFull { .. } => "storage_full",
+            Error::AfterTrash { source, .. } => source.kind(),
         }
     }
 
@@ -194,7 +230,15 @@ impl Error {
             Error::NoRepository { .. } => Some(
                 "create one with `artifact-store init PATH`, or pass --repo PATH".to_string(),
             ),
-            Error::Git { .. } | Error::Io { .. } => self.storage_hint(),
+            Error::Git { .. } | Error::Io { .. } | Error::StorageFull { .. } => {
+                self.storage_hint()
+            }
+            Error::AfterTrash { undo, source, .. } => {
+                let then = source.hint().map(|h| format!("; {h}")).unwrap_or_default();
+                Some(format!(
+                    "the moved refs are kept in the trash: `{undo}` puts them back{then}"
+                ))
+            }
             Error::SecretsFound { .. } => Some(
                 "remove the secret, or mark a false positive with an `artifact-store:allow` comment on its line".to_string(),
             ),
@@ -203,10 +247,14 @@ impl Error {
     }
 
     /// Whether the error is the filesystem under the store running out of space.
+    /// An I/O error says so by its kind or errno; libgit2 keeps only a message, so a git
+    /// error is read by its text.
     pub fn is_storage_full(&self) -> bool {
         match self {
             Error::Git { source, .. } => storage_full(source.message()),
-            Error::Io { source, .. } => storage_full(&source.to_string()),
+            Error::Io { source, .. } => is_enospc(source),
+            Error::StorageFull { .. } => true,
+            Error::AfterTrash { source, .. } => source.is_storage_full(),
             _ => false,
         }
     }
@@ -216,9 +264,9 @@ impl Error {
         let text = match self {
             Error::Git { source, .. } => source.message().to_string(),
             Error::Io { source, .. } => source.to_string(),
-            _ => return None,
+            _ => String::new(),
         };
-        if storage_full(&text) {
+        if self.is_storage_full() {
             return Some(
                 "the filesystem holding the store is full: free space, then run the command again (a commit re-run with the same correlation id lands once)"
                     .to_string(),
@@ -320,6 +368,16 @@ fn unparsable_url(url: &str) -> String {
         }
         None => url.to_string(),
     }
+}
+
+/// Whether an I/O error is a full filesystem or an exceeded quota, by its kind or errno
+/// (ENOSPC, 28), not by its text.
+pub fn is_enospc(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    ) || error.raw_os_error() == Some(28)
 }
 
 fn storage_full(text: &str) -> bool {

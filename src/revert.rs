@@ -7,6 +7,7 @@
 //! objects, updates a checked-out worktree and moves the ref by compare-and-swap.
 
 mod apply;
+mod set;
 mod tree;
 mod worktree;
 
@@ -143,7 +144,8 @@ impl Store {
                 target.short
             )));
         }
-        let plan = plan(repo, req.mode, &tag, tip, path.as_deref())?;
+        let task = set::TaskSet::of(self, &target.refname);
+        let plan = plan(repo, req.mode, &tag, tip, path.as_deref(), task.as_ref())?;
         let checked_out = match plan {
             Plan::Unchanged => None,
             _ => worktree::guard(repo, &target.refname)?,
@@ -175,6 +177,7 @@ impl Store {
             path: outcome.path.as_deref(),
             plan: &plan,
             checked_out: checked_out.as_ref(),
+            task: task.as_ref(),
         };
         let done = apply::run(self, &job)?;
         outcome.commit_sha = Some(done.new_tip.to_string());
@@ -255,13 +258,16 @@ fn not_a_store_tag(repo: &Repository, name: &str) -> Error {
     }
 }
 
-/// Decides what applying the request will do, writing nothing.
+/// Decides what applying the request will do, writing nothing. On a task branch, a tip
+/// that is already the restore of this tag (and path) is unchanged, and a restore that
+/// would leave the branch without its artifact set is refused.
 fn plan(
     repo: &Repository,
     mode: RevertMode,
     tag: &Tag,
     tip: Option<Oid>,
     path: Option<&str>,
+    task: Option<&set::TaskSet>,
 ) -> Result<Plan> {
     let Some(tip) = tip else {
         return Ok(Plan::Create);
@@ -300,5 +306,15 @@ fn plan(
             ours == theirs
         }
     };
-    Ok(if same { Plan::Unchanged } else { Plan::Restore })
+    if same {
+        return Ok(Plan::Unchanged);
+    }
+    let Some(task) = task else {
+        return Ok(Plan::Restore);
+    };
+    if set::is_restore_of(tip_commit.message().unwrap_or(""), tag.commit, path) {
+        return Ok(Plan::Unchanged);
+    }
+    task.check_kept(&tip_tree, &tag_tree, path, &tag.name)?;
+    Ok(Plan::Restore)
 }

@@ -304,3 +304,187 @@ fn a_commit_into_a_read_only_store_fails_clearly_and_changes_nothing() {
     let sha = run.json()["commit_sha"].as_str().unwrap().to_string();
     assert_landed_once(&env, &store, "second", &sha);
 }
+
+/// A file of `bytes` pseudo-random lines (incompressible enough that deflate does not
+/// shrink it to nothing), above the streaming threshold when `bytes` is.
+fn big_file(env: &Env, rel: &str, bytes: usize) -> PathBuf {
+    let mut rng = common::Rng::new(rel);
+    let mut text = String::with_capacity(bytes + 64);
+    while text.len() < bytes {
+        text.push_str(&format!("{:016x},{:016x}\n", rng.next(), rng.next()));
+    }
+    env.write(rel, text)
+}
+
+/// Every file under `objects/` that is not an object, a pack or an index: what a write
+/// that stopped half-way would leave.
+fn object_litter(store: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                walk(&path, out);
+                continue;
+            }
+            let parent = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
+            let object = parent.len() == 2 && name.len() == 38;
+            let pack = parent == "pack"
+                && (name.ends_with(".pack") || name.ends_with(".idx") || name.ends_with(".rev"));
+            if !(object || pack) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&store.join("objects"), &mut out);
+    out.retain(|p| !p.ends_with("objects/info/packs") && !p.ends_with("objects/info/alternates"));
+    out
+}
+
+#[test]
+fn a_streamed_blob_on_a_full_disk_names_the_cause_and_leaves_no_temporary_object() {
+    let env = Env::new();
+    let Some(fs) = Tmpfs::mount(&env, "8m") else {
+        return;
+    };
+    let store = env.store_at("fs/store.git");
+    commit(&env, &store, "first", &artifacts(&env, "first")).ok();
+    let big = big_file(&env, "runs/big/data.csv", (8 << 20) + 4096);
+    for free_pages in [0u64, 64, 512] {
+        let filled = fill(&fs.dir);
+        free(&fs.dir, filled, free_pages * 4096);
+        let before = env.snapshot(&store);
+        let run = commit(&env, &store, "big", big.parent().unwrap());
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("No space left on device"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.json()["error"]["kind"],
+            "storage_full",
+            "{}",
+            run.stdout
+        );
+        let message = run.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            message.contains("no space left on device"),
+            "the JSON message names the cause: {message}"
+        );
+        assert!(message.contains("data.csv"), "{message}");
+        assert!(
+            run.stderr
+                .contains(&store.join("objects").display().to_string()),
+            "the path written: {}",
+            run.stderr
+        );
+        assert!(run
+            .stderr
+            .contains("hint: the filesystem holding the store is full"));
+        assert_eq!(env.snapshot(&store), before, "{free_pages} pages free");
+        env.fsck(&store);
+        assert_eq!(litter(&store), Vec::<PathBuf>::new());
+        assert_eq!(object_litter(&store), Vec::<PathBuf>::new());
+        free(&fs.dir, filled, filled);
+    }
+    let run = commit(&env, &store, "big", big.parent().unwrap()).ok();
+    let sha = run.json()["commit_sha"].as_str().unwrap().to_string();
+    assert_landed_once(&env, &store, "big", &sha);
+    env.fsck(&store);
+}
+
+/// The branches and tags of `store`, with their values.
+fn store_refs(env: &Env, store: &Path) -> String {
+    env.git_in(
+        store,
+        &[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads",
+            "refs/tags",
+        ],
+    )
+}
+
+#[test]
+fn gc_apply_meeting_a_full_disk_after_moving_refs_prints_the_undo_and_the_trash_restores() {
+    let env = Env::new();
+    let Some(fs) = Tmpfs::mount(&env, "4m") else {
+        return;
+    };
+    let store = env.store_at("fs/store.git");
+    let s = store.to_str().unwrap().to_string();
+    for t in 0..6 {
+        let file = env.write(&format!("gc/{t}/f.txt"), format!("task {t}\n"));
+        let (task, corr) = (format!("t{t}"), format!("gc{t}"));
+        let mut args = common::commit_args(&s, &corr, &[file.to_str().unwrap()]);
+        args[7] = &task;
+        env.run(&args).ok();
+    }
+    let policy = env.write("policy.toml", "[retention]\nkeep_last = 1\n");
+    let policy = policy.to_str().unwrap();
+    let before = store_refs(&env, &store);
+    let (mut interrupted, mut landed, mut refused) = (0, 0, 0);
+    // Free one more page each step, so the disk fills at every stage of the apply.
+    for pages in 0..20u64 {
+        // Packed refs: deleting them frees no page, so the disk stays full for the report.
+        env.git_in(&store, &["pack-refs", "--all"]);
+        let filled = fill(&fs.dir);
+        free(&fs.dir, filled, pages * 4096);
+        let run = env.run(&["--repo", &s, "--json", "gc", "--apply", "--policy", policy]);
+        let ts = if run.code == 0 {
+            landed += 1;
+            run.json()["applied"]["trash_ts"].to_string()
+        } else {
+            let json = run.json();
+            let error = &json["error"];
+            assert!(
+                run.stderr.contains("No space left on device"),
+                "{}",
+                run.stderr
+            );
+            let Some(undo) = error["undo"].as_str() else {
+                // Failed before anything moved: nothing to undo, and nothing is gone.
+                refused += 1;
+                assert_eq!(store_refs(&env, &store), before, "{}", run.stderr);
+                let trash = env.git_in(&store, &["for-each-ref", "refs/artifact-store/trash"]);
+                assert_eq!(trash, "", "{}", run.stderr);
+                free(&fs.dir, filled, filled);
+                continue;
+            };
+            interrupted += 1;
+            assert!(undo.starts_with("artifact-store trash restore "), "{undo}");
+            for text in [&error["message"], &error["hint"]] {
+                assert!(text.as_str().unwrap().contains(undo), "{json}");
+            }
+            assert!(
+                run.stderr.contains(&format!("undo with `{undo}`")),
+                "the human error names the undo: {}",
+                run.stderr
+            );
+            undo.rsplit(' ').next().unwrap().to_string()
+        };
+        free(&fs.dir, filled, filled);
+        env.fsck(&store);
+        env.run(&["--repo", &s, "--json", "trash", "restore", &ts])
+            .ok();
+        assert_eq!(store_refs(&env, &store), before, "step {pages}: restored");
+        env.fsck(&store);
+    }
+    eprintln!(
+        "gc --apply on a filling disk: {refused} failed moving nothing, {interrupted} failed \
+         after moving refs (undo printed, trash restored), {landed} applied"
+    );
+    assert!(
+        interrupted > 0,
+        "the sweep reaches a failure after refs moved"
+    );
+    assert!(landed > 0, "the sweep reaches an apply that lands");
+}

@@ -46,9 +46,10 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
     let run = env.run(&["--repo", w, "--json", "hooks", "install"]).ok();
     assert_eq!(run.json()["hooks"][0]["action"], "installed");
     let hook = work.join(".git/hooks/pre-commit");
+    let bin = env!("CARGO_BIN_EXE_artifact-store");
     assert_eq!(
         std::fs::read_to_string(&hook).unwrap(),
-        shipped("pre-commit")
+        shipped("pre-commit").replace("installed=''", &format!("installed='{bin}'"))
     );
     use std::os::unix::fs::PermissionsExt;
     assert_ne!(
@@ -78,9 +79,10 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
         std::fs::read_to_string(backup).unwrap(),
         "#!/bin/sh\necho mine\n"
     );
+    let bin = env!("CARGO_BIN_EXE_artifact-store");
     assert_eq!(
         std::fs::read_to_string(&hook).unwrap(),
-        shipped("pre-commit")
+        shipped("pre-commit").replace("installed=''", &format!("installed='{bin}'"))
     );
 
     let server = env.bare_remote("server.git");
@@ -88,7 +90,7 @@ fn hooks_install_writes_the_script_and_never_silently_replaces_another() {
     env.run(&["--repo", s, "hooks", "install", "--server"]).ok();
     assert_eq!(
         std::fs::read_to_string(server.join("hooks/pre-receive")).unwrap(),
-        shipped("pre-receive")
+        shipped("pre-receive").replace("installed=''", &format!("installed='{bin}'"))
     );
 
     let other = worktree(&env, "other");

@@ -127,7 +127,9 @@ impl Store {
                 break;
             }
             let trailers = Trailers::parse(commit.message().unwrap_or(""));
-            if trailers.correlation_id.is_some() {
+            // A restore commit (revert-to-tag onto a task branch) has no Correlation-Id
+            // of its own, but is a version of the task all the same.
+            if trailers.correlation_id.is_some() || trailers.workflow_id.is_some() {
                 out.push((time, oid, branch.to_string()));
             }
         }

@@ -154,6 +154,19 @@ impl Store {
         Ok(())
     }
 
+    /// True when a hard `revert-to-tag` moved `branch` off `commit`: a trash ref of that
+    /// branch holds it, so it is undone on purpose and restorable, not lost.
+    fn reverted_away(&self, branch: &str, commit: git2::Oid) -> Result<bool> {
+        let repo = self.repo();
+        let namespace = format!("{}/", crate::refs::TRASH_NAMESPACE);
+        let trash = crate::git::refscan::refs_with_prefix(self.git_dir(), &namespace)?;
+        Ok(trash.into_iter().any(|(name, held)| {
+            let original = name[namespace.len()..].split_once('/').map(|(_, r)| r);
+            original == Some(branch)
+                && (held == commit || repo.graph_descendant_of(held, commit).unwrap_or(false))
+        }))
+    }
+
     /// Checks one `corr_` tag: trailer matches, commit on its task branch. Returns its commit.
     fn verify_tag(
         &self,
@@ -191,7 +204,7 @@ impl Store {
                 }
                 None => false,
             };
-            if !on_branch {
+            if !on_branch && !self.reverted_away(&branch, commit)? {
                 problem(
                     "not_on_branch",
                     format!("its commit is not on {}", &branch["refs/heads/".len()..]),

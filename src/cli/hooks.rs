@@ -23,9 +23,12 @@ enum HooksCommand {
 ///
 /// The repository is --repo, else the one around the current directory; the hook goes to
 /// core.hooksPath when set, else to hooks/ in the git directory. Each hook is a thin
-/// script that execs `artifact-store hook <name>` (ARTIFACT_STORE_BIN names the binary
-/// when it is not on PATH). A different hook already there is refused (exit 4) unless
-/// --force, which keeps it as <name>.bak. Installing again is a no-op.
+/// script that execs `artifact-store hook <name>`, run from the absolute path of the
+/// binary that installed it (ARTIFACT_STORE_BIN overrides it; PATH is the fallback when
+/// that file is gone; with neither, the hook blocks the commit or push and says to
+/// reinstall). A different hook already there is refused (exit 4) unless --force, which
+/// keeps it as <name>.bak. Installing again is a no-op, or updates our own hook to the
+/// binary now installing it.
 ///
 /// pre-commit scans the staged content for secrets and blocks the commit on a finding.
 /// pre-receive, for the shared remote, refuses deletions and rewrites of store refs except
@@ -44,7 +47,10 @@ pub struct InstallArgs {
 /// Runs `hooks`.
 pub fn run(ctx: &Ctx, args: &HooksArgs) -> Result<()> {
     let HooksCommand::Install(args) = &args.command;
-    let outcome = ctx.store()?.install_hooks(args.server, args.force)?;
+    let binary = std::env::current_exe().ok();
+    let outcome = ctx
+        .store()?
+        .install_hooks_for(args.server, args.force, binary.as_deref())?;
     if ctx.out.json {
         ctx.out.json_value(&outcome);
         return Ok(());
@@ -56,6 +62,14 @@ pub fn run(ctx: &Ctx, args: &HooksArgs) -> Result<()> {
             hook.name,
             hook.path.display()
         ));
+        match &hook.binary {
+            Some(binary) => ctx
+                .out
+                .status(&format!("the hook runs {}", binary.display())),
+            None => ctx.out.warn(
+                "the path of this binary is unknown or not UTF-8: the hook runs `artifact-store` from PATH",
+            ),
+        }
         if let Some(backup) = &hook.backup {
             ctx.out.status(&format!(
                 "the previous hook is kept at {}; undo with `mv {} {}`",

@@ -72,6 +72,9 @@ impl Output {
             if let Some(hint) = error.hint() {
                 body["hint"] = hint.into();
             }
+            if let Some(undo) = error.undo() {
+                body["undo"] = undo.into();
+            }
             if let Some(findings) = findings {
                 body["findings"] = json!(findings);
             }

@@ -2,20 +2,22 @@
 //!
 //! The first pass (at load, before anything is written) reads the file once through the
 //! sha256 of its metadata checksum and the streaming secret scan. The second pass (at
-//! write, only once the scan gate passed) reads it again into a libgit2 ODB write stream,
-//! which deflates it into a temporary loose object, hashing it with sha256 again; the
-//! object is renamed into place only when the size and sha256 match the first pass, so a
-//! file that changed between the passes fails the commit and leaves no object behind.
+//! write, only once the scan gate passed) reads it again into a [`BlobWriter`], which
+//! deflates it into a temporary loose object, hashing it with sha256 again; the object is
+//! renamed into place only when the size and sha256 match the first pass, so a file that
+//! changed between the passes fails the commit and leaves no object behind, and a disk
+//! that fills up fails it naming the cause ([`Error::StorageFull`]), again leaving nothing.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use sha2::{Digest, Sha256};
 
 use super::load::LoadedFile;
 use super::Loaded;
 use crate::error::{Error, Result};
+use crate::git::blobwrite::BlobWriter;
 use crate::input::{EntryKind, InputFile};
 use crate::scan::{FileScan, Scanner, LARGE_FILE_BYTES};
 
@@ -89,35 +91,28 @@ pub(super) fn write(repo: &Repository, loaded: &Loaded, large: &Large) -> Result
     if size != large.size {
         return Err(changed(file));
     }
-    let odb = repo
-        .odb()
-        .map_err(Error::git("failed to open the object database"))?;
     let declared = usize::try_from(size).map_err(|_| changed(file))?;
-    let mut writer = odb
-        .writer(declared, ObjectType::Blob)
-        .map_err(Error::git(format!(
-            "failed to write {}",
-            file.source.display()
-        )))?;
+    let mut writer = BlobWriter::new(
+        repo,
+        declared as u64,
+        format!("the blob of {}", file.source.display()),
+    )?;
     let mut hasher = Sha256::new();
     let mut write_error = None;
     let read = each_chunk(&mut (&mut source).take(size + 1), file, |chunk| {
         hasher.update(chunk);
         if write_error.is_none() {
-            write_error = writer.write_all(chunk).err();
+            write_error = writer.write(chunk).err();
         }
     })?;
     if read != size || <[u8; 32]>::from(hasher.finalize()) != large.sha256 {
-        // Dropping the writer unlinks its temporary file: nothing is left behind.
+        // Dropping the writer removes its temporary file: nothing is left behind.
         return Err(changed(file));
     }
     if let Some(e) = write_error {
-        return Err(Error::io("failed to write the blob of", &file.source)(e));
+        return Err(e);
     }
-    writer.finalize().map_err(Error::git(format!(
-        "failed to write {}",
-        file.source.display()
-    )))
+    writer.finish()
 }
 
 /// Reads `source` to its end in [`READ`]-byte chunks; returns the bytes read.
@@ -150,6 +145,7 @@ fn changed(file: &InputFile) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use git2::ObjectType;
 
     fn loose_objects(repo: &Repository) -> usize {
         let mut count = 0;

@@ -104,7 +104,12 @@ impl EventError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            EventError::Store(Error::Locked { .. } | Error::Git { .. } | Error::Io { .. })
+            EventError::Store(
+                Error::Locked { .. }
+                    | Error::Git { .. }
+                    | Error::Io { .. }
+                    | Error::StorageFull { .. }
+            )
         )
     }
 

@@ -4,6 +4,7 @@
 //! libgit2 traps measured in FIELD-NOTES.md (lock races, fsync) are handled here once.
 
 pub mod blobread;
+pub mod blobwrite;
 pub mod cas;
 pub mod durable;
 pub mod locks;

@@ -171,6 +171,9 @@ impl Drop for GcLock {
 /// every pruned ref in place beside its copy; a deletion never runs without its copy. Refs
 /// that changed, and refs whose trash name another writer took meanwhile, are skipped, and
 /// their copies are taken out again: the trash holds exactly what moved.
+///
+/// A failure once refs are in the trash (a full disk while writing the report, say) is
+/// [`Error::AfterTrash`]: the error carries `artifact-store trash restore <ts>`.
 pub(super) fn apply(
     store: &Store,
     plan: &Plan,
@@ -178,6 +181,28 @@ pub(super) fn apply(
     progress: &dyn Progress,
 ) -> Result<Applied> {
     let ts = free_trash_ts(store.git_dir(), now)?;
+    apply_at(store, plan, ts, progress).map_err(|e| with_undo(store, ts, e))
+}
+
+/// Wraps a failure of the apply into trash batch `ts` with the undo command when the batch
+/// holds refs: a free batch was chosen, so whatever is there this run moved (or copied).
+fn with_undo(store: &Store, ts: i64, error: Error) -> Error {
+    let batch = format!("{TRASH_NAMESPACE}/{ts}/");
+    // Unreadable, the trash may hold refs all the same: say so rather than nothing.
+    let count = match refscan::refs_with_prefix(store.git_dir(), &batch).map(|r| r.len()) {
+        Ok(0) => return error,
+        Ok(1) => "1 ref".to_string(),
+        Ok(n) => format!("{n} refs"),
+        Err(_) => "refs".to_string(),
+    };
+    Error::AfterTrash {
+        message: format!("gc --apply failed after putting {count} in {batch}, where they stay"),
+        undo: format!("artifact-store trash restore {ts}"),
+        source: Box::new(error),
+    }
+}
+
+fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Result<Applied> {
     let current = current_values(store)?;
     let mut skipped = Vec::new();
     let mut moving: Vec<&Decision> = Vec::new();

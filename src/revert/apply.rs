@@ -20,6 +20,8 @@ pub(super) struct Job<'a> {
     pub(super) path: Option<&'a str>,
     pub(super) plan: &'a Plan,
     pub(super) checked_out: Option<&'a CheckedOut>,
+    /// The task whose branch is the target, when it is one.
+    pub(super) task: Option<&'a super::set::TaskSet>,
 }
 
 /// What landing did.
@@ -82,7 +84,8 @@ fn lock_policy(store: &Store) -> cas::LockPolicy {
 }
 
 /// Writes the forward commit: the tag's tree (or the tip's with the tag's entry at the
-/// path), parent the tip, with `Reverted-*` trailers.
+/// path), parent the tip, with `Reverted-*` trailers; on a task branch, with the set's
+/// metadata and store trailers too (see [`super::set`]).
 fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid> {
     let repo = store.repo();
     let tip = job.tip.expect("a restore plan has a tip");
@@ -97,7 +100,7 @@ fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid>
             job.tag.name
         )))?;
     let mut written = Vec::new();
-    let tree_id = match job.path {
+    let mut tree_id = match job.path {
         None => tag_tree.id(),
         Some(path) => {
             let tip_tree = tip_commit
@@ -107,13 +110,27 @@ fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid>
             tree::splice(repo, &tip_tree, path, entry, &mut written)?
         }
     };
+    let mut trailers = None;
+    if let Some(task) = job.task {
+        let origin = super::set::Origin {
+            tag: &job.tag.name,
+            tag_commit: job.tag.commit,
+            from: tip,
+            path: job.path,
+        };
+        if let Some(restored) = super::set::carry(repo, task, tree_id, &origin, &mut written)? {
+            tree_id = restored.tree;
+            trailers = Some(restored.trailers);
+        }
+    }
     let tree = repo
         .find_tree(tree_id)
         .map_err(Error::git(format!("failed to read tree {tree_id}")))?;
     let time = store.commit_time()?;
     let sig = store.signature(&time)?;
+    let message = message(job, trailers.as_ref());
     let commit = repo
-        .commit(None, &sig, &sig, &message(job), &tree, &[&tip_commit])
+        .commit(None, &sig, &sig, &message, &tree, &[&tip_commit])
         .map_err(Error::git("failed to write the revert commit"))?;
     written.push(commit);
     if durable_on {
@@ -122,11 +139,16 @@ fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid>
     Ok(commit)
 }
 
-/// Returns `Revert <target> to <tag>` and its trailers.
-fn message(job: &Job<'_>) -> String {
+/// Returns `Revert <target> to <tag>` and its trailers: the store's, when the restore
+/// carries an artifact set, then the `Reverted-*` ones.
+fn message(job: &Job<'_>, store: Option<&crate::metadata::Trailers>) -> String {
     let mut message = format!(
-        "Revert {} to {}\n\nReverted-To: {}\nReverted-Commit: {}\n",
-        job.target.short, job.tag.name, job.tag.name, job.tag.commit
+        "Revert {} to {}\n\n{}Reverted-To: {}\nReverted-Commit: {}\n",
+        job.target.short,
+        job.tag.name,
+        store.map(|t| t.render()).unwrap_or_default(),
+        job.tag.name,
+        job.tag.commit
     );
     if let Some(path) = job.path {
         message.push_str(&format!("Reverted-Path: {path}\n"));
