@@ -666,3 +666,34 @@ fn an_event_with_a_glued_or_escaped_secret_in_its_metadata_or_a_wide_artifact_is
     env.fsck(&repo);
     assert_odb_clean(&env, &repo, &[ghp, stripe]);
 }
+
+#[test]
+fn the_pre_receive_hook_decodes_wide_pushed_blobs() {
+    let env = Env::new();
+    let server = env.bare_remote("server.git");
+    env.run(&[
+        "--repo",
+        server.to_str().unwrap(),
+        "hooks",
+        "install",
+        "--server",
+    ])
+    .ok();
+    let work = env.path("work");
+    let run = env.git(&["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_, secret) = secrets().remove(3);
+    env.write(
+        "work/out.txt",
+        encode(&format!("token {secret}\r\n"), Enc::Utf32Be, false),
+    );
+    env.git_in(&work, &["add", "out.txt"]);
+    env.git_in(&work, &["commit", "-q", "-m", "generated"]);
+    let url = server.to_str().unwrap();
+    let run = env.git(&["-C", work.to_str().unwrap(), "push", "-q", url, "main"]);
+    assert_ne!(run.code, 0, "the secret was pushed");
+    assert!(run.stderr.contains(":out.txt:1:"), "{}", run.stderr);
+    assert_not_leaked(&secret, &run);
+    let heads = env.git_in(&server, &["for-each-ref", "--format=%(refname)"]);
+    assert_eq!(heads, "", "no ref moved");
+}

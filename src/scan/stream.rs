@@ -10,6 +10,10 @@
 //! rules) on each side of a keyword hit, so a secret and the window that found it lie
 //! within 128 KiB of each other plus the keyword, well within `HALF`.
 //!
+//! A blob in a wide encoding (`decode`, decided from its first `decode::SAMPLE` bytes, held
+//! until then) is streamed twice side by side: its bytes, and its text decoded to UTF-8
+//! piece by piece, each in parts of its own.
+//!
 //! Limits: a match longer than `HALF` bytes (possible only for configured rules without
 //! keywords, which search every byte) may be cut at a part's edge and missed, and an
 //! inline `artifact-store:allow` marker on a line longer than `HALF` bytes may lie outside
