@@ -697,3 +697,24 @@ fn the_pre_receive_hook_decodes_wide_pushed_blobs() {
     let heads = env.git_in(&server, &["for-each-ref", "--format=%(refname)"]);
     assert_eq!(heads, "", "no ref moved");
 }
+
+#[test]
+fn a_marker_on_the_line_where_a_match_starts_does_not_cover_a_value_on_the_next() {
+    let scanner = Scanner::builtin();
+    let value = format!("{}{}", "Xk9Lm2Np4Qr6St8Uv0Wx", "2Yz7Ab");
+    for brk in ["\n", "\r", "\r\n", "\x0b", "\x0c"] {
+        let text = format!("<!-- artifact-store:allow --><password>{brk}  {value}</password>\n");
+        let ids: Vec<String> = scanner
+            .scan_bytes("settings.xml", text.as_bytes())
+            .findings()
+            .iter()
+            .map(|f| f.rule_id.clone())
+            .collect();
+        assert!(!ids.is_empty(), "break {brk:?}");
+    }
+    let own = format!("<password>{value}</password> <!-- artifact-store:allow -->\n");
+    assert!(scanner
+        .scan_bytes("s.xml", own.as_bytes())
+        .findings()
+        .is_empty());
+}

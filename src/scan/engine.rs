@@ -220,8 +220,9 @@ fn drop_overlaps(rules: &[Rule], mut hits: Vec<Hit>) -> Vec<Hit> {
     kept
 }
 
-/// Returns whether a hit survives inline markers (on the line where the secret or its
-/// match starts, a line as a reader sees it: see [`human_line`]) and the rule and scanner
+/// Returns whether a hit survives inline markers (on the line where the secret starts, or
+/// for multi-line formats where their match starts; a line as a reader sees it: see
+/// [`human_line`]) and the rule and scanner
 /// allowlists. `marked` remembers, by the offset where each such line starts, where it
 /// ends and whether it holds a marker.
 fn keep(
@@ -243,11 +244,15 @@ fn keep(
         marked.insert(start, (end, marker));
         marker
     };
-    if has_marker(hit.start) || has_marker(hit.match_start) {
+    // A multi-line format (a PEM block) is allowed from its first line too; any other
+    // rule only from the secret's own line, so that a match reaching back across a line
+    // break (`<password># artifact-store:allow\r...`) cannot carry a marker with it.
+    let rule = &scanner.rules[hit.rule];
+    let block = rule.window.before > 0 || rule.window.after > 1;
+    if has_marker(hit.start) || (block && has_marker(hit.match_start)) {
         return false;
     }
     let line = lines.line_of(hit.start);
-    let rule = &scanner.rules[hit.rule];
     if rule.allowlists.is_empty()
         && scanner.allow.regexes.is_empty()
         && scanner.allow.gitleaks.is_empty()
