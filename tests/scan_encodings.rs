@@ -40,6 +40,13 @@ fn secrets() -> Vec<(&'static str, String)> {
             "gcp-api-key",
             format!("{}{}", "AIza", "SyD4k7Lm2Qp9Xr5Tv8Wz1Nb6Hc3Jf0Gy7Ue"),
         ),
+        (
+            "sendgrid-api-token",
+            format!(
+                "{}{}.{}",
+                "SG.", "Ab3Cd5Ef7Gh9Ij1Kl3Mn5P", "Qr7St9Uv1Wx3Yz5Ab7Cd9Ef1Gh3Ij5Kl7Mn9Op1Qr3S"
+            ),
+        ),
     ]
 }
 
@@ -717,4 +724,16 @@ fn a_marker_on_the_line_where_a_match_starts_does_not_cover_a_value_on_the_next(
         .scan_bytes("s.xml", own.as_bytes())
         .findings()
         .is_empty());
+}
+
+#[test]
+fn tokens_one_separator_apart_are_all_found() {
+    let scanner = Scanner::builtin();
+    let google = |tail: &str| format!("{}{}{tail}", "AIza", "SyD4k7Lm2Qp9Xr5Tv8Wz1Nb6Hc3Jf0Gy7U");
+    let keys = [google("a"), google("b"), google("c")];
+    for sep in [",", " ", ";", "\n"] {
+        let text = format!("keys: my_{}\n", keys.join(sep));
+        let found = scanner.scan_bytes("k.txt", text.as_bytes());
+        assert_eq!(found.findings().len(), 3, "separator {sep:?}: {found:?}");
+    }
 }

@@ -118,7 +118,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "sendgrid-api-token",
             "SendGrid API key",
-            token(r"SG\.[\w\-]{22}\.[\w\-]{43}"),
+            glued(r"SG\.[\w\-]{22}\.[\w\-]{43}"),
             &["sg."],
         )
         .entropy(3.0),

@@ -145,8 +145,26 @@ fn run_rule(rule: &Rule, index: usize, win: &Window<'_>, hits: &mut Vec<Hit>) {
     };
     let compiled = lazy.get();
     let (start, window) = (win.start, &win.data[win.start..win.end]);
-    for caps in compiled.regex.captures_iter(window) {
-        let Some((s, e)) = secret_span(rule, compiled, &caps) else {
+    // When a match ends with the terminator of its secret (at most two bytes, as `\n`),
+    // the next search starts where the secret ends: the byte that ended one token (`,` in
+    // `KEY1,KEY2`) may be the one that must precede the next. Re-reading at most two bytes
+    // per match keeps the cost linear.
+    let mut at = 0;
+    while let Some(caps) = compiled.regex.captures_at(window, at) {
+        let whole = caps.get(0).map_or((at, at), |m| (m.start(), m.end()));
+        let span = secret_span(rule, compiled, &caps);
+        at = match span {
+            Some((_, e)) if e <= whole.1 && whole.1 - e <= 2 => e,
+            _ => whole.1,
+        }
+        .max(whole.0 + 1);
+        if at > window.len() {
+            at = window.len();
+            if whole.0 >= window.len() {
+                break;
+            }
+        }
+        let Some((s, e)) = span else {
             continue;
         };
         let secret = lossy(&window[s..e]);
@@ -154,7 +172,6 @@ fn run_rule(rule: &Rule, index: usize, win: &Window<'_>, hits: &mut Vec<Hit>) {
         if secret.is_empty() || rule.entropy.is_some_and(|min| shannon(&secret) < min) {
             continue;
         }
-        let whole = caps.get(0).map_or((s, e), |m| (m.start(), m.end()));
         let matched = lossy(&window[whole.0..whole.1]);
         let quote = s.checked_sub(1).and_then(|q| window.get(q)).copied();
         let quoted = matches!(quote, Some(b'"' | b'\'' | b'`')) && window.get(e).copied() == quote;
