@@ -373,6 +373,17 @@ impl Store {
             let text = serde_json::to_string_pretty(&prepared.caller)
                 .expect("a JSON map always serializes");
             findings.extend(scanner.scan_text("metadata (caller keys)", &text));
+            // A value given as `ghp_\u0041...` is stored with its backslash escaped; scan
+            // it as given too, so its `\uXXXX` escapes are read as the token they spell.
+            if text.contains("\\\\") {
+                let given = text.replace("\\\\", "\\");
+                let extra = scanner.scan_text("metadata (caller keys)", &given);
+                let extra: Vec<Finding> = extra
+                    .into_iter()
+                    .filter(|f| !findings.contains(f))
+                    .collect();
+                findings.extend(extra);
+            }
             // `--set a.b=1` nests on dots, so a dotted token typed as a key (`SG.x.y`, a
             // JWT) lands split over nested keys: scan the key paths joined as typed.
             let mut paths = String::new();

@@ -507,6 +507,23 @@ fn json_escapes_do_not_hide_a_secret() {
     let all: String = secret.chars().map(|c| esc(c, false)).collect();
     let f = env.write("c/escaped.json", format!("{{\"value\": \"{all}\"}}\n"));
     assert_commit_refused(&env, &[&f], &[], &[secret]);
+    // A `--set` value written with escapes, unquoted (stored with its backslashes) or as a
+    // quoted JSON string (parsed), is refused too.
+    let clean = env.write("c3/a.txt", "clean\n");
+    let (_, stripe) = secrets().remove(1);
+    let escaped: String = stripe.chars().map(|c| esc(c, false)).collect();
+    for value in [
+        format!("note={escaped}"),
+        format!("note=\"{escaped}\""),
+        format!("note=pre_{}", &escaped[..30]) + &stripe[5..],
+    ] {
+        assert_commit_refused(
+            &env,
+            &[&clean],
+            &["--set", &value],
+            std::slice::from_ref(&stripe),
+        );
+    }
     // An escaped backslash is not an escape: the text holds a literal `\u0041`.
     let literal = "{\"re\": \"ghp_\\\\u0041\"}\n";
     let path = env.write("literal.json", literal);
@@ -521,6 +538,7 @@ fn an_aws_access_key_id_assignment_is_a_finding_whatever_its_alphabet() {
         format!("{}{}", "AKIA", "1089abcdefgh0189"),
         format!("{}{}", "ASIA", "x0y1z8w9v0u1t8s9"),
         format!("{}{}", "ZX01", "k8Jq0Lw1Me9Nr8Pt"),
+        format!("{}{}", "AKIA", "1111222233334444"),
     ];
     for value in &values {
         let variants = [

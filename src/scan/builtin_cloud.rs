@@ -26,7 +26,7 @@ fn aws_google_azure() -> Vec<Def> {
             assign(r"aws[_.\-]?access[_.\-]?key[_.\-]?id", r"[A-Za-z0-9+/=]{16,128}"),
             &["aws_access_key", "aws-access-key", "awsaccesskey", "aws.access.key"],
         )
-        .entropy(3.0)
+        .entropy(2.5)
         .check(checks::assigned_value),
         def(
             "aws-secret-access-key",
