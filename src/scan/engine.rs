@@ -239,9 +239,8 @@ fn drop_overlaps(rules: &[Rule], mut hits: Vec<Hit>) -> Vec<Hit> {
 
 /// Returns whether a hit survives inline markers (on the line where the secret starts, or
 /// for multi-line formats where their match starts; a line as a reader sees it: see
-/// [`human_line`]) and the rule and scanner
-/// allowlists. `marked` remembers, by the offset where each such line starts, where it
-/// ends and whether it holds a marker.
+/// [`human_line`]) and the rule and scanner allowlists. `marked` remembers, by the offset
+/// where each such line starts, where it ends and whether it holds a marker.
 fn keep(
     scanner: &Scanner,
     path: &str,
