@@ -755,3 +755,31 @@ fn tokens_one_separator_apart_are_all_found() {
         assert_eq!(found.findings().len(), 3, "separator {sep:?}: {found:?}");
     }
 }
+
+#[test]
+fn the_families_compose_in_a_wide_file() {
+    let scanner = Scanner::builtin();
+    let (_, ghp) = secrets().remove(0);
+    let (_, stripe) = secrets().remove(1);
+    let escaped: String = ghp.chars().map(|c| esc(c, false)).collect();
+    let text = format!(
+        "{{\"a\": \"{escaped}\",\r\n \"b\": \"# artifact-store:allow\u{2028}pre_{stripe}\"}}\r\n"
+    );
+    for enc in ENCODINGS {
+        let data = encode(&text, enc, false);
+        let found: Vec<(String, usize)> = scanner
+            .scan_bytes("mixed.json", &data)
+            .findings()
+            .iter()
+            .map(|f| (f.rule_id.clone(), f.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("github-pat".to_string(), 1),
+                ("stripe-secret-key".to_string(), 2)
+            ],
+            "{enc:?}"
+        );
+    }
+}
