@@ -399,11 +399,47 @@ impl Store {
             let text = serde_json::to_string_pretty(&prepared.caller)
                 .expect("a JSON map always serializes");
             findings.extend(scanner.scan_text("metadata (caller keys)", &text));
+            // A value given as `ghp_\u0041...` is stored with its backslash escaped; scan
+            // it as given too, so its `\uXXXX` escapes are read as the token they spell.
+            if text.contains("\\\\") {
+                let given = text.replace("\\\\", "\\");
+                let extra = scanner.scan_text("metadata (caller keys)", &given);
+                let extra: Vec<Finding> = extra
+                    .into_iter()
+                    .filter(|f| !findings.contains(f))
+                    .collect();
+                findings.extend(extra);
+            }
+            // `--set a.b=1` nests on dots, so a dotted token typed as a key (`SG.x.y`, a
+            // JWT) lands split over nested keys: scan the key paths joined as typed.
+            let mut paths = String::new();
+            key_paths(&prepared.caller, "", &mut paths);
+            if !paths.is_empty() {
+                findings.extend(scanner.scan_text("metadata (caller key paths)", &paths));
+            }
         }
         if findings.is_empty() {
             Ok(())
         } else {
             Err(Error::SecretsFound { findings })
+        }
+    }
+}
+
+/// Appends, one a line, the dotted path of every key nested under another (`a.b.c`).
+fn key_paths(map: &Map<String, Value>, prefix: &str, out: &mut String) {
+    for (key, value) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if !prefix.is_empty() {
+            out.push_str(&path);
+            out.push('\n');
+        }
+        if let Value::Object(inner) = value {
+            key_paths(inner, &path, out);
         }
     }
 }

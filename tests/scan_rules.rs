@@ -176,6 +176,7 @@ fn ai(g: &mut Gen) -> Vec<Case> {
 fn cloud(g: &mut Gen) -> Vec<Case> {
     vec![
         case("aws-access-key-id", format!("aws_access_key_id = AKIA{}", g.pick(BASE32, 16)), "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+        case("aws-access-key-id-assignment", format!("AWS_ACCESS_KEY_ID={}", g.an(20)), "aws_access_key_id = ${AWS_ACCESS_KEY_ID}"),
         case("aws-secret-access-key", format!("aws_secret_access_key = {}", g.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+", 40)), "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         case("aws-bedrock-api-key-long-lived", format!("ABSKQmVkcm9ja0FQSUtleS1{}=", g.pick(BASE64, 108)), "ABSKQmVkcm9ja0FQSUtleS1EXAMPLE"),
         case("aws-bedrock-api-key-short-lived", format!("AWS_BEARER_TOKEN_BEDROCK=bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t&X-Amz-Security-Token={}", g.an(40)), "prefix bedrock-api-key- only"),

@@ -105,3 +105,45 @@ pub(crate) fn has_inline_marker(line: &[u8]) -> bool {
     line.windows(INLINE_MARKER.len())
         .any(|w| w == INLINE_MARKER)
 }
+
+/// Returns the length of the line break that starts at `i` in `line`, or 0. A line as a
+/// reader sees it ends at `\n` (`\r\n`), a lone `\r`, NUL, vertical tab, form feed, NEL
+/// (U+0085), or the line and paragraph separators U+2028 and U+2029: an editor, a terminal
+/// or a browser shows what follows on a line of its own, so a marker must not reach it.
+fn break_at(line: &[u8], i: usize) -> usize {
+    match line[i..] {
+        [b'\r' | b'\0' | 0x0b | 0x0c, ..] => 1,
+        [0xC2, 0x85, ..] => 2,
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => 3,
+        _ => 0,
+    }
+}
+
+/// Returns whether a line break ends just before `i` in `line`.
+fn break_before(line: &[u8], i: usize) -> bool {
+    let tail = &line[i.saturating_sub(3)..i];
+    matches!(tail.last(), Some(b'\r' | b'\0' | 0x0b | 0x0c))
+        || tail.ends_with(&[0xC2, 0x85])
+        || tail.ends_with(&[0xE2, 0x80, 0xA8])
+        || tail.ends_with(&[0xE2, 0x80, 0xA9])
+}
+
+/// Returns the start and end (as blob offsets) of the line, as a reader sees it, that
+/// holds byte `offset`, and whether that line carries the inline allow marker. `line` is
+/// the text between two `\n` that holds `offset` and begins at blob offset `start`. A byte
+/// of a line break belongs to no line: it carries no marker.
+pub(crate) fn human_line(start: usize, line: &[u8], offset: usize) -> (usize, usize, bool) {
+    let at = offset.saturating_sub(start);
+    if at >= line.len() || break_at(line, at) > 0 {
+        return (offset, offset + 1, false);
+    }
+    let mut from = at;
+    while from > 0 && !break_before(line, from) {
+        from -= 1;
+    }
+    let mut to = at;
+    while to < line.len() && break_at(line, to) == 0 {
+        to += 1;
+    }
+    (start + from, start + to, has_inline_marker(&line[from..to]))
+}

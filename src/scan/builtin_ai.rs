@@ -1,7 +1,7 @@
 //! Built-in rules for AI and model-hosting providers (OpenAI, Anthropic, Hugging Face, ...).
 
 use super::checks;
-use super::rule::{assign, def, token, Def};
+use super::rule::{assign, def, glued, token, Def};
 
 /// Returns the built-in rules of AI providers.
 pub(crate) fn rules() -> Vec<Def> {
@@ -15,8 +15,10 @@ fn model_labs() -> Vec<Def> {
         def(
             "openai-api-key",
             "OpenAI API key (project, service-account, admin or legacy user key)",
-            token(
-                r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|sk-[A-Za-z0-9]{48}",
+            format!(
+                "{}|{}",
+                glued(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"),
+                token(r"sk-[A-Za-z0-9]{48}")
             ),
             &["sk-proj-", "sk-svcacct-", "sk-admin-", "t3blbkfj", "sk-"],
         )
@@ -25,19 +27,19 @@ fn model_labs() -> Vec<Def> {
         def(
             "anthropic-api-key",
             "Anthropic API key",
-            token(r"sk-ant-api03-[A-Za-z0-9_\-]{93}AA"),
+            glued(r"sk-ant-api03-[A-Za-z0-9_\-]{93}AA"),
             &["sk-ant-api03"],
         ),
         def(
             "anthropic-admin-api-key",
             "Anthropic admin API key",
-            token(r"sk-ant-admin01-[A-Za-z0-9_\-]{93}AA"),
+            glued(r"sk-ant-admin01-[A-Za-z0-9_\-]{93}AA"),
             &["sk-ant-admin01"],
         ),
         def(
             "huggingface-access-token",
             "Hugging Face user access token",
-            token(r"hf_[A-Za-z0-9]{34}"),
+            glued(r"hf_[A-Za-z0-9]{34}"),
             &["hf_"],
         )
         .entropy(3.0)
@@ -45,7 +47,7 @@ fn model_labs() -> Vec<Def> {
         def(
             "huggingface-organization-api-token",
             "Hugging Face organization API token",
-            token(r"api_org_[A-Za-z0-9]{34}"),
+            glued(r"api_org_[A-Za-z0-9]{34}"),
             &["api_org_"],
         )
         .entropy(3.0)
@@ -53,7 +55,7 @@ fn model_labs() -> Vec<Def> {
         def(
             "perplexity-api-key",
             "Perplexity API key",
-            token(r"pplx-[A-Za-z0-9]{48}"),
+            glued(r"pplx-[A-Za-z0-9]{48}"),
             &["pplx-"],
         )
         .entropy(3.5),
@@ -65,7 +67,7 @@ fn others() -> Vec<Def> {
         def(
             "groq-api-key",
             "Groq API key",
-            token(r"gsk_[A-Za-z0-9]{52}"),
+            glued(r"gsk_[A-Za-z0-9]{52}"),
             &["gsk_"],
         )
         .entropy(3.5),
@@ -79,41 +81,41 @@ fn others() -> Vec<Def> {
         def(
             "langsmith-api-key",
             "LangSmith API key",
-            token(r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}"),
+            glued(r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}"),
             &["lsv2_"],
         ),
         def(
             "xai-api-key",
             "xAI API key",
-            token(r"xai-[A-Za-z0-9]{80}"),
+            glued(r"xai-[A-Za-z0-9]{80}"),
             &["xai-"],
         )
         .entropy(3.5),
         def(
             "pinecone-api-key",
             "Pinecone API key",
-            token(r"pcsk_[A-Za-z0-9]{4,10}_[A-Za-z0-9]{40,80}"),
+            glued(r"pcsk_[A-Za-z0-9]{4,10}_[A-Za-z0-9]{40,80}"),
             &["pcsk_"],
         )
         .entropy(3.5),
         def(
             "tavily-api-key",
             "Tavily API key",
-            token(r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}"),
+            glued(r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}"),
             &["tvly-"],
         )
         .entropy(3.5),
         def(
             "openrouter-api-key",
             "OpenRouter API key",
-            token(r"sk-or-v1-[a-f0-9]{64}"),
+            glued(r"sk-or-v1-[a-f0-9]{64}"),
             &["sk-or-v1-"],
         )
         .entropy(3.0),
         def(
             "langfuse-secret-key",
             "Langfuse secret key",
-            token(r"sk-lf-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"),
+            glued(r"sk-lf-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"),
             &["sk-lf-"],
         ),
         def(

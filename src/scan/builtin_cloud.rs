@@ -1,6 +1,7 @@
 //! Built-in rules for cloud and infrastructure providers (AWS, Google Cloud, Azure, ...).
 
-use super::rule::{assign, def, token, Def, UUID};
+use super::checks;
+use super::rule::{after_non_alnum, assign, def, glued, token, Def, UUID};
 
 /// Returns the built-in rules of cloud providers.
 pub(crate) fn rules() -> Vec<Def> {
@@ -15,10 +16,18 @@ fn aws_google_azure() -> Vec<Def> {
         def(
             "aws-access-key-id",
             "AWS access key id",
-            r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+            r"(\bA3T[A-Z0-9][A-Z2-7]{16}|(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
             &["akia", "asia", "abia", "acca", "a3t"],
         )
         .entropy(3.0),
+        def(
+            "aws-access-key-id-assignment",
+            "A value assigned to aws_access_key_id (any alphabet: not only AKIA and base32)",
+            assign(r"aws[_.\-]?access[_.\-]?key[_.\-]?id", r"[A-Za-z0-9+/=]{16,128}"),
+            &["aws_access_key", "aws-access-key", "awsaccesskey", "aws.access.key"],
+        )
+        .entropy(2.5)
+        .check(checks::assigned_value),
         def(
             "aws-secret-access-key",
             "AWS secret access key assigned to an aws...secret name",
@@ -32,7 +41,7 @@ fn aws_google_azure() -> Vec<Def> {
         def(
             "aws-bedrock-api-key-long-lived",
             "Amazon Bedrock long-term API key",
-            token(r"ABSKQmVkcm9ja0FQSUtleS1[A-Za-z0-9+/]{100,120}={0,2}"),
+            glued(r"ABSKQmVkcm9ja0FQSUtleS1[A-Za-z0-9+/]{100,120}={0,2}"),
             &["absk"],
         )
         .entropy(3.0),
@@ -46,7 +55,7 @@ fn aws_google_azure() -> Vec<Def> {
         def(
             "gcp-api-key",
             "Google API key (Maps, Gemini, Firebase, ...)",
-            token(r"AIza[\w\-]{35}"),
+            after_non_alnum(r"AIza[\w\-]{35}"),
             &["aiza"],
         )
         .entropy(3.5),
@@ -59,7 +68,7 @@ fn aws_google_azure() -> Vec<Def> {
         def(
             "google-oauth-client-secret",
             "Google OAuth client secret",
-            token(r"GOCSPX-[A-Za-z0-9_\-]{28}"),
+            glued(r"GOCSPX-[A-Za-z0-9_\-]{28}"),
             &["gocspx-"],
         ),
         def(
@@ -89,7 +98,7 @@ fn platforms() -> Vec<Def> {
         def(
             "digitalocean-token",
             "DigitalOcean personal access, OAuth or refresh token",
-            token(r"do[opr]_v1_[a-f0-9]{64}"),
+            glued(r"do[opr]_v1_[a-f0-9]{64}"),
             &["dop_v1_", "doo_v1_", "dor_v1_"],
         )
         .entropy(3.0),
@@ -120,7 +129,7 @@ fn platforms() -> Vec<Def> {
             format!(
                 "{}|{}",
                 assign("heroku", UUID),
-                token(r"HRKU-AA[0-9a-zA-Z_\-]{58}")
+                glued(r"HRKU-AA[0-9a-zA-Z_\-]{58}")
             ),
             &["heroku", "hrku-aa"],
         ),
@@ -134,14 +143,14 @@ fn platforms() -> Vec<Def> {
         def(
             "vault-service-token",
             "HashiCorp Vault service token",
-            token(r"hvs\.[\w\-]{90,120}"),
+            glued(r"hvs\.[\w\-]{90,120}"),
             &["hvs."],
         )
         .entropy(3.5),
         def(
             "vault-batch-token",
             "HashiCorp Vault batch token",
-            token(r"hvb\.[\w\-]{138,300}"),
+            glued(r"hvb\.[\w\-]{138,300}"),
             &["hvb."],
         )
         .entropy(4.0),
@@ -169,27 +178,27 @@ fn hosting() -> Vec<Def> {
         def(
             "scalingo-api-token",
             "Scalingo API token",
-            token(r"tk-us-[\w\-]{48}"),
+            glued(r"tk-us-[\w\-]{48}"),
             &["tk-us-"],
         )
         .entropy(2.0),
         def(
             "doppler-api-token",
             "Doppler API token",
-            token(r"dp\.pt\.[A-Za-z0-9]{43}"),
+            glued(r"dp\.pt\.[A-Za-z0-9]{43}"),
             &["dp.pt."],
         )
         .entropy(3.0),
         def(
             "dynatrace-api-token",
             "Dynatrace API token",
-            token(r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}"),
+            glued(r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}"),
             &["dt0c01."],
         ),
         def(
             "planetscale-token",
             "PlanetScale API token, OAuth token or password",
-            token(r"pscale_(?:tkn|oauth|pw)_[\w=.\-]{32,64}"),
+            glued(r"pscale_(?:tkn|oauth|pw)_[\w=.\-]{32,64}"),
             &["pscale_"],
         )
         .entropy(3.0),
@@ -210,7 +219,7 @@ fn hosting() -> Vec<Def> {
         def(
             "docker-hub-token",
             "Docker Hub personal access token",
-            token(r"dckr_pat_[A-Za-z0-9_\-]{27}"),
+            glued(r"dckr_pat_[A-Za-z0-9_\-]{27}"),
             &["dckr_pat_"],
         ),
         def(

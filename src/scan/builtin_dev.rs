@@ -3,7 +3,7 @@
 
 use super::checks;
 use super::generic;
-use super::rule::{assign, def, token, Def, UUID};
+use super::rule::{assign, def, glued, token, Def, UUID};
 
 /// Returns the built-in rules of developer platforms.
 pub(crate) fn rules() -> Vec<Def> {
@@ -16,63 +16,63 @@ pub(crate) fn rules() -> Vec<Def> {
 
 fn source_hosting() -> Vec<Def> {
     vec![
-        def("github-pat", "GitHub personal access token (classic)", token(r"ghp_[0-9A-Za-z]{36}"), &["ghp_"])
+        def("github-pat", "GitHub personal access token (classic)", glued(r"ghp_[0-9A-Za-z]{36}"), &["ghp_"])
             .entropy(3.0),
         def(
             "github-fine-grained-pat",
             "GitHub fine-grained personal access token",
-            token(r"github_pat_[0-9A-Za-z_]{82}"),
+            glued(r"github_pat_[0-9A-Za-z_]{82}"),
             &["github_pat_"],
         )
         .entropy(3.0),
-        def("github-oauth", "GitHub OAuth access token", token(r"gho_[0-9A-Za-z]{36}"), &["gho_"])
+        def("github-oauth", "GitHub OAuth access token", glued(r"gho_[0-9A-Za-z]{36}"), &["gho_"])
             .entropy(3.0),
         def(
             "github-app-token",
             "GitHub App user-to-server or server-to-server token",
-            token(r"gh[us]_[0-9A-Za-z]{36}"),
+            glued(r"gh[us]_[0-9A-Za-z]{36}"),
             &["ghu_", "ghs_"],
         )
         .entropy(3.0),
         def(
             "github-refresh-token",
             "GitHub refresh token",
-            token(r"ghr_[0-9A-Za-z]{36}"),
+            glued(r"ghr_[0-9A-Za-z]{36}"),
             &["ghr_"],
         )
         .entropy(3.0),
         def(
             "gitlab-pat",
             "GitLab personal access token",
-            token(r"glpat-[0-9A-Za-z_\-]{20,300}(?:\.[0-9a-z]{9})?"),
+            glued(r"glpat-[0-9A-Za-z_\-]{20,300}(?:\.[0-9a-z]{9})?"),
             &["glpat-"],
         )
         .entropy(3.0),
         def(
             "gitlab-pipeline-trigger-token",
             "GitLab pipeline trigger token",
-            token(r"glptt-[0-9a-f]{40}"),
+            glued(r"glptt-[0-9a-f]{40}"),
             &["glptt-"],
         )
         .entropy(3.0),
         def(
             "gitlab-runner-registration-token",
             "GitLab runner registration token",
-            token(r"GR1348941[\w\-]{20}"),
+            glued(r"GR1348941[\w\-]{20}"),
             &["gr1348941"],
         )
         .entropy(3.0),
         def(
             "gitlab-runner-token",
             "GitLab runner authentication token",
-            token(r"glrt-(?:t\d_)?[0-9A-Za-z_\-]{20,300}(?:\.[0-9a-z]{9})?"),
+            glued(r"glrt-(?:t\d_)?[0-9A-Za-z_\-]{20,300}(?:\.[0-9a-z]{9})?"),
             &["glrt-"],
         )
         .entropy(3.0),
         def(
             "gitlab-token",
             "GitLab deploy, feed, mail, agent, OAuth, CI job, SCIM or feature-flag token",
-            token(
+            glued(
                 r"(?:gldt|glft|glsoat|glffct)-[0-9A-Za-z_\-]{20}|glimt-[0-9A-Za-z_\-]{25}|glagent-[0-9A-Za-z_\-]{50}|gloas-[0-9A-Za-z_\-]{64}|glcbt-[0-9A-Za-z]{1,5}_[0-9A-Za-z_\-]{20}",
             ),
             &["gldt-", "glft-", "glsoat-", "glffct-", "glimt-", "glagent-", "gloas-", "glcbt-"],
@@ -81,7 +81,7 @@ fn source_hosting() -> Vec<Def> {
         def(
             "bitbucket-app-password",
             "Bitbucket / Atlassian app password",
-            token(r"ATBB[A-Za-z0-9_=.\-]{32}"),
+            glued(r"ATBB[A-Za-z0-9_=.\-]{32}"),
             &["atbb"],
         )
         .entropy(3.5),
@@ -90,7 +90,7 @@ fn source_hosting() -> Vec<Def> {
             "Atlassian (Jira, Confluence) API token",
             format!(
                 "{}|{}",
-                token(r"ATATT3[A-Za-z0-9_\-=]{186}"),
+                glued(r"ATATT3[A-Za-z0-9_\-=]{186}"),
                 assign(
                     r"(?-i:ATLASSIAN|[Aa]tlassian|CONFLUENCE|[Cc]onfluence|JIRA|[Jj]ira)",
                     r"[A-Za-z0-9]{24}"
@@ -105,7 +105,7 @@ fn source_hosting() -> Vec<Def> {
 
 fn registries() -> Vec<Def> {
     vec![
-        def("npm-access-token", "npm access token", token(r"npm_[A-Za-z0-9]{36}"), &["npm_"])
+        def("npm-access-token", "npm access token", glued(r"npm_[A-Za-z0-9]{36}"), &["npm_"])
             .entropy(3.0),
         def(
             "npmrc-auth-token",
@@ -118,11 +118,11 @@ fn registries() -> Vec<Def> {
         def(
             "pypi-upload-token",
             "PyPI or TestPyPI upload token",
-            r"\b(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[\w\-]{50,1000})",
+            r"(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[\w\-]{50,1000})",
             &["pypi-ageichlwas5vcmc", "pypi-agendgvzdc5wexbplm9yzw"],
         )
         .entropy(3.0),
-        def("rubygems-api-token", "RubyGems API token", token(r"rubygems_[a-f0-9]{48}"), &["rubygems_"])
+        def("rubygems-api-token", "RubyGems API token", glued(r"rubygems_[a-f0-9]{48}"), &["rubygems_"])
             .entropy(3.0),
         def("nuget-api-key", "NuGet.org API key", token(r"oy2[a-z0-9]{43}"), &["oy2"]).entropy(3.5),
         def(
@@ -135,7 +135,7 @@ fn registries() -> Vec<Def> {
         def(
             "jfrog-api-key",
             "JFrog Artifactory API key",
-            token(r"AKCp[A-Za-z0-9]{69}"),
+            glued(r"AKCp[A-Za-z0-9]{69}"),
             &["akcp"],
         )
         .entropy(4.5),
@@ -175,35 +175,35 @@ fn tooling() -> Vec<Def> {
         def(
             "sentry-org-token",
             "Sentry organization auth token",
-            r"\b(sntrys_eyJpYXQiO[A-Za-z0-9+/]{10,200}(?:LCJyZWdpb25fdXJs|InJlZ2lvbl91cmwi|cmVnaW9uX3VybCI6)[A-Za-z0-9+/]{10,200}={0,2}_[A-Za-z0-9+/]{43})(?:[^A-Za-z0-9+/]|$)",
+            r"(sntrys_eyJpYXQiO[A-Za-z0-9+/]{10,200}(?:LCJyZWdpb25fdXJs|InJlZ2lvbl91cmwi|cmVnaW9uX3VybCI6)[A-Za-z0-9+/]{10,200}={0,2}_[A-Za-z0-9+/]{43})(?:[^A-Za-z0-9+/]|$)",
             &["sntrys_eyjpyxqio"],
         )
         .entropy(4.5),
         def(
             "sentry-user-token",
             "Sentry user auth token",
-            token(r"sntryu_[a-f0-9]{64}"),
+            glued(r"sntryu_[a-f0-9]{64}"),
             &["sntryu_"],
         )
         .entropy(3.5),
         def(
             "grafana-cloud-api-token",
             "Grafana Cloud API token",
-            token(r"glc_[A-Za-z0-9+/]{32,400}={0,3}"),
+            glued(r"glc_[A-Za-z0-9+/]{32,400}={0,3}"),
             &["glc_"],
         )
         .entropy(3.0),
         def(
             "grafana-service-account-token",
             "Grafana service account token",
-            token(r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+            glued(r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
             &["glsa_"],
         )
         .entropy(3.0),
         def(
             "grafana-api-key",
             "Grafana API key",
-            token(r"eyJrIjoi[A-Za-z0-9]{70,400}={0,3}"),
+            glued(r"eyJrIjoi[A-Za-z0-9]{70,400}={0,3}"),
             &["eyjrijoi"],
         )
         .entropy(3.0),
@@ -215,14 +215,14 @@ fn services() -> Vec<Def> {
         def(
             "postman-api-token",
             "Postman API key",
-            token(r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
+            glued(r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
             &["pmak-"],
         )
         .entropy(3.0),
         def(
             "linear-api-key",
             "Linear API key",
-            token(r"lin_api_[A-Za-z0-9]{40}"),
+            glued(r"lin_api_[A-Za-z0-9]{40}"),
             &["lin_api_"],
         )
         .entropy(3.0),
@@ -243,14 +243,14 @@ fn services() -> Vec<Def> {
         def(
             "buildkite-api-token",
             "Buildkite API access token",
-            token(r"bkua_[a-f0-9]{40}"),
+            glued(r"bkua_[a-f0-9]{40}"),
             &["bkua_"],
         )
         .entropy(3.0),
         def(
             "new-relic-api-key",
             "New Relic user API key or insert key",
-            token(r"NRAK-[A-Z0-9]{27}|NRII-[A-Za-z0-9\-]{32}"),
+            glued(r"NRAK-[A-Z0-9]{27}|NRII-[A-Za-z0-9\-]{32}"),
             &["nrak-", "nrii-"],
         )
         .entropy(3.0),
@@ -264,7 +264,7 @@ fn services() -> Vec<Def> {
         def(
             "intra42-client-secret",
             "42 intra client secret",
-            token(r"s-s4t2(?:ud|af)-[a-f0-9]{64}"),
+            glued(r"s-s4t2(?:ud|af)-[a-f0-9]{64}"),
             &["s-s4t2ud-", "s-s4t2af-"],
         )
         .entropy(3.0),

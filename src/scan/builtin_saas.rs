@@ -1,7 +1,7 @@
 //! Built-in rules for SaaS providers: messaging, payments, e-mail, social and business
 //! services.
 
-use super::rule::{assign, def, token, Def, UUID};
+use super::rule::{assign, def, glued, token, Def, UUID};
 
 /// Returns the built-in rules of SaaS providers.
 pub(crate) fn rules() -> Vec<Def> {
@@ -17,56 +17,56 @@ fn slack() -> Vec<Def> {
         def(
             "slack-bot-token",
             "Slack bot token",
-            r"\b(xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\-]*)",
+            r"(xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\-]*)",
             &["xoxb"],
         )
         .entropy(3.0),
         def(
             "slack-legacy-bot-token",
             "Slack legacy bot token",
-            r"\b(xoxb-[0-9]{8,14}-[A-Za-z0-9]{18,26})\b",
+            r"(xoxb-[0-9]{8,14}-[A-Za-z0-9]{18,26})\b",
             &["xoxb"],
         )
         .entropy(2.0),
         def(
             "slack-user-token",
             "Slack user token",
-            r"\b(xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9\-]{28,34})",
+            r"(xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9\-]{28,34})",
             &["xoxp-", "xoxe-"],
         )
         .entropy(2.0),
         def(
             "slack-app-token",
             "Slack app-level token",
-            r"\b((?i:xapp)-\d-[A-Za-z0-9]+-\d+-[a-z0-9]+)",
+            r"((?i:xapp)-\d-[A-Za-z0-9]+-\d+-[a-z0-9]+)",
             &["xapp"],
         )
         .entropy(2.0),
         def(
             "slack-config-access-token",
             "Slack configuration access token",
-            r"\b((?i:xoxe\.xox[bp])-\d-[A-Za-z0-9]{163,166})",
+            r"((?i:xoxe\.xox[bp])-\d-[A-Za-z0-9]{163,166})",
             &["xoxe.xoxb-", "xoxe.xoxp-"],
         )
         .entropy(2.0),
         def(
             "slack-config-refresh-token",
             "Slack configuration refresh token",
-            r"\b((?i:xoxe)-\d-[A-Za-z0-9]{146})",
+            r"((?i:xoxe)-\d-[A-Za-z0-9]{146})",
             &["xoxe-"],
         )
         .entropy(2.0),
         def(
             "slack-legacy-token",
             "Slack legacy user or workspace token (xoxs, xoxo)",
-            r"\b(xox[os]-\d+-\d+-\d+-[a-fA-F\d]+)",
+            r"(xox[os]-\d+-\d+-\d+-[a-fA-F\d]+)",
             &["xoxo", "xoxs"],
         )
         .entropy(2.0),
         def(
             "slack-legacy-workspace-token",
             "Slack legacy workspace or refresh token (xoxa, xoxr)",
-            r"\b(xox[ar]-(?:\d-)?[0-9A-Za-z]{8,48})",
+            r"(xox[ar]-(?:\d-)?[0-9A-Za-z]{8,48})",
             &["xoxa", "xoxr"],
         )
         .entropy(2.0),
@@ -84,7 +84,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "stripe-secret-key",
             "Stripe secret or restricted key (live, test or prod)",
-            token(r"(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}"),
+            glued(r"(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}"),
             &[
                 "sk_test", "sk_live", "sk_prod", "rk_test", "rk_live", "rk_prod",
             ],
@@ -93,7 +93,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "stripe-webhook-secret",
             "Stripe webhook signing secret",
-            token(r"whsec_[A-Za-z0-9]{32,}"),
+            glued(r"whsec_[A-Za-z0-9]{32,}"),
             &["whsec_"],
         )
         .entropy(3.0),
@@ -118,7 +118,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "sendgrid-api-token",
             "SendGrid API key",
-            token(r"SG\.[\w\-]{22}\.[\w\-]{43}"),
+            glued(r"SG\.[\w\-]{22}\.[\w\-]{43}"),
             &["sg."],
         )
         .entropy(3.0),
@@ -140,7 +140,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "sendinblue-api-token",
             "Brevo (Sendinblue) API key",
-            token(r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+            glued(r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}"),
             &["xkeysib-"],
         ),
         def(
@@ -153,7 +153,7 @@ fn payments_and_mail() -> Vec<Def> {
         def(
             "shopify-access-token",
             "Shopify access token, custom app token, private app token or shared secret",
-            token(r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+            glued(r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
             &["shpat_", "shpca_", "shppa_", "shpss_"],
         )
         .entropy(2.0),
@@ -213,7 +213,7 @@ fn business_apps() -> Vec<Def> {
             format!(
                 "{}|{}",
                 assign("hubspot", UUID),
-                token(&format!("pat-(?:na|eu)1-{UUID}"))
+                glued(&format!("pat-(?:na|eu)1-{UUID}"))
             ),
             &["hubspot", "pat-na1-", "pat-eu1-"],
         ),

@@ -55,6 +55,18 @@ pub(crate) fn with_digit(c: &Candidate<'_>) -> bool {
     plain(c) && c.secret.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Keeps a value assigned to a name that always holds a credential: not a placeholder,
+/// quoted in program source (where a bare word is an expression), and not a plain
+/// lower-case word or identifier.
+pub(crate) fn assigned_value(c: &Candidate<'_>) -> bool {
+    plain(c)
+        && (c.quoted || !c.source_code)
+        && !c
+            .secret
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
 /// Returns whether `s` is an obvious placeholder or documented example value.
 pub(crate) fn is_placeholder(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();

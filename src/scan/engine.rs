@@ -2,15 +2,16 @@
 //! applies allowlists, and turns what is left into located, redacted findings.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use regex::bytes::Captures;
 
-use super::allow::{has_inline_marker, Subject};
+use super::allow::{human_line, Subject};
 use super::checks::{is_source_path, Candidate};
 use super::entropy::shannon;
 use super::rule::{Compiled, Rule};
 use super::text::LineIndex;
+use super::unescape::{self, Unescaped};
 use super::{redact, Finding, Scanner};
 
 /// A secret found by a rule, located by byte offsets.
@@ -54,6 +55,9 @@ pub(crate) struct Origin {
 
 /// Scans `data`, a part of a larger blob that begins at `origin`, and returns the findings
 /// whose secret starts at a byte offset in `report`, unsorted, located in the whole blob.
+///
+/// The part is scanned as written and, when it holds `\uXXXX` or `\/` escapes, once more
+/// as its unescaped view (`unescape`), whose findings are located in the part as written.
 pub(crate) fn scan_part(
     scanner: &Scanner,
     path: &str,
@@ -61,14 +65,32 @@ pub(crate) fn scan_part(
     report: std::ops::Range<usize>,
     origin: Origin,
 ) -> Vec<Finding> {
+    let mut found = scan_view(scanner, path, data, None, report.clone(), origin);
+    if let Some(view) = unescape::view(data) {
+        found.extend(scan_view(scanner, path, data, Some(&view), report, origin));
+    }
+    found
+}
+
+/// Scans `data`, or its unescaped `view` when given, as [`scan_part`] describes.
+fn scan_view(
+    scanner: &Scanner,
+    path: &str,
+    data: &[u8],
+    view: Option<&Unescaped>,
+    report: std::ops::Range<usize>,
+    origin: Origin,
+) -> Vec<Finding> {
+    let text = view.map_or(data, |v| v.text.as_slice());
+    let to_blob = |at: usize| view.map_or(at, |v| v.to_blob(at));
     let rules = &scanner.rules;
     let skip: Vec<bool> = rules.iter().map(|rule| !rule.applies_to(path)).collect();
     let source_code = is_source_path(path);
     let mut hits = Vec::new();
-    scanner.prefilter.plan(rules, data, |index, start, end| {
+    scanner.prefilter.plan(rules, text, |index, start, end| {
         if !skip[index] {
             let window = Window {
-                data,
+                data: text,
                 start,
                 end,
                 source_code,
@@ -84,12 +106,14 @@ pub(crate) fn scan_part(
     // on one line, and each line is searched for an inline marker once.
     hits.sort_by_key(|hit| hit.start);
     let lines = LineIndex::new(data);
-    let mut marked = HashMap::new();
+    let view_lines = view.map(|v| LineIndex::new(&v.text));
+    let marker_lines = view_lines.as_ref().unwrap_or(&lines);
+    let mut marked = BTreeMap::new();
     hits.into_iter()
-        .filter(|hit| report.contains(&hit.start))
-        .filter(|hit| keep(scanner, path, data, &lines, &mut marked, hit))
+        .filter(|hit| report.contains(&to_blob(hit.start)))
+        .filter(|hit| keep(scanner, path, text, marker_lines, &mut marked, hit))
         .map(|hit| {
-            let (line, column) = lines.position(hit.start);
+            let (line, column) = lines.position(to_blob(hit.start));
             let column = if line == 1 {
                 column + origin.columns
             } else {
@@ -100,7 +124,7 @@ pub(crate) fn scan_part(
                 path: path.to_string(),
                 line: line + origin.lines,
                 column,
-                redacted: redact(&lossy(&data[hit.start..hit.end])),
+                redacted: redact(&lossy(&text[hit.start..hit.end])),
             }
         })
         .collect()
@@ -121,8 +145,26 @@ fn run_rule(rule: &Rule, index: usize, win: &Window<'_>, hits: &mut Vec<Hit>) {
     };
     let compiled = lazy.get();
     let (start, window) = (win.start, &win.data[win.start..win.end]);
-    for caps in compiled.regex.captures_iter(window) {
-        let Some((s, e)) = secret_span(rule, compiled, &caps) else {
+    // When a match ends with the terminator of its secret (at most two bytes, as `\n`),
+    // the next search starts where the secret ends: the byte that ended one token (`,` in
+    // `KEY1,KEY2`) may be the one that must precede the next. Re-reading at most two bytes
+    // per match keeps the cost linear.
+    let mut at = 0;
+    while let Some(caps) = compiled.regex.captures_at(window, at) {
+        let whole = caps.get(0).map_or((at, at), |m| (m.start(), m.end()));
+        let span = secret_span(rule, compiled, &caps);
+        at = match span {
+            Some((_, e)) if e <= whole.1 && whole.1 - e <= 2 => e,
+            _ => whole.1,
+        }
+        .max(whole.0 + 1);
+        if at > window.len() {
+            at = window.len();
+            if whole.0 >= window.len() {
+                break;
+            }
+        }
+        let Some((s, e)) = span else {
             continue;
         };
         let secret = lossy(&window[s..e]);
@@ -130,7 +172,6 @@ fn run_rule(rule: &Rule, index: usize, win: &Window<'_>, hits: &mut Vec<Hit>) {
         if secret.is_empty() || rule.entropy.is_some_and(|min| shannon(&secret) < min) {
             continue;
         }
-        let whole = caps.get(0).map_or((s, e), |m| (m.start(), m.end()));
         let matched = lossy(&window[whole.0..whole.1]);
         let quote = s.checked_sub(1).and_then(|q| window.get(q)).copied();
         let quoted = matches!(quote, Some(b'"' | b'\'' | b'`')) && window.get(e).copied() == quote;
@@ -196,27 +237,38 @@ fn drop_overlaps(rules: &[Rule], mut hits: Vec<Hit>) -> Vec<Hit> {
     kept
 }
 
-/// Returns whether a hit survives inline markers (on the line where the secret or its
-/// match starts) and the rule and scanner allowlists. `marked` remembers, by line number,
-/// whether a line holds a marker.
+/// Returns whether a hit survives inline markers (on the line where the secret starts, or
+/// for multi-line formats where their match starts; a line as a reader sees it: see
+/// [`human_line`]) and the rule and scanner allowlists. `marked` remembers, by the offset
+/// where each such line starts, where it ends and whether it holds a marker.
 fn keep(
     scanner: &Scanner,
     path: &str,
     data: &[u8],
     lines: &LineIndex<'_>,
-    marked: &mut HashMap<usize, bool>,
+    marked: &mut BTreeMap<usize, (usize, bool)>,
     hit: &Hit,
 ) -> bool {
     let mut has_marker = |offset: usize| {
-        *marked
-            .entry(lines.line_number(offset))
-            .or_insert_with(|| has_inline_marker(lines.line_of(offset)))
+        if let Some((_, &(end, marker))) = marked.range(..=offset).next_back() {
+            if offset < end {
+                return marker;
+            }
+        }
+        let (start, end, marker) =
+            human_line(lines.line_start(offset), lines.line_of(offset), offset);
+        marked.insert(start, (end, marker));
+        marker
     };
-    if has_marker(hit.start) || has_marker(hit.match_start) {
+    // A multi-line format (a PEM block) is allowed from its first line too; any other
+    // rule only from the secret's own line, so that a match reaching back across a line
+    // break (`<password># artifact-store:allow\r...`) cannot carry a marker with it.
+    let rule = &scanner.rules[hit.rule];
+    let block = rule.window.before > 0 || rule.window.after > 1;
+    if has_marker(hit.start) || (block && has_marker(hit.match_start)) {
         return false;
     }
     let line = lines.line_of(hit.start);
-    let rule = &scanner.rules[hit.rule];
     if rule.allowlists.is_empty()
         && scanner.allow.regexes.is_empty()
         && scanner.allow.gitleaks.is_empty()

@@ -10,6 +10,9 @@
 //! - `engine`: runs each rule's regex over its windows, extracts the secret, applies the
 //!   rule's entropy threshold and checks (`checks`, `lookalike`, `generic`), then the
 //!   allowlists (`allow`, `glob`) and inline `artifact-store:allow` markers.
+//! - `decode`: UTF-16 and UTF-32 blobs (by byte order mark, or by their pattern of NUL
+//!   bytes) are scanned once more as the UTF-8 text they decode to; `unescape`: text with
+//!   `\uXXXX` or `\/` escapes is scanned once more as the text a JSON reader gets.
 //! - `walk`: lists files and directories and shares them between worker threads.
 //! - `stream`: a blob above [`LARGE_FILE_BYTES`] is scanned in bounded, overlapping parts
 //!   ([`Scanner::stream`]), so memory does not grow with the file.
@@ -28,6 +31,7 @@ mod builtin_generic;
 mod builtin_saas;
 mod checks;
 mod config;
+mod decode;
 mod engine;
 mod entropy;
 mod error;
@@ -41,6 +45,7 @@ mod rule;
 mod sarif;
 mod stream;
 mod text;
+mod unescape;
 mod walk;
 
 use std::path::PathBuf;
@@ -182,6 +187,10 @@ impl Scanner {
         // pickles, notebooks' outputs and archives carry keys as plain bytes.
         let mut findings = engine::path_findings(&self.rules, path);
         findings.extend(engine::scan(self, path, data));
+        // UTF-16 and UTF-32 text is scanned decoded too, located in the decoded text.
+        if let Some(wide) = decode::detect(data) {
+            findings.extend(engine::scan(self, path, &decode::decode(wide, data)));
+        }
         engine::finish(&mut findings);
         FileScan::Findings(findings)
     }

@@ -268,6 +268,22 @@ pub(crate) fn token(body: &str) -> String {
     format!(r"\b({body}){TOKEN_TERM}")
 }
 
+/// Returns `(body)` followed by a token terminator, with no boundary before it: a token
+/// whose prefix is distinctive enough (`ghp_`, `sk_live_`, `xoxb-`, `AKIA`) to be found
+/// glued to an identifier (`config_token_ghp_...`, `pre_sk_live_...`, `xAKIA...`), where
+/// `\b` would reject it because `_` and letters are word characters.
+pub(crate) fn glued(body: &str) -> String {
+    format!(r"({body}){TOKEN_TERM}")
+}
+
+/// Returns `(body)` followed by a token terminator, after the start of a line or a byte
+/// that is not a letter or digit: a token found glued after `_` (`my_AIza...`) but not
+/// inside a longer run of letters and digits, for prefixes short or plain enough
+/// (`AIza`) to occur by chance in random base62 text.
+pub(crate) fn after_non_alnum(body: &str) -> String {
+    format!(r"(?:^|[^A-Za-z0-9])({body}){TOKEN_TERM}")
+}
+
 /// Returns a regex for `<name> <op> <value>` where the name contains `ident` (a regex,
 /// case-insensitive unless it says otherwise) and the value matches `value`; the
 /// operators cover `=`, `:`, `:=`, `=>`, `?=`, `.=`, `,` (call arguments) and `>` (an XML

@@ -10,11 +10,16 @@
 //! rules) on each side of a keyword hit, so a secret and the window that found it lie
 //! within 128 KiB of each other plus the keyword, well within `HALF`.
 //!
+//! A blob in a wide encoding (`decode`, decided from its first `decode::SAMPLE` bytes, held
+//! until then) is streamed twice side by side: its bytes, and its text decoded to UTF-8
+//! piece by piece, each in parts of its own.
+//!
 //! Limits: a match longer than `HALF` bytes (possible only for configured rules without
 //! keywords, which search every byte) may be cut at a part's edge and missed, and an
 //! inline `artifact-store:allow` marker on a line longer than `HALF` bytes may lie outside
 //! the part that reports the secret.
 
+use super::decode::{self, Decoder};
 use super::engine::{self, Origin};
 use super::{FileScan, Finding, Scanner, SkipReason};
 
@@ -29,18 +34,29 @@ pub(crate) const HALF: usize = 256 << 10;
 /// New bytes per part.
 pub(crate) const CHUNK: usize = 4 << 20;
 
-/// A scan of one blob fed in pieces of any size; memory stays at one part.
+/// A scan of one blob fed in pieces of any size; memory stays at one part (two for a
+/// blob in a wide encoding: its bytes and its decoded text are scanned side by side).
 ///
 /// Feed the bytes in order with [`StreamScan::update`], then call [`StreamScan::finish`];
 /// the result is the one [`Scanner::scan_bytes`] returns for the whole blob, within the
 /// limits in the module docs.
 pub struct StreamScan<'s> {
-    scanner: &'s Scanner,
-    path: String,
     /// The path's own findings (path-only rules).
     path_findings: Vec<Finding>,
     /// Set once the outcome no longer depends on the bytes.
     skipped: Option<SkipReason>,
+    /// The first bytes, held until they decide the blob's encoding; `None` once decided.
+    head: Option<Vec<u8>>,
+    /// The scan of the bytes as they are.
+    raw: Pass<'s>,
+    /// For a blob in a wide encoding, its decoder and the scan of its decoded text.
+    wide: Option<(Decoder, Pass<'s>)>,
+}
+
+/// The part-by-part scan of one byte stream.
+struct Pass<'s> {
+    scanner: &'s Scanner,
+    path: String,
     buf: Vec<u8>,
     /// Offset in `buf` from which the next scan of it reports secrets.
     report_from: usize,
@@ -61,14 +77,83 @@ impl<'s> StreamScan<'s> {
     fn with_chunk(scanner: &'s Scanner, path: &str, chunk: usize) -> StreamScan<'s> {
         let allowed = scanner.allow.path_allowed(path);
         StreamScan {
-            scanner,
-            path: path.to_string(),
             path_findings: if allowed {
                 Vec::new()
             } else {
                 engine::path_findings(&scanner.rules, path)
             },
             skipped: allowed.then_some(SkipReason::AllowedPath),
+            head: Some(Vec::new()),
+            raw: Pass::new(scanner, path, chunk),
+            wide: None,
+        }
+    }
+
+    /// Feeds the next bytes of the blob.
+    pub fn update(&mut self, data: &[u8]) {
+        if self.skipped.is_some() || data.is_empty() {
+            return;
+        }
+        let Some(head) = &mut self.head else {
+            self.feed(data);
+            return;
+        };
+        let take = (decode::SAMPLE - head.len()).min(data.len());
+        head.extend_from_slice(&data[..take]);
+        if head.len() == decode::SAMPLE {
+            self.decide();
+            self.feed(&data[take..]);
+        }
+    }
+
+    /// Decides the blob's encoding from the bytes held in `head`, and feeds them.
+    fn decide(&mut self) {
+        let Some(head) = self.head.take() else {
+            return;
+        };
+        if let Some(wide) = decode::detect(&head) {
+            let pass = Pass::new(self.raw.scanner, &self.raw.path, self.raw.chunk);
+            self.wide = Some((Decoder::new(wide), pass));
+        }
+        self.feed(&head);
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.raw.update(data);
+        if let Some((decoder, pass)) = &mut self.wide {
+            let mut text = Vec::new();
+            decoder.feed(data, &mut text);
+            pass.update(&text);
+        }
+    }
+
+    /// Ends the scan and returns what [`Scanner::scan_bytes`] returns for the whole blob.
+    pub fn finish(mut self) -> FileScan {
+        if let Some(reason) = self.skipped {
+            return FileScan::Skipped(reason);
+        }
+        self.decide();
+        let mut findings = std::mem::take(&mut self.path_findings);
+        findings.append(&mut self.raw.finish());
+        if let Some((mut decoder, mut pass)) = self.wide.take() {
+            let mut text = Vec::new();
+            decoder.finish(&mut text);
+            pass.update(&text);
+            findings.append(&mut pass.finish());
+        }
+        engine::finish(&mut findings);
+        FileScan::Findings(findings)
+    }
+}
+
+impl<'s> Pass<'s> {
+    fn new(scanner: &'s Scanner, path: &str, chunk: usize) -> Pass<'s> {
+        Pass {
+            scanner,
+            path: path.to_string(),
             buf: Vec::new(),
             report_from: 0,
             origin: Origin::default(),
@@ -77,10 +162,9 @@ impl<'s> StreamScan<'s> {
         }
     }
 
-    /// Feeds the next bytes of the blob.
-    pub fn update(&mut self, mut data: &[u8]) {
+    fn update(&mut self, mut data: &[u8]) {
         let full = OVERLAP + self.chunk;
-        while !data.is_empty() && self.skipped.is_none() {
+        while !data.is_empty() {
             if self.buf.capacity() < full {
                 self.buf.reserve_exact(full - self.buf.len());
             }
@@ -118,13 +202,9 @@ impl<'s> StreamScan<'s> {
         self.report_from = end - drop;
     }
 
-    /// Ends the scan and returns what [`Scanner::scan_bytes`] returns for the whole blob.
-    pub fn finish(mut self) -> FileScan {
-        if let Some(reason) = self.skipped {
-            return FileScan::Skipped(reason);
-        }
-        let mut findings = std::mem::take(&mut self.path_findings);
-        findings.append(&mut self.findings);
+    /// Scans what is left and returns every finding of the pass, unsorted.
+    fn finish(mut self) -> Vec<Finding> {
+        let mut findings = std::mem::take(&mut self.findings);
         findings.extend(engine::scan_part(
             self.scanner,
             &self.path,
@@ -132,8 +212,7 @@ impl<'s> StreamScan<'s> {
             self.report_from..self.buf.len(),
             self.origin,
         ));
-        engine::finish(&mut findings);
-        FileScan::Findings(findings)
+        findings
     }
 }
 

@@ -53,6 +53,11 @@ impl<'a> LineIndex<'a> {
         self.starts.partition_point(|&s| s <= offset)
     }
 
+    /// Returns the offset of the first byte of the line holding byte `offset`.
+    pub fn line_start(&self, offset: usize) -> usize {
+        self.starts[self.line_number(offset) - 1]
+    }
+
     /// Returns the text of the line holding byte `offset`, without its line break.
     pub fn line_of(&self, offset: usize) -> &'a [u8] {
         let line = self.line_number(offset);
