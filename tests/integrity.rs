@@ -175,6 +175,7 @@ fn no_read_command_says_ok_over_a_missing_object() {
         let names = damage(&env, &store);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let branch_tip = rev(&env, &store, "ai/generated/wf/t");
+        let before = env.snapshot(&store);
         for args in [
             &["verify", "corr_x"][..],
             &["verify", "x"],
@@ -242,9 +243,10 @@ fn no_read_command_says_ok_over_a_missing_object() {
             }
         }
 
-        // the healthy set still reads.
+        // the healthy set still reads; no read wrote anything.
         read(&env, &store, &["verify", "corr_y"]).ok();
         read(&env, &store, &["show", "corr_y"]).ok();
+        assert_eq!(env.snapshot(&store), before, "{name}");
     }
 }
 
@@ -543,4 +545,50 @@ fn a_planted_pack_index_claiming_billions_of_objects_costs_no_allocation() {
             "two"
         );
     }
+}
+
+#[test]
+fn a_rewritten_metadata_json_or_a_missing_tag_object_is_a_corrupt_store() {
+    let env = Env::new();
+    let store = loose_store(&env);
+    let meta = rev(&env, &store, &format!("corr_x:{SET}/metadata.json"));
+    let bytes = env.git_in(&store, &["cat-file", "blob", &meta]);
+    rewrite(&store, &meta, bytes.replace("corr_x", "corr_z").as_bytes());
+    let path = format!("{SET}/metadata.json");
+    for args in [
+        &["verify", "corr_x"][..],
+        &["verify", "--all"],
+        &["show", "corr_x"],
+        &["diff", "corr_x", "corr_y"],
+        &["stats"],
+    ] {
+        assert_corrupt(&read(&env, &store, args), &[&path, &meta]);
+    }
+    let run = read(&env, &store, &["list"]);
+    assert_corrupt(&run, &[]);
+    assert!(run.json()["unreadable"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&meta));
+
+    let env = Env::new();
+    let store = loose_store(&env);
+    let tag = rev(&env, &store, "refs/tags/corr_x");
+    remove(&store, &tag);
+    let dest = env.path("out");
+    for args in [
+        &["verify", "corr_x"][..],
+        &["verify", "--all"],
+        &["show", "corr_x"],
+        &["diff", "corr_y", "corr_x"],
+        &["export", "corr_x", "--to", dest.to_str().unwrap()],
+    ] {
+        assert_corrupt(&read(&env, &store, args), &["refs/tags/corr_x", &tag]);
+    }
+    assert!(!dest.exists());
+    // through its branch the set reads, but its tags cannot: still no "ok"
+    assert_corrupt(
+        &read(&env, &store, &["show", "wf/t"]),
+        &["refs/tags/corr_x", &tag],
+    );
 }
