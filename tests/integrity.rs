@@ -592,3 +592,39 @@ fn a_rewritten_metadata_json_or_a_missing_tag_object_is_a_corrupt_store() {
         &["refs/tags/corr_x", &tag],
     );
 }
+
+#[test]
+fn a_missing_commit_in_the_history_fails_log_and_list_all_versions() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    for (corr, text) in [("a", "one\n"), ("b", "two\n"), ("c", "three\n")] {
+        env.write("in/f.txt", text);
+        env.run(&commit_args(
+            s,
+            corr,
+            &[env.path("in/f.txt").to_str().unwrap()],
+        ))
+        .ok();
+    }
+    unpack_all(&env, &store);
+    let middle = rev(&env, &store, "corr_b^{commit}");
+    remove(&store, &middle);
+    let run = read(&env, &store, &["log", "wf/t"]);
+    assert_corrupt(&run, &[&middle]);
+    let run = read(&env, &store, &["list", "--all-versions"]);
+    assert_corrupt(&run, &[]);
+    let json = run.json();
+    assert!(
+        json["unreadable"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&middle),
+        "{json}"
+    );
+    assert_eq!(json["rows"][0]["correlation_id"], "corr_c");
+    // the tip alone still reads
+    read(&env, &store, &["list"]).ok();
+    read(&env, &store, &["verify", "corr_c"]).ok();
+    assert_corrupt(&read(&env, &store, &["verify", "corr_b"]), &[&middle]);
+}

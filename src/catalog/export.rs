@@ -34,6 +34,10 @@ impl Store {
     /// Writes every file of REF's artifact set (metadata.json included) under `to`.
     ///
     /// Existing files are refused (exit 4) before anything is written, unless `force`.
+    /// Each file is written to a temporary name beside its target and renamed into place
+    /// only once its bytes hash to its blob id and to the sha256 metadata.json records; on
+    /// any failure ([`Error::Corrupt`] for bytes that do not match) the temporary file and
+    /// every file and directory this export created are removed.
     pub fn export(&self, spec: &str, to: &Path, force: bool) -> Result<ExportReport> {
         let set = self.show(spec)?;
         for file in &set.files {

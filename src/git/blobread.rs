@@ -76,10 +76,15 @@ pub fn for_each_piece(
     Ok(total)
 }
 
-/// Opens the loose object file of `oid` in the repository's own object directory.
+/// Opens the loose object file of `oid` in the repository's own object directory (the
+/// common one, for a linked worktree); `None` when it is not there (packed, an alternate).
 fn open_loose(repo: &Repository, oid: Oid) -> Option<std::fs::File> {
     let hex = oid.to_string();
-    let path = repo.path().join("objects").join(&hex[..2]).join(&hex[2..]);
+    let path = repo
+        .commondir()
+        .join("objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
     std::fs::File::open(path).ok()
 }
 

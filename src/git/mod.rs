@@ -92,27 +92,27 @@ pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<
 }
 
 /// Walks the first-parent history from `tip`, newest first; `what` names it in errors.
+///
+/// Each commit is read as the walk reaches it, so the commits before a missing or damaged
+/// one are still yielded; that one is [`crate::error::Error::Corrupt`], naming its id, and
+/// ends the walk.
 pub fn first_parents<'r>(
     repo: &'r Repository,
     tip: Oid,
     what: &str,
 ) -> crate::error::Result<impl Iterator<Item = crate::error::Result<Oid>> + 'r> {
     use crate::error::Error;
-    let mut walk = repo
-        .revwalk()
-        .map_err(Error::git("failed to walk history"))?;
-    walk.push(tip)
-        .map_err(|e| Error::corrupt_object(what, "commit", tip, &e))?;
-    walk.simplify_first_parent()
-        .map_err(Error::git("failed to walk history"))?;
     let what = what.to_string();
-    Ok(walk.map(move |r| {
-        r.map_err(|e| match e.code() {
-            git2::ErrorCode::NotFound => Error::Corrupt {
-                message: format!("{what}: its history cannot be read: {}", e.message()),
-            },
-            _ => Error::git(format!("failed to walk {what}"))(e),
-        })
+    let mut next = Some(tip);
+    Ok(std::iter::from_fn(move || {
+        let oid = next.take()?;
+        match repo.find_commit(oid) {
+            Ok(commit) => {
+                next = commit.parent_id(0).ok();
+                Some(Ok(oid))
+            }
+            Err(e) => Some(Err(Error::corrupt_object(&what, "commit", oid, &e))),
+        }
     }))
 }
 
