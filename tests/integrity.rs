@@ -419,6 +419,10 @@ fn a_cut_pack_is_a_corrupt_store() {
         &["verify", "corr_x"][..],
         &["verify", "--all"],
         &["show", "corr_x"],
+        &["diff", "corr_x", "corr_x"],
+        &["stats"],
+        &["log", "wf/t"],
+        &["list"],
         &[
             "export",
             "corr_x",
@@ -627,4 +631,55 @@ fn a_missing_commit_in_the_history_fails_log_and_list_all_versions() {
     read(&env, &store, &["list"]).ok();
     read(&env, &store, &["verify", "corr_c"]).ok();
     assert_corrupt(&read(&env, &store, &["verify", "corr_b"]), &[&middle]);
+}
+
+/// Rewrites the loose object `oid` with the content of object `from` (same type).
+fn rewrite_with(env: &Env, store: &Path, oid: &str, kind: &str, from: &str) {
+    let out = env
+        .git_cmd(&["-C", store.to_str().unwrap(), "cat-file", kind, from])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let path = loose_path(store, oid);
+    std::fs::remove_file(&path).unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(format!("{kind} {}\0", out.stdout.len()).as_bytes())
+        .unwrap();
+    z.write_all(&out.stdout).unwrap();
+    std::fs::write(&path, z.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn a_tree_or_commit_rewritten_with_another_objects_bytes_is_a_corrupt_store() {
+    for kind in ["tree", "commit"] {
+        let env = Env::new();
+        let store = loose_store(&env);
+        let (oid, from, place) = if kind == "tree" {
+            (
+                rev(&env, &store, &format!("corr_x:{SET}")),
+                rev(&env, &store, "corr_y:artifacts/wf/u"),
+                SET.to_string(),
+            )
+        } else {
+            (
+                rev(&env, &store, "corr_x^{commit}"),
+                rev(&env, &store, "corr_y^{commit}"),
+                String::new(),
+            )
+        };
+        rewrite_with(&env, &store, &oid, kind, &from);
+        let dest = env.path("out");
+        for args in [
+            &["verify", "corr_x"][..],
+            &["verify", "--all"],
+            &["show", "corr_x"],
+            &["diff", "corr_y", "corr_x"],
+            &["stats"],
+            &["export", "corr_x", "--to", dest.to_str().unwrap()],
+        ] {
+            let run = read(&env, &store, args);
+            assert_corrupt(&run, &[&oid, &place]);
+        }
+        assert!(!dest.exists());
+    }
 }
