@@ -467,10 +467,21 @@ fn planted_indexes() -> Vec<(&'static str, Vec<u8>)> {
     let mut v2_few = b"\xfftOc\0\0\0\x02".to_vec();
     v2_few.extend(fanout(3));
     v2_few.extend_from_slice(&[0; 40]);
+    // Two objects, room for them, but offsets far past the end of the pack.
+    let mut far = b"\xfftOc\0\0\0\x02".to_vec();
+    far.extend(fanout(2));
+    far.extend([0x11; 20]);
+    far.extend([0x22; 20]);
+    far.extend([0; 8]);
+    far.extend(12u32.to_be_bytes());
+    far.extend(0x8000_0000u32.to_be_bytes());
+    far.extend((1u64 << 40).to_be_bytes());
+    far.extend([0; 40]);
     vec![
         ("v2", v2),
         ("v1", v1),
         ("v2_three_objects_in_no_room", v2_few),
+        ("v2_offsets_past_the_pack", far),
     ]
 }
 

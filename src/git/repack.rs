@@ -47,6 +47,19 @@ fn roll_up_sources(stems: &[PathBuf]) -> Result<(Vec<Source<'static>>, Vec<PathB
             }
         };
         entries.sort_by_key(|e| e.offset);
+        // An entry lies between the 12-byte header and the 20-byte trailer; an index that
+        // says otherwise would have a copy read (and allocate) past the pack's end.
+        if entries
+            .iter()
+            .any(|e| e.offset < 12 || e.offset >= pack_len.saturating_sub(20))
+        {
+            return Err(Error::Corrupt {
+                message: format!(
+                    "{}: not a valid pack index: an entry lies outside its {pack_len}-byte pack",
+                    stem.with_extension("idx").display()
+                ),
+            });
+        }
         let mut file = Copier::default();
         for (i, e) in entries.iter().enumerate() {
             let end = entries
