@@ -212,7 +212,7 @@ fn no_read_command_says_ok_over_a_missing_object() {
             assert_eq!(run.code, 0, "{name}: {}", run.stderr);
             assert_eq!(run.json().as_array().unwrap().len(), 2);
         } else {
-            assert_corrupt(&run, &[]);
+            assert_corrupt(&run, &names);
             let json = run.json();
             let unreadable = json["unreadable"].as_array().unwrap();
             assert_eq!(unreadable.len(), 1, "{name}: {json}");

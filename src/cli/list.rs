@@ -78,6 +78,17 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
     } else {
         exit::INTERNAL
     };
+    for u in &listing.unreadable {
+        ctx.out.warn(&format!(
+            "the artifact set on {}{} cannot be read: {}",
+            u.branch,
+            u.commit_sha
+                .as_deref()
+                .map(|c| format!(" (commit {})", fmt::short(c)))
+                .unwrap_or_default(),
+            u.message
+        ));
+    }
     if ctx.out.json {
         let rows: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
         if listing.unreadable.is_empty() {
@@ -91,18 +102,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
                 "unreadable": listing.unreadable,
             }));
         }
-        return Ok(code);
-    }
-    for u in &listing.unreadable {
-        ctx.out.warn(&format!(
-            "the artifact set on {}{} cannot be read: {}",
-            u.branch,
-            u.commit_sha
-                .as_deref()
-                .map(|c| format!(" (commit {})", fmt::short(c)))
-                .unwrap_or_default(),
-            u.message
-        ));
+        return finish(ctx, &listing, code);
     }
     if rows.is_empty() {
         if listing.unreadable.is_empty() {
@@ -145,24 +145,34 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
     finish(ctx, &listing, code)
 }
 
-/// The error that stands for the sets `list` could not read.
+/// The error that stands for the sets `list` could not read: it names the first of them
+/// (its branch, the object and where it sits) and how many there are.
 fn unreadable_error(listing: &Listing) -> Error {
     let n = listing.unreadable.len();
+    let first = listing
+        .unreadable
+        .first()
+        .map(|u| format!("{}: {}", u.branch, u.message))
+        .unwrap_or_default();
     Error::Corrupt {
-        message: format!(
-            "{n} artifact set{} cannot be read; the list above leaves {} out",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "it" } else { "them" },
-        ),
+        message: if n == 1 {
+            format!("an artifact set cannot be read and is not listed: {first}")
+        } else {
+            format!("{n} artifact sets cannot be read and are not listed, the first: {first}")
+        },
     }
 }
 
-/// Ends a human listing: when sets could not be read, one last error line and its hint.
+/// Ends a human listing: when sets could not be read, how many, and the hint.
 fn finish(ctx: &Ctx, listing: &Listing, code: i32) -> Result<i32> {
-    if !listing.unreadable.is_empty() {
-        let error = unreadable_error(listing);
-        ctx.out.warn(&error.to_string());
-        if let Some(hint) = error.hint() {
+    let n = listing.unreadable.len();
+    if n > 0 {
+        ctx.out.warn(&format!(
+            "{n} artifact set{} could not be read and {} not listed",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        ));
+        if let Some(hint) = unreadable_error(listing).hint() {
             ctx.out.warn(&hint);
         }
     }
