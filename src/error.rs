@@ -153,6 +153,13 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The object database lacks an object the store needs, or holds other bytes under its
+    /// id: the message names the object, its id and where it sits (a path in the set, a ref).
+    #[error("{message}")]
+    Corrupt {
+        /// What is damaged, with the object id.
+        message: String,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -179,7 +186,7 @@ impl Error {
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
-            Error::Git { .. } | Error::Io { .. } => exit::INTERNAL,
+            Error::Git { .. } | Error::Io { .. } | Error::Corrupt { .. } => exit::INTERNAL,
             Error::RefTransaction { .. } => exit::INTERNAL,
             Error::Remote { .. } => exit::REMOTE,
             Error::StorageFull { .. } => exit::INTERNAL,
@@ -210,6 +217,7 @@ impl Error {
             Error::NoRepository { .. } => "no_repository",
             Error::Git { .. } => "git",
             Error::Io { .. } => "io",
+            Error::Corrupt { .. } => "corrupt",
             Error::RefTransaction { .. } => "git",
             Error::Remote { .. } => "remote",
             Error::StorageFull { .. } => "storage_full",
@@ -239,6 +247,9 @@ impl Error {
                     "the moved refs are kept in the trash: `{undo}` puts them back{then}"
                 ))
             }
+            Error::Corrupt { .. } => Some(
+                "the repository's object database is damaged: run `git fsck --strict` in it to list every damaged object, then restore the repository (or the objects named) from its remote or a backup".to_string(),
+            ),
             Error::SecretsFound { .. } => Some(
                 "remove the secret, or mark a false positive with an `artifact-store:allow` comment on its line".to_string(),
             ),
@@ -275,6 +286,33 @@ impl Error {
         text.contains("Read-only file system").then(|| {
             "the store is on a read-only filesystem: make it writable, then run the command again".to_string()
         })
+    }
+
+    /// Describes an object of the store that cannot be read: `place` is where it sits (a
+    /// path in the set, a ref; may be empty), `what` its type (`blob`, `tree`, `commit`).
+    /// A missing object, one whose bytes do not hash to its id and one that cannot be
+    /// inflated or parsed are all a corrupt store, never invalid input.
+    pub fn corrupt_object(place: &str, what: &str, oid: git2::Oid, source: &git2::Error) -> Error {
+        let reason = if source.code() == git2::ErrorCode::NotFound {
+            "is missing from the object database".to_string()
+        } else if source.message().contains("hash mismatch") {
+            "does not hash to its id: its stored bytes were changed".to_string()
+        } else {
+            format!("cannot be read: {}", source.message())
+        };
+        Error::corrupt_at(place, what, oid, &reason)
+    }
+
+    /// Builds [`Error::Corrupt`] for object `oid` of type `what` at `place`, for `reason`.
+    pub fn corrupt_at(place: &str, what: &str, oid: git2::Oid, reason: &str) -> Error {
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!("{place}: ")
+        };
+        Error::Corrupt {
+            message: format!("{place}{what} {oid} {reason}"),
+        }
     }
 
     /// Wraps a libgit2 error with what the store was doing.

@@ -34,16 +34,24 @@ impl Store {
     /// Writes every file of REF's artifact set (metadata.json included) under `to`.
     ///
     /// Existing files are refused (exit 4) before anything is written, unless `force`.
+    /// Each file is written to a temporary name beside its target and renamed into place
+    /// only once its bytes hash to its blob id and to the sha256 metadata.json records; on
+    /// any failure ([`Error::Corrupt`] for bytes that do not match) the temporary file and
+    /// every file and directory this export created are removed.
     pub fn export(&self, spec: &str, to: &Path, force: bool) -> Result<ExportReport> {
         let set = self.show(spec)?;
         for file in &set.files {
             check_tree_path(&file.path)?;
         }
         for file in set.files.iter().filter(|f| f.mode == MODE_LINK) {
-            let blob = self
-                .repo()
-                .find_blob(file.oid)
-                .map_err(Error::git(format!("failed to read {}", file.path)))?;
+            let blob = self.repo().find_blob(file.oid).map_err(|e| {
+                Error::corrupt_object(
+                    &format!("{}/{}", set.artifact_dir, file.path),
+                    "blob",
+                    file.oid,
+                    &e,
+                )
+            })?;
             check_link(&file.path, blob.content())?;
         }
         if !force {
@@ -72,21 +80,23 @@ impl Store {
                 });
             }
         }
-        let mut bytes = 0;
+        let made_to = !to.exists();
         std::fs::create_dir_all(to).map_err(Error::io("failed to create", to))?;
+        let mut done = Written::default();
+        if made_to {
+            done.dirs.push(to.to_path_buf());
+        }
         let mut checked = HashSet::new();
+        let mut bytes = 0;
         for file in &set.files {
-            create_parents(to, &file.path, &mut checked)?;
-            let path = to.join(&file.path);
-            if file.mode == MODE_LINK {
-                let blob = self
-                    .repo()
-                    .find_blob(file.oid)
-                    .map_err(Error::git(format!("failed to read {}", file.path)))?;
-                write_one(&path, blob.content(), file.mode, force)?;
-                bytes += blob.size() as u64;
-            } else {
-                bytes += self.export_file(file, &path, force)?;
+            let wrote = create_parents(to, &file.path, &mut checked, &mut done.dirs)
+                .and_then(|()| self.export_one(&set.artifact_dir, file, to, force, &mut done));
+            match wrote {
+                Ok(n) => bytes += n,
+                Err(e) => {
+                    done.undo();
+                    return Err(e);
+                }
             }
         }
         Ok(ExportReport {
@@ -154,7 +164,13 @@ fn unsafe_entry(path: &str, reason: &str) -> Error {
 /// Creates the directories above `rel` under `to`, refusing to pass through anything but
 /// a real directory (a symlink there would send the write elsewhere); `checked` holds the
 /// directories already seen to be real, so each is looked at once.
-fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Result<()> {
+/// Directories it creates are added to `made`.
+fn create_parents(
+    to: &Path,
+    rel: &str,
+    checked: &mut HashSet<PathBuf>,
+    made: &mut Vec<PathBuf>,
+) -> Result<()> {
     let mut dir = to.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for part in &parts[..parts.len() - 1] {
@@ -172,6 +188,7 @@ fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Resul
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir(&dir).map_err(Error::io("failed to create", &dir))?;
+                made.push(dir.clone());
             }
             Err(e) => return Err(Error::io("failed to read", &dir)(e)),
         }
@@ -180,58 +197,129 @@ fn create_parents(to: &Path, rel: &str, checked: &mut HashSet<PathBuf>) -> Resul
     Ok(())
 }
 
+/// What an export has put in place so far, taken back when a later file fails.
+#[derive(Default)]
+struct Written {
+    /// Files created where nothing was before.
+    files: Vec<PathBuf>,
+    /// Directories created, outermost first.
+    dirs: Vec<PathBuf>,
+}
+
+impl Written {
+    /// Removes the files this export created and the directories it made that are empty.
+    /// (A file that `--force` replaced stays replaced: its new bytes were checked.)
+    fn undo(&self) {
+        for file in &self.files {
+            let _ = std::fs::remove_file(file);
+        }
+        for dir in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 impl Store {
-    /// Writes one regular file of a set, streaming its blob (a loose blob is never
-    /// inflated whole); returns its size.
-    fn export_file(&self, file: &super::FileEntry, path: &Path, force: bool) -> Result<u64> {
+    /// Writes one file of a set (`path` relative to the set's directory `dir`) under `to`:
+    /// into a temporary file beside it first, checked against its object id and the
+    /// sha256 metadata.json records, then renamed into place. A file whose bytes do not
+    /// match is never at its name; the temporary file is removed on any failure.
+    fn export_one(
+        &self,
+        dir: &str,
+        file: &super::FileEntry,
+        to: &Path,
+        force: bool,
+        done: &mut Written,
+    ) -> Result<u64> {
+        use sha2::{Digest, Sha256};
         use std::io::Write;
-        let mut out = create_file(path, file.mode, force)?;
+        let path = to.join(&file.path);
+        let full = format!("{dir}/{}", file.path);
+        let parent = path.parent().unwrap_or(to);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if file.mode == crate::git::tree::MODE_EXEC {
+            0o755
+        } else {
+            0o644
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".artifact-store-export-")
+            .permissions(std::fs::Permissions::from_mode(mode))
+            .tempfile_in(parent)
+            .map_err(Error::io("failed to create a temporary file in", parent))?;
+        let mut sha = Sha256::new();
+        let mut content = Vec::new();
         let size = crate::git::blobread::for_each_piece(
             self.repo(),
             file.oid,
             file.size,
-            &file.path,
-            |p| out.write_all(p).map_err(Error::io("failed to write", path)),
+            &full,
+            |piece| {
+                sha.update(piece);
+                if file.mode == MODE_LINK {
+                    content.extend_from_slice(piece);
+                    Ok(())
+                } else {
+                    tmp.write_all(piece)
+                        .map_err(Error::io("failed to write", tmp.path()))
+                }
+            },
         )?;
-        out.flush().map_err(Error::io("failed to write", path))?;
+        let actual = format!("sha256:{:x}", sha.finalize());
+        if let Some(expected) = &file.checksum {
+            if expected != &actual {
+                return Err(Error::corrupt_at(
+                    &full,
+                    "blob",
+                    file.oid,
+                    &format!(
+                        "hashes to {}…, not to the {}… metadata.json records; it was not exported",
+                        &actual[..19.min(actual.len())],
+                        &expected[..19.min(expected.len())]
+                    ),
+                ));
+            }
+        }
+        let existed = path.symlink_metadata().is_ok();
+        if file.mode == MODE_LINK {
+            drop(tmp);
+            check_link(&file.path, &content)?;
+            write_link(&path, &content, force)?;
+        } else {
+            tmp.flush()
+                .map_err(Error::io("failed to write", tmp.path()))?;
+            place(tmp, &path, force)?;
+        }
+        if !existed {
+            done.files.push(path);
+        }
         Ok(size)
     }
 }
 
-fn write_one(path: &Path, content: &[u8], mode: i32, force: bool) -> Result<()> {
-    use std::io::Write;
-    if mode == MODE_LINK {
-        if force && path.symlink_metadata().is_ok() {
-            std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
-        }
-        let target = String::from_utf8_lossy(content).into_owned();
-        return std::os::unix::fs::symlink(target, path)
-            .map_err(Error::io("failed to create symlink", path));
+/// Renames a checked temporary file to `path`: over what is there when `force` (a rename
+/// replaces a symlink, never follows it), else only when nothing is there.
+fn place(tmp: tempfile::NamedTempFile, path: &Path, force: bool) -> Result<()> {
+    if force {
+        tmp.persist(path)
+            .map(drop)
+            .map_err(|e| Error::io("failed to create", path)(e.error))
+    } else {
+        tmp.persist_noclobber(path)
+            .map(drop)
+            .map_err(|e| Error::io("failed to create", path)(e.error))
     }
-    create_file(path, mode, force)?
-        .write_all(content)
-        .map_err(Error::io("failed to write", path))
 }
 
-/// Creates a regular file for `write_one` or `export_file`: whatever is at `path` is
-/// removed first when `force`, then the file is created with `O_EXCL`, which never follows
-/// a symlink left at the path, executable when the tree says so.
-fn create_file(path: &Path, mode: i32, force: bool) -> Result<std::fs::File> {
-    use std::os::unix::fs::PermissionsExt;
+/// Creates the symbolic link `path` to `target` (whatever is at `path` removed first when
+/// `force`); a link is created, never followed.
+fn write_link(path: &Path, target: &[u8], force: bool) -> Result<()> {
     if force && path.symlink_metadata().is_ok() {
         std::fs::remove_file(path).map_err(Error::io("failed to replace", path))?;
     }
-    // create_new: O_EXCL, which never follows a symlink left at the path.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(Error::io("failed to create", path))?;
-    if mode == crate::git::tree::MODE_EXEC {
-        file.set_permissions(std::fs::Permissions::from_mode(0o755))
-            .map_err(Error::io("failed to set permissions on", path))?;
-    }
-    Ok(file)
+    let target = String::from_utf8_lossy(target).into_owned();
+    std::os::unix::fs::symlink(target, path).map_err(Error::io("failed to create symlink", path))
 }
 
 #[cfg(test)]

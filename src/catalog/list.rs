@@ -1,10 +1,11 @@
 //! `list`: artifact sets newest first, by task branch tips or every version, filtered.
 
 use git2::Oid;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::query::Where;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metadata::{TestStatus, Trailers};
 use crate::refs::{TaskId, WorkflowId};
 use crate::store::Store;
@@ -41,6 +42,27 @@ pub struct ListRow {
     pub metadata: Map<String, Value>,
 }
 
+/// An artifact set `list` selected but could not read: an object it needs is missing from
+/// the object database or damaged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    /// Task branch, short form.
+    pub branch: String,
+    /// The commit, when its id is known.
+    pub commit_sha: Option<String>,
+    /// What cannot be read: the object id and where it sits.
+    pub message: String,
+}
+
+/// What `list` found: the rows it could read and the sets it could not.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Matching sets, newest first.
+    pub rows: Vec<ListRow>,
+    /// Sets that could not be read, never silently left out.
+    pub unreadable: Vec<Unreadable>,
+}
+
 impl ListRow {
     /// Returns the row as DESIGN's JSON: metadata keys plus `branch` and `commit_sha`.
     pub fn to_json(&self) -> Value {
@@ -53,8 +75,12 @@ impl ListRow {
 
 impl Store {
     /// Lists artifact sets newest first (by commit time).
-    pub fn list(&self, q: &ListQuery) -> Result<Vec<ListRow>> {
+    ///
+    /// A selected set whose commit, trees or metadata.json cannot be read is not left out:
+    /// it is returned in [`Listing::unreadable`] with the object that failed.
+    pub fn list(&self, q: &ListQuery) -> Result<Listing> {
         let branches = self.task_branches(q.workflow.as_ref(), q.task.as_ref())?;
+        let mut listing = Listing::default();
         let mut candidates: Vec<(i64, Oid, String)> = Vec::new();
         let per_branch = if q.all_versions && q.wheres.is_empty() && q.status.is_none() {
             q.limit
@@ -62,27 +88,42 @@ impl Store {
             usize::MAX
         };
         for (branch, tip) in branches {
-            if q.all_versions {
-                self.versions_of(&branch, tip, per_branch, q.since, &mut candidates)?;
+            let found = if q.all_versions {
+                self.versions_of(&branch, tip, per_branch, q.since, &mut candidates)
             } else {
-                let time = super::find_commit(self.repo(), tip)?.time().seconds();
-                candidates.push((time, tip, branch));
+                super::find_commit(self.repo(), tip)
+                    .map(|c| candidates.push((c.time().seconds(), tip, branch.clone())))
+            };
+            match found {
+                Ok(()) => {}
+                Err(Error::Corrupt { message }) => listing.unreadable.push(Unreadable {
+                    branch,
+                    commit_sha: Some(tip.to_string()),
+                    message,
+                }),
+                Err(e) => return Err(e),
             }
         }
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
-        let mut rows = Vec::new();
         for (time, oid, branch) in candidates {
-            if rows.len() >= q.limit {
+            if listing.rows.len() >= q.limit {
                 break;
             }
             if q.since.is_some_and(|since| time < since) {
                 continue;
             }
-            if let Some(row) = self.row_if_matches(q, oid, &branch, time)? {
-                rows.push(row);
+            match self.row_if_matches(q, oid, &branch, time) {
+                Ok(Some(row)) => listing.rows.push(row),
+                Ok(None) => {}
+                Err(Error::Corrupt { message }) => listing.unreadable.push(Unreadable {
+                    branch,
+                    commit_sha: Some(oid.to_string()),
+                    message,
+                }),
+                Err(e) => return Err(e),
             }
         }
-        Ok(rows)
+        Ok(listing)
     }
 
     /// Returns `(short branch, tip)` of the task branches selected, read by ref prefix.
@@ -155,7 +196,7 @@ impl Store {
             }
         }
         let dir = self.config().artifact_dir_for(wf, task);
-        let metadata = match super::metadata_at(repo, &commit, &dir) {
+        let metadata = match super::read_metadata_at(repo, &commit, &dir)? {
             Some(Value::Object(map)) => map,
             _ => return Ok(None),
         };

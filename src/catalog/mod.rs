@@ -13,7 +13,7 @@ mod verify;
 
 use std::collections::BTreeMap;
 
-use git2::{Commit, ObjectType, Oid, Repository};
+use git2::{Commit, ObjectType, Oid, Repository, Tree};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ use crate::store::{rfc3339_utc, Store};
 
 pub use diff::{DiffReport, FileChange, MetricDelta};
 pub use export::ExportReport;
-pub use list::{ListQuery, ListRow};
+pub use list::{ListQuery, ListRow, Listing, Unreadable};
 pub use log::LogEntry;
 pub use stats::{SetSize, Stats};
 pub use verify::{Problem, VerifyReport};
@@ -108,7 +108,7 @@ impl Store {
         };
         let dir = self.config().artifact_dir_for(workflow, task);
         let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
-        let metadata = read_metadata(repo, &files).unwrap_or(Value::Null);
+        let metadata = read_metadata(repo, &files, &dir)?.unwrap_or(Value::Null);
         let checksums = crate::metadata::checksums_of(&metadata);
         let files = files
             .into_iter()
@@ -183,53 +183,54 @@ fn not_a_set(spec: &str, oid: Oid) -> Error {
 
 pub(crate) fn find_commit(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {
     repo.find_commit(oid)
-        .map_err(Error::git(format!("failed to read commit {oid}")))
+        .map_err(|e| Error::corrupt_object("", "commit", oid, &e))
+}
+
+/// Returns the tree at `dir` in a commit, `None` when there is no tree by that path; an
+/// object on the way that cannot be read is a corrupt store, named with its path.
+fn subtree<'r>(repo: &'r Repository, commit: &Commit<'_>, dir: &str) -> Result<Option<Tree<'r>>> {
+    let root = commit.tree_id();
+    let mut tree = repo.find_tree(root).map_err(|e| {
+        Error::corrupt_object(&format!("tree of commit {}", commit.id()), "tree", root, &e)
+    })?;
+    let mut at = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        if !at.is_empty() {
+            at.push('/');
+        }
+        at.push_str(part);
+        let Some(entry) = tree.get_name(part) else {
+            return Ok(None);
+        };
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Ok(None);
+        }
+        let id = entry.id();
+        drop(entry);
+        tree = repo
+            .find_tree(id)
+            .map_err(|e| Error::corrupt_object(&at, "tree", id, &e))?;
+    }
+    Ok(Some(tree))
 }
 
 /// Lists the files under `dir` in a commit's tree; `None` when there is no metadata.json there.
+///
+/// Every tree under `dir` is read and every blob's header: an object that is missing or
+/// cannot be read is [`Error::Corrupt`], named by its path and id, never skipped.
 pub(crate) fn list_files(
     repo: &Repository,
     commit: &Commit<'_>,
     dir: &str,
 ) -> Result<Option<Vec<FileEntry>>> {
-    let tree = commit.tree().map_err(Error::git("failed to read a tree"))?;
-    let Ok(entry) = tree.get_path(std::path::Path::new(dir)) else {
+    let Some(sub) = subtree(repo, commit, dir)? else {
         return Ok(None);
     };
-    if entry.kind() != Some(ObjectType::Tree) {
-        return Ok(None);
-    }
-    let sub = repo
-        .find_tree(entry.id())
-        .map_err(Error::git(format!("failed to read tree {dir}")))?;
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
     let mut files = Vec::new();
-    let mut failure = None;
-    sub.walk(git2::TreeWalkMode::PreOrder, |root, e| {
-        if e.kind() != Some(ObjectType::Blob) {
-            return git2::TreeWalkResult::Ok;
-        }
-        match odb.read_header(e.id()) {
-            Ok((size, _)) => files.push(FileEntry {
-                path: format!("{root}{}", e.name().unwrap_or("")),
-                size: size as u64,
-                checksum: None,
-                mode: e.filemode(),
-                oid: e.id(),
-            }),
-            Err(err) => {
-                failure = Some(err);
-                return git2::TreeWalkResult::Abort;
-            }
-        }
-        git2::TreeWalkResult::Ok
-    })
-    .map_err(Error::git(format!("failed to walk {dir}")))?;
-    if let Some(err) = failure {
-        return Err(Error::git(format!("failed to read a blob in {dir}"))(err));
-    }
+    collect_files(repo, &odb, &sub, dir, "", &mut files)?;
     if !files.iter().any(|f| f.path == METADATA_FILE) {
         return Ok(None);
     }
@@ -237,20 +238,80 @@ pub(crate) fn list_files(
     Ok(Some(files))
 }
 
-fn read_metadata(repo: &Repository, files: &[FileEntry]) -> Option<Value> {
-    let entry = files.iter().find(|f| f.path == METADATA_FILE)?;
-    let blob = repo.find_blob(entry.oid).ok()?;
-    serde_json::from_slice(blob.content()).ok()
+/// Adds the blobs of `tree` (at `dir`/`rel` in the commit) to `files`, depth first.
+fn collect_files(
+    repo: &Repository,
+    odb: &git2::Odb<'_>,
+    tree: &Tree<'_>,
+    dir: &str,
+    rel: &str,
+    files: &mut Vec<FileEntry>,
+) -> Result<()> {
+    for entry in tree.iter() {
+        let name = String::from_utf8_lossy(entry.name_bytes());
+        let path = format!("{rel}{name}");
+        let full = format!("{dir}/{path}");
+        let id = entry.id();
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let sub = repo
+                    .find_tree(id)
+                    .map_err(|e| Error::corrupt_object(&full, "tree", id, &e))?;
+                collect_files(repo, odb, &sub, dir, &format!("{path}/"), files)?;
+            }
+            Some(ObjectType::Blob) => {
+                let (size, _) = odb
+                    .read_header(id)
+                    .map_err(|e| Error::corrupt_object(&full, "blob", id, &e))?;
+                files.push(FileEntry {
+                    path,
+                    size: size as u64,
+                    checksum: None,
+                    mode: entry.filemode(),
+                    oid: id,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads and parses the metadata.json listed in `files`; a blob that cannot be read is a
+/// corrupt store, one that does not parse is `None`.
+fn read_metadata(repo: &Repository, files: &[FileEntry], dir: &str) -> Result<Option<Value>> {
+    let Some(entry) = files.iter().find(|f| f.path == METADATA_FILE) else {
+        return Ok(None);
+    };
+    let blob = repo.find_blob(entry.oid).map_err(|e| {
+        Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", entry.oid, &e)
+    })?;
+    Ok(serde_json::from_slice(blob.content()).ok())
 }
 
 /// Reads the metadata.json of the artifact set at `oid` with only the lookups it needs.
 pub(crate) fn metadata_at(repo: &Repository, commit: &Commit<'_>, dir: &str) -> Option<Value> {
-    let tree = commit.tree().ok()?;
-    let entry = tree
-        .get_path(std::path::Path::new(&format!("{dir}/{METADATA_FILE}")))
-        .ok()?;
-    let blob = repo.find_blob(entry.id()).ok()?;
-    serde_json::from_slice(blob.content()).ok()
+    read_metadata_at(repo, commit, dir).ok().flatten()
+}
+
+/// As [`metadata_at`], but an object on the way that cannot be read is [`Error::Corrupt`]
+/// instead of `None`: `None` is only "no metadata.json there" or "not JSON".
+pub(crate) fn read_metadata_at(
+    repo: &Repository,
+    commit: &Commit<'_>,
+    dir: &str,
+) -> Result<Option<Value>> {
+    let Some(tree) = subtree(repo, commit, dir)? else {
+        return Ok(None);
+    };
+    let Some(entry) = tree.get_name(METADATA_FILE) else {
+        return Ok(None);
+    };
+    let id = entry.id();
+    let blob = repo
+        .find_blob(id)
+        .map_err(|e| Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", id, &e))?;
+    Ok(serde_json::from_slice(blob.content()).ok())
 }
 
 /// Returns the `test_metrics` numbers of a metadata document, by key.

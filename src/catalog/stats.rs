@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// One artifact set's size.
@@ -60,12 +60,18 @@ impl Store {
         };
         let mut largest = Vec::new();
         for (branch, tip) in &branches {
-            if let Ok(set) = self.load_set(*tip, branch) {
-                largest.push(SetSize {
+            match self.load_set(*tip, branch) {
+                Ok(set) => largest.push(SetSize {
                     branch: branch.clone(),
                     bytes: set.files.iter().map(|f| f.size).sum(),
                     files: set.files.len(),
-                });
+                }),
+                Err(Error::Corrupt { message }) => {
+                    return Err(Error::Corrupt {
+                        message: format!("{branch}: {message}"),
+                    })
+                }
+                Err(_) => {}
             }
         }
         largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.branch.cmp(&b.branch)));

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ArtifactSet;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metadata::{Trailers, METADATA_FILE};
 use crate::refs::CorrelationId;
 use crate::store::Store;
@@ -54,8 +54,13 @@ impl Store {
     }
 
     /// Verifies every `corr_` tag and every task branch tip.
+    ///
+    /// Every set is checked even when one cannot be read; if any object the store needs
+    /// is missing or damaged, the result is [`Error::Corrupt`] naming each of them (by
+    /// ref, path in the set and object id), never a report that says all is well.
     pub fn verify_all(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
+        let mut unreadable = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         let names: Vec<String> =
             crate::git::refscan::refs_with_prefix(self.git_dir(), "refs/tags/corr_")?
@@ -66,18 +71,33 @@ impl Store {
             let Ok(corr) = CorrelationId::new(&name) else {
                 continue;
             };
-            if let Some(commit) = self.verify_tag(&corr, &mut report)? {
-                if seen.insert(commit) {
-                    if let Ok(set) = self.load_set(commit, &name) {
-                        self.verify_set(&set, &name, &mut report)?;
+            let tagged = self.verify_tag(&corr, &mut report);
+            let Some(Some(commit)) = unreadable_aside(tagged, &name, &mut unreadable)? else {
+                continue;
+            };
+            if seen.insert(commit) {
+                match self.load_set(commit, &name) {
+                    Ok(set) => {
+                        let checked = self.verify_set(&set, &name, &mut report);
+                        unreadable_aside(checked, &name, &mut unreadable)?;
                     }
+                    Err(Error::Corrupt { message }) => {
+                        unreadable.push(format!("{name}: {message}"))
+                    }
+                    Err(_) => {}
                 }
             }
         }
         for (branch, tip) in self.task_branches(None, None)? {
             if seen.insert(tip) {
                 match self.load_set(tip, &branch) {
-                    Ok(set) => self.verify_set(&set, &branch, &mut report)?,
+                    Ok(set) => {
+                        let checked = self.verify_set(&set, &branch, &mut report);
+                        unreadable_aside(checked, &branch, &mut unreadable)?;
+                    }
+                    Err(Error::Corrupt { message }) => {
+                        unreadable.push(format!("{branch}: {message}"))
+                    }
                     Err(_) => report.problems.push(Problem {
                         subject: branch,
                         kind: "no_metadata",
@@ -87,6 +107,17 @@ impl Store {
                     }),
                 }
             }
+        }
+        if !unreadable.is_empty() {
+            return Err(Error::Corrupt {
+                message: match unreadable.len() {
+                    1 => unreadable.remove(0),
+                    n => format!(
+                        "{n} artifact sets cannot be read: {}",
+                        unreadable.join("; ")
+                    ),
+                },
+            });
         }
         report.success = report.problems.is_empty();
         Ok(report)
@@ -212,5 +243,22 @@ impl Store {
             }
         }
         Ok(Some(commit))
+    }
+}
+
+/// Sets a [`Error::Corrupt`] aside in `unreadable` (prefixed with `subject`) and returns
+/// `None`, so that the other sets are still checked; any other error is returned.
+fn unreadable_aside<T>(
+    result: Result<T>,
+    subject: &str,
+    unreadable: &mut Vec<String>,
+) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Corrupt { message }) => {
+            unreadable.push(format!("{subject}: {message}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }

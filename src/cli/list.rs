@@ -3,9 +3,10 @@
 use clap::Args;
 use serde_json::Value;
 
-use artifact_store::catalog::{query, ListQuery};
+use artifact_store::catalog::{query, ListQuery, Listing};
+use artifact_store::error::exit;
 use artifact_store::metadata::TestStatus;
-use artifact_store::{Result, TaskId, WorkflowId};
+use artifact_store::{Error, Result, TaskId, WorkflowId};
 
 use super::fmt;
 use super::Ctx;
@@ -21,6 +22,10 @@ use super::Ctx;
 ///
 /// --json prints an array of objects: the stored metadata.json keys plus `branch` and
 /// `commit_sha`.
+///
+/// A set whose objects cannot be read (a damaged object database) is never left out
+/// silently: a warning names it on stderr and the exit code is 1; with --json the output
+/// becomes `{success: false, error: {kind: "corrupt", ...}, rows, unreadable}`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this workflow.
@@ -47,7 +52,7 @@ pub struct ListArgs {
 }
 
 /// Runs `list`.
-pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
     let query = ListQuery {
         workflow: args.workflow.as_deref().map(WorkflowId::new).transpose()?,
         task: args.task.as_deref().map(TaskId::new).transpose()?,
@@ -66,15 +71,44 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         all_versions: args.all_versions,
     };
     let store = ctx.store()?;
-    let rows = store.list(&query)?;
+    let listing = store.list(&query)?;
+    let rows = &listing.rows;
+    let code = if listing.unreadable.is_empty() {
+        exit::OK
+    } else {
+        exit::INTERNAL
+    };
+    for u in &listing.unreadable {
+        ctx.out.warn(&format!(
+            "the artifact set on {}{} cannot be read: {}",
+            u.branch,
+            u.commit_sha
+                .as_deref()
+                .map(|c| format!(" (commit {})", fmt::short(c)))
+                .unwrap_or_default(),
+            u.message
+        ));
+    }
     if ctx.out.json {
-        ctx.out
-            .json_value(&rows.iter().map(|r| r.to_json()).collect::<Vec<_>>());
-        return Ok(());
+        let rows: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
+        if listing.unreadable.is_empty() {
+            ctx.out.json_value(&rows);
+        } else {
+            let error = unreadable_error(&listing);
+            ctx.out.json_value(&serde_json::json!({
+                "success": false,
+                "error": {"kind": error.kind(), "message": error.to_string(), "hint": error.hint()},
+                "rows": rows,
+                "unreadable": listing.unreadable,
+            }));
+        }
+        return finish(ctx, &listing, code);
     }
     if rows.is_empty() {
-        ctx.out.status("no artifact sets match");
-        return Ok(());
+        if listing.unreadable.is_empty() {
+            ctx.out.status("no artifact sets match");
+        }
+        return finish(ctx, &listing, code);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -108,7 +142,41 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         ],
         &cells,
     ));
-    Ok(())
+    finish(ctx, &listing, code)
+}
+
+/// The error that stands for the sets `list` could not read: it names the first of them
+/// (its branch, the object and where it sits) and how many there are.
+fn unreadable_error(listing: &Listing) -> Error {
+    let n = listing.unreadable.len();
+    let first = listing
+        .unreadable
+        .first()
+        .map(|u| format!("{}: {}", u.branch, u.message))
+        .unwrap_or_default();
+    Error::Corrupt {
+        message: if n == 1 {
+            format!("an artifact set cannot be read and is not listed: {first}")
+        } else {
+            format!("{n} artifact sets cannot be read and are not listed, the first: {first}")
+        },
+    }
+}
+
+/// Ends a human listing: when sets could not be read, how many, and the hint.
+fn finish(ctx: &Ctx, listing: &Listing, code: i32) -> Result<i32> {
+    let n = listing.unreadable.len();
+    if n > 0 {
+        ctx.out.warn(&format!(
+            "{n} artifact set{} could not be read and {} not listed",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        ));
+        if let Some(hint) = unreadable_error(listing).hint() {
+            ctx.out.warn(&hint);
+        }
+    }
+    Ok(code)
 }
 
 /// Formats up to three metrics as `k=v`.

@@ -155,7 +155,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Init(args) => init::run(&ctx, args).map(|()| exit::OK),
         Command::Commit(args) => commit::run(&ctx, args).map(|()| exit::OK),
-        Command::List(args) => list::run(&ctx, args).map(|()| exit::OK),
+        Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args).map(|()| exit::OK),
         Command::Export(args) => export::run(&ctx, args).map(|()| exit::OK),
         Command::Log(args) => log::run(&ctx, args).map(|()| exit::OK),

@@ -12,10 +12,15 @@ const PIECE: usize = 1 << 20;
 
 /// Calls `each` with the content of blob `oid` in order; returns the size. A blob of
 /// `size` (from its header) above [`LARGE_FILE_BYTES`] that is loose is streamed, one
-/// piece at a time (libgit2 maps the compressed file and inflates it piece by piece);
-/// a smaller one, or a packed one (libgit2 has no streaming reader for packs), is read
-/// whole, in one piece, exactly as before streaming existed. `what` names the blob in
-/// errors.
+/// piece at a time, inflated here from its file (libgit2's loose-object stream spins
+/// forever on a file cut short, so it is not used); a smaller one, or a packed one
+/// (libgit2 has no streaming reader for packs), is read whole, in one piece, exactly as
+/// before streaming existed. `what` names the blob in errors: its path in the set.
+///
+/// Every byte handed over is hashed as git hashes a blob (`blob <len>\0` + content), and
+/// a blob that is missing, cannot be inflated, is shorter or longer than its header says,
+/// or does not hash to `oid` is [`Error::Corrupt`], returned after the last piece. So a
+/// caller that writes the pieces somewhere must keep them aside until this returns `Ok`.
 pub fn for_each_piece(
     repo: &Repository,
     oid: Oid,
@@ -23,44 +28,116 @@ pub fn for_each_piece(
     what: &str,
     mut each: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<u64> {
-    let failed = || Error::git(format!("failed to read {what}"));
-    let odb = if size > LARGE_FILE_BYTES {
-        Some(repo.odb().map_err(failed())?)
+    let streamed = if size > LARGE_FILE_BYTES {
+        open_loose(repo, oid)
     } else {
         None
     };
-    let streamed = odb
-        .as_ref()
-        .and_then(|odb| odb.reader(oid).ok())
-        .map(|(reader, size, _)| (reader, size));
-    let Some((mut reader, size)) = streamed else {
-        let blob = repo.find_blob(oid).map_err(failed())?;
+    let Some(file) = streamed else {
+        let blob = repo
+            .find_blob(oid)
+            .map_err(|e| Error::corrupt_object(what, "blob", oid, &e))?;
+        let mut hash = BlobHash::new(blob.size() as u64);
+        hash.update(blob.content());
+        hash.check(oid, what)?;
         each(blob.content())?;
         return Ok(blob.size() as u64);
     };
-    let mut buf = vec![0u8; PIECE.min(size.max(1))];
+    let corrupt = |reason: &str| Error::corrupt_at(what, "blob", oid, reason);
+    let mut z = flate2::read::ZlibDecoder::new(std::io::BufReader::with_capacity(PIECE, file));
+    let size =
+        read_header(&mut z).ok_or_else(|| corrupt("cannot be read: its header is not a blob's"))?;
+    let mut hash = BlobHash::new(size);
+    let mut buf = vec![0u8; PIECE];
     let mut total = 0u64;
     loop {
-        match reader.read(&mut buf) {
+        match z.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 total += n as u64;
+                if total > size {
+                    return Err(corrupt(&format!(
+                        "holds more bytes than the {size} its header says"
+                    )));
+                }
+                hash.update(&buf[..n]);
                 each(&buf[..n])?;
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Error::Git {
-                    context: format!("failed to read {what}"),
-                    source: git2::Error::from_str(&e.to_string()),
-                })
-            }
+            Err(e) => return Err(corrupt(&format!("cannot be read: {e}"))),
         }
     }
-    if total != size as u64 {
-        return Err(Error::Git {
-            context: format!("failed to read {what}"),
-            source: git2::Error::from_str(&format!("read {total} of {size} bytes")),
-        });
+    if total != size {
+        return Err(corrupt(&format!(
+            "is cut short: {total} of the {size} bytes its header says"
+        )));
     }
+    hash.check(oid, what)?;
     Ok(total)
+}
+
+/// Opens the loose object file of `oid` in the repository's own object directory (the
+/// common one, for a linked worktree); `None` when it is not there (packed, an alternate).
+fn open_loose(repo: &Repository, oid: Oid) -> Option<std::fs::File> {
+    let hex = oid.to_string();
+    let path = repo
+        .commondir()
+        .join("objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
+    std::fs::File::open(path).ok()
+}
+
+/// Reads a loose object's `blob <size>\0` header; `None` for any other.
+fn read_header(z: &mut impl Read) -> Option<u64> {
+    let mut header = Vec::with_capacity(32);
+    let mut byte = [0u8; 1];
+    while header.len() < 32 {
+        z.read_exact(&mut byte).ok()?;
+        if byte[0] == 0 {
+            let text = std::str::from_utf8(&header).ok()?;
+            let digits = text.strip_prefix("blob ")?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            return digits.parse().ok();
+        }
+        header.push(byte[0]);
+    }
+    None
+}
+
+/// Git's object id of a blob, computed as its bytes go by.
+pub struct BlobHash(gix_hash::Hasher);
+
+impl BlobHash {
+    /// Starts the hash of a blob of `len` bytes.
+    pub fn new(len: u64) -> BlobHash {
+        let mut hasher = gix_hash::hasher(gix_hash::Kind::Sha1);
+        hasher.update(format!("blob {len}\0").as_bytes());
+        BlobHash(hasher)
+    }
+
+    /// Adds the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Fails with [`Error::Corrupt`] (naming `what` and `oid`) unless the bytes hash to `oid`.
+    pub fn check(self, oid: Oid, what: &str) -> Result<()> {
+        let matches = self
+            .0
+            .try_finalize()
+            .is_ok_and(|id| id.as_bytes() == oid.as_bytes());
+        if matches {
+            Ok(())
+        } else {
+            Err(Error::corrupt_at(
+                what,
+                "blob",
+                oid,
+                "does not hash to its id: its stored bytes were changed",
+            ))
+        }
+    }
 }

@@ -44,8 +44,42 @@ pub fn ref_target(repo: &Repository, refname: &str) -> crate::error::Result<Opti
                 "{refname} points at an object that is not a commit"
             )))
         }
-        Err(e) => Err(Error::git(format!("failed to resolve {refname}"))(e)),
+        Err(e) => Err(match missing_on_the_way(repo, &reference) {
+            Some(corrupt) => corrupt,
+            None => Error::git(format!("failed to resolve {refname}"))(e),
+        }),
     }
+}
+
+/// Follows `reference` through tag objects to the first object that cannot be read and
+/// returns it as [`crate::error::Error::Corrupt`], named by the ref; `None` when every
+/// object on the way reads.
+fn missing_on_the_way(
+    repo: &Repository,
+    reference: &git2::Reference<'_>,
+) -> Option<crate::error::Error> {
+    use crate::error::Error;
+    let refname = reference.name().unwrap_or("a ref");
+    let mut oid = reference.resolve().ok()?.target()?;
+    let mut what = if refname.starts_with("refs/tags/") {
+        "object"
+    } else {
+        "commit"
+    };
+    for _ in 0..32 {
+        let object = match repo.find_object(oid, None) {
+            Ok(object) => object,
+            Err(e) => return Some(Error::corrupt_object(refname, what, oid, &e)),
+        };
+        let tag = object.as_tag()?;
+        what = match tag.target_type() {
+            Some(git2::ObjectType::Commit) => "commit",
+            Some(git2::ObjectType::Tag) => "tag",
+            _ => "object",
+        };
+        oid = tag.target_id();
+    }
+    None
 }
 
 /// Returns the object id a ref holds directly (a tag object for annotated tags).
@@ -60,21 +94,28 @@ pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<
 }
 
 /// Walks the first-parent history from `tip`, newest first; `what` names it in errors.
+///
+/// Each commit is read as the walk reaches it, so the commits before a missing or damaged
+/// one are still yielded; that one is [`crate::error::Error::Corrupt`], naming its id, and
+/// ends the walk.
 pub fn first_parents<'r>(
     repo: &'r Repository,
     tip: Oid,
     what: &str,
 ) -> crate::error::Result<impl Iterator<Item = crate::error::Result<Oid>> + 'r> {
     use crate::error::Error;
-    let mut walk = repo
-        .revwalk()
-        .map_err(Error::git("failed to walk history"))?;
-    walk.push(tip)
-        .map_err(Error::git("failed to walk history"))?;
-    walk.simplify_first_parent()
-        .map_err(Error::git("failed to walk history"))?;
     let what = what.to_string();
-    Ok(walk.map(move |r| r.map_err(|e| Error::git(format!("failed to walk {what}"))(e))))
+    let mut next = Some(tip);
+    Ok(std::iter::from_fn(move || {
+        let oid = next.take()?;
+        match repo.find_commit(oid) {
+            Ok(commit) => {
+                next = commit.parent_id(0).ok();
+                Some(Ok(oid))
+            }
+            Err(e) => Some(Err(Error::corrupt_object(&what, "commit", oid, &e))),
+        }
+    }))
 }
 
 /// Gives a reason to a failed write whose reason libgit2 lost.

@@ -299,8 +299,8 @@ impl Copier {
             self.open = Some((path.to_path_buf(), file));
         }
         let (_, file) = self.open.as_mut().expect("opened above");
-        let len = usize::try_from(end - start).map_err(|_| {
-            Error::InvalidInput(format!("{}: an entry too large to copy", path.display()))
+        let len = usize::try_from(end.saturating_sub(start)).map_err(|_| Error::Corrupt {
+            message: format!("{}: an entry too large to copy", path.display()),
         })?;
         self.buf.resize(len, 0);
         file.seek(SeekFrom::Start(start))

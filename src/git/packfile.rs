@@ -207,38 +207,89 @@ pub struct IndexEntry {
     pub offset: u64,
 }
 
-/// Reads a version 2 index; `None` for anything else (a version 1 index has no CRCs) or
-/// a truncated one.
-pub fn read_index(idx: &[u8]) -> Option<Vec<IndexEntry>> {
-    let word = |at: usize| -> Option<u32> {
+/// What a pack index lists.
+pub enum PackIndex {
+    /// A version 2 index: ids, CRCs and offsets.
+    V2(Vec<IndexEntry>),
+    /// A version 1 index: ids only here (it has no CRCs).
+    V1(Vec<Oid>),
+}
+
+/// Reads a pack index (version 1 or 2), the one reader of `.idx` files in the store;
+/// `path` names it in errors.
+///
+/// The object count in the fan-out table is never trusted further than the file's length:
+/// a version 2 index of N objects is at least `8 + 1024 + N * 28 + 40` bytes, a version 1
+/// index `1024 + N * 24 + 40`. An index that claims more, whose fan-out decreases, or that
+/// is cut short is [`Error::Corrupt`] (a damaged or planted file in the object database),
+/// found before anything is allocated for its entries.
+pub fn read_index(idx: &[u8], path: &Path) -> Result<PackIndex> {
+    let bad = |why: &str| Error::Corrupt {
+        message: format!("{}: not a valid pack index: {why}", path.display()),
+    };
+    let word = |at: usize| -> Result<u32> {
         idx.get(at..at + 4)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| bad("it is cut short"))
     };
-    if !idx.starts_with(b"\xfftOc") || word(4)? != 2 {
-        return None;
+    let v2 = idx.starts_with(b"\xfftOc");
+    if v2 && word(4)? != 2 {
+        return Err(bad("unknown version"));
     }
-    let count = word(8 + 255 * 4)? as usize;
-    let oids_at = 8 + 256 * 4;
-    let crcs_at = oids_at + count * 20;
+    let fanout = if v2 { 8 } else { 0 };
+    let mut previous = 0;
+    for i in 0..256 {
+        let n = word(fanout + i * 4)?;
+        if n < previous {
+            return Err(bad("its fan-out table decreases"));
+        }
+        previous = n;
+    }
+    let count = previous as usize;
+    let per_object = if v2 { 28 } else { 24 };
+    let needed = (count as u64)
+        .saturating_mul(per_object)
+        .saturating_add(fanout as u64 + 1024 + 40);
+    if needed > idx.len() as u64 {
+        return Err(bad(&format!(
+            "it claims {count} objects, more than its {} bytes can hold",
+            idx.len()
+        )));
+    }
+    let start = fanout + 256 * 4;
+    let oid_at = |at: usize| -> Result<Oid> {
+        idx.get(at..at + 20)
+            .and_then(|raw| Oid::from_bytes(raw).ok())
+            .ok_or_else(|| bad("it is cut short"))
+    };
+    if !v2 {
+        return (0..count)
+            .map(|i| oid_at(start + i * 24 + 4))
+            .collect::<Result<_>>()
+            .map(PackIndex::V1);
+    }
+    let crcs_at = start + count * 20;
     let offsets_at = crcs_at + count * 4;
     let large_at = offsets_at + count * 4;
     let mut entries = Vec::with_capacity(count);
     for i in 0..count {
-        let oid = Oid::from_bytes(idx.get(oids_at + i * 20..oids_at + i * 20 + 20)?).ok()?;
         let small = word(offsets_at + i * 4)?;
         let offset = if small & 0x8000_0000 == 0 {
             u64::from(small)
         } else {
             let at = large_at + (small & 0x7fff_ffff) as usize * 8;
-            u64::from_be_bytes(idx.get(at..at + 8)?.try_into().ok()?)
+            idx.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| bad("a large offset lies past its end"))?
         };
         entries.push(IndexEntry {
-            oid,
+            oid: oid_at(start + i * 20)?,
             crc: word(crcs_at + i * 4)?,
             offset,
         });
     }
-    Some(entries)
+    Ok(PackIndex::V2(entries))
 }
 
 /// Writes into `entry` (cleared first) one whole object as a pack stores it: the type and
@@ -341,7 +392,12 @@ mod tests {
         }
         let done = pack.finish(&packdir.join("tmp.idx"), false).unwrap();
         assert_eq!(done.objects, 3);
-        let index = read_index(&std::fs::read(packdir.join("tmp.idx")).unwrap()).unwrap();
+        let idx_path = packdir.join("tmp.idx");
+        let PackIndex::V2(index) =
+            read_index(&std::fs::read(&idx_path).unwrap(), &idx_path).unwrap()
+        else {
+            panic!("a version 2 index was written");
+        };
         let mut listed: Vec<Oid> = index.iter().map(|e| e.oid).collect();
         let mut expected = oids.clone();
         listed.sort();
@@ -362,5 +418,44 @@ mod tests {
             assert_eq!(object.kind(), ObjectType::Blob);
             assert_eq!(object.data(), &blob[..]);
         }
+    }
+
+    #[test]
+    fn an_index_claiming_more_objects_than_its_length_holds_is_corrupt() {
+        let path = Path::new("pack-x.idx");
+        let fanout = |last: u32| -> Vec<u8> {
+            (0..256u32)
+                .flat_map(|i| if i < 255 { i.min(last) } else { last }.to_be_bytes())
+                .collect()
+        };
+        let v2 = |last: u32, tail: usize| {
+            let mut idx = b"\xfftOc\0\0\0\x02".to_vec();
+            idx.extend(fanout(last));
+            idx.extend(vec![0; tail]);
+            idx
+        };
+        let mut v1 = fanout(u32::MAX);
+        v1.extend([0; 40]);
+        let mut decreasing = v2(0, 40);
+        decreasing[8..12].copy_from_slice(&9u32.to_be_bytes());
+        for bad in [
+            v2(u32::MAX, 40),
+            v2(0xffff_fff0, 40),
+            v2(1, 40 + 27),
+            v2(0, 0)[..100].to_vec(),
+            v1,
+            decreasing,
+            b"\xfftOc\0\0\0\x03".to_vec(),
+        ] {
+            let Err(e) = read_index(&bad, path) else {
+                panic!("accepted a bad index of {} bytes", bad.len());
+            };
+            assert_eq!(e.kind(), "corrupt");
+            assert!(e.to_string().contains("pack-x.idx"), "{e}");
+        }
+        let Ok(PackIndex::V2(none)) = read_index(&v2(0, 40), path) else {
+            panic!("an empty index was refused");
+        };
+        assert!(none.is_empty());
     }
 }

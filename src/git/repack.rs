@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use git2::{Oid, Repository};
+use git2::Repository;
 
 use super::durable;
 use super::pack::{write_pack, Copier, Source, STAGING_DIR};
@@ -38,13 +38,28 @@ fn roll_up_sources(stems: &[PathBuf]) -> Result<(Vec<Source<'static>>, Vec<PathB
         let pack_len = fs::metadata(&pack_path)
             .map_err(Error::io("failed to read", &pack_path))?
             .len();
-        let Some(mut entries) = packfile::read_index(&idx) else {
-            let oids = read_idx(&stem.with_extension("idx"))?;
-            sources.extend(oids.into_iter().map(Source::Odb));
-            packs.push(pack_path);
-            continue;
+        let mut entries = match packfile::read_index(&idx, &stem.with_extension("idx"))? {
+            packfile::PackIndex::V2(entries) => entries,
+            packfile::PackIndex::V1(oids) => {
+                sources.extend(oids.into_iter().map(Source::Odb));
+                packs.push(pack_path);
+                continue;
+            }
         };
         entries.sort_by_key(|e| e.offset);
+        // An entry lies between the 12-byte header and the 20-byte trailer; an index that
+        // says otherwise would have a copy read (and allocate) past the pack's end.
+        if entries
+            .iter()
+            .any(|e| e.offset < 12 || e.offset >= pack_len.saturating_sub(20))
+        {
+            return Err(Error::Corrupt {
+                message: format!(
+                    "{}: not a valid pack index: an entry lies outside its {pack_len}-byte pack",
+                    stem.with_extension("idx").display()
+                ),
+            });
+        }
         let mut file = Copier::default();
         for (i, e) in entries.iter().enumerate() {
             let end = entries
@@ -184,30 +199,6 @@ fn geometric(mut packs: Vec<PackOnDisk>) -> Vec<PackOnDisk> {
         chosen.push(pack);
     }
     chosen
-}
-
-/// Reads the object ids listed in a pack index (version 1 or 2).
-fn read_idx(path: &Path) -> Result<Vec<Oid>> {
-    let data = fs::read(path).map_err(Error::io("failed to read", path))?;
-    let bad = || Error::InvalidInput(format!("{}: not a pack index", path.display()));
-    let (fanout, entry, skip) = if data.starts_with(b"\xfftOc") {
-        (8, 20, 0)
-    } else {
-        (0, 24, 4)
-    };
-    let count_at = fanout + 255 * 4;
-    let count = data
-        .get(count_at..count_at + 4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or_else(bad)?;
-    let start = fanout + 256 * 4;
-    let mut oids = Vec::with_capacity(count);
-    for i in 0..count {
-        let at = start + i * entry + skip;
-        let raw = data.get(at..at + 20).ok_or_else(bad)?;
-        oids.push(Oid::from_bytes(raw).map_err(|_| bad())?);
-    }
-    Ok(oids)
 }
 
 /// Removes staging files older than [`STALE`]: left by killed writers.

@@ -55,8 +55,22 @@ fn revert_cmd(env: &Env, store: &Path, tag: &str, hard: bool, i: usize) -> Comma
     cmd
 }
 
+/// Every entry of `rev`'s tree but the set's metadata.json: a restore commit on a task
+/// branch carries the restored set's metadata with `reverted_*` fields added, so that file
+/// differs from the tagged commit's while every artifact is the tagged one's.
 fn tree(env: &Env, store: &Path, rev: &str) -> String {
-    env.git_in(store, &["rev-parse", &format!("{rev}^{{tree}}")])
+    env.git_in(store, &["ls-tree", "-r", rev])
+        .lines()
+        .filter(|line| !line.ends_with("/metadata.json"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `reverted_to` field of the set's metadata.json at `rev`.
+fn reverted_to(env: &Env, store: &Path, rev: &str) -> String {
+    let text = env.git_in(store, &["show", &format!("{rev}:artifacts/wf/t/metadata.json")]);
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["reverted_to"].as_str().unwrap_or_default().to_string()
 }
 
 /// Values of the trash refs.
@@ -113,6 +127,7 @@ fn run_mode(hard: bool) {
                 "one commit on top"
             );
             assert_eq!(tree(&env, &store, &now), tree(&env, &store, &tagged));
+            assert_eq!(reverted_to(&env, &store, &now), tag);
         }
         let locks = lock_files(&store);
         tally.locks_left += usize::from(!locks.is_empty());
@@ -132,6 +147,7 @@ fn run_mode(hard: bool) {
             assert!(trash_values(&refs).contains(&full.as_str()), "old tip lost");
         } else {
             assert_eq!(tree(&env, &store, &after), tree(&env, &store, &tagged));
+            assert_eq!(reverted_to(&env, &store, &after), tag);
             assert_eq!(
                 rev(&env, &store, &format!("{after}^")),
                 old,
