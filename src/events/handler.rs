@@ -107,14 +107,17 @@ impl Handler {
         let mut planned = Vec::with_capacity(payloads.len());
         let mut requests = Vec::new();
         for payload in payloads {
+            if payload.len() > MAX_EVENT_BYTES {
+                // Refused before it is parsed (a parsed 30 MB payload is several times
+                // that); only its ids are read, so the answer can name them.
+                let error = EventError::TooLarge {
+                    size: payload.len(),
+                    max: MAX_EVENT_BYTES,
+                };
+                planned.push((envelope::head(payload), Some(Outcome::Failed(error))));
+                continue;
+            }
             let (envelope, plan) = match Envelope::parse(payload) {
-                Ok(envelope) if payload.len() > MAX_EVENT_BYTES => {
-                    let error = EventError::TooLarge {
-                        size: payload.len(),
-                        max: MAX_EVENT_BYTES,
-                    };
-                    (Some(envelope), Err(Outcome::Failed(error)))
-                }
                 Ok(envelope) => {
                     let plan = self.plan(&envelope);
                     (Some(envelope), plan)
