@@ -140,6 +140,10 @@ const HEAD_FIELD_MAX: usize = 256;
 /// however large, is skipped without being copied. `None` when the payload is not a JSON
 /// object. `data` is left empty.
 pub(crate) fn head(bytes: &[u8]) -> Option<Envelope> {
+    // serde would also read a struct from an array, by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let h: Head = serde_json::from_slice(bytes).ok()?;
     let data = h.data.unwrap_or_default();
     let either = |top: Short, inner: Short| top.0.or(inner.0);
