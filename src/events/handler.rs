@@ -54,7 +54,8 @@ pub enum Outcome {
 /// One handled event: its envelope (when it parsed), the outcome, and the time taken.
 #[derive(Debug)]
 pub struct Handled {
-    /// The envelope, when the payload parsed as one.
+    /// The envelope, when the payload parsed as one; its `data` is left empty (what the
+    /// commit needed of it went into the request, and the answer needs only the ids).
     pub envelope: Option<Envelope>,
     /// What happened.
     pub outcome: Outcome,
@@ -118,8 +119,11 @@ impl Handler {
                 continue;
             }
             let (envelope, plan) = match Envelope::parse(payload) {
-                Ok(envelope) => {
+                Ok(mut envelope) => {
                     let plan = self.plan(&envelope);
+                    // The request holds what it needs of `data`; the answer needs only the
+                    // ids. A batch waiting for its commit so holds no parsed `data`.
+                    envelope.data = Map::new();
                     (Some(envelope), plan)
                 }
                 Err(e) => (None, Err(Outcome::Failed(e))),

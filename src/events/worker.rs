@@ -25,6 +25,13 @@ const REOPEN_EVERY: u32 = 256;
 /// How long a stopping worker keeps trying to write its answers while Redis is away before it
 /// leaves their entries pending (a restart redelivers them, answered as duplicates).
 const GRACE_WHEN_STOPPING: Duration = Duration::from_secs(5);
+/// Most payload bytes one batch handles together. A batch's envelopes are parsed and its
+/// commit requests (metadata included) built before any of them commits, and a parsed
+/// envelope of small JSON values takes many times its size (a 1 MiB array of zeros, 35 MB):
+/// sixteen such events in a batch, times the workers, would be a gigabyte. Past this a
+/// batch is cut (one event at least), so a worker holds about one large event parsed; the
+/// small events group commit is for (a few KB each) are not affected.
+const BATCH_BYTES: usize = MAX_EVENT_BYTES;
 
 /// What a delivery carries, decided as it is read: a payload over
 /// [`MAX_EVENT_BYTES`](super::handler::MAX_EVENT_BYTES) is dropped there and then, so no
@@ -64,6 +71,11 @@ impl Body {
         } else {
             Body::Event(payload)
         }
+    }
+
+    /// Bytes of payload held.
+    fn len(&self) -> usize {
+        self.payload().map_or(0, <[u8]>::len)
     }
 
     fn payload(&self) -> Option<&[u8]> {
@@ -122,8 +134,9 @@ impl Pool {
             let _ = only.send(job);
             return;
         }
+        // Only the ids are read (not the whole envelope, which the worker parses anyway).
         let key = match &job.body {
-            Body::Event(p) => Envelope::parse(p).ok().map(|e| e.task_key()),
+            Body::Event(p) => super::envelope::head(p).map(|e| e.task_key()),
             Body::TooLarge { head, .. } => head.as_ref().map(|h| h.task_key()),
             Body::NoEvent => None,
         }
@@ -157,14 +170,19 @@ fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
         // A redelivered entry is tried alone: if it is what stopped the last attempt (a
         // crash, a lock held), it holds back no other entry, nor counts against one.
         let alone = first.deliveries > 1;
+        let mut bytes = first.body.len();
         let mut batch = vec![first];
         while !alone && batch.len() < shared.options.batch {
             match jobs.try_recv() {
-                Ok(job) if job.deliveries > 1 => {
+                // A payload that would take the batch past its bytes starts the next one.
+                Ok(job) if job.deliveries > 1 || bytes + job.body.len() > BATCH_BYTES => {
                     carried = Some(job);
                     break;
                 }
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    bytes += job.body.len();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
