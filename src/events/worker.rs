@@ -1,9 +1,9 @@
 //! Worker threads: each owns a [`Handler`] (so its own `Store`) and a Redis connection for
 //! answers. Events of one task always go to the same worker, so they commit in order.
 //!
-//! A worker takes what is queued for it, up to `batch` deliveries, and handles them
-//! as one batch ([`Handler::handle_batch`]: small artifact sets share one pack and one set
-//! of flushes). Then it writes every answer, dead-letter entry and acknowledgement of the
+//! A worker takes what is queued for it, up to `batch` deliveries and [`BATCH_BYTES`] of
+//! payloads, and handles them as one batch ([`Handler::handle_batch`]: small artifact sets
+//! share one pack and one set of flushes). Then it writes every answer, dead-letter entry and acknowledgement of the
 //! batch in one MULTI/EXEC, retried across outages. Nothing is acknowledged before its
 //! answer is written. Under a light load a batch is one delivery, handled at once.
 
