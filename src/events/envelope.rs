@@ -132,6 +132,136 @@ impl Envelope {
     }
 }
 
+/// Longest id [`head`] keeps; a longer value reads as absent.
+const HEAD_FIELD_MAX: usize = 256;
+
+/// Reads only the ids of a payload too large to handle (its event id and type, correlation,
+/// workflow and task ids, source), so its refusal can still name them; every other value,
+/// however large, is skipped without being copied. `None` when the payload is not a JSON
+/// object. `data` is left empty.
+pub(crate) fn head(bytes: &[u8]) -> Option<Envelope> {
+    // serde would also read a struct from an array, by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let h: Head = serde_json::from_slice(bytes).ok()?;
+    let data = h.data.unwrap_or_default();
+    let either = |top: Short, inner: Short| top.0.or(inner.0);
+    if h.specversion.0.is_some() {
+        return Some(Envelope {
+            format: Format::CloudEvents,
+            event_id: h.id.0,
+            event_type: h.r#type.0.unwrap_or_default(),
+            correlation_id: either(h.correlationid, data.correlation_id),
+            workflow_id: either(h.workflowid, data.workflow_id),
+            task_id: either(h.taskid, data.task_id),
+            source: h.source.0,
+            data: Map::new(),
+        });
+    }
+    Some(Envelope {
+        format: Format::Native,
+        event_id: h.event_id.0,
+        event_type: h.event_type.0.unwrap_or_default(),
+        correlation_id: h.correlation_id.0,
+        workflow_id: h.workflow_id.0,
+        task_id: h.task_id.0,
+        source: h.source.0,
+        data: Map::new(),
+    })
+}
+
+/// The top-level fields [`head`] reads; serde skips the others without copying them.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Head {
+    specversion: Short,
+    id: Short,
+    r#type: Short,
+    correlationid: Short,
+    workflowid: Short,
+    taskid: Short,
+    event_id: Short,
+    event_type: Short,
+    correlation_id: Short,
+    workflow_id: Short,
+    task_id: Short,
+    source: Short,
+    data: Option<DataHead>,
+}
+
+/// The ids a CloudEvents envelope may carry in `data`.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct DataHead {
+    correlation_id: Short,
+    workflow_id: Short,
+    task_id: Short,
+}
+
+/// A short non-empty string; any other value (a long string, a number, an object) is
+/// consumed without being kept and reads as `None`.
+#[derive(Default)]
+struct Short(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Short {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Short, D::Error> {
+        d.deserialize_any(ShortVisitor)
+    }
+}
+
+struct ShortVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ShortVisitor {
+    type Value = Short;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Short, E> {
+        let keep = !s.is_empty() && s.len() <= HEAD_FIELD_MAX;
+        Ok(Short(keep.then(|| s.to_string())))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_none<E>(self) -> Result<Short, E> {
+        Ok(Short(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Short, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Short(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Short, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Short(None))
+    }
+}
+
 fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -278,6 +408,34 @@ mod tests {
         );
         let other = Envelope::parse(br#"{"event_type":"STRATEGY_GENERATED"}"#).unwrap();
         assert_eq!(other.kind(), EventKind::Other("STRATEGY_GENERATED".into()));
+    }
+
+    #[test]
+    fn the_head_of_a_large_payload_keeps_its_ids_and_skips_the_rest() {
+        let blob = "y".repeat(100_000);
+        let native = json!({"padding": blob, "event_id": "e1", "event_type": "TEST_PASSED",
+            "correlation_id": "corr_h", "workflow_id": "wf", "task_id": "t",
+            "data": {"metrics": {"blob": blob}, "n": [1, 2, {"a": null}]}, "source": 7});
+        let env = head(native.to_string().as_bytes()).unwrap();
+        assert_eq!(env.format, Format::Native);
+        assert_eq!(env.correlation_id.as_deref(), Some("corr_h"));
+        assert_eq!(env.task_key(), "wf/t");
+        assert_eq!(env.event_id.as_deref(), Some("e1"));
+        assert_eq!(env.source, None, "not a string");
+        assert!(env.data.is_empty());
+        let cloud = json!({"specversion": "1.0", "type": "x.test_passed", "id": "c1",
+            "correlationid": blob, "data": {"correlation_id": "corr_d", "workflow_id": "wf",
+            "task_id": "t", "blob": blob}});
+        let env = head(cloud.to_string().as_bytes()).unwrap();
+        assert_eq!(env.format, Format::CloudEvents);
+        assert_eq!(
+            env.correlation_id.as_deref(),
+            Some("corr_d"),
+            "a long id is absent"
+        );
+        assert_eq!(env.kind(), EventKind::TestPassed);
+        assert!(head(b"[1, 2]").is_none());
+        assert!(head(b"{\"correlation_id\": \"a\"").is_none());
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub enum Outcome {
 /// One handled event: its envelope (when it parsed), the outcome, and the time taken.
 #[derive(Debug)]
 pub struct Handled {
-    /// The envelope, when the payload parsed as one.
+    /// The envelope, when the payload parsed as one; its `data` is left empty (what the
+    /// commit needed of it went into the request, and the answer needs only the ids).
     pub envelope: Option<Envelope>,
     /// What happened.
     pub outcome: Outcome,
@@ -107,16 +108,22 @@ impl Handler {
         let mut planned = Vec::with_capacity(payloads.len());
         let mut requests = Vec::new();
         for payload in payloads {
+            if payload.len() > MAX_EVENT_BYTES {
+                // Refused before it is parsed (a parsed 30 MB payload is several times
+                // that); only its ids are read, so the answer can name them.
+                let error = EventError::TooLarge {
+                    size: payload.len(),
+                    max: MAX_EVENT_BYTES,
+                };
+                planned.push((envelope::head(payload), Some(Outcome::Failed(error))));
+                continue;
+            }
             let (envelope, plan) = match Envelope::parse(payload) {
-                Ok(envelope) if payload.len() > MAX_EVENT_BYTES => {
-                    let error = EventError::TooLarge {
-                        size: payload.len(),
-                        max: MAX_EVENT_BYTES,
-                    };
-                    (Some(envelope), Err(Outcome::Failed(error)))
-                }
-                Ok(envelope) => {
+                Ok(mut envelope) => {
                     let plan = self.plan(&envelope).map_err(|outcome| *outcome);
+                    // The request holds what it needs of `data`; the answer needs only the
+                    // ids. A batch waiting for its commit so holds no parsed `data`.
+                    envelope.data = Map::new();
                     (Some(envelope), plan)
                 }
                 Err(e) => (None, Err(Outcome::Failed(e))),

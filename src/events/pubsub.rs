@@ -2,12 +2,17 @@
 //! handling as streams, answers published on the output channel. Redis keeps nothing for
 //! an absent subscriber, so what is published while the subscriber is away (stopped,
 //! restarting, or cut off from Redis) is lost; each outage says so in its warning.
+//!
+//! Memory: the client reads one message at a time, and a payload over `MAX_EVENT_BYTES` is
+//! reduced to its size and ids before the next is read ([`Body::of`]), so what waits in a
+//! worker's queue is never larger than the limit. (Redis itself disconnects a subscriber
+//! more than 32 MB behind by default, `client-output-buffer-limit pubsub`.)
 
 use std::time::{Duration, Instant};
 
 use super::conn::{self, Backoff, COMMAND_TIMEOUT};
 use super::log::Count;
-use super::worker::{Job, Pool};
+use super::worker::{Body, Job, Pool};
 use super::Shared;
 use crate::error::Result;
 
@@ -83,8 +88,9 @@ fn listen(
                 shared.log.totals(&shared.counters.snapshot(), false);
             }
         }
-        let message = match pubsub.get_message() {
-            Ok(message) => message,
+        let body = match pubsub.get_message() {
+            // The message is dropped here; only what is within the limit is copied.
+            Ok(message) => Body::of(message.get_payload_bytes()),
             Err(e) if e.is_timeout() => continue,
             Err(e) => return Err(e),
         };
@@ -92,7 +98,7 @@ fn listen(
         shared.counters.add(Count::Received);
         pool.dispatch(Job {
             id: received.to_string(),
-            payload: Some(message.get_payload_bytes().to_vec()),
+            body,
             deliveries: 1,
             recount: false,
         });

@@ -5,6 +5,12 @@
 //! a failure that may pass). Workers acknowledge; this thread only reads.
 //!
 //! The blocking read has its own connection, with a response timeout above its block time.
+//!
+//! Memory: every command that returns entry bodies asks for one entry (`XREADGROUP ...
+//! COUNT 1`, `XRANGE id id`; XAUTOCLAIM claims with `JUSTID`), so the largest reply held is
+//! one entry, whatever the batch size and however many oversized entries Redis holds; an
+//! `event` field over `MAX_EVENT_BYTES` is reduced to its size and ids as it is read
+//! ([`Body::of`]), and every other field is dropped there.
 
 use std::time::Instant;
 
@@ -12,7 +18,7 @@ use redis::{Connection, RedisResult, Value};
 
 use super::conn::{self, Backoff, BLOCK_MARGIN, COMMAND_TIMEOUT};
 use super::log::Count;
-use super::worker::{Job, Pool};
+use super::worker::{Body, Job, Pool};
 use super::Shared;
 use crate::error::{Error, Result};
 
@@ -22,8 +28,8 @@ const CLAIM_ROUNDS: usize = 16;
 /// One entry of a reply: its id and, unless it was deleted, its `event` field.
 struct Entry {
     id: String,
-    /// `None` when the entry is gone from the stream; `Some(None)` without an `event` field.
-    payload: Option<Option<Vec<u8>>>,
+    /// `None` when the entry is gone from the stream.
+    body: Option<Body>,
 }
 
 struct Reader<'a> {
@@ -87,8 +93,8 @@ impl Reader<'_> {
         Some(max.saturating_sub(self.dispatched))
     }
 
+    /// Entry ids listed at once (XPENDING, XAUTOCLAIM ... JUSTID): a batch for every worker.
     fn batch(&self) -> usize {
-        // A batch for every worker.
         let batch = (self.shared.options.batch * self.workers) as u64;
         self.remaining().map_or(batch, |r| r.min(batch)) as usize
     }
@@ -117,8 +123,10 @@ impl Reader<'_> {
                 .arg("GROUP")
                 .arg(&o.group)
                 .arg(&o.consumer)
+                // One entry a read: a reply of `batch` entries could be `batch` times the
+                // largest entry Redis accepts. Workers still batch what is queued for them.
                 .arg("COUNT")
-                .arg(self.batch())
+                .arg(1)
                 .arg("BLOCK")
                 .arg(o.block.as_millis() as u64)
                 .arg("STREAMS")
@@ -189,27 +197,35 @@ impl Reader<'_> {
                 return Ok(());
             };
             from = format!("({last}");
-            let mut pipe = redis::pipe();
-            for (id, _) in &rows {
-                pipe.cmd("XRANGE").arg(&o.input).arg(id).arg(id);
-            }
-            let bodies: Vec<Value> = pipe.query(cmd)?;
-            for ((id, count), body) in rows.into_iter().zip(bodies) {
+            for (id, count) in rows {
                 if self.done() {
                     break;
                 }
                 if self.shared.is_in_flight(&id) {
                     continue;
                 }
-                // An entry deleted from the stream reads back as nothing.
-                let payload = entries_of(body).into_iter().next().and_then(|e| e.payload);
-                self.dispatch(Entry { id, payload }, count + 1, true);
+                let body = self.read_entry(cmd, &id)?;
+                self.dispatch(Entry { id, body }, count + 1, true);
             }
         }
         Ok(())
     }
 
+    /// Reads one entry by id (`XRANGE id id`); `None` when it was deleted from the stream.
+    fn read_entry(&self, cmd: &mut Connection, id: &str) -> RedisResult<Option<Body>> {
+        let value: Value = redis::cmd("XRANGE")
+            .arg(&self.shared.options.input)
+            .arg(id)
+            .arg(id)
+            .query(cmd)?;
+        Ok(entries_of(value).into_iter().next().and_then(|e| e.body))
+    }
+
     /// Claims entries idle longer than `claim_idle`, from dead consumers or this one.
+    ///
+    /// They are claimed by id (`JUSTID`, which counts no delivery) and read one at a time,
+    /// like this consumer's own pending entries after a restart; each one's count goes up
+    /// when a worker takes it up ([`Job::recount`]).
     fn claim(&mut self, cmd: &mut Connection) -> RedisResult<()> {
         let o = self.shared.options;
         let mut start = "0-0".to_string();
@@ -225,11 +241,15 @@ impl Reader<'_> {
                 .arg(&start)
                 .arg("COUNT")
                 .arg(self.batch())
+                .arg("JUSTID")
                 .query(cmd)?;
             let Value::Array(parts) = value else { break };
             let mut parts = parts.into_iter();
             let next = parts.next().and_then(text).unwrap_or_else(|| "0-0".into());
-            let entries = parts.next().map(entries_of).unwrap_or_default();
+            let ids: Vec<String> = match parts.next() {
+                Some(Value::Array(ids)) => ids.into_iter().filter_map(text).collect(),
+                _ => Vec::new(),
+            };
             if let Some(Value::Array(deleted)) = parts.next() {
                 if !deleted.is_empty() {
                     self.shared.log.warning(&format!(
@@ -239,7 +259,7 @@ impl Reader<'_> {
                     ));
                 }
             }
-            self.redeliver(entries, cmd)?;
+            self.redeliver(ids, cmd)?;
             if next == "0-0" {
                 break;
             }
@@ -248,17 +268,19 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Dispatches entries delivered before, with their delivery counts from XPENDING.
-    fn redeliver(&mut self, entries: Vec<Entry>, cmd: &mut Connection) -> RedisResult<()> {
-        for entry in entries {
+    /// Reads and dispatches claimed entries, one at a time, with their delivery counts
+    /// from XPENDING plus this one (counted when a worker takes it up).
+    fn redeliver(&mut self, ids: Vec<String>, cmd: &mut Connection) -> RedisResult<()> {
+        for id in ids {
             if self.done() {
                 break;
             }
-            if self.shared.is_in_flight(&entry.id) {
+            if self.shared.is_in_flight(&id) {
                 continue;
             }
-            let deliveries = self.deliveries(cmd, &entry.id)?;
-            self.dispatch(entry, deliveries, false);
+            let deliveries = self.deliveries(cmd, &id)?;
+            let body = self.read_entry(cmd, &id)?;
+            self.dispatch(Entry { id, body }, deliveries + 1, true);
         }
         Ok(())
     }
@@ -290,7 +312,7 @@ impl Reader<'_> {
         if self.shared.stopping() {
             return;
         }
-        let Some(payload) = entry.payload else {
+        let Some(body) = entry.body else {
             self.shared.log.warning(&format!(
                 "entry {} of {} was deleted from the stream while pending; skipped",
                 entry.id, self.shared.options.input
@@ -309,7 +331,7 @@ impl Reader<'_> {
         self.shared.counters.add(Count::Received);
         self.pool.dispatch(Job {
             id: entry.id,
-            payload,
+            body,
             deliveries,
             recount,
         });
@@ -384,26 +406,28 @@ fn entries_of(value: Value) -> Vec<Entry> {
                 Value::Nil
             };
             let id = parts.into_iter().next().and_then(text)?;
-            let payload = match fields {
+            let body = match fields {
                 Value::Array(kv) => Some(event_field(kv)),
                 Value::Map(pairs) => Some(event_field(
                     pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
                 )),
                 _ => None,
             };
-            Some(Entry { id, payload })
+            Some(Entry { id, body })
         })
         .collect()
 }
 
-fn event_field(kv: Vec<Value>) -> Option<Vec<u8>> {
+/// The entry's `event` field, reduced to its size and ids when over the limit; the other
+/// fields are dropped as they are passed.
+fn event_field(kv: Vec<Value>) -> Body {
     let mut iter = kv.into_iter();
     while let (Some(k), Some(v)) = (iter.next(), iter.next()) {
         if text(k).as_deref() == Some("event") {
-            return bytes(v);
+            return bytes(v).map_or(Body::NoEvent, Body::owned);
         }
     }
-    None
+    Body::NoEvent
 }
 
 fn bytes(value: Value) -> Option<Vec<u8>> {

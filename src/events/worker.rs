@@ -1,9 +1,9 @@
 //! Worker threads: each owns a [`Handler`] (so its own `Store`) and a Redis connection for
 //! answers. Events of one task always go to the same worker, so they commit in order.
 //!
-//! A worker takes what is queued for it, up to `batch` deliveries, and handles them
-//! as one batch ([`Handler::handle_batch`]: small artifact sets share one pack and one set
-//! of flushes). Then it writes every answer, dead-letter entry and acknowledgement of the
+//! A worker takes what is queued for it, up to `batch` deliveries and [`BATCH_BYTES`] of
+//! payloads, and handles them as one batch ([`Handler::handle_batch`]: small artifact sets
+//! share one pack and one set of flushes). Then it writes every answer, dead-letter entry and acknowledgement of the
 //! batch in one MULTI/EXEC, retried across outages. Nothing is acknowledged before its
 //! answer is written. Under a light load a batch is one delivery, handled at once.
 
@@ -16,7 +16,7 @@ use redis::{Connection, RedisResult};
 use serde_json::Value;
 
 use super::conn::{self, Backoff, COMMAND_TIMEOUT};
-use super::handler::failure_event;
+use super::handler::{failure_event, MAX_EVENT_BYTES};
 use super::log::{Count, EventLine};
 use super::{Envelope, EventError, Handled, Handler, Outcome, Shared, Transport};
 
@@ -25,14 +25,74 @@ const REOPEN_EVERY: u32 = 256;
 /// How long a stopping worker keeps trying to write its answers while Redis is away before it
 /// leaves their entries pending (a restart redelivers them, answered as duplicates).
 const GRACE_WHEN_STOPPING: Duration = Duration::from_secs(5);
+/// Most payload bytes one batch handles together. A batch's envelopes are parsed and its
+/// commit requests (metadata included) built before any of them commits, and a parsed
+/// envelope of small JSON values takes many times its size (a 1 MiB array of zeros, 35 MB):
+/// sixteen such events in a batch, times the workers, would be a gigabyte. Past this a
+/// batch is cut (one event at least), so a worker holds about one large event parsed; the
+/// small events group commit is for (a few KB each) are not affected.
+const BATCH_BYTES: usize = MAX_EVENT_BYTES;
+
+/// What a delivery carries, decided as it is read: a payload over
+/// [`MAX_EVENT_BYTES`](super::handler::MAX_EVENT_BYTES) is dropped there and then, so no
+/// queue, batch, answer or dead-letter entry ever holds one.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// The envelope as received, within the limit.
+    Event(Vec<u8>),
+    /// A stream entry without an `event` field.
+    NoEvent,
+    /// A payload over the limit: its size, and its ids when they could be read from it.
+    TooLarge {
+        /// Size of the payload, in bytes.
+        size: usize,
+        /// The ids read from it ([`envelope::head`](super::envelope::head)).
+        head: Option<Box<Envelope>>,
+    },
+}
+
+impl Body {
+    /// Keeps `payload` when it is within the limit; else only its size and ids.
+    pub(crate) fn of(payload: &[u8]) -> Body {
+        if payload.len() > MAX_EVENT_BYTES {
+            Body::TooLarge {
+                size: payload.len(),
+                head: super::envelope::head(payload).map(Box::new),
+            }
+        } else {
+            Body::Event(payload.to_vec())
+        }
+    }
+
+    /// Takes `payload` when it is within the limit; else only its size and ids.
+    pub(crate) fn owned(payload: Vec<u8>) -> Body {
+        if payload.len() > MAX_EVENT_BYTES {
+            Body::of(&payload)
+        } else {
+            Body::Event(payload)
+        }
+    }
+
+    /// Bytes of payload held.
+    fn len(&self) -> usize {
+        self.payload().map_or(0, <[u8]>::len)
+    }
+
+    fn payload(&self) -> Option<&[u8]> {
+        match self {
+            Body::Event(payload) => Some(payload),
+            Body::NoEvent | Body::TooLarge { .. } => None,
+        }
+    }
+}
 
 /// One delivery of one event.
 #[derive(Debug)]
 pub(crate) struct Job {
     /// Stream entry id, or the message number on a channel.
     pub(crate) id: String,
-    /// The envelope; `None` for a stream entry without an `event` field.
-    pub(crate) payload: Option<Vec<u8>>,
+    /// The envelope, or why there is none to handle.
+    pub(crate) body: Body,
     /// Deliveries so far, this one included.
     pub(crate) deliveries: u64,
     /// Redis has counted one delivery less (a pending entry re-read after a restart, which
@@ -74,12 +134,13 @@ impl Pool {
             let _ = only.send(job);
             return;
         }
-        let key = job
-            .payload
-            .as_deref()
-            .and_then(|p| Envelope::parse(p).ok())
-            .map(|e| e.task_key())
-            .unwrap_or_else(|| job.id.clone());
+        // Only the ids are read (not the whole envelope, which the worker parses anyway).
+        let key = match &job.body {
+            Body::Event(p) => super::envelope::head(p).map(|e| e.task_key()),
+            Body::TooLarge { head, .. } => head.as_ref().map(|h| h.task_key()),
+            Body::NoEvent => None,
+        }
+        .unwrap_or_else(|| job.id.clone());
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
         let index = (hasher.finish() % self.senders.len() as u64) as usize;
@@ -109,14 +170,19 @@ fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
         // A redelivered entry is tried alone: if it is what stopped the last attempt (a
         // crash, a lock held), it holds back no other entry, nor counts against one.
         let alone = first.deliveries > 1;
+        let mut bytes = first.body.len();
         let mut batch = vec![first];
         while !alone && batch.len() < shared.options.batch {
             match jobs.try_recv() {
-                Ok(job) if job.deliveries > 1 => {
+                // A payload that would take the batch past its bytes starts the next one.
+                Ok(job) if job.deliveries > 1 || bytes + job.body.len() > BATCH_BYTES => {
                     carried = Some(job);
                     break;
                 }
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    bytes += job.body.len();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -168,14 +234,14 @@ fn process(handler: &Handler, answers: &mut Answers<'_>, batch: Vec<Job>, shared
     let fresh: Vec<&[u8]> = batch
         .iter()
         .filter(|job| job.deliveries <= max)
-        .filter_map(|job| job.payload.as_deref())
+        .filter_map(|job| job.body.payload())
         .collect();
     answers.recount(&batch);
     let mut firsts = handler.handle_batch(&fresh).into_iter();
     let mut decided = Vec::with_capacity(batch.len());
     for mut job in batch {
-        let first = match &job.payload {
-            Some(_) if job.deliveries <= max => firsts.next(),
+        let first = match &job.body {
+            Body::Event(_) if job.deliveries <= max => firsts.next(),
             _ => None,
         };
         match attempt(handler, &mut job, shared, start, first) {
@@ -219,10 +285,17 @@ fn attempt(
             };
             return Some((handled_without(job, error), true));
         }
-        let handled = match (first.take(), &job.payload) {
+        let handled = match (first.take(), &job.body) {
             (Some(handled), _) => handled,
-            (None, Some(payload)) => handler.handle(payload),
-            (None, None) => handled_without(job, EventError::NoEventField),
+            (None, Body::Event(payload)) => handler.handle(payload),
+            (None, Body::NoEvent) => handled_without(job, EventError::NoEventField),
+            (None, Body::TooLarge { size, .. }) => handled_without(
+                job,
+                EventError::TooLarge {
+                    size: *size,
+                    max: MAX_EVENT_BYTES,
+                },
+            ),
         };
         if !handled.retryable() {
             return Some((handled, false));
@@ -243,8 +316,13 @@ fn attempt(
 
 /// A failure decided without running the handler.
 fn handled_without(job: &Job, error: EventError) -> Handled {
+    let envelope = match &job.body {
+        Body::Event(p) => Envelope::parse(p).ok(),
+        Body::TooLarge { head, .. } => head.as_deref().cloned(),
+        Body::NoEvent => None,
+    };
     Handled {
-        envelope: job.payload.as_deref().and_then(|p| Envelope::parse(p).ok()),
+        envelope,
         outcome: Outcome::Failed(error),
         elapsed: Duration::ZERO,
     }
@@ -471,14 +549,23 @@ impl Answers<'_> {
         }
     }
 
+    /// Adds the dead-letter entry: the payload as received, or for one over the limit
+    /// (never held) its `size` and the `correlation_id` read from it.
     fn dead_letter(&self, pipe: &mut redis::Pipeline, job: &Job, dead: &DeadLetter<'_>) {
         let o = self.shared.options;
-        pipe.cmd("XADD")
-            .arg(&o.dead_letter)
-            .arg("*")
-            .arg("event")
-            .arg(job.payload.as_deref().unwrap_or_default())
-            .arg("reason")
+        let cmd = pipe.cmd("XADD").arg(&o.dead_letter).arg("*");
+        match &job.body {
+            Body::Event(payload) => cmd.arg("event").arg(payload.as_slice()),
+            Body::NoEvent => cmd.arg("event").arg(""),
+            Body::TooLarge { size, head } => {
+                cmd.arg("size").arg(*size);
+                match head.as_ref().and_then(|h| h.correlation_id.as_deref()) {
+                    Some(corr) => cmd.arg("correlation_id").arg(corr),
+                    None => cmd,
+                }
+            }
+        };
+        cmd.arg("reason")
             .arg(dead.error.full_message())
             .arg("kind")
             .arg(dead.error.kind())
