@@ -493,7 +493,7 @@ impl Store {
         let trailers = Trailers::parse(commit.message().unwrap_or(""));
         let same_task = trailers.workflow_id.as_deref() == Some(p.workflow.as_str())
             && trailers.task_id.as_deref() == Some(p.task.as_str());
-        let doc = crate::catalog::metadata_at(self.repo(), &commit, &p.artifact_dir);
+        let doc = metadata::metadata_at(self.repo(), &commit, &p.artifact_dir);
         let stored = doc.as_ref().map(metadata::checksums_of);
         let branch = match (trailers.workflow_id, trailers.task_id) {
             (Some(w), Some(t)) => format!("{}/{w}/{t}", self.config().prefix().as_str()),

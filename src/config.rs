@@ -7,9 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use hooks::HooksConfig;
+pub use retention::{Policy, RetentionConfig};
+
 use crate::error::{Error, Result};
 use crate::refs::BranchPrefix;
 use crate::scan::ScanConfig;
+
+pub mod hooks;
+pub mod retention;
 
 /// Name of the config file looked up in a store.
 pub const CONFIG_FILE: &str = "artifact-store.toml";
@@ -63,9 +69,9 @@ pub struct Config {
     /// Seconds a push may take.
     pub push_timeout: u64,
     /// Retention policy (`[retention]`), with per-workflow overrides.
-    pub retention: crate::retention::RetentionConfig,
+    pub retention: RetentionConfig,
     /// What the git hooks allow (`[hooks]`): the retention and bot identities.
-    pub hooks: crate::hooks::HooksConfig,
+    pub hooks: HooksConfig,
 }
 
 impl Default for Config {
@@ -222,7 +228,7 @@ impl Config {
                 message: "author_name and author_email must not be empty".to_string(),
             });
         }
-        crate::retention::Policy::from_config(&self.retention)?;
+        Policy::from_config(&self.retention)?;
         if self.max_file_size == 0 {
             return Err(Error::Config {
                 origin: None,

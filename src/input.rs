@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::git::pathcheck;
 use crate::metadata::METADATA_FILE;
+use crate::scan::LARGE_FILE_BYTES;
 
 /// One source given by the caller, with an optional name in the artifact directory.
 #[derive(Debug, Clone)]
@@ -239,7 +240,7 @@ fn check_targets(files: &[InputFile]) -> Result<()> {
             EntryKind::Symlink { .. } => (true, 0),
             EntryKind::File { size, .. } => (false, size),
         };
-        pathcheck::check_entry(&file.target, symlink, size)?;
+        pathcheck::check_entry(&file.target, symlink, size, LARGE_FILE_BYTES)?;
     }
     pathcheck::check_collisions(files.iter().map(|f| f.target.as_str()), &[METADATA_FILE])
 }

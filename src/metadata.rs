@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
+mod read;
+
+pub(crate) use read::{find_commit, metadata_at, read_metadata_at, subtree};
+
 /// Version of the metadata.json schema written.
 pub const SCHEMA_VERSION: u64 = 1;
 

@@ -274,6 +274,38 @@ pub fn check_branch_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a store ref is, as push and the pre-receive hook treat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreRef {
+    /// `refs/heads/<prefix>/...`.
+    TaskBranch,
+    /// `refs/tags/corr_*`.
+    CorrTag,
+    /// `refs/tags/prompt_*`.
+    PromptTag,
+    /// `refs/artifact-store/pins/*`.
+    Pin,
+}
+
+impl StoreRef {
+    /// Classifies a full ref name; `None` for refs the store does not own (and for trash
+    /// and report refs, which never leave the machine).
+    pub fn of(refname: &str, branch_prefix: &str) -> Option<StoreRef> {
+        let branches = format!("refs/heads/{branch_prefix}/");
+        if refname.starts_with(&branches) {
+            Some(StoreRef::TaskBranch)
+        } else if refname.starts_with(&format!("refs/tags/{CORR_PREFIX}")) {
+            Some(StoreRef::CorrTag)
+        } else if refname.starts_with(&format!("refs/tags/{PROMPT_PREFIX}")) {
+            Some(StoreRef::PromptTag)
+        } else if refname.starts_with(&format!("{PINS_NAMESPACE}/")) {
+            Some(StoreRef::Pin)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,10 +20,10 @@ use serde::Serialize;
 
 use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
-use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
 
-pub use reapply::is_reapplication;
+pub use crate::git::reapplication::is_reapplication;
+pub use crate::refs::StoreRef;
 
 /// How many rounds of list, re-apply and push a ref gets before it is reported refused.
 pub const PUSH_ATTEMPTS: u32 = 10;
@@ -131,38 +131,6 @@ pub enum PushProgress {
         /// Refs planned.
         total: usize,
     },
-}
-
-/// What a store ref is, as push and the pre-receive hook treat it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreRef {
-    /// `refs/heads/<prefix>/...`.
-    TaskBranch,
-    /// `refs/tags/corr_*`.
-    CorrTag,
-    /// `refs/tags/prompt_*`.
-    PromptTag,
-    /// `refs/artifact-store/pins/*`.
-    Pin,
-}
-
-impl StoreRef {
-    /// Classifies a full ref name; `None` for refs the store does not own (and for trash
-    /// and report refs, which never leave the machine).
-    pub fn of(refname: &str, branch_prefix: &str) -> Option<StoreRef> {
-        let branches = format!("refs/heads/{branch_prefix}/");
-        if refname.starts_with(&branches) {
-            Some(StoreRef::TaskBranch)
-        } else if refname.starts_with(&format!("refs/tags/{CORR_PREFIX}")) {
-            Some(StoreRef::CorrTag)
-        } else if refname.starts_with(&format!("refs/tags/{PROMPT_PREFIX}")) {
-            Some(StoreRef::PromptTag)
-        } else if refname.starts_with(&format!("{PINS_NAMESPACE}/")) {
-            Some(StoreRef::Pin)
-        } else {
-            None
-        }
-    }
 }
 
 impl Store {

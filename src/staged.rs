@@ -63,10 +63,17 @@ fn scan_blob(
         .map_err(Error::git(format!("failed to read {what}")))?;
     if size as u64 > LARGE_FILE_BYTES {
         let mut stream = scanner.stream(name);
-        let size = crate::git::blobread::for_each_piece(repo, oid, size as u64, &what, |piece| {
-            stream.update(piece);
-            Ok(())
-        })?;
+        let size = crate::git::blobread::for_each_piece(
+            repo,
+            oid,
+            size as u64,
+            LARGE_FILE_BYTES,
+            &what,
+            |piece| {
+                stream.update(piece);
+                Ok(())
+            },
+        )?;
         return Ok((stream.finish(), size));
     }
     let blob = repo

@@ -7,6 +7,7 @@ use git2::{Repository, RepositoryInitOptions, Signature, Time};
 
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::{Error, Result};
+use crate::git::cas::LockPolicy;
 use crate::scan::Scanner;
 
 /// How to find and configure a store.
@@ -115,6 +116,18 @@ impl Store {
 
     pub(crate) fn repo(&self) -> &Repository {
         &self.repo
+    }
+
+    /// The lock policy of a ref writer that does not hold the gc lock, from the config
+    /// (`stale_lock_seconds`, `lock_timeout`): the git layer is handed it, and never reads
+    /// the config itself.
+    pub(crate) fn lock_policy(&self) -> LockPolicy {
+        LockPolicy {
+            stale_after: (self.config.stale_lock_seconds > 0)
+                .then(|| std::time::Duration::from_secs(self.config.stale_lock_seconds)),
+            timeout: std::time::Duration::from_secs(self.config.lock_timeout),
+            holds_gc_lock: false,
+        }
     }
 
     /// Returns the secret scanner built from the configuration, built on first use.

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::tree::MODE_LINK;
+use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
 /// What `export` wrote.
@@ -254,6 +255,7 @@ impl Store {
             self.repo(),
             file.oid,
             file.size,
+            LARGE_FILE_BYTES,
             &full,
             |piece| {
                 sha.update(piece);

@@ -22,6 +22,8 @@ use crate::metadata::{Trailers, METADATA_FILE};
 use crate::refs::{CorrelationId, PromptHash, CORR_PREFIX, PROMPT_PREFIX};
 use crate::store::{rfc3339_utc, Store};
 
+pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
+
 pub use diff::{DiffReport, FileChange, MetricDelta};
 pub use export::ExportReport;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};
@@ -181,39 +183,6 @@ fn not_a_set(spec: &str, oid: Oid) -> Error {
     ))
 }
 
-pub(crate) fn find_commit(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {
-    repo.find_commit(oid)
-        .map_err(|e| Error::corrupt_object("", "commit", oid, &e))
-}
-
-/// Returns the tree at `dir` in a commit, `None` when there is no tree by that path; an
-/// object on the way that cannot be read is a corrupt store, named with its path.
-fn subtree<'r>(repo: &'r Repository, commit: &Commit<'_>, dir: &str) -> Result<Option<Tree<'r>>> {
-    let root = commit.tree_id();
-    let mut tree = repo.find_tree(root).map_err(|e| {
-        Error::corrupt_object(&format!("tree of commit {}", commit.id()), "tree", root, &e)
-    })?;
-    let mut at = String::new();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        if !at.is_empty() {
-            at.push('/');
-        }
-        at.push_str(part);
-        let Some(entry) = tree.get_name(part) else {
-            return Ok(None);
-        };
-        if entry.kind() != Some(ObjectType::Tree) {
-            return Ok(None);
-        }
-        let id = entry.id();
-        drop(entry);
-        tree = repo
-            .find_tree(id)
-            .map_err(|e| Error::corrupt_object(&at, "tree", id, &e))?;
-    }
-    Ok(Some(tree))
-}
-
 /// Lists the files under `dir` in a commit's tree; `None` when there is no metadata.json there.
 ///
 /// Every tree under `dir` is read and every blob's header: an object that is missing or
@@ -286,31 +255,6 @@ fn read_metadata(repo: &Repository, files: &[FileEntry], dir: &str) -> Result<Op
     let blob = repo.find_blob(entry.oid).map_err(|e| {
         Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", entry.oid, &e)
     })?;
-    Ok(serde_json::from_slice(blob.content()).ok())
-}
-
-/// Reads the metadata.json of the artifact set at `oid` with only the lookups it needs.
-pub(crate) fn metadata_at(repo: &Repository, commit: &Commit<'_>, dir: &str) -> Option<Value> {
-    read_metadata_at(repo, commit, dir).ok().flatten()
-}
-
-/// As [`metadata_at`], but an object on the way that cannot be read is [`Error::Corrupt`]
-/// instead of `None`: `None` is only "no metadata.json there" or "not JSON".
-pub(crate) fn read_metadata_at(
-    repo: &Repository,
-    commit: &Commit<'_>,
-    dir: &str,
-) -> Result<Option<Value>> {
-    let Some(tree) = subtree(repo, commit, dir)? else {
-        return Ok(None);
-    };
-    let Some(entry) = tree.get_name(METADATA_FILE) else {
-        return Ok(None);
-    };
-    let id = entry.id();
-    let blob = repo
-        .find_blob(id)
-        .map_err(|e| Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", id, &e))?;
     Ok(serde_json::from_slice(blob.content()).ok())
 }
 

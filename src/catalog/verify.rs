@@ -7,6 +7,7 @@ use super::ArtifactSet;
 use crate::error::{Error, Result};
 use crate::metadata::{Trailers, METADATA_FILE};
 use crate::refs::CorrelationId;
+use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
 /// One integrity problem.
@@ -152,6 +153,7 @@ impl Store {
                 self.repo(),
                 file.oid,
                 file.size,
+                LARGE_FILE_BYTES,
                 &full,
                 |piece| {
                     hasher.update(piece);

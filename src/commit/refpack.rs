@@ -15,8 +15,10 @@ use git2::Oid;
 
 use crate::config::Durability;
 use crate::error::Error;
-use crate::git::{durable, loose, packed};
-use crate::retention::{GcLock, LOOSE_REFS_PACK_THRESHOLD};
+use crate::git::cas::LockPolicy;
+use crate::git::locks::GcLock;
+use crate::git::loose::{self, LOOSE_REFS_PACK_THRESHOLD};
+use crate::git::{durable, packed};
 use crate::store::Store;
 
 /// One commit in this many counts the loose refs.
@@ -35,12 +37,17 @@ pub(super) fn after_commit(store: &Store, commit: Oid) -> Option<String> {
     if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
         return None;
     }
-    let Ok(_lock) = GcLock::acquire_within(store, Duration::ZERO) else {
+    let policy = store.lock_policy();
+    let one_attempt = LockPolicy {
+        timeout: Duration::ZERO,
+        ..policy
+    };
+    let Ok(_lock) = GcLock::acquire(gitdir, one_attempt) else {
         return None;
     };
     let locks = crate::git::locks::BulkLocks {
         timeout: PACKED_REFS_WAIT,
-        stale_after: crate::git::cas::LockPolicy::of(store.config()).stale_after,
+        stale_after: policy.stale_after,
     };
     let packed = packed::pack_loose(store.repo(), locks).and_then(|n| {
         if n > 0 && store.config().durability == Durability::Fsync {

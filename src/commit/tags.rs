@@ -191,7 +191,7 @@ pub(super) fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item
 }
 
 pub(super) fn lock_policy(store: &Store) -> cas::LockPolicy {
-    cas::LockPolicy::of(store.config())
+    store.lock_policy()
 }
 
 /// Recreates the tags of a commit found by its trailer, and moves its prompt tag forward

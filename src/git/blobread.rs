@@ -5,13 +5,12 @@ use std::io::{ErrorKind, Read};
 use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
-use crate::scan::LARGE_FILE_BYTES;
 
 /// Bytes handed over at a time.
 const PIECE: usize = 1 << 20;
 
 /// Calls `each` with the content of blob `oid` in order; returns the size. A blob of
-/// `size` (from its header) above [`LARGE_FILE_BYTES`] that is loose is streamed, one
+/// `size` (from its header) above `stream_above` that is loose is streamed, one
 /// piece at a time, inflated here from its file (libgit2's loose-object stream spins
 /// forever on a file cut short, so it is not used); a smaller one, or a packed one
 /// (libgit2 has no streaming reader for packs), is read whole, in one piece, exactly as
@@ -25,10 +24,11 @@ pub fn for_each_piece(
     repo: &Repository,
     oid: Oid,
     size: u64,
+    stream_above: u64,
     what: &str,
     mut each: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<u64> {
-    let streamed = if size > LARGE_FILE_BYTES {
+    let streamed = if size > stream_above {
         open_loose(repo, oid)
     } else {
         None

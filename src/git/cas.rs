@@ -32,7 +32,8 @@ pub struct CasReport {
     pub stale_locks_removed: Vec<PathBuf>,
 }
 
-/// Time bounds of a compare-and-swap loop.
+/// Time bounds of a compare-and-swap loop; the store builds it from its config
+/// (`Store::lock_policy`).
 #[derive(Debug, Clone, Copy)]
 pub struct LockPolicy {
     /// A lock older than this is removed; `None` never removes one.
@@ -42,18 +43,6 @@ pub struct LockPolicy {
     /// The caller is the bulk writer holding [`GC_LOCK_FILE`]: its own fresh gc lock does
     /// not stop it from removing a stale lock (one left by the killed bulk writer before it).
     pub holds_gc_lock: bool,
-}
-
-impl LockPolicy {
-    /// The policy of a writer that does not hold the gc lock, from the config.
-    pub fn of(config: &crate::config::Config) -> LockPolicy {
-        LockPolicy {
-            stale_after: (config.stale_lock_seconds > 0)
-                .then(|| Duration::from_secs(config.stale_lock_seconds)),
-            timeout: Duration::from_secs(config.lock_timeout),
-            holds_gc_lock: false,
-        }
-    }
 }
 
 /// Moves `refname` from its current value to what `build` returns for that value.

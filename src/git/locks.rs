@@ -8,10 +8,107 @@
 //! the stale bound is therefore left by a killed process, and is removed; a younger one is
 //! waited for, until it goes away or goes stale.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::cas::LockPolicy;
 use crate::error::{Error, Result};
+
+/// `<git dir>/artifact-store-gc.lock`: one bulk ref writer (gc, restore, purge) at a time.
+///
+/// While held, a thread touches the file every [`HEARTBEAT`]; committers read a fresh
+/// mtime as "the bulk writer is alive" and leave its per-ref locks alone however long its
+/// transaction takes (see [`super::cas`]). A lock whose mtime stops moving for
+/// the stale bound was left by a killed process and is taken over.
+pub(crate) struct GcLock {
+    path: PathBuf,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often a held gc lock's mtime is refreshed.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+
+impl GcLock {
+    /// Takes the lock in `gitdir`; one held by a live writer is waited for up to
+    /// `policy.timeout` (zero: one attempt), one whose mtime stopped moving for
+    /// `policy.stale_after` (its writer was killed) is taken over. Then every ref lock
+    /// older than `policy.stale_after` is removed: a bulk writer alive is this one, and
+    /// committers hold their locks for milliseconds. `stale_after: None` takes nothing over.
+    pub(crate) fn acquire(gitdir: &Path, policy: LockPolicy) -> Result<GcLock> {
+        let path = gitdir.join(super::cas::GC_LOCK_FILE);
+        let stale_after = policy.stale_after.unwrap_or(Duration::MAX);
+        let timeout = policy.timeout;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    let _ = writeln!(&file, "{}", std::process::id());
+                    let lock = GcLock::hold(path, file);
+                    if let Some(bound) = policy.stale_after {
+                        sweep_stale(gitdir, bound)?;
+                    }
+                    return Ok(lock);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|m| SystemTime::now().duration_since(m).ok());
+                    // One heartbeat more: the dead writer's last ref locks, made after its
+                    // last touch, are stale too by then, and the sweep above takes them.
+                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4) + HEARTBEAT) {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                }
+                Err(e) => return Err(Error::io("failed to create", &path)(e)),
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Locked {
+                    refname: "the store's refs (another gc, trash restore or trash purge runs)"
+                        .to_string(),
+                    lock: path,
+                });
+            }
+            std::thread::sleep(HEARTBEAT / 5);
+        }
+    }
+
+    fn hold(path: PathBuf, file: std::fs::File) -> GcLock {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let heartbeat = std::thread::Builder::new()
+            .name("gc-lock-heartbeat".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(HEARTBEAT)
+                {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+            })
+            .ok();
+        GcLock {
+            path,
+            stop: Some(stop),
+            heartbeat,
+        }
+    }
+}
+
+impl Drop for GcLock {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(heartbeat) = self.heartbeat.take() {
+            let _ = heartbeat.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
 
 /// How a bulk writer treats the locks in its way.
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,13 @@ use std::path::Path;
 
 use git2::Oid;
 
+/// Loose ref files under `refs/` above which gc and commits pack them into `packed-refs`.
+///
+/// Every commit leaves a loose branch update and two loose tags; reading and editing refs
+/// stays fast while most of them are packed. git's own `gc --auto` packs refs too, but
+/// a store may never run it.
+pub const LOOSE_REFS_PACK_THRESHOLD: usize = 1000;
+
 /// Counts the loose ref files under `refs/` (lock files aside).
 pub fn count_loose_refs(gitdir: &Path) -> usize {
     fn walk(dir: &Path) -> usize {

@@ -13,6 +13,7 @@ pub mod pack;
 pub mod packed;
 pub mod packfile;
 pub mod pathcheck;
+pub mod reapplication;
 pub mod refscan;
 pub mod reftx;
 pub mod repack;

@@ -237,8 +237,9 @@ pub fn check_path(path: &str) -> Result<()> {
 
 /// Checks the path of a file of `size` bytes, a symlink when `symlink`: a `.gitmodules`,
 /// `.gitattributes`, `.gitignore` or `.mailmap` may not be a symlink, and the ones git
-/// parses have size limits.
-pub fn check_entry(path: &str, symlink: bool, size: u64) -> Result<()> {
+/// parses have size limits: a `.gitmodules` or `.gitattributes` above `max_parsed` bytes
+/// (the size above which the caller streams a file instead of holding it) is refused.
+pub fn check_entry(path: &str, symlink: bool, size: u64, max_parsed: u64) -> Result<()> {
     check_path(path)?;
     let name = path.rsplit('/').next().unwrap_or(path);
     let Some(special) = special(name) else {
@@ -254,7 +255,7 @@ pub fn check_entry(path: &str, symlink: bool, size: u64) -> Result<()> {
         ));
     }
     // Content checks run on bytes held in memory, which a streamed file never is.
-    let max = crate::scan::LARGE_FILE_BYTES;
+    let max = max_parsed;
     let parsed = matches!(special, Special::GitModules | Special::GitAttributes);
     if parsed && size > max {
         return Err(refused(

@@ -10,7 +10,8 @@ use git2::{ObjectType, Odb, Oid, Repository, Sort, TreeWalkMode, TreeWalkResult}
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::remote::{is_reapplication, StoreRef};
+use crate::git::reapplication::is_reapplication;
+use crate::refs::StoreRef;
 use crate::scan::{FileScan, Finding};
 use crate::store::Store;
 

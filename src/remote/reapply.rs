@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use git2::{Commit, Oid, Repository, Signature, Sort};
+use git2::{Commit, Oid, Repository, Sort};
 
 use super::Reapplied;
 use crate::config::Durability;
@@ -159,37 +159,6 @@ fn land(
         move_tags(store, moved, durable_on)?;
     }
     Ok(Reapply::Moved { tip, moves })
-}
-
-/// Returns whether `candidate` is `original` re-applied: same message and author, and
-/// every path `original` changed holds the same object in `candidate`.
-pub fn is_reapplication(repo: &Repository, original: Oid, candidate: Oid) -> Result<bool> {
-    let a = find(repo, original)?;
-    let b = find(repo, candidate)?;
-    if a.message_raw_bytes() != b.message_raw_bytes() || !same_signature(&a.author(), &b.author()) {
-        return Ok(false);
-    }
-    let before = match a.parents().next() {
-        Some(parent) => Some(parent.tree().map_err(Error::git("failed to read a tree"))?),
-        None => None,
-    };
-    let after = a.tree().map_err(Error::git("failed to read a tree"))?;
-    let theirs = b.tree().map_err(Error::git("failed to read a tree"))?;
-    let diff = repo
-        .diff_tree_to_tree(before.as_ref(), Some(&after), None)
-        .map_err(Error::git(format!("failed to diff {original}")))?;
-    for delta in diff.deltas() {
-        let file = delta.new_file();
-        let Some(path) = file.path().or(delta.old_file().path()) else {
-            continue;
-        };
-        let want = (!file.id().is_zero()).then(|| file.id());
-        let have = theirs.get_path(path).ok().map(|e| e.id());
-        if want != have {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// The commits reachable from `local` but not from `remote` (nor from the base branch,
@@ -367,13 +336,6 @@ fn retarget(store: &Store, old: Oid, to: Oid, commit: &Commit<'_>) -> Result<Oid
     let message = String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned();
     repo.tag_annotation_create(&name, &target, &tagger, &message)
         .map_err(Error::git(format!("failed to write tag {name}")))
-}
-
-fn same_signature(a: &Signature<'_>, b: &Signature<'_>) -> bool {
-    a.name_bytes() == b.name_bytes()
-        && a.email_bytes() == b.email_bytes()
-        && a.when().seconds() == b.when().seconds()
-        && a.when().offset_minutes() == b.when().offset_minutes()
 }
 
 fn find(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {

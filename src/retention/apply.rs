@@ -5,9 +5,7 @@
 //! commit, then packing of loose refs.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
 
 use git2::Oid;
 use serde::Serialize;
@@ -18,17 +16,11 @@ use super::Progress;
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::git::locks::BulkLocks;
+use crate::git::loose::{self, LOOSE_REFS_PACK_THRESHOLD};
 use crate::git::reftx::{self, Mode, RefChange, TxOptions};
-use crate::git::{durable, loose, packed, refscan};
+use crate::git::{durable, packed, refscan};
 use crate::refs::{parse_trash_ref, trash_ref, CORR_PREFIX, PROMPT_PREFIX, TRASH_NAMESPACE};
 use crate::store::Store;
-
-/// Loose ref files under `refs/` above which an apply packs them into `packed-refs`.
-///
-/// Every commit leaves a loose branch update and two loose tags; reading and editing refs
-/// stays fast while most of them are packed. git's own `gc --auto` packs refs too, but
-/// a store may never run it.
-pub const LOOSE_REFS_PACK_THRESHOLD: usize = 1000;
 
 /// A pruned ref that was not moved, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -64,109 +56,11 @@ pub struct Applied {
     pub moved_refs: Vec<String>,
 }
 
-/// `<git dir>/artifact-store-gc.lock`: one bulk ref writer (gc, restore, purge) at a time.
-///
-/// While held, a thread touches the file every [`HEARTBEAT`]; committers read a fresh
-/// mtime as "the bulk writer is alive" and leave its per-ref locks alone however long its
-/// transaction takes (see [`crate::git::cas`]). A lock whose mtime stops moving for
-/// `stale_lock_seconds` was left by a killed process and is taken over.
-pub(crate) struct GcLock {
-    path: PathBuf,
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    heartbeat: Option<std::thread::JoinHandle<()>>,
-}
-
-/// How often a held gc lock's mtime is refreshed.
-const HEARTBEAT: Duration = Duration::from_millis(500);
-
-impl GcLock {
-    /// Takes the lock; one held by a live writer is waited for up to `lock_timeout`, one
-    /// whose mtime stopped moving for `stale_lock_seconds` (its writer was killed) is taken
-    /// over. Then every ref lock older than `stale_lock_seconds` is removed: a bulk writer
-    /// alive is this one, and committers hold their locks for milliseconds.
-    pub(crate) fn acquire(store: &Store) -> Result<GcLock> {
-        GcLock::acquire_within(store, Duration::from_secs(store.config().lock_timeout))
-    }
-
-    /// [`GcLock::acquire`], waiting at most `timeout` (zero: one attempt) for a live holder.
-    pub(crate) fn acquire_within(store: &Store, timeout: Duration) -> Result<GcLock> {
-        let path = store.git_dir().join(crate::git::cas::GC_LOCK_FILE);
-        let stale_after = store.config().stale_lock_bound();
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => {
-                    let _ = writeln!(&file, "{}", std::process::id());
-                    let lock = GcLock::hold(path, file);
-                    if store.config().stale_lock_seconds > 0 {
-                        crate::git::locks::sweep_stale(store.git_dir(), stale_after)?;
-                    }
-                    return Ok(lock);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|m| SystemTime::now().duration_since(m).ok());
-                    // One heartbeat more: the dead writer's last ref locks, made after its
-                    // last touch, are stale too by then, and the sweep above takes them.
-                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4) + HEARTBEAT) {
-                        let _ = std::fs::remove_file(&path);
-                        continue;
-                    }
-                }
-                Err(e) => return Err(Error::io("failed to create", &path)(e)),
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Error::Locked {
-                    refname: "the store's refs (another gc, trash restore or trash purge runs)"
-                        .to_string(),
-                    lock: path,
-                });
-            }
-            std::thread::sleep(HEARTBEAT / 5);
-        }
-    }
-
-    fn hold(path: PathBuf, file: std::fs::File) -> GcLock {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let heartbeat = std::thread::Builder::new()
-            .name("gc-lock-heartbeat".into())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(HEARTBEAT)
-                {
-                    let _ = file.set_modified(SystemTime::now());
-                }
-            })
-            .ok();
-        GcLock {
-            path,
-            stop: Some(stop),
-            heartbeat,
-        }
-    }
-}
-
-impl Drop for GcLock {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(heartbeat) = self.heartbeat.take() {
-            let _ = heartbeat.join();
-        }
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// Moves the plan's pruned refs to the trash and writes the report.
 ///
 /// A move is two steps, in this order: the trash copies are written into `packed-refs` in
 /// one rewrite (no lock file per ref: only gc, restore and purge write the trash, one at a
-/// time under [`GcLock`]), then the pruned refs are deleted in one gix-ref transaction,
+/// time under [`crate::git::locks::GcLock`]), then the pruned refs are deleted in one gix-ref transaction,
 /// each on condition that it still holds the planned value. A crash between the two leaves
 /// every pruned ref in place beside its copy; a deletion never runs without its copy. Refs
 /// that changed, and refs whose trash name another writer took meanwhile, are skipped, and
@@ -390,7 +284,7 @@ fn remove_copies_of_unmoved(
 /// How a holder of the gc lock treats the ref locks in its way: a lock older than
 /// `stale_lock_seconds` was left by a killed bulk writer and is removed.
 fn bulk_locks(store: &Store) -> BulkLocks {
-    let policy = crate::git::cas::LockPolicy::of(store.config());
+    let policy = store.lock_policy();
     BulkLocks {
         timeout: policy.timeout,
         stale_after: policy.stale_after,

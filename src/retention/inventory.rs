@@ -8,10 +8,9 @@ use git2::{ObjectType, Oid, Repository};
 
 use super::plan::rank_order;
 use super::Progress;
-use crate::catalog::{find_commit, metadata_at};
 use crate::error::{Error, Result};
 use crate::git::refscan;
-use crate::metadata::Trailers;
+use crate::metadata::{find_commit, metadata_at, Trailers};
 use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
 

@@ -10,7 +10,6 @@ mod apply;
 mod inventory;
 mod pins;
 mod plan;
-pub mod policy;
 mod reason;
 mod remote;
 mod report;
@@ -19,13 +18,14 @@ mod trash;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::git::locks::GcLock;
 use crate::store::Store;
 
-pub(crate) use apply::GcLock;
-pub use apply::{Applied, SkippedRef, LOOSE_REFS_PACK_THRESHOLD};
+pub use crate::config::retention::{Policy, RetentionConfig, RuleOverride, Rules};
+pub use crate::git::loose::LOOSE_REFS_PACK_THRESHOLD;
+pub use apply::{Applied, SkippedRef};
 pub use pins::PinOutcome;
 pub use plan::{Counts, Decision, Plan, RefKind, Verdict, WorkflowPlan};
-pub use policy::{Policy, RetentionConfig, RuleOverride, Rules};
 pub use remote::RemoteOutcome;
 pub use trash::{GitGc, PurgeOutcome, RestoreOutcome, TrashBatch, TrashEntry, TrashList};
 
@@ -90,7 +90,7 @@ impl Store {
         };
         let now = self.commit_time()?.seconds();
         let lock = match request.apply {
-            true => Some(apply::GcLock::acquire(self)?),
+            true => Some(GcLock::acquire(self.git_dir(), self.lock_policy())?),
             false => None,
         };
         let inventory = self.retention_inventory(progress)?;

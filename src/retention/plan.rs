@@ -8,8 +8,8 @@ use git2::Oid;
 use serde::Serialize;
 
 pub(crate) use super::inventory::{Branch, Inventory, Tag};
-use super::policy::{Policy, Rules};
 use super::reason::Reason;
+use crate::config::retention::{Policy, Rules};
 use crate::refs::{CORR_PREFIX, PROMPT_PREFIX};
 
 const DAY: i64 = 86_400;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use git2::Oid;
 
 use super::*;
-use crate::retention::policy::{Policy, RetentionConfig};
+use crate::config::retention::{Policy, RetentionConfig};
 
 const NOW: i64 = 1_800_000_000;
 

@@ -46,7 +46,7 @@ pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
     // Called under the gc lock: a reports lock left by a killed gc is stale, not alive.
     let policy = cas::LockPolicy {
         holds_gc_lock: true,
-        ..cas::LockPolicy::of(store.config())
+        ..store.lock_policy()
     };
     let landed = cas::update(
         repo,

@@ -7,10 +7,11 @@ use std::process::Command;
 use git2::Oid;
 use serde::Serialize;
 
-use super::apply::{sync_packed_refs, tx_options, GcLock};
-use super::policy::Policy;
+use super::apply::{sync_packed_refs, tx_options};
 use super::report::{self, Report};
+use crate::config::retention::Policy;
 use crate::error::{Error, Result};
+use crate::git::locks::GcLock;
 use crate::git::refscan;
 use crate::git::reftx::{self, Mode, RefChange};
 use crate::refs::{parse_trash_ref, TRASH_NAMESPACE};
@@ -120,7 +121,7 @@ impl Store {
     /// Puts back the refs of batch `<ts>`, or one ref (its trash name or original name, the
     /// newest copy); refuses, changing nothing, when any of them exists again.
     pub fn trash_restore(&self, spec: &str) -> Result<RestoreOutcome> {
-        let _lock = GcLock::acquire(self)?;
+        let _lock = GcLock::acquire(self.git_dir(), self.lock_policy())?;
         let chosen = self.select(spec)?;
         let mut conflicts = Vec::new();
         for entry in &chosen {
@@ -182,7 +183,7 @@ impl Store {
             Some(days) => days,
             None => Policy::from_config(&self.config().retention)?.trash_days,
         };
-        let _lock = GcLock::acquire(self)?;
+        let _lock = GcLock::acquire(self.git_dir(), self.lock_policy())?;
         let now = self.commit_time()?.seconds();
         let cutoff = now.saturating_sub((days as i64).saturating_mul(DAY));
         let expired: Vec<(i64, Vec<TrashEntry>)> = self

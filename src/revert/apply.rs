@@ -80,7 +80,7 @@ pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
 }
 
 fn lock_policy(store: &Store) -> cas::LockPolicy {
-    cas::LockPolicy::of(store.config())
+    store.lock_policy()
 }
 
 /// Writes the forward commit: the tag's tree (or the tip's with the tag's entry at the

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::git::tree::MODE_FILE;
 use crate::metadata::{Trailers, METADATA_FILE};
 use crate::refs::{TaskId, WorkflowId};
+use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
 /// The task whose branch a revert targets.
@@ -192,10 +193,17 @@ fn recount(
             .read_header(oid)
             .map_err(Error::git(format!("failed to read {path}")))?;
         let mut hasher = Sha256::new();
-        crate::git::blobread::for_each_piece(repo, oid, size as u64, &path, |piece| {
-            hasher.update(piece);
-            Ok(())
-        })?;
+        crate::git::blobread::for_each_piece(
+            repo,
+            oid,
+            size as u64,
+            LARGE_FILE_BYTES,
+            &path,
+            |piece| {
+                hasher.update(piece);
+                Ok(())
+            },
+        )?;
         sums.insert(path, format!("sha256:{:x}", hasher.finalize()).into());
     }
     let files = sums.keys().map(|k| Value::from(k.as_str())).collect();

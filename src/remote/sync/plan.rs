@@ -158,11 +158,13 @@ impl Engine<'_> {
         let repo = self.store.repo();
         let kind = StoreRef::of(refname, self.store.config().prefix().as_str());
         if kind == Some(StoreRef::CorrTag) {
-            return Ok(if reapply::is_reapplication(repo, theirs, ours)? {
-                Decision::Force
-            } else {
-                Decision::Refuse("the remote's tag names another commit with other content")
-            });
+            return Ok(
+                if crate::git::reapplication::is_reapplication(repo, theirs, ours)? {
+                    Decision::Force
+                } else {
+                    Decision::Refuse("the remote's tag names another commit with other content")
+                },
+            );
         }
         if self.relation(ours, theirs)? == Relation::Ahead {
             return Ok(Decision::Force);

@@ -1,5 +1,8 @@
 //! The retention policy: the `[retention]` config table, per-workflow glob overrides, and the
 //! rules each workflow ends up with.
+//!
+//! A config value: [`crate::Config::validate`] checks it with [`Policy::from_config`], and
+//! the retention operation (`src/retention/`) plans with the [`Policy`] it gives.
 
 use std::collections::BTreeMap;
 use std::path::Path;
