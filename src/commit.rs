@@ -272,8 +272,26 @@ impl Store {
         mut outcome: CommitOutcome,
         require: bool,
     ) -> Result<CommitOutcome> {
-        match self.push_landed(&mut outcome) {
-            Ok(()) => Ok(outcome),
+        let pushed = self.push_landed(&outcome.branch, &outcome.tags);
+        for moved in &pushed.reapplied {
+            if moved.from == outcome.commit_sha {
+                outcome.commit_sha = moved.to.clone();
+                outcome.duplicate |= moved.duplicate;
+                outcome.warnings.push(if moved.duplicate {
+                    format!(
+                        "the remote already held {} with the same files; using its commit",
+                        outcome.correlation_tag
+                    )
+                } else {
+                    "another writer pushed this branch first; re-applied onto its tip".to_string()
+                });
+            }
+        }
+        match pushed.result {
+            Ok(()) => {
+                outcome.pushed = true;
+                Ok(outcome)
+            }
             Err(e) if require => Err(Error::Remote {
                 message: format!(
                     "{} landed locally at {} on {} but was not pushed: {e}",

@@ -2,27 +2,35 @@
 //!
 //! # Architecture
 //!
-//! One core, two faces; arrows point down only.
+//! One core, thin faces; every `crate::` name points down (or within its layer, without
+//! a cycle). `docs/architecture.md` tells what each module owns and where a change
+//! starts; `tests/layers.rs` fails when a name points up.
 //!
 //! ```text
-//! src/main.rs, src/cli/   face: clap commands, human and --json output, exit codes
-//! events                  face: Redis subscriber (streams, pub/sub) on the public API below
+//! main       face: the binary; src/cli/ holds the clap commands, output, exit codes
+//! events     face: Redis subscriber (streams, pub/sub) on the public API below
 //! ----------------------------------------------------------------------------------
-//! catalog    read side: resolve REF, list, show, log, diff, verify, export, stats
-//! store      Store: an open repository + Config; every operation hangs off it
 //! commit     the commit pipeline: validate, scan, build the tree in the ODB, CAS, tag
-//! input      collects and validates the files of a request (symlinks, sizes, names)
-//! metadata   metadata.json schema, caller-key merge, checksums, commit trailers
-//! scan       the secret scanner, called once before any object is written
-//! staged     scans what is staged in an index (the pre-commit hook's view)
+//! catalog    read side: resolve REF, list, show, log, diff, verify, export, stats
 //! revert     revert-to-tag: a branch back to a store tag, by forward commit or hard move
+//! retention  gc: plan with reasons, apply to the trash, pins, trash restore/purge
 //! remote     push: branches then tags, non-fast-forward re-apply and retry, pending sync
 //! hooks      pre-receive rules for a shared remote, installing the hook scripts
-//! retention  gc: policy, plan with reasons, apply to the trash, pins, trash restore/purge
-//! refs       every ref name the store reads or writes, and validated id newtypes
-//! config     config file + environment + flags
-//! git        the wall around libgit2: trees, compare-and-swap refs, packed refs, fsync
-//! error      one error enum; the CLI maps it to exit codes
+//! staged     scans what is staged in an index (the pre-commit hook's view)
+//! demo       a fresh store with the sample run committed (calls commit)
+//! ----------------------------------------------------------------------------------
+//! store      Store: an open repository + Config; every operation hangs off it
+//! refs       every ref name the store reads or writes, ref kinds, validated id newtypes
+//! metadata   metadata.json schema, caller-key merge, checksums, trailers, reading a set's
+//!            metadata from a commit
+//! config     config file + environment + flags, and its value types ([retention] policy,
+//!            [hooks] identities)
+//! input      collects and validates the files of a request (symlinks, sizes, names)
+//! ----------------------------------------------------------------------------------
+//! git        the wall around libgit2: trees, compare-and-swap refs, locks (gc lock too),
+//!            packed refs, fsync; names only `error`, takes every policy value as an argument
+//! scan       the secret scanner, called once before any object is written; names nothing
+//! error      one error enum (wraps the scanner's errors); the CLI maps it to exit codes
 //! ```
 //!
 //! The library never prints and never exits; it returns data and [`Error`]s.

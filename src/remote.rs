@@ -18,7 +18,6 @@ pub(crate) mod wire;
 
 use serde::Serialize;
 
-use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -148,47 +147,47 @@ impl Store {
         result.map(|()| report)
     }
 
-    /// Pushes the branch and tags of a commit that landed; on return `outcome` names the
-    /// commit on the branch (re-applied when the remote had moved on) and says whether
-    /// everything reached the remote.
-    pub(crate) fn push_landed(&self, outcome: &mut CommitOutcome) -> Result<()> {
+    /// Pushes the branch (short name) and tags (names) of a commit that landed. The
+    /// caller learns which commits were re-applied onto the remote tip (the remote had
+    /// moved on) even when the push then failed, and whether everything reached the remote.
+    pub(crate) fn push_landed(&self, branch: &str, tags: &[String]) -> LandedPush {
         let mut quiet = |_: &PushProgress| {};
-        let mut engine = sync::Engine::new(self, &mut quiet)?;
-        let branch = crate::refs::branch_ref(&outcome.branch);
-        let tags = outcome
-            .tags
-            .iter()
-            .map(|t| format!("refs/tags/{t}"))
-            .collect();
+        let mut engine = match sync::Engine::new(self, &mut quiet) {
+            Ok(engine) => engine,
+            Err(e) => {
+                return LandedPush {
+                    reapplied: Vec::new(),
+                    result: Err(e),
+                }
+            }
+        };
+        let branch = crate::refs::branch_ref(branch);
+        let tags = tags.iter().map(|t| format!("refs/tags/{t}")).collect();
         let result = engine.run(vec![branch], tags, true);
         let report = engine.finish();
-        for moved in &report.reapplied {
-            if moved.from == outcome.commit_sha {
-                outcome.commit_sha = moved.to.clone();
-                outcome.duplicate |= moved.duplicate;
-                outcome.warnings.push(if moved.duplicate {
-                    format!(
-                        "the remote already held {} with the same files; using its commit",
-                        outcome.correlation_tag
-                    )
-                } else {
-                    "another writer pushed this branch first; re-applied onto its tip".to_string()
-                });
-            }
-        }
-        result?;
-        if let Some(refused) = report.refused.first() {
-            return Err(Error::Remote {
+        let result = result.and_then(|()| match report.refused.first() {
+            Some(refused) => Err(Error::Remote {
                 message: format!(
                     "remote {:?} refused {}: {}",
                     report.remote, refused.refname, refused.reason
                 ),
                 hint: None,
-            });
+            }),
+            None => Ok(()),
+        });
+        LandedPush {
+            reapplied: report.reapplied,
+            result,
         }
-        outcome.pushed = true;
-        Ok(())
     }
+}
+
+/// What [`Store::push_landed`] did.
+pub(crate) struct LandedPush {
+    /// Each local commit re-applied onto the remote tip, and what replaced it.
+    pub reapplied: Vec<Reapplied>,
+    /// Whether the branch and tags reached the remote, or why not.
+    pub result: Result<()>,
 }
 
 #[cfg(test)]

@@ -33,9 +33,9 @@ const BASE: &[&str] = &["git", "scan", "error"];
 const BASE_ALLOWED: &[(&str, &[&str])] =
     &[("git", &["error"]), ("scan", &[]), ("error", &["scan"])];
 
-/// The one operation that calls another: `gc --remote` prunes the remote through the
-/// push endpoint.
-const OPERATION_CALLS: &[(&str, &str)] = &[("retention", "remote")];
+/// Where an operation names another, and why: `gc --remote` prunes the remote through the
+/// push endpoint; the demo is a scripted run of commits.
+const OPERATION_CALLS: &[(&str, &str)] = &[("retention", "remote"), ("demo", "commit")];
 
 fn layer_of(module: &str) -> Option<usize> {
     [BASE, MODEL, OPERATIONS, FACES]
