@@ -77,7 +77,7 @@ impl CommitRequest {
     }
 }
 
-/// What a commit did; serializes to exactly DESIGN.md's result object.
+/// What a commit did; serializes to exactly docs/design.md's result object.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CommitOutcome {
     /// Always true; failures are errors.
@@ -152,7 +152,7 @@ pub(crate) struct Prepared {
 }
 
 impl Store {
-    /// Commits an artifact set: the whole pipeline of DESIGN.md, steps 1 to 7.
+    /// Commits an artifact set: the whole pipeline of docs/design.md, steps 1 to 7.
     pub fn commit(&self, request: CommitRequest) -> Result<CommitOutcome> {
         let push = request.require_push || request.push.unwrap_or(self.config().auto_push);
         let require_push = request.require_push;

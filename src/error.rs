@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::scan::Finding;
 
-/// Exit codes of the command line, as DESIGN.md fixes them.
+/// Exit codes of the command line, as docs/design.md fixes them.
 pub mod exit {
     /// Success.
     pub const OK: i32 = 0;
@@ -25,7 +25,7 @@ pub mod exit {
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An id, prefix or hash does not follow DESIGN.md's rules.
+    /// An id, prefix or hash does not follow docs/design.md's rules.
     #[error("invalid {kind} \"{value}\": {reason}")]
     InvalidId {
         /// What the value was meant to be ("workflow id", ...).
@@ -174,7 +174,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// Returns the exit code DESIGN.md assigns to this error.
+    /// Returns the exit code docs/design.md assigns to this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::InvalidId { .. }

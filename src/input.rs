@@ -63,7 +63,7 @@ pub struct InputFile {
     pub kind: EntryKind,
 }
 
-/// Collects every file named by `specs`, refusing anything DESIGN.md calls bad input.
+/// Collects every file named by `specs`, refusing anything docs/design.md calls bad input.
 pub fn collect(specs: &[InputSpec], max_file_size: u64) -> Result<Vec<InputFile>> {
     if specs.is_empty() {
         return Err(Error::InvalidInput(

@@ -1,7 +1,7 @@
 //! Every ref name the store reads or writes, and the validated ids they are built from.
 //!
 //! Ids can only be constructed valid: a `WorkflowId` or `TaskId` that exists has passed
-//! DESIGN.md's rules, so ref names built from them never need checking again.
+//! docs/design.md's rules, so ref names built from them never need checking again.
 
 use std::fmt;
 

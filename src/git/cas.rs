@@ -1,6 +1,6 @@
 //! Compare-and-swap ref updates with bounded, jittered retries and stale-lock recovery.
 //!
-//! FIELD-NOTES.md: under contention libgit2 reports `Modified` (someone moved the ref),
+//! docs/field-notes.md: under contention libgit2 reports `Modified` (someone moved the ref),
 //! `Locked` (someone holds `<ref>.lock`), and transient "failed to make directory" /
 //! "failed to create locked file" errors when another process prunes an empty ref
 //! directory. All are retried. A lock older than `stale_after` is taken as left by a

@@ -1,7 +1,7 @@
 //! The wall around libgit2: tree building, compare-and-swap ref updates, durability.
 //!
 //! Modules above this one speak in the store's own types and call these helpers; the
-//! libgit2 traps measured in FIELD-NOTES.md (lock races, fsync) are handled here once.
+//! libgit2 traps measured in docs/field-notes.md (lock races, fsync) are handled here once.
 
 pub mod blobread;
 pub mod blobwrite;

@@ -1,7 +1,7 @@
 //! Batched ref edits in one gix-ref transaction: one `packed-refs` rewrite for the whole
 //! batch, lock waits with backoff, every edit conditioned on the value its caller saw.
 //!
-//! FIELD-NOTES.md: libgit2 rewrites `packed-refs` once per deleted ref and concurrent
+//! docs/field-notes.md: libgit2 rewrites `packed-refs` once per deleted ref and concurrent
 //! libgit2 deleters resurrect each other's deletions; gix-ref prepares every edit (locks
 //! and checks) before it writes anything, and rewrites `packed-refs` once. Edits come in
 //! groups that land or are skipped together (a restore from the trash is a create and
