@@ -398,3 +398,32 @@ fn the_map_in_lib_rs_names_every_module_in_its_layer() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+#[test]
+fn the_reader_finds_every_form_of_a_name_and_skips_comments_and_strings() {
+    let reexports: BTreeMap<String, String> = [("Config", "config"), ("Store", "store")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let code = code_only(
+        r##"
+use crate::retention::GcLock;
+use crate::{catalog::find, hooks::{self, HooksConfig}, Config};
+pub(crate) use crate::remote as push;
+fn f() -> crate::Store { crate::revert::run(); }
+macro_rules! m { () => { $crate::events::x() } }
+// crate::cli is only named in a comment
+/* crate::staged in a block /* nested crate::scan */ still a comment crate::input */
+/// [`crate::refs`] in a doc link
+let s = "crate::metadata in a string \" crate::git";
+let c = '"'; let t = crate::commit::x;
+let r = r#"crate::error"# ;
+"##,
+    );
+    let found: Vec<String> = named_modules(&code, &reexports).into_iter().collect();
+    assert_eq!(
+        found,
+        ["catalog", "commit", "config", "hooks", "remote", "retention", "revert", "store"],
+        "{code}"
+    );
+}
