@@ -423,7 +423,16 @@ let r = r#"crate::error"# ;
     let found: Vec<String> = named_modules(&code, &reexports).into_iter().collect();
     assert_eq!(
         found,
-        ["catalog", "commit", "config", "hooks", "remote", "retention", "revert", "store"],
+        [
+            "catalog",
+            "commit",
+            "config",
+            "hooks",
+            "remote",
+            "retention",
+            "revert",
+            "store"
+        ],
         "{code}"
     );
 }

@@ -6,6 +6,7 @@ use git2::Oid;
 
 use super::{Engine, Planned};
 use crate::error::{Error, Result};
+use crate::git::reapplication::is_reapplication;
 use crate::remote::reapply::{self, Reapply};
 use crate::remote::wire::Listing;
 use crate::remote::StoreRef;
@@ -158,13 +159,11 @@ impl Engine<'_> {
         let repo = self.store.repo();
         let kind = StoreRef::of(refname, self.store.config().prefix().as_str());
         if kind == Some(StoreRef::CorrTag) {
-            return Ok(
-                if crate::git::reapplication::is_reapplication(repo, theirs, ours)? {
-                    Decision::Force
-                } else {
-                    Decision::Refuse("the remote's tag names another commit with other content")
-                },
-            );
+            return Ok(if is_reapplication(repo, theirs, ours)? {
+                Decision::Force
+            } else {
+                Decision::Refuse("the remote's tag names another commit with other content")
+            });
         }
         if self.relation(ours, theirs)? == Relation::Ahead {
             return Ok(Decision::Force);
