@@ -68,7 +68,10 @@ fn tree(env: &Env, store: &Path, rev: &str) -> String {
 
 /// The `reverted_to` field of the set's metadata.json at `rev`.
 fn reverted_to(env: &Env, store: &Path, rev: &str) -> String {
-    let text = env.git_in(store, &["show", &format!("{rev}:artifacts/wf/t/metadata.json")]);
+    let text = env.git_in(
+        store,
+        &["show", &format!("{rev}:artifacts/wf/t/metadata.json")],
+    );
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     doc["reverted_to"].as_str().unwrap_or_default().to_string()
 }
