@@ -62,7 +62,9 @@ impl GcLock {
                         .and_then(|m| SystemTime::now().duration_since(m).ok());
                     // One heartbeat more: the dead writer's last ref locks, made after its
                     // last touch, are stale too by then, and the sweep above takes them.
-                    if age.is_some_and(|age| age > stale_after.max(HEARTBEAT * 4) + HEARTBEAT) {
+                    if age.is_some_and(|age| {
+                        age > stale_after.max(HEARTBEAT * 4).saturating_add(HEARTBEAT)
+                    }) {
                         let _ = std::fs::remove_file(&path);
                         continue;
                     }
