@@ -4,7 +4,7 @@
 
 use regex::Regex;
 
-use super::glob::Glob;
+use super::glob::PathGlobs;
 
 /// The marker that suppresses findings on its line.
 pub(crate) const INLINE_MARKER: &[u8] = b"artifact-store:allow";
@@ -75,7 +75,7 @@ impl RuleAllow {
 /// The scanner-wide allowlist built from the configuration.
 #[derive(Debug, Default)]
 pub(crate) struct Allowlist {
-    pub globs: Vec<Glob>,
+    pub globs: PathGlobs,
     /// `allow_regexes`: matched against the secret.
     pub regexes: Vec<Regex>,
     /// Global allowlists of gitleaks files.
@@ -86,7 +86,7 @@ impl Allowlist {
     /// Returns whether files at `path` are skipped.
     pub fn path_allowed(&self, path: &str) -> bool {
         let path = path.strip_prefix("./").unwrap_or(path);
-        self.globs.iter().any(|g| g.is_match(path))
+        self.globs.is_match(path)
             || self
                 .gitleaks
                 .iter()

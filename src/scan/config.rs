@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use regex::bytes::RegexBuilder;
 
 use super::allow::Allowlist;
-use super::glob::Glob;
+use super::glob::PathGlobs;
 use super::prefilter::Prefilter;
 use super::rule::{self, Rule};
 use super::{gitleaks, ScanError, Scanner};
@@ -20,7 +20,8 @@ pub struct ScanConfig {
     pub rules: Vec<RuleSpec>,
     /// Ids of rules to turn off.
     pub disabled_rules: Vec<String>,
-    /// Globs of paths never scanned (`*`, `?`, `**`; a glob without `/` matches file names).
+    /// Globs of paths never scanned (`*`, `?`, `**`, `\` escapes; a glob without `/` matches
+    /// file names).
     pub allow_paths: Vec<String>,
     /// A match whose secret text matches one of these regexes is dropped.
     pub allow_regexes: Vec<String>,
@@ -71,13 +72,8 @@ pub(crate) fn build(config: &ScanConfig) -> Result<Scanner, ScanError> {
             return Err(ScanError::UnknownRule { id: id.clone() });
         }
     }
-    for glob in &config.allow_paths {
-        let compiled = Glob::new(glob).map_err(|reason| ScanError::InvalidGlob {
-            glob: glob.clone(),
-            reason,
-        })?;
-        allow.globs.push(compiled);
-    }
+    allow.globs = PathGlobs::new(&config.allow_paths)
+        .map_err(|(glob, reason)| ScanError::InvalidGlob { glob, reason })?;
     for (index, pattern) in config.allow_regexes.iter().enumerate() {
         let regex = regex::Regex::new(pattern)
             .map_err(|source| ScanError::InvalidAllowRegex { index, source })?;

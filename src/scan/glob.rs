@@ -1,123 +1,183 @@
-//! Path globs for allowlists: `*` matches within one path segment, `?` one character of a
-//! segment, and `**` any number of whole segments; a glob without `/` matches the file name.
+//! Path globs for allowlists, matched by globset: `*` matches within one path segment, `?`
+//! one character of a segment, `**/` any number of whole segments, a `**` not followed by
+//! `/` the rest of the path; `\` makes the next character literal, and every other
+//! character (brackets and braces included) matches itself. A glob without `/` matches the
+//! whole path or its file name.
+//!
+//! globset matches bytes, so its `?` would take one byte of a multi-byte character, and it
+//! gives brackets, braces and backslashes meanings of its own. Both the glob and the path
+//! are therefore written in one alphabet before globset sees them: `/` stays, and every
+//! other character becomes one unit of four ASCII letters and digits (a lead from [`LEAD`]
+//! and three from [`TAIL`], disjoint, none of them glob syntax). `?` becomes four `?`, and a
+//! unit can only match where a character starts, so globset's matches are exactly those of
+//! the dialect above.
 
-/// One element of a compiled glob.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// The first character of a unit: three bits of the code point.
+const LEAD: &[u8; 8] = b"ABCDEFGH";
+/// The other three characters of a unit: six bits each.
+const TAIL: &[u8; 64] = b"IJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-=_@%~^.;";
+
+/// One element of a glob as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
     Literal(char),
     /// `?`: one character other than `/`.
     One,
     /// `*`: any run of characters other than `/`.
     Star,
-    /// `**/` (or a trailing `/**`): zero or more whole segments.
+    /// `**/`: zero or more whole segments (each up to and including a `/`).
     Segments,
-    /// A trailing `**`: everything, `/` included.
+    /// A `**` not followed by `/`: the rest of the path, whatever the glob says after it.
     Rest,
 }
 
-/// A compiled path glob.
-#[derive(Debug, Clone)]
-pub(crate) struct Glob {
-    tokens: Vec<Token>,
-    /// The glob has no `/`: it is matched against the file name as well.
-    basename: bool,
+/// The `allow_paths` globs, compiled: any match skips the path.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathGlobs {
+    /// Matched against the whole path.
+    paths: GlobSet,
+    /// Globs without `/`, matched against the file name too.
+    names: GlobSet,
 }
 
-impl Glob {
-    /// Compiles `glob`; it fails only on an empty glob.
-    pub fn new(glob: &str) -> Result<Glob, &'static str> {
-        let glob = glob.strip_prefix("./").unwrap_or(glob);
-        if glob.is_empty() {
-            return Err("empty glob");
+impl PathGlobs {
+    /// Compiles `globs`; a glob fails when it is empty (once a leading `./` is gone), and
+    /// the error names it.
+    pub fn new(globs: &[String]) -> Result<PathGlobs, (String, &'static str)> {
+        let mut paths = GlobSetBuilder::new();
+        let mut names = GlobSetBuilder::new();
+        for written in globs {
+            let fail = |reason: &'static str| (written.clone(), reason);
+            let glob = written.strip_prefix("./").unwrap_or(written);
+            if glob.is_empty() {
+                return Err(fail("empty glob"));
+            }
+            let compiled = GlobBuilder::new(&translate(&tokens(glob)))
+                .literal_separator(true)
+                .backslash_escape(false)
+                .empty_alternates(true)
+                .build()
+                .map_err(|_| fail("the glob does not compile"))?;
+            if !glob.contains('/') {
+                names.add(compiled.clone());
+            }
+            paths.add(compiled);
         }
-        let chars: Vec<char> = glob.chars().collect();
-        let mut tokens = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            let token = match chars[i] {
-                '*' if chars.get(i + 1) == Some(&'*') => {
-                    i += 1;
-                    if chars.get(i + 1) == Some(&'/') {
-                        i += 1;
-                        Token::Segments
-                    } else {
-                        Token::Rest
-                    }
-                }
-                '*' => Token::Star,
-                '?' => Token::One,
-                '\\' if i + 1 < chars.len() => {
-                    i += 1;
-                    Token::Literal(chars[i])
-                }
-                c => Token::Literal(c),
-            };
-            tokens.push(token);
-            i += 1;
-        }
-        Ok(Glob {
-            tokens,
-            basename: !glob.contains('/'),
+        let build = |set: GlobSetBuilder| {
+            set.build()
+                .map_err(|_| (globs.join(", "), "the globs do not compile together"))
+        };
+        Ok(PathGlobs {
+            paths: build(paths)?,
+            names: build(names)?,
         })
     }
 
-    /// Returns whether `path` (with `/` separators) matches.
+    /// Returns whether `path` (with `/` separators, a leading `./` ignored) matches a glob.
     pub fn is_match(&self, path: &str) -> bool {
+        if self.paths.is_empty() {
+            return false;
+        }
         let path = path.strip_prefix("./").unwrap_or(path);
-        if matches(&self.tokens, path) {
+        if self.paths.is_match(encode(path)) {
             return true;
         }
-        if self.basename {
+        !self.names.is_empty() && {
             let name = path.rsplit('/').next().unwrap_or(path);
-            return matches(&self.tokens, name);
+            self.names.is_match(encode(name))
         }
-        false
     }
 }
 
-/// Matches `tokens` against `text` by dynamic programming over (token, char) positions.
-fn matches(tokens: &[Token], text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    let width = chars.len() + 1;
-    // ok[t * width + c]: tokens[t..] match chars[c..].
-    let mut ok = vec![false; (tokens.len() + 1) * width];
-    ok[tokens.len() * width + chars.len()] = true;
-    for t in (0..tokens.len()).rev() {
-        for c in (0..=chars.len()).rev() {
-            let here = chars.get(c).copied();
-            let next_token = ok[(t + 1) * width + c];
-            let value = match &tokens[t] {
-                Token::Literal(l) => here == Some(*l) && ok[(t + 1) * width + c + 1],
-                Token::One => here.is_some_and(|h| h != '/') && ok[(t + 1) * width + c + 1],
-                Token::Star => {
-                    next_token || (here.is_some_and(|h| h != '/') && ok[t * width + c + 1])
+/// Splits a glob into tokens: `**` followed by `/` is [`Token::Segments`], any other `**`
+/// is [`Token::Rest`], and `\` before a character makes it literal (a trailing `\` is
+/// itself).
+fn tokens(glob: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        let token = match c {
+            '*' if chars.next_if_eq(&'*').is_some() => {
+                if chars.next_if_eq(&'/').is_some() {
+                    Token::Segments
+                } else {
+                    Token::Rest
                 }
-                Token::Rest => true,
-                Token::Segments => {
-                    // Zero segments, or skip up to and including the next `/`.
-                    next_token || skip_segment(&chars, c).is_some_and(|n| ok[t * width + n])
-                }
-            };
-            ok[t * width + c] = value;
-        }
+            }
+            '*' => Token::Star,
+            '?' => Token::One,
+            '\\' => Token::Literal(chars.next().unwrap_or('\\')),
+            c => Token::Literal(c),
+        };
+        tokens.push(token);
     }
-    ok[0]
+    tokens
 }
 
-/// Returns the position just past the next `/` at or after `from`.
-fn skip_segment(chars: &[char], from: usize) -> Option<usize> {
-    chars[from..]
-        .iter()
-        .position(|&c| c == '/')
-        .map(|p| from + p + 1)
+/// Writes `tokens` as one globset glob over encoded paths (see [`encode`]).
+fn translate(tokens: &[Token]) -> String {
+    let mut out = String::new();
+    for token in tokens {
+        match token {
+            Token::Literal('/') => out.push('/'),
+            Token::Literal(c) => push_unit(*c, &mut out),
+            Token::One => out.push_str("????"),
+            Token::Star => out.push('*'),
+            // Nothing, or the rest of this segment and then any number of segments.
+            Token::Segments => out.push_str("{,*/**/}"),
+            // The rest of this segment, or of it and every segment after it.
+            Token::Rest => {
+                out.push_str("{*,*/**}");
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Returns `path` with every character but `/` written as its unit.
+fn encode(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() * 4);
+    for c in path.chars() {
+        match c {
+            '/' => out.push('/'),
+            c => push_unit(c, &mut out),
+        }
+    }
+    out
+}
+
+/// Appends the four-character unit of `c`: 21 bits, three in the lead and six in each tail.
+fn push_unit(c: char, out: &mut String) {
+    let code = c as usize;
+    out.push(char::from(LEAD[(code >> 18) & 7]));
+    for shift in [12, 6, 0] {
+        out.push(char::from(TAIL[(code >> shift) & 63]));
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Glob;
+    use super::{PathGlobs, LEAD, TAIL};
 
     fn is_match(glob: &str, path: &str) -> bool {
-        Glob::new(glob).map(|g| g.is_match(path)).unwrap_or(false)
+        PathGlobs::new(&[glob.to_string()])
+            .map(|g| g.is_match(path))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn the_alphabet_is_plain_and_leads_differ_from_tails() {
+        for &b in LEAD.iter().chain(TAIL.iter()) {
+            assert!(b.is_ascii_graphic() && !b"/\\*?[]{},!".contains(&b), "{b}");
+        }
+        assert!(LEAD.iter().all(|b| !TAIL.contains(b)));
+        let mut tail = TAIL.to_vec();
+        tail.sort_unstable();
+        tail.dedup();
+        assert_eq!(tail.len(), 64);
     }
 
     #[test]
@@ -141,8 +201,11 @@ mod tests {
     fn question_mark_and_escapes() {
         assert!(is_match("file?.txt", "file1.txt"));
         assert!(!is_match("file?.txt", "file10.txt"));
+        assert!(is_match("f?.txt", "fé.txt"));
+        assert!(!is_match("f??.txt", "fé.txt"));
         assert!(is_match("a\\*b", "a*b"));
         assert!(!is_match("a\\*b", "axb"));
-        assert!(Glob::new("").is_err());
+        assert!(PathGlobs::new(&[String::new()]).is_err());
+        assert!(!PathGlobs::default().is_match("a"));
     }
 }
