@@ -543,3 +543,47 @@ fn commit_skips_allowed_file_names_and_refuses_the_rest_unchanged() {
         );
     }
 }
+
+#[test]
+fn an_empty_glob_in_the_config_refuses_scan_and_commit_and_changes_nothing() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let token = github_token();
+    let file = env.write("in/a.txt", format!("token = {token}\n"));
+    for glob in ["", "./"] {
+        std::fs::write(
+            store.join("artifact-store.toml"),
+            format!("[scan]\nallow_paths = [\"*.txt\", {glob:?}]\n"),
+        )
+        .unwrap();
+        let before = env.snapshot(&store);
+        let commit = env.run(&commit_args(s, "e1", &[file.to_str().unwrap()]));
+        assert_eq!(
+            commit.code, 2,
+            "{glob:?}: {}\n{}",
+            commit.stdout, commit.stderr
+        );
+        assert_eq!(
+            commit.json()["error"]["kind"],
+            "config",
+            "{}",
+            commit.stdout
+        );
+        assert!(
+            commit
+                .stderr
+                .contains(&format!("invalid path glob `{glob}`: empty glob")),
+            "{glob:?}: {}",
+            commit.stderr
+        );
+        assert_no_leak(&token, &commit);
+        assert_eq!(env.snapshot(&store), before, "{glob:?}");
+        env.fsck(&store);
+
+        let scan = env.run(&["--repo", s, "--json", "scan", file.to_str().unwrap()]);
+        assert_eq!(scan.code, 2, "{glob:?}: {}\n{}", scan.stdout, scan.stderr);
+        assert_eq!(scan.json()["error"]["kind"], "config", "{}", scan.stdout);
+        assert_no_leak(&token, &scan);
+    }
+}
