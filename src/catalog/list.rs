@@ -64,7 +64,7 @@ pub struct Listing {
 }
 
 impl ListRow {
-    /// Returns the row as DESIGN's JSON: metadata keys plus `branch` and `commit_sha`.
+    /// Returns the row as docs/design.md's JSON: metadata keys plus `branch` and `commit_sha`.
     pub fn to_json(&self) -> Value {
         let mut obj = self.metadata.clone();
         obj.insert("branch".into(), self.branch.clone().into());
