@@ -403,3 +403,38 @@ fn the_pre_commit_framework_hooks_run_their_entries() {
         }
     }
 }
+
+/// `allow_paths` globs name paths in the pushed tree, as they do for `scan --staged` and the
+/// pre-commit hook: `fixtures/**` skips a fixture at the server too, and nothing else.
+#[test]
+fn the_pre_receive_hook_matches_allow_paths_against_the_path_in_the_tree() {
+    let env = Env::new();
+    let daemon = env.daemon();
+    let server = guarded_remote(&env, "server.git");
+    let config = server.join("artifact-store.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[scan]\nallow_paths = [\"fixtures/**\"]\n");
+    std::fs::write(&config, text).unwrap();
+    let url = daemon.url("server.git");
+    let work = worktree(&env, "work");
+    let key = aws_key();
+    env.write(
+        "work/fixtures/env.sh",
+        format!("export AWS_ACCESS_KEY_ID={key}\n"),
+    );
+    env.git_in(&work, &["add", "fixtures/env.sh"]);
+    env.git_in(&work, &["commit", "-q", "-m", "a fixture"]);
+    let run = push(&env, &work, &url, "main", "");
+    assert_eq!(run.code, 0, "an allowed path is skipped: {}", run.stderr);
+    // Other bytes than the fixture's: a blob the server holds already is not scanned again.
+    env.write(
+        "work/src/env.sh",
+        format!("#!/bin/sh\nexport AWS_ACCESS_KEY_ID={key}\n"),
+    );
+    env.git_in(&work, &["add", "src/env.sh"]);
+    env.git_in(&work, &["commit", "-q", "-m", "not a fixture"]);
+    let run = push(&env, &work, &url, "main:refs/heads/feature", "");
+    assert_ne!(run.code, 0, "the secret outside fixtures/ was pushed");
+    assert!(run.stderr.contains(":src/env.sh:2:"), "{}", run.stderr);
+    assert_not_leaked(&key, &run);
+}

@@ -125,6 +125,13 @@ impl Store {
             .map_err(Error::git("failed to open the object database"))?;
         let scanner = self.scanner()?;
         for (path, oid) in new_blobs(repo, &before, updates)? {
+            // `allow_paths` globs name paths in the tree, as `scan --staged` and the
+            // pre-commit hook see them: match them against the part after `<commit>:` (a ref
+            // or commit name holds no `:`).
+            let in_tree = path.split_once(':').map_or(path.as_str(), |(_, p)| p);
+            if scanner.path_allowed(in_tree) {
+                continue;
+            }
             let blob = repo
                 .find_blob(oid)
                 .map_err(Error::git(format!("failed to read {path}")))?;

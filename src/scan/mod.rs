@@ -195,6 +195,11 @@ impl Scanner {
         FileScan::Findings(findings)
     }
 
+    /// Whether an `allow_paths` glob skips `path` (a path inside the scanned tree).
+    pub fn path_allowed(&self, path: &str) -> bool {
+        self.allow.path_allowed(path)
+    }
+
     /// Scans a text value that is not a file, such as a metadata value labelled
     /// `metadata.json:test_metrics.token`; the label's last key also counts as the name the
     /// value is assigned to, so `token` labels a bare high-entropy value as a secret.
