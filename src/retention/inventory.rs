@@ -124,8 +124,10 @@ impl Store {
                 break;
             }
             history.push(c.id());
-            if let Ok(parent) = c.parent(0) {
-                next = Some(parent);
+            if let Some(parent) = c.parent_ids().next() {
+                // A parent that cannot be read ends the walk with an error: a history cut
+                // short would leave the tags below it on no branch, and prune them.
+                next = Some(find_commit(repo, parent).map_err(|e| in_history(e, short))?);
             }
         }
         Ok(Branch {
@@ -182,8 +184,8 @@ impl Store {
             for (refname, value, peeled) in refscan::refs_with_prefix_peeled(self.git_dir(), &scan)?
             {
                 let commit = match peeled {
-                    Some(p) => commit_or_none(self.repo(), p, true),
-                    None => commit_or_none(self.repo(), value, false),
+                    Some(p) => commit_or_none(self.repo(), &refname, p, true)?,
+                    None => commit_or_none(self.repo(), &refname, value, false)?,
                 };
                 tags.push(Tag {
                     refname,
@@ -198,25 +200,55 @@ impl Store {
     /// Returns `(pin name, commit)` of every pin.
     pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, Oid)>> {
         let prefix = format!("{PINS_NAMESPACE}/");
-        Ok(refscan::refs_with_prefix(self.git_dir(), &prefix)?
-            .into_iter()
-            .filter_map(|(name, oid)| {
-                let commit = commit_or_none(self.repo(), oid, false)?;
-                Some((name[prefix.len()..].to_string(), commit))
-            })
-            .collect())
+        let mut pins = Vec::new();
+        for (name, oid) in refscan::refs_with_prefix(self.git_dir(), &prefix)? {
+            if let Some(commit) = commit_or_none(self.repo(), &name, oid, false)? {
+                pins.push((name[prefix.len()..].to_string(), commit));
+            }
+        }
+        Ok(pins)
     }
 }
 
-/// Returns the commit `oid` names (peeling tags); `None` for anything else. With
+/// Returns the commit `oid` names (peeling tags); `None` for a tree or blob. With
 /// `known_peeled`, `oid` is the end of the peel chain `packed-refs` recorded: no read.
-fn commit_or_none(repo: &Repository, oid: Oid, known_peeled: bool) -> Option<Oid> {
+/// An object on the way that cannot be read is a corrupt store, never "names no commit":
+/// that would take a tag whose commit is only unreadable for one the store does not own.
+fn commit_or_none(
+    repo: &Repository,
+    refname: &str,
+    oid: Oid,
+    known_peeled: bool,
+) -> Result<Option<Oid>> {
     if known_peeled {
-        return Some(oid);
+        return Ok(Some(oid));
     }
-    let object = repo.find_object(oid, None).ok()?;
-    match object.kind() {
-        Some(ObjectType::Commit) => Some(oid),
-        _ => object.peel(ObjectType::Commit).ok().map(|c| c.id()),
+    let mut object = repo
+        .find_object(oid, None)
+        .map_err(|e| Error::corrupt_object(refname, "object", oid, &e))?;
+    loop {
+        match object.kind() {
+            Some(ObjectType::Commit) => return Ok(Some(object.id())),
+            Some(ObjectType::Tag) => {
+                let tag = object
+                    .peel_to_tag()
+                    .map_err(|e| Error::corrupt_object(refname, "tag", object.id(), &e))?;
+                let target = tag.target_id();
+                object = repo
+                    .find_object(target, None)
+                    .map_err(|e| Error::corrupt_object(refname, "object", target, &e))?;
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Names the branch whose history an unreadable commit was found in.
+fn in_history(error: Error, branch: &str) -> Error {
+    match error {
+        Error::Corrupt { message } => Error::Corrupt {
+            message: format!("{branch}: {message}"),
+        },
+        other => other,
     }
 }
