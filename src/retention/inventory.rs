@@ -49,6 +49,8 @@ pub(crate) struct Inventory {
     pub(crate) pins: Vec<(String, Oid)>,
     /// Commits reachable from the base branch or a branch outside the prefix, with its name.
     pub(crate) protected: HashMap<Oid, String>,
+    /// Branches checked out in a worktree of the store (`refs/heads/...`), with its path.
+    pub(crate) checked_out: HashMap<String, String>,
 }
 
 impl Store {
@@ -68,7 +70,47 @@ impl Store {
             tags: self.store_tags()?,
             pins: self.pinned_commits()?,
             protected,
+            checked_out: self.checked_out_branches()?,
         })
+    }
+
+    /// The branch each worktree of the store has checked out (its HEAD names it): the main
+    /// worktree's and every linked one's (`git worktree add`) that still exists.
+    fn checked_out_branches(&self) -> Result<HashMap<String, String>> {
+        let repo = self.repo();
+        let mut out = HashMap::new();
+        let mut note = |other: &Repository, dir: &std::path::Path| {
+            let head = other.find_reference("HEAD").ok();
+            if let Some(target) = head.as_ref().and_then(|h| h.symbolic_target_bytes()) {
+                out.entry(String::from_utf8_lossy(target).into_owned())
+                    .or_insert_with(|| dir.display().to_string());
+            }
+        };
+        if let Some(dir) = repo.workdir() {
+            note(repo, dir);
+        }
+        if repo.is_worktree() {
+            if let Ok(main) = Repository::open(repo.commondir()) {
+                if let Some(dir) = main.workdir() {
+                    note(&main, dir);
+                }
+            }
+        }
+        let names = repo
+            .worktrees()
+            .map_err(Error::git("failed to list worktrees"))?;
+        for name in names.iter().flatten().flatten() {
+            let Ok(worktree) = repo.find_worktree(name) else {
+                continue;
+            };
+            if worktree.validate().is_err() {
+                continue;
+            }
+            if let Ok(other) = Repository::open_from_worktree(&worktree) {
+                note(&other, worktree.path());
+            }
+        }
+        Ok(out)
     }
 
     /// Maps every commit reachable from the base branch or another branch outside the
