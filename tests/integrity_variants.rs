@@ -201,3 +201,173 @@ fn the_subscriber_refuses_an_artifact_key_that_cannot_be_a_directory() {
     }
     env.fsck(&store);
 }
+
+/// A store opened from a linked worktree (`git worktree add`) writes its objects and refs
+/// where git reads them, the common git directory: git finds every object, and the read
+/// commands run from that worktree see every set.
+#[test]
+fn a_commit_from_a_linked_worktree_lands_in_the_common_object_database() {
+    let env = Env::new();
+    let main = env.path("main");
+    env.run(&["init", main.to_str().unwrap()]).ok();
+    let m = main.to_str().unwrap();
+    let first = env.write("in/a.txt", "first\n");
+    env.run(&commit_args(m, "c1", &[first.to_str().unwrap()]))
+        .ok();
+    let wt = env.path("linked");
+    let w = wt.to_str().unwrap();
+    env.git_in(
+        &main,
+        &["worktree", "add", "-q", "--detach", w, "ai/generated/wf/t"],
+    );
+    let small = env.write("in/b.txt", "second\n");
+    let mut big = vec![0u8; 9 << 20];
+    for (i, b) in big.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2654435761) >> 13) as u8;
+    }
+    let big = env.write("in/big.bin", &big);
+    for (corr, task, file) in [("c2", "u", &small), ("c3", "v", &big)] {
+        let mut args = commit_args(w, corr, &[file.to_str().unwrap()]);
+        args[7] = task;
+        args.extend_from_slice(&["--prompt-hash", "abcd1234"]);
+        env.run(&args).ok();
+    }
+    // Nothing but the worktree's own files under its git directory.
+    let own = main.join(".git/worktrees/linked");
+    assert!(
+        !own.join("objects").exists(),
+        "objects under {}",
+        own.display()
+    );
+    assert!(!own.join("refs/heads").exists() && !own.join("packed-refs").exists());
+    env.fsck(&main);
+    for task in ["t", "u", "v"] {
+        env.git_in(
+            &main,
+            &[
+                "cat-file",
+                "-e",
+                &format!("ai/generated/wf/{task}^{{tree}}"),
+            ],
+        );
+    }
+    let list = env.run(&["--repo", w, "--json", "list"]).ok().json();
+    let mut corrs: Vec<String> = list["sets"]
+        .as_array()
+        .or_else(|| list.as_array())
+        .expect("a list of sets")
+        .iter()
+        .map(|s| s["correlation_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    corrs.sort();
+    assert_eq!(corrs, ["corr_c1", "corr_c2", "corr_c3"], "{list}");
+    env.run(&["--repo", w, "verify", "--all"]).ok();
+    env.run(&[
+        "--repo",
+        w,
+        "export",
+        "corr_c3",
+        "--to",
+        env.path("out").to_str().unwrap(),
+    ])
+    .ok();
+}
+
+/// `gc` keeps a task branch that a worktree has checked out: pruning it would leave that
+/// worktree on a branch that no longer exists (git itself will not delete such a branch).
+#[test]
+fn gc_keeps_a_task_branch_checked_out_in_a_worktree() {
+    let env = Env::new();
+    let main = env.path("main");
+    env.run(&["init", main.to_str().unwrap()]).ok();
+    let m = main.to_str().unwrap();
+    for (corr, task) in [("c1", "t"), ("c2", "u")] {
+        let file = env.write(&format!("in/{task}.txt"), format!("{task}\n"));
+        let mut args = commit_args(m, corr, &[file.to_str().unwrap()]);
+        args[7] = task;
+        env.run(&args).ok();
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let wt = env.path("linked");
+    env.git_in(
+        &main,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().unwrap(),
+            "ai/generated/wf/t",
+        ],
+    );
+    let before = env.snapshot(&main);
+    let plan = env
+        .run(&["--repo", m, "-c", "retention.keep_last=1", "--json", "gc"])
+        .ok()
+        .json();
+    let t = plan["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == "refs/heads/ai/generated/wf/t")
+        .unwrap()
+        .clone();
+    assert_eq!(t["decision"], "keep", "{plan}");
+    assert_eq!(t["rule"], "checked_out", "{plan}");
+    assert!(t["reason"].as_str().unwrap().contains("linked"), "{plan}");
+    env.run(&["--repo", m, "-c", "retention.keep_last=1", "gc", "--apply"])
+        .ok();
+    assert_eq!(
+        env.snapshot(&main).0,
+        before.0,
+        "a checked-out branch was moved"
+    );
+    assert_eq!(env.git_in(&wt, &["status", "--porcelain"]), "");
+    env.fsck(&main);
+}
+
+/// Names Windows reads as the store's own `metadata.json` (trailing dots or spaces, a `:`
+/// stream) or as each other are refused like a case-only collision: on a Windows checkout
+/// one of the two would be lost. Names that merely resemble them still commit.
+#[test]
+fn names_windows_reads_as_metadata_json_or_as_each_other_are_refused() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let before = env.snapshot(&store);
+    let cases: &[&[&str]] = &[
+        &["metadata.json."],
+        &["metadata.json "],
+        &["metadata.json. ."],
+        &["metadata.json::$DATA"],
+        &["metadata.json:x"],
+        &["METADATA.JSON.", "other.txt"],
+        &["metadata.json./r.csv"],
+        &["a.txt", "a.txt."],
+        &["a.txt", "A.TXT  "],
+        &["dir./x.txt", "dir/x.txt"],
+        &["x", "x:y"],
+    ];
+    for (i, names) in cases.iter().enumerate() {
+        let dir = format!("case{i}");
+        for name in *names {
+            env.write(&format!("{dir}/{name}"), "x\n");
+        }
+        let input = format!("{}/.", env.path(&dir).to_str().unwrap());
+        let corr = format!("c{i}");
+        let run = env.run(&commit_args(s, &corr, &[&input]));
+        assert_eq!(run.code, 2, "{names:?}: {run:?}");
+        assert_eq!(run.json()["error"]["kind"], "invalid_input", "{names:?}");
+        assert_eq!(
+            env.snapshot(&store),
+            before,
+            "{names:?}: something was written"
+        );
+    }
+    env.fsck(&store);
+    for name in ["metadata.json.bak", "metadata.jsonx", "a.b.c", "x.y"] {
+        env.write(&format!("fine/{name}"), "x\n");
+    }
+    let input = format!("{}/.", env.path("fine").to_str().unwrap());
+    env.run(&commit_args(s, "fine", &[&input])).ok();
+    env.fsck(&store);
+}
