@@ -371,3 +371,98 @@ fn names_windows_reads_as_metadata_json_or_as_each_other_are_refused() {
     env.run(&commit_args(s, "fine", &[&input])).ok();
     env.fsck(&store);
 }
+
+/// A commit on a task branch whose tree and metadata.json disagree (made with git
+/// directly: a file added that metadata.json does not list, or a listed file removed) is
+/// never exported as if whole: exit 1, `corrupt`, the path named, nothing written.
+#[test]
+fn export_refuses_a_set_whose_tree_and_metadata_disagree() {
+    for variant in ["unlisted", "missing"] {
+        let env = Env::new();
+        let store = env.store();
+        let s = store.to_str().unwrap();
+        let a = env.write("in/a.txt", "a\n");
+        let b = env.write("in/b.txt", "b\n");
+        env.run(&commit_args(
+            s,
+            "c1",
+            &[a.to_str().unwrap(), b.to_str().unwrap()],
+        ))
+        .ok();
+        let index = env.path("tamper.index");
+        let git = |args: &[&str]| -> String {
+            let out = env
+                .git_cmd(&[&["-C", s][..], args].concat())
+                .env("GIT_INDEX_FILE", &index)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        git(&["read-tree", "ai/generated/wf/t"]);
+        let named = match variant {
+            "unlisted" => {
+                let extra = env.write("extra.txt", "not in metadata\n");
+                let blob = git(&["hash-object", "-w", extra.to_str().unwrap()]);
+                let info = format!("100644,{blob},artifacts/wf/t/x.txt");
+                git(&["update-index", "--add", "--cacheinfo", &info]);
+                "artifacts/wf/t/x.txt"
+            }
+            _ => {
+                let out = env
+                    .git_cmd(&["-C", s, "update-index", "--index-info"])
+                    .env("GIT_INDEX_FILE", &index)
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .and_then(|mut child| {
+                        use std::io::Write;
+                        let zero = "0".repeat(40);
+                        let line = format!("0 {zero}\tartifacts/wf/t/b.txt\n");
+                        child.stdin.take().unwrap().write_all(line.as_bytes())?;
+                        child.wait()
+                    })
+                    .unwrap();
+                assert!(out.success());
+                "artifacts/wf/t/b.txt"
+            }
+        };
+        let tree = git(&["write-tree"]);
+        let msg = git(&["log", "-1", "--format=%B", "ai/generated/wf/t"]);
+        let commit = git(&["commit-tree", "-p", "ai/generated/wf/t", "-m", &msg, &tree]);
+        git(&["update-ref", "refs/heads/ai/generated/wf/t", &commit]);
+        let out = env.path("out");
+        let run = env.run(&[
+            "--repo",
+            s,
+            "--json",
+            "export",
+            "wf/t",
+            "--to",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 1, "{variant}: {run:?}");
+        let json = run.json();
+        assert_eq!(json["error"]["kind"], "corrupt", "{variant}: {json}");
+        assert!(
+            json["error"]["message"].as_str().unwrap().contains(named),
+            "{variant}: {json}"
+        );
+        assert!(!out.exists(), "{variant}: the export wrote {out:?}");
+        // verify says the same.
+        assert_ne!(
+            env.run(&["--repo", s, "verify", "wf/t"]).code,
+            0,
+            "{variant}"
+        );
+        // The untampered set still exports.
+        env.run(&[
+            "--repo",
+            s,
+            "export",
+            "corr_c1",
+            "--to",
+            env.path("ok").to_str().unwrap(),
+        ])
+        .ok();
+    }
+}
