@@ -120,6 +120,8 @@ fn collect_one(spec: &InputSpec, max: u64, out: &mut Vec<InputFile>) -> Result<(
 
 fn contents_only(source: &Path) -> bool {
     let text = source.as_os_str().to_string_lossy();
+    // `out/./` and `out/.//` name `out/.` too: trailing slashes do not change the path.
+    let text = text.trim_end_matches('/');
     text == "." || text.ends_with("/.") || source.file_name().is_none()
 }
 

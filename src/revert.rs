@@ -145,6 +145,13 @@ impl Store {
             )));
         }
         let task = set::TaskSet::of(self, &target.refname);
+        if let (None, Some(task)) = (tip, task.as_ref()) {
+            let tag_tree = repo
+                .find_commit(tag.commit)
+                .and_then(|c| c.tree())
+                .map_err(|e| Error::corrupt_object(&tag.name, "commit", tag.commit, &e))?;
+            task.check_created(&tag_tree, &tag.name)?;
+        }
         let plan = plan(repo, req.mode, &tag, tip, path.as_deref(), task.as_ref())?;
         let checked_out = match plan {
             Plan::Unchanged => None,

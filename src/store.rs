@@ -109,9 +109,11 @@ impl Store {
         &self.config
     }
 
-    /// Returns the repository's git directory.
+    /// Returns the repository's git directory: the common one, which holds the refs and
+    /// objects, also when the store was opened from a linked worktree (`git worktree add`),
+    /// whose own git directory holds only its HEAD and index.
     pub fn git_dir(&self) -> &Path {
-        self.repo.path()
+        self.repo.commondir()
     }
 
     pub(crate) fn repo(&self) -> &Repository {

@@ -271,3 +271,42 @@ fn a_prompt_tag_and_a_full_ref_name_restore_the_task_branch_the_same_way() {
     assert_eq!(t.json(&["list"])[0]["commit_sha"], tip);
     t.env.fsck(&t.store);
 }
+
+/// `--create` of a task branch at another task's tag would make a branch the store reads
+/// as that other task's (listed twice under it): refused, exit 2, nothing written, in
+/// every mode. Creating the task's own branch again, or a branch outside the prefix, works.
+#[test]
+fn creating_a_task_branch_at_another_tasks_tag_is_refused() {
+    let task = Task::new();
+    let before = task.env.snapshot(&task.store);
+    for extra in [&[][..], &["--dry-run"][..], &["--hard", "--force"][..]] {
+        for target in ["ai/generated/wf/other", "refs/heads/ai/generated/wf2/t"] {
+            let mut args = vec![
+                "--json",
+                "revert-to-tag",
+                "c2",
+                "--target",
+                target,
+                "--create",
+            ];
+            args.extend_from_slice(extra);
+            let run = task.run(&args);
+            assert_eq!(run.code, 2, "{target} {extra:?}: {run:?}");
+            assert!(run.stdout.contains("no artifact set"), "{}", run.stdout);
+            assert_eq!(task.env.snapshot(&task.store), before, "{target} {extra:?}");
+        }
+    }
+    let listed = |task: &Task| task.json(&["list"]).as_array().map_or(0, Vec::len);
+    assert_eq!(listed(&task), 1);
+    task.run(&["revert-to-tag", "c2", "--target", "release", "--create"])
+        .ok();
+    task.env.git_in(
+        &task.store,
+        &["update-ref", "-d", &format!("refs/heads/{BRANCH}")],
+    );
+    task.run(&["revert-to-tag", "c2", "--target", BRANCH, "--create"])
+        .ok();
+    assert_eq!(listed(&task), 1);
+    task.run(&["verify", "--all"]).ok();
+    task.env.fsck(&task.store);
+}

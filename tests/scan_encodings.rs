@@ -783,3 +783,58 @@ fn the_families_compose_in_a_wide_file() {
         );
     }
 }
+
+/// A token used as a key or a name (`ghp_...: 1`, `ghp_...=1`, a YAML or INI key glued to
+/// a prefix) or ending a sentence (`... ghp_....`) is found like one followed by a space.
+#[test]
+fn tokens_followed_by_key_or_sentence_punctuation_are_found() {
+    let env = Env::new();
+    let suffixes = [
+        ": 1", ":", ":1", "=1", "=", " = 1", ".", "!", "?", "...", "#x", "(x)", "+x", "*", "%",
+    ];
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for glue in ["", "config_token_", "x", "pre_"] {
+        for suffix in suffixes {
+            for (rule, secret) in secrets() {
+                if rule == "gcp-api-key" && glue.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                    continue;
+                }
+                text.push_str(&format!("{glue}{secret}{suffix}\n"));
+                expected.push((rule.to_string(), expected.len() as u64 + 1));
+            }
+        }
+    }
+    for name in ["keys.yaml", "keys.ini", "notes.md"] {
+        let path = env.write(name, &text);
+        let run = scan_json(&env, &path);
+        assert_eq!(run.code, 3, "{}", run.stdout);
+        let mut got = found(&run);
+        got.sort_by_key(|(_, line)| *line);
+        let missed: Vec<_> = expected
+            .iter()
+            .filter(|e| !got.contains(e))
+            .map(|(rule, line)| {
+                (
+                    rule,
+                    text.lines()
+                        .nth(*line as usize - 1)
+                        .map(|l| &l[l.len() - 4..]),
+                )
+            })
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "{name}: missed (rule, line end): {missed:?}"
+        );
+        for secret in all_secrets() {
+            assert_not_leaked(&secret, &run);
+        }
+    }
+    let f = env.write("c/keys.yaml", &text);
+    assert_commit_refused(&env, &[&f], &[], &all_secrets());
+    // A token's prefix with a file or host name after a dot is not a token at its end.
+    let name = format!("{}{}", "ico-", "7a388b69018576d24b59331fd60aab0c");
+    let path = env.write("asset.txt", format!("/assets/video_box.{name}.png\n"));
+    assert_eq!(scan_json(&env, &path).code, 0, "a dotted file name");
+}

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::tree::MODE_LINK;
+use crate::metadata::METADATA_FILE;
 use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
@@ -38,7 +39,8 @@ impl Store {
     /// Each file is written to a temporary name beside its target and renamed into place
     /// only once its bytes hash to its blob id and to the sha256 metadata.json records; on
     /// any failure ([`Error::Corrupt`] for bytes that do not match) the temporary file and
-    /// every file and directory this export created are removed.
+    /// every file and directory this export created are removed. A set whose tree and
+    /// metadata.json disagree on its files is [`Error::Corrupt`] before anything is written.
     pub fn export(&self, spec: &str, to: &Path, force: bool) -> Result<ExportReport> {
         let set = self.show(spec)?;
         for file in &set.files {
@@ -55,6 +57,7 @@ impl Store {
             })?;
             check_link(&file.path, blob.content())?;
         }
+        check_listed(&set)?;
         if !force {
             let existing: Vec<&str> = set
                 .files
@@ -108,6 +111,36 @@ impl Store {
             bytes,
         })
     }
+}
+
+/// Refuses a set whose tree and metadata.json disagree on its files: a file metadata.json
+/// lists that the tree lacks would be left out silently, and one it does not list has no
+/// checksum to check its bytes against. `verify` reports both (`missing_file`,
+/// `unlisted_file`); export writes nothing.
+fn check_listed(set: &super::ArtifactSet) -> Result<()> {
+    let listed = crate::metadata::checksums_of(&set.metadata);
+    let prefix = format!("{}/", set.artifact_dir);
+    for file in set.files.iter().filter(|f| f.path != METADATA_FILE) {
+        let full = format!("{prefix}{}", file.path);
+        if !listed.contains_key(&full) {
+            return Err(Error::Corrupt {
+                message: format!(
+                    "{full}: the set's tree holds it, but its metadata.json does not list it, so its bytes cannot be checked; nothing was exported"
+                ),
+            });
+        }
+    }
+    for path in listed.keys() {
+        let rel = path.strip_prefix(&prefix).unwrap_or(path);
+        if !set.files.iter().any(|f| f.path == rel) {
+            return Err(Error::Corrupt {
+                message: format!(
+                    "{path}: metadata.json lists it, but the set's tree does not hold it; nothing was exported"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a tree path that could leave the export directory or write into a `.git`.

@@ -36,7 +36,7 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
         lightest.0 += p.files[i].bytes.len() as u64;
         lightest.1.push(i);
     }
-    let gitdir = repo.path().to_path_buf();
+    let gitdir = repo.commondir().to_path_buf();
     let results: Vec<Result<Vec<Oid>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = batches
             .iter()

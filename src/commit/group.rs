@@ -49,7 +49,7 @@ pub(super) fn land_group(
     store: &Store,
     sets: Vec<(usize, Prepared)>,
 ) -> Vec<(usize, Result<CommitOutcome>)> {
-    if sets.len() < 2 || reserve::ensure(store.repo().path()).is_err() {
+    if sets.len() < 2 || reserve::ensure(store.repo().commondir()).is_err() {
         // One set gains nothing; a failed reserve is reported by each set's own attempt.
         return one_by_one(store, sets);
     }
@@ -65,7 +65,7 @@ pub(super) fn land_group(
 fn stage_all(store: &Store, sets: &[(usize, Prepared)]) -> Result<Vec<Result<Staged>>> {
     let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
-    let staged = pack::with_writer(repo.path(), |writer| {
+    let staged = pack::with_writer(repo.commondir(), |writer| {
         let mut tips: HashMap<String, Oid> = HashMap::new();
         let mut written = Vec::new();
         let staged: Vec<Result<Staged>> = sets

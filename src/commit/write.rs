@@ -32,7 +32,7 @@ pub(super) fn land(store: &Store, mut p: Prepared) -> Result<CommitOutcome> {
     if !packable(&p) {
         return land_with(store, p, None);
     }
-    let mut landed = pack::with_writer(store.repo().path(), |writer| {
+    let mut landed = pack::with_writer(store.repo().commondir(), |writer| {
         land_with(store, p, Some(writer))
     })?;
     landed.warnings.extend(consolidate(store));
@@ -80,9 +80,9 @@ fn land_with(
     let mut tag_objects = TagObjects::default();
     // Room for the tag refs once the branch has moved (`git::reserve`); a disk too full
     // for it fails the commit here, before anything moves.
-    reserve::ensure(repo.path()).map_err(Error::io(
+    reserve::ensure(repo.commondir()).map_err(Error::io(
         "failed to keep space in reserve for the refs in",
-        repo.path(),
+        repo.commondir(),
     ))?;
     let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
         landed_on = tip;
@@ -221,7 +221,7 @@ pub(super) fn finish(store: &Store, p: &Prepared, landed: Landed) -> Result<Comm
     let mut prompt = write_prompt(&mut warnings);
     let full = corr.as_ref().err().is_some_and(Error::is_storage_full)
         || prompt.as_ref().err().is_some_and(Error::is_storage_full);
-    if full && reserve::release(repo.path()) {
+    if full && reserve::release(repo.commondir()) {
         warnings.push(
             "the disk is full: the space kept in reserve finished the tags; free space before the next commit"
                 .to_string(),

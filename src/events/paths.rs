@@ -54,7 +54,17 @@ pub fn resolve_all(root: &Path, given: &[(String, String)]) -> Result<Vec<Artifa
     }
     for artifact in &mut out {
         if seen[&artifact.target] > 1 {
-            artifact.target = format!("{}/{}", artifact.key, artifact.target);
+            // The key becomes a directory: one that is empty or starts or ends with '/'
+            // would be trimmed on the way into the tree, and metadata.json's `artifacts`
+            // map would name a path the set does not hold.
+            let key = &artifact.key;
+            if key.is_empty() || key.starts_with('/') || key.ends_with('/') {
+                return Err(EventError::Store(crate::Error::InvalidInput(format!(
+                    "artifact key {key:?} shares the file name {:?} with another artifact, so it would land under its key, and {key:?} is not a directory name",
+                    artifact.target
+                ))));
+            }
+            artifact.target = format!("{key}/{}", artifact.target);
         }
     }
     Ok(out)

@@ -29,7 +29,7 @@ impl BlobWriter {
     /// Starts a blob of `size` bytes in `repo`'s object database; `what` names it in
     /// errors ("the blob of /path/to/file").
     pub fn new(repo: &Repository, size: u64, what: String) -> Result<BlobWriter> {
-        let objects = repo.path().join("objects");
+        let objects = repo.commondir().join("objects");
         let tmp = tempfile::Builder::new()
             .prefix("tmp_obj_")
             .tempfile_in(&objects)

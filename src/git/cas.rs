@@ -108,7 +108,7 @@ pub fn is_retryable(e: &git2::Error) -> bool {
 }
 
 fn lock_path(repo: &Repository, refname: &str) -> PathBuf {
-    repo.path().join(format!("{refname}.lock"))
+    repo.commondir().join(format!("{refname}.lock"))
 }
 
 /// Removes `<ref>.lock` when it is a second name of the ref file itself (same inode), and no
@@ -128,7 +128,7 @@ pub fn clear_finished_lock(
     use std::os::unix::fs::MetadataExt;
     let lock = lock_path(repo, refname);
     let lock_meta = std::fs::symlink_metadata(&lock).ok()?;
-    let ref_meta = std::fs::symlink_metadata(repo.path().join(refname)).ok()?;
+    let ref_meta = std::fs::symlink_metadata(repo.commondir().join(refname)).ok()?;
     let same = lock_meta.dev() == ref_meta.dev() && lock_meta.ino() == ref_meta.ino();
     let bound = policy.stale_after.unwrap_or(DEFAULT_BULK_BOUND);
     if !same || (!policy.holds_gc_lock && bulk_writer_alive(repo, bound)) {
@@ -188,7 +188,7 @@ fn remove_if_stale(
 /// Whether a gc, trash restore or purge holds [`GC_LOCK_FILE`] and touched it within
 /// `stale_after`.
 fn bulk_writer_alive(repo: &Repository, stale_after: Duration) -> bool {
-    std::fs::metadata(repo.path().join(GC_LOCK_FILE))
+    std::fs::metadata(repo.commondir().join(GC_LOCK_FILE))
         .and_then(|m| m.modified())
         .ok()
         .and_then(|m| {

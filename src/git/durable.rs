@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// Flushes each object's loose file and fan-out directory (packed or absent ones are skipped).
 pub fn sync_objects(repo: &Repository, oids: &[Oid]) -> Result<()> {
-    let objects = repo.path().join("objects");
+    let objects = repo.commondir().join("objects");
     let mut files = Vec::with_capacity(oids.len());
     let mut dirs = BTreeSet::new();
     for oid in oids {
@@ -35,7 +35,7 @@ pub fn sync_objects(repo: &Repository, oids: &[Oid]) -> Result<()> {
 /// Flushes a loose ref file and its directory; for a ref that is `new`, every directory
 /// up to the git directory too, since any of them may have just been created.
 pub fn sync_ref(repo: &Repository, refname: &str, new: bool) -> Result<()> {
-    let gitdir = repo.path().to_path_buf();
+    let gitdir = repo.commondir().to_path_buf();
     let file = gitdir.join(refname);
     if !sync_path(&file)? {
         return sync_path(&gitdir.join("packed-refs")).map(|_| ());

@@ -133,7 +133,7 @@ pub fn explain_lost_write(repo: &Repository, e: crate::error::Error) -> crate::e
     if !matches!(e, crate::error::Error::Git { .. }) {
         return e;
     }
-    let objects = repo.path().join("objects");
+    let objects = repo.commondir().join("objects");
     let probe = tempfile::Builder::new()
         .prefix("artifact-store-probe")
         .tempfile_in(&objects)

@@ -70,7 +70,7 @@ pub fn add(repo: &Repository, refs: &[NewRef], locks: BulkLocks) -> Result<Vec<b
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
-    rewrite(repo.path(), locks, |table| {
+    rewrite(repo.commondir(), locks, |table| {
         let mut written = vec![false; refs.len()];
         let mut new = Vec::with_capacity(refs.len());
         let mut ancestors = HashMap::new();
@@ -112,7 +112,7 @@ pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Re
         return Ok(0);
     }
     let wanted: HashMap<&[u8], Oid> = refs.iter().map(|(n, o)| (n.as_bytes(), *o)).collect();
-    rewrite(repo.path(), locks, |table| {
+    rewrite(repo.commondir(), locks, |table| {
         let before = table.records.len();
         table.records.retain(|r| {
             wanted
@@ -131,7 +131,7 @@ pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Re
 /// packed ref is in the way of. Returns how many loose files were deleted. The caller
 /// holds the gc lock ([`super::loose::prune`] says why).
 pub fn pack_loose(repo: &Repository, locks: BulkLocks) -> Result<usize> {
-    let mut loose = super::loose::loose_refs(repo.path());
+    let mut loose = super::loose::loose_refs(repo.commondir());
     if loose.is_empty() {
         return Ok(0);
     }
@@ -142,7 +142,7 @@ pub fn pack_loose(repo: &Repository, locks: BulkLocks) -> Result<usize> {
         .zip(written)
         .filter_map(|(r, w)| w.then_some(r))
         .collect();
-    Ok(super::loose::prune(repo.path(), &packed))
+    Ok(super::loose::prune(repo.commondir(), &packed))
 }
 
 /// Writes `refs` (full name, value; sorted by name, each once) into `packed-refs` in one
@@ -151,7 +151,7 @@ fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> 
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
-    rewrite(repo.path(), locks, |table| {
+    rewrite(repo.commondir(), locks, |table| {
         let mut written = vec![false; refs.len()];
         let mut new = Vec::new();
         let mut changed = false;

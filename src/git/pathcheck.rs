@@ -303,7 +303,8 @@ fn check_gitattributes(bytes: &[u8]) -> std::result::Result<(), String> {
 
 /// Checks a set of paths for entries that would collide in one tree or on checkout: the
 /// same path twice, a file that another path needs as a directory, or two paths that
-/// differ only in case (one of them would be lost on a case-insensitive file system).
+/// differ only in case, ignorable code points, trailing dots or spaces or a `:` stream (one
+/// of them would be lost on a case-insensitive or Windows file system).
 /// `reserved` are names the store writes itself at the root of the set.
 pub fn check_collisions<'a>(
     paths: impl IntoIterator<Item = &'a str>,
@@ -356,17 +357,29 @@ fn collision(path: &str, first: &str, reserved: &[&str]) -> Error {
         ))
     } else {
         Error::InvalidInput(format!(
-            "artifact paths {first:?} and {path:?} differ only in case; one would be lost on a case-insensitive file system"
+            "artifact paths {first:?} and {path:?} differ only in case, ignorable code points, trailing dots or spaces, or a ':' stream; one would be lost on a case-insensitive or Windows file system"
         ))
     }
 }
 
-/// A path as a case-insensitive file system compares it.
+/// A path as a case-insensitive file system compares it: HFS+ ignorable code points
+/// dropped, case folded, and each name cut as NTFS reads it (at an alternate data stream's
+/// `:`, trailing dots and spaces dropped), so `metadata.json.`, `metadata.json ` and
+/// `metadata.json::$DATA` are the store's own file on a Windows checkout.
 fn fold(path: &str) -> String {
-    path.chars()
+    let folded: String = path
+        .chars()
         .filter(|&c| !hfs_ignored(c))
         .flat_map(char::to_lowercase)
-        .collect()
+        .collect();
+    let names: Vec<&str> = folded
+        .split('/')
+        .map(|name| {
+            let name = name.split(':').next().unwrap_or(name);
+            name.trim_end_matches(['.', ' '])
+        })
+        .collect();
+    names.join("/")
 }
 
 fn refused(path: &str, why: &str) -> Error {

@@ -100,7 +100,7 @@ pub struct Outcome {
 
 /// Applies `groups` in one transaction; returns which groups landed and which were skipped.
 pub fn transact(repo: &Repository, groups: &[Vec<RefChange>], opts: TxOptions) -> Result<Outcome> {
-    let store = open_store(repo.path());
+    let store = open_store(repo.commondir());
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (index, group) in groups.iter().enumerate() {
         for change in group {
@@ -113,7 +113,7 @@ pub fn transact(repo: &Repository, groups: &[Vec<RefChange>], opts: TxOptions) -
         timeout: opts.lock_timeout,
         stale_after: opts.stale_after,
     };
-    super::locks::clear_stale(repo.path(), names, locks)?;
+    super::locks::clear_stale(repo.commondir(), names, locks)?;
     let mut live = vec![true; groups.len()];
     let mut skipped = Vec::new();
     loop {

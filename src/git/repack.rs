@@ -112,7 +112,7 @@ pub fn count_packs(gitdir: &Path) -> usize {
 /// consolidations at once (one taking over a live but slow one's lock) cost work, not
 /// objects: each writes its new pack before it removes any.
 pub fn consolidate(repo: &Repository, durable_on: bool, lock_stale: Duration) -> Result<usize> {
-    let gitdir = repo.path().to_path_buf();
+    let gitdir = repo.commondir().to_path_buf();
     let lock = gitdir.join(REPACK_LOCK_FILE);
     if older_than(&lock, lock_stale) {
         let _ = fs::remove_file(&lock);

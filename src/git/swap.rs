@@ -73,7 +73,7 @@ pub fn collision(repo: &Repository, refname: &str) -> Result<Option<String>, git
         }
         at = refname[slash + 1..].find('/').map(|i| slash + 1 + i);
     }
-    let below = refscan::refs_with_prefix(repo.path(), &format!("{refname}/"))
+    let below = refscan::refs_with_prefix(repo.commondir(), &format!("{refname}/"))
         .map_err(|e| git2::Error::new(ErrorCode::GenericError, ErrorClass::Os, e.to_string()))?;
     Ok(below.into_iter().next().map(|(other, _)| other))
 }

@@ -49,6 +49,8 @@ pub(crate) struct Inventory {
     pub(crate) pins: Vec<(String, Oid)>,
     /// Commits reachable from the base branch or a branch outside the prefix, with its name.
     pub(crate) protected: HashMap<Oid, String>,
+    /// Branches checked out in a worktree of the store (`refs/heads/...`), with its path.
+    pub(crate) checked_out: HashMap<String, String>,
 }
 
 impl Store {
@@ -68,7 +70,47 @@ impl Store {
             tags: self.store_tags()?,
             pins: self.pinned_commits()?,
             protected,
+            checked_out: self.checked_out_branches()?,
         })
+    }
+
+    /// The branch each worktree of the store has checked out (its HEAD names it): the main
+    /// worktree's and every linked one's (`git worktree add`) that still exists.
+    fn checked_out_branches(&self) -> Result<HashMap<String, String>> {
+        let repo = self.repo();
+        let mut out = HashMap::new();
+        let mut note = |other: &Repository, dir: &std::path::Path| {
+            let head = other.find_reference("HEAD").ok();
+            if let Some(target) = head.as_ref().and_then(|h| h.symbolic_target_bytes()) {
+                out.entry(String::from_utf8_lossy(target).into_owned())
+                    .or_insert_with(|| dir.display().to_string());
+            }
+        };
+        if let Some(dir) = repo.workdir() {
+            note(repo, dir);
+        }
+        if repo.is_worktree() {
+            if let Ok(main) = Repository::open(repo.commondir()) {
+                if let Some(dir) = main.workdir() {
+                    note(&main, dir);
+                }
+            }
+        }
+        let names = repo
+            .worktrees()
+            .map_err(Error::git("failed to list worktrees"))?;
+        for name in names.iter().flatten().flatten() {
+            let Ok(worktree) = repo.find_worktree(name) else {
+                continue;
+            };
+            if worktree.validate().is_err() {
+                continue;
+            }
+            if let Ok(other) = Repository::open_from_worktree(&worktree) {
+                note(&other, worktree.path());
+            }
+        }
+        Ok(out)
     }
 
     /// Maps every commit reachable from the base branch or another branch outside the
@@ -124,8 +166,10 @@ impl Store {
                 break;
             }
             history.push(c.id());
-            if let Ok(parent) = c.parent(0) {
-                next = Some(parent);
+            if let Some(parent) = c.parent_ids().next() {
+                // A parent that cannot be read ends the walk with an error: a history cut
+                // short would leave the tags below it on no branch, and prune them.
+                next = Some(find_commit(repo, parent).map_err(|e| in_history(e, short))?);
             }
         }
         Ok(Branch {
@@ -182,8 +226,8 @@ impl Store {
             for (refname, value, peeled) in refscan::refs_with_prefix_peeled(self.git_dir(), &scan)?
             {
                 let commit = match peeled {
-                    Some(p) => commit_or_none(self.repo(), p, true),
-                    None => commit_or_none(self.repo(), value, false),
+                    Some(p) => commit_or_none(self.repo(), &refname, p, true)?,
+                    None => commit_or_none(self.repo(), &refname, value, false)?,
                 };
                 tags.push(Tag {
                     refname,
@@ -198,25 +242,55 @@ impl Store {
     /// Returns `(pin name, commit)` of every pin.
     pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, Oid)>> {
         let prefix = format!("{PINS_NAMESPACE}/");
-        Ok(refscan::refs_with_prefix(self.git_dir(), &prefix)?
-            .into_iter()
-            .filter_map(|(name, oid)| {
-                let commit = commit_or_none(self.repo(), oid, false)?;
-                Some((name[prefix.len()..].to_string(), commit))
-            })
-            .collect())
+        let mut pins = Vec::new();
+        for (name, oid) in refscan::refs_with_prefix(self.git_dir(), &prefix)? {
+            if let Some(commit) = commit_or_none(self.repo(), &name, oid, false)? {
+                pins.push((name[prefix.len()..].to_string(), commit));
+            }
+        }
+        Ok(pins)
     }
 }
 
-/// Returns the commit `oid` names (peeling tags); `None` for anything else. With
+/// Returns the commit `oid` names (peeling tags); `None` for a tree or blob. With
 /// `known_peeled`, `oid` is the end of the peel chain `packed-refs` recorded: no read.
-fn commit_or_none(repo: &Repository, oid: Oid, known_peeled: bool) -> Option<Oid> {
+/// An object on the way that cannot be read is a corrupt store, never "names no commit":
+/// that would take a tag whose commit is only unreadable for one the store does not own.
+fn commit_or_none(
+    repo: &Repository,
+    refname: &str,
+    oid: Oid,
+    known_peeled: bool,
+) -> Result<Option<Oid>> {
     if known_peeled {
-        return Some(oid);
+        return Ok(Some(oid));
     }
-    let object = repo.find_object(oid, None).ok()?;
-    match object.kind() {
-        Some(ObjectType::Commit) => Some(oid),
-        _ => object.peel(ObjectType::Commit).ok().map(|c| c.id()),
+    let mut object = repo
+        .find_object(oid, None)
+        .map_err(|e| Error::corrupt_object(refname, "object", oid, &e))?;
+    loop {
+        match object.kind() {
+            Some(ObjectType::Commit) => return Ok(Some(object.id())),
+            Some(ObjectType::Tag) => {
+                let tag = object
+                    .peel_to_tag()
+                    .map_err(|e| Error::corrupt_object(refname, "tag", object.id(), &e))?;
+                let target = tag.target_id();
+                object = repo
+                    .find_object(target, None)
+                    .map_err(|e| Error::corrupt_object(refname, "object", target, &e))?;
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Names the branch whose history an unreadable commit was found in.
+fn in_history(error: Error, branch: &str) -> Error {
+    match error {
+        Error::Corrupt { message } => Error::Corrupt {
+            message: format!("{branch}: {message}"),
+        },
+        other => other,
     }
 }

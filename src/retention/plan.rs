@@ -266,6 +266,9 @@ fn branch_reason(
     if let Some(pin) = ctx.pins.get(&b.tip) {
         return Reason::Pinned(pin.to_string());
     }
+    if let Some(dir) = ctx.inv.checked_out.get(&b.refname) {
+        return Reason::CheckedOut(dir.clone());
+    }
     if let Some(by) = ctx.inv.protected.get(&b.tip) {
         return Reason::Reachable(by.clone());
     }

@@ -7,6 +7,9 @@ use std::fmt;
 pub(crate) enum Reason {
     /// A pin names the commit.
     Pinned(String),
+    /// The branch is checked out in a worktree of the store (its path): pruning it would
+    /// leave that worktree on a branch that no longer exists.
+    CheckedOut(String),
     /// The base branch or a branch outside the store's prefix reaches the commit.
     Reachable(String),
     /// The newest task branch of its workflow.
@@ -60,6 +63,7 @@ impl Reason {
     pub(crate) fn rule(&self) -> &'static str {
         match self {
             Reason::Pinned(_) => "pinned",
+            Reason::CheckedOut(_) => "checked_out",
             Reason::Reachable(_) => "reachable",
             Reason::LastRun => "last_run",
             Reason::LastPass => "last_pass",
@@ -104,6 +108,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Pinned(name) => write!(f, "pinned ({name})"),
+            Reason::CheckedOut(dir) => write!(f, "checked out in {dir}"),
             Reason::Reachable(branch) => write!(f, "reachable from {branch}"),
             Reason::LastRun => f.write_str("last_run"),
             Reason::LastPass => f.write_str("last_pass"),

@@ -85,6 +85,28 @@ impl TaskSet {
     }
 }
 
+impl TaskSet {
+    /// Refuses to create the task branch at a tag whose tree holds no set of this task:
+    /// the new branch would be read as another task's, listed twice under that task.
+    pub(crate) fn check_created(&self, tag_tree: &Tree<'_>, tag: &str) -> Result<()> {
+        if tree::entry_at(tag_tree, &self.metadata_path())?.is_some() {
+            return Ok(());
+        }
+        Err(Error::InvalidRequest {
+            message: format!(
+                "creating the task branch of {}/{} at {tag} would give it no artifact set of its own ({tag} has no {})",
+                self.workflow,
+                self.task,
+                self.metadata_path()
+            ),
+            hint: Some(format!(
+                "create another branch with --target, or revert {}/{} to one of its own tags",
+                self.workflow, self.task
+            )),
+        })
+    }
+}
+
 /// True when restoring `path` replaces `file` (the path is the file or a directory above it).
 fn covers(path: &str, file: &str) -> bool {
     file == path || file.starts_with(&format!("{path}/"))

@@ -258,9 +258,11 @@ pub(crate) const TERM: &str = r#"(?:[\x60'"\s;,<>\x00-\x08\x0e-\x1f\x7f-\xff]|\\
 pub(crate) const UUID: &str =
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
-/// What may follow a self-identifying token: [`TERM`], or URL and code punctuation
-/// (`@` in `https://TOKEN@host`, `&` in query strings, closing brackets, `/`, `|`).
-const TOKEN_TERM: &str = r#"(?:[\x60'"\s;,<>@&)\]}/|\x00-\x08\x0e-\x1f\x7f-\xff]|\\[nrt]|$)"#;
+/// What may follow a self-identifying token: [`TERM`], URL and code punctuation (`@` in
+/// `https://TOKEN@host`, `&` in query strings, brackets, `/`, `|`), a token used as a key
+/// or a name (`ghp_...: 1`, `ghp_...=1`), or ending a sentence (`ghp_... .`, `ghp_...!`
+/// before a space or the end of the line: a `.` inside a file or host name does not end one).
+const TOKEN_TERM: &str = r#"(?:[\x60'"\s;,<>@&()\]}/|:=#*+%$\x00-\x08\x0e-\x1f\x7f-\xff]|[.!?]+(?:[\s"')\]}]|$)|\\[nrt]|$)"#;
 
 /// Returns `\b(body)` followed by a token terminator: a self-identifying token such as
 /// `ghp_...`.
