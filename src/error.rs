@@ -95,13 +95,13 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// No repository where one was expected.
-    #[error("no git repository at {}", path.display())]
+    #[error("no git repository at {}{}", path.display(), reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
     NoRepository {
         /// Where the store looked.
         path: PathBuf,
-        /// libgit2's reason.
-        #[source]
-        source: git2::Error,
+        /// Why it is not one, when that is more than "nothing is there" (libgit2's message,
+        /// without its class and code).
+        reason: Option<String>,
     },
     /// A git operation failed.
     #[error("{context}")]
@@ -160,6 +160,22 @@ pub enum Error {
         /// What is damaged, with the object id.
         message: String,
     },
+    /// Something failed that is neither the user's input, a damaged store, git nor the
+    /// filesystem: a worker thread that died, an invariant of the store's own code broken.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+    /// A service the store talks to (Redis) refused a command for lack of permission: a
+    /// problem of the deployment's configuration, which asking again does not change.
+    #[error("{message}")]
+    Permission {
+        /// What was refused, by whom.
+        message: String,
+        /// Where the needed permissions are written down.
+        hint: Option<String>,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -182,11 +198,13 @@ impl Error {
             | Error::InvalidInput(_)
             | Error::InvalidRequest { .. }
             | Error::Config { .. }
-            | Error::ScanConfig { .. } => exit::USAGE,
+            | Error::ScanConfig { .. }
+            | Error::Permission { .. } => exit::USAGE,
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
             Error::Git { .. } | Error::Io { .. } | Error::Corrupt { .. } => exit::INTERNAL,
+            Error::Internal { .. } => exit::INTERNAL,
             Error::RefTransaction { .. } => exit::INTERNAL,
             Error::Remote { .. } => exit::REMOTE,
             Error::StorageFull { .. } => exit::INTERNAL,
@@ -218,6 +236,8 @@ impl Error {
             Error::Git { .. } => "git",
             Error::Io { .. } => "io",
             Error::Corrupt { .. } => "corrupt",
+            Error::Internal { .. } => "internal",
+            Error::Permission { .. } => "permission",
             Error::RefTransaction { .. } => "git",
             Error::Remote { .. } => "remote",
             Error::StorageFull { .. } => "storage_full",
@@ -231,12 +251,20 @@ impl Error {
             Error::Conflict { hint, .. } => hint.clone(),
             Error::InvalidRequest { hint, .. } => hint.clone(),
             Error::Remote { hint, .. } => hint.clone(),
+            Error::Permission { hint, .. } => hint.clone(),
+            Error::Config { origin, .. } => Some(match origin {
+                Some(file) => format!("fix the value in {}; docs/config.md lists every key", file.display()),
+                None => "fix the value given in the environment or on the command line; docs/config.md lists every key".to_string(),
+            }),
+            Error::ScanConfig { .. } => Some(
+                "fix the rule or allowlist named above; docs/scanner.md shows the format".to_string(),
+            ),
             Error::Locked { lock, .. } => Some(format!(
                 "if no other artifact-store or git process is running, remove {}",
                 lock.display()
             )),
             Error::NoRepository { .. } => Some(
-                "create one with `artifact-store init PATH`, or pass --repo PATH".to_string(),
+                "create a store with `artifact-store init --bare PATH`, or pass --repo with the path of an existing one".to_string(),
             ),
             Error::Git { .. } | Error::Io { .. } | Error::StorageFull { .. } => {
                 self.storage_hint()
@@ -250,19 +278,32 @@ impl Error {
             Error::Corrupt { .. } => Some(
                 "the repository's object database is damaged: run `git fsck --strict` in it to list every damaged object, then restore the repository (or the objects named) from its remote or a backup".to_string(),
             ),
+            Error::Internal { .. } => Some(
+                "this is a bug in artifact-store, not in the input or the store: run the command again, and report it with the command and this message if it recurs".to_string(),
+            ),
+            Error::RefTransaction { .. } => Some(
+                "nothing in the batch was applied: run the command again; `git fsck --strict` in the repository checks its refs".to_string(),
+            ),
             Error::SecretsFound { .. } => Some(
                 "remove the secret, or mark a false positive with an `artifact-store:allow` comment on its line".to_string(),
             ),
-            _ => None,
+            // The message says what was refused and why; the fix is in the user's own input.
+            Error::InvalidId { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidInput(_)
+            | Error::NotFound(_) => None,
         }
     }
 
     /// Whether the error is the filesystem under the store running out of space.
-    /// An I/O error says so by its kind or errno; libgit2 keeps only a message, so a git
-    /// error is read by its text.
+    /// An I/O error says so by its kind or errno. libgit2 reports a failed write as class
+    /// `Os` with code `GenericError` and keeps no errno, so for a git error of that class
+    /// (and only then) the operating system's text, which libgit2 appends, is read.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            Error::Git { source, .. } => storage_full(source.message()),
+            Error::Git { source, .. } => {
+                source.class() == git2::ErrorClass::Os && storage_full(source.message())
+            }
             Error::Io { source, .. } => is_enospc(source),
             Error::StorageFull { .. } => true,
             Error::AfterTrash { source, .. } => source.is_storage_full(),
@@ -272,18 +313,25 @@ impl Error {
 
     /// A hint for a full or read-only filesystem under the store.
     fn storage_hint(&self) -> Option<String> {
-        let text = match self {
-            Error::Git { source, .. } => source.message().to_string(),
-            Error::Io { source, .. } => source.to_string(),
-            _ => String::new(),
-        };
         if self.is_storage_full() {
             return Some(
                 "the filesystem holding the store is full: free space, then run the command again (a commit re-run with the same correlation id lands once)"
                     .to_string(),
             );
         }
-        text.contains("Read-only file system").then(|| {
+        // EROFS (30): by kind for I/O; libgit2 keeps only the operating system's text.
+        let read_only = match self {
+            Error::Git { source, .. } => {
+                source.class() == git2::ErrorClass::Os
+                    && source.message().contains("Read-only file system")
+            }
+            Error::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+                    || source.raw_os_error() == Some(30)
+            }
+            _ => false,
+        };
+        read_only.then(|| {
             "the store is on a read-only filesystem: make it writable, then run the command again".to_string()
         })
     }
@@ -295,7 +343,7 @@ impl Error {
     pub fn corrupt_object(place: &str, what: &str, oid: git2::Oid, source: &git2::Error) -> Error {
         let reason = if source.code() == git2::ErrorCode::NotFound {
             "is missing from the object database".to_string()
-        } else if source.message().contains("hash mismatch") {
+        } else if source.code() == git2::ErrorCode::HashsumMismatch {
             "does not hash to its id: its stored bytes were changed".to_string()
         } else {
             format!("cannot be read: {}", source.message())
@@ -315,10 +363,66 @@ impl Error {
         }
     }
 
-    /// Wraps a libgit2 error with what the store was doing.
+    /// Builds [`Error::NoRepository`] for `path` from libgit2's reason for not opening it:
+    /// nothing there, or no repository there, is said plainly; anything else keeps
+    /// libgit2's message (never its class and code).
+    pub fn no_repository(path: impl Into<PathBuf>, source: &git2::Error) -> Error {
+        let path = path.into();
+        let reason = if source.code() != git2::ErrorCode::NotFound {
+            Some(source.message().to_string())
+        } else if !path.exists() {
+            Some("no such file or directory".to_string())
+        } else {
+            None
+        };
+        Error::NoRepository { path, reason }
+    }
+
+    /// Builds [`Error::Internal`] for a worker thread that panicked while doing `what`.
+    /// The panic's payload is not kept: it may quote data the thread was reading.
+    pub fn thread_died(what: &str) -> Error {
+        Error::Internal {
+            message: format!("a thread {what} stopped with a panic"),
+        }
+    }
+
+    /// Builds [`Error::Corrupt`] for a file of the store that does not parse.
+    pub fn corrupt_file(path: &std::path::Path, reason: impl std::fmt::Display) -> Error {
+        Error::Corrupt {
+            message: format!("{} is damaged: {reason}", path.display()),
+        }
+    }
+
+    /// Wraps a libgit2 error with what the store was doing, classified by its class and
+    /// code (never its text): see [`Error::from_git`].
     pub fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
         let context = context.into();
-        move |source| Error::Git { context, source }
+        move |source| Error::from_git(context, source)
+    }
+
+    /// Classifies a libgit2 error the caller did not handle itself. The object database
+    /// failing to find, inflate or parse an object (class `Odb` or `Zlib`, class `Object`
+    /// with no specific code, or bytes that do not hash to their id) is a damaged store: [`Error::Corrupt`], naming what the
+    /// store was doing and libgit2's reason. An ambiguous short id stays a git error (the
+    /// caller resolves user text before this), as does everything else. A caller that can
+    /// name the object and its place uses [`Error::corrupt_object`] instead.
+    pub fn from_git(context: String, source: git2::Error) -> Error {
+        use git2::{ErrorClass, ErrorCode};
+        let damaged = match (source.class(), source.code()) {
+            (_, ErrorCode::HashsumMismatch) => true,
+            (_, ErrorCode::Ambiguous) => false,
+            (ErrorClass::Odb | ErrorClass::Zlib, _) => true,
+            // A stored object that does not parse (a loose object's header, a commit);
+            // a peel to the wrong type has its own code and stays a git error.
+            (ErrorClass::Object, ErrorCode::GenericError) => true,
+            _ => false,
+        };
+        if damaged {
+            return Error::Corrupt {
+                message: format!("{context}: {}", source.message()),
+            };
+        }
+        Error::Git { context, source }
     }
 
     /// Wraps an I/O error with what the store was doing and the path involved.
@@ -418,6 +522,7 @@ pub fn is_enospc(error: &std::io::Error) -> bool {
     ) || error.raw_os_error() == Some(28)
 }
 
+/// ENOSPC and EDQUOT as libgit2 words them (it appends `strerror`'s text and keeps no errno).
 fn storage_full(text: &str) -> bool {
     text.contains("No space left on device") || text.contains("Disk quota exceeded")
 }

@@ -11,10 +11,7 @@ use crate::scan::{FileScan, ScanReport, Scanner, Skipped, LARGE_FILE_BYTES};
 /// around `path`; submodule entries are skipped. The index is `GIT_INDEX_FILE` when set
 /// (relative to `path`), as git sets it for hooks.
 pub fn scan_staged(path: &Path, scanner: &Scanner) -> Result<ScanReport> {
-    let repo = Repository::discover(path).map_err(|source| Error::NoRepository {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let repo = Repository::discover(path).map_err(|e| Error::no_repository(path, &e))?;
     // `git commit -a` and `git commit <paths>` hand hooks a temporary index.
     let index = match std::env::var_os("GIT_INDEX_FILE") {
         Some(file) => git2::Index::open(&path.join(file)),

@@ -55,14 +55,8 @@ impl Store {
     /// Opens the store at `opts.repo` (or around the current directory) with its config.
     pub fn open(opts: &OpenOptions) -> Result<Store> {
         let repo = match &opts.repo {
-            Some(path) => Repository::open(path).map_err(|source| Error::NoRepository {
-                path: path.clone(),
-                source,
-            })?,
-            None => Repository::discover(".").map_err(|source| Error::NoRepository {
-                path: PathBuf::from("."),
-                source,
-            })?,
+            Some(path) => Repository::open(path).map_err(|e| Error::no_repository(path, &e))?,
+            None => Repository::discover(".").map_err(|e| Error::no_repository(".", &e))?,
         };
         let mut candidates = Vec::new();
         if let Some(workdir) = repo.workdir() {
@@ -166,8 +160,7 @@ impl Store {
     /// commit, rolled together now and then) reopens every so often to let them go.
     pub fn reopen(&mut self) -> Result<()> {
         let path = self.repo.path().to_path_buf();
-        self.repo =
-            Repository::open(&path).map_err(|source| Error::NoRepository { path, source })?;
+        self.repo = Repository::open(&path).map_err(|e| Error::no_repository(path, &e))?;
         Ok(())
     }
 

@@ -51,7 +51,10 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a blob writer thread does not panic"))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::thread_died("writing blobs")))
+            })
             .collect()
     });
     let mut oids = vec![Oid::ZERO_SHA1; p.files.len()];

@@ -65,7 +65,10 @@ pub(super) fn load_all(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a loader thread does not panic"))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::thread_died("reading the input files")))
+            })
             .collect()
     });
     let mut out: Vec<Option<LoadedFile>> = (0..slots.len()).map(|_| None).collect();

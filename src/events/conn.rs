@@ -48,10 +48,13 @@ pub(crate) fn refused(e: &RedisError) -> Option<crate::Error> {
         || e.clone()
             .into_server_errors()
             .is_some_and(|errors| errors.iter().any(|(_, s)| s.code() == "NOPERM"));
-    noperm.then(|| {
-        crate::Error::InvalidInput(format!(
+    noperm.then(|| crate::Error::Permission {
+        message: format!(
             "Redis refused a command: {e}; the subscriber's Redis user needs the ACL of docs/security.md"
-        ))
+        ),
+        hint: Some(
+            "grant the subscriber's Redis user the commands and keys of docs/security.md (`ACL SETUSER`), then start it again".to_string(),
+        ),
     })
 }
 

@@ -60,10 +60,14 @@ pub(crate) fn run(shared: &Shared<'_>, pool: Pool) -> Result<()> {
         match reader.session(&mut backoff) {
             Ok(()) => break,
             Err(e) if e.code() == Some("WRONGTYPE") => {
-                return Err(Error::InvalidInput(format!(
-                    "{} exists and is not a stream: {e}",
-                    shared.options.input
-                )))
+                // The deployment's keys, not the user's input: a configuration to fix.
+                return Err(Error::Config {
+                    origin: None,
+                    message: format!(
+                        "--input {} names a Redis key that exists and is not a stream: {e}",
+                        shared.options.input
+                    ),
+                });
             }
             Err(e) if conn::refused(&e).is_some() => {
                 return Err(conn::refused(&e).expect("checked above"));

@@ -93,6 +93,10 @@ pub fn update<R>(
 }
 
 /// Returns whether a ref update error is a lost race rather than a real failure.
+///
+/// libgit2 gives a lock taken by another writer its own code (`Locked`), but a lock lost to
+/// a concurrent directory removal only as class `Os`/`Filesystem`/`Reference` with the
+/// generic code; for those alone its message is read.
 pub fn is_retryable(e: &git2::Error) -> bool {
     match e.code() {
         ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists => true,

@@ -81,7 +81,10 @@ fn sync_all(paths: &[PathBuf]) -> Result<usize> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("an fsync thread does not panic"))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::thread_died("syncing files to disk")))
+            })
             .sum()
     })
 }

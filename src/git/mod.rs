@@ -130,7 +130,10 @@ pub fn first_parents<'r>(
 /// that succeeds, returns `e`.
 pub fn explain_lost_write(repo: &Repository, e: crate::error::Error) -> crate::error::Error {
     use std::io::Write;
-    if !matches!(e, crate::error::Error::Git { .. }) {
+    if !matches!(
+        e,
+        crate::error::Error::Git { .. } | crate::error::Error::Corrupt { .. }
+    ) {
         return e;
     }
     let objects = repo.commondir().join("objects");

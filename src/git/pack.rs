@@ -278,7 +278,10 @@ fn encode_large_in_parallel(
             .collect();
         let mut encoded = std::collections::HashMap::new();
         for handle in handles {
-            encoded.extend(handle.join().expect("a deflating thread does not panic")?);
+            let part = handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::thread_died("deflating objects")))?;
+            encoded.extend(part);
         }
         Ok(encoded)
     })

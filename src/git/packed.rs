@@ -206,12 +206,14 @@ fn peel(odb: &git2::Odb<'_>, oid: Oid, name: &str) -> Result<Option<Oid>> {
             .target_id()
             .ok()
             .and_then(|id| Oid::from_bytes(id.as_bytes()).ok())
-            .ok_or_else(|| Error::InvalidInput(format!("tag object {next} names no target")))?;
+            .ok_or_else(|| Error::Corrupt {
+                message: format!("tag object {next}, which {name} is to hold, names no target"),
+            })?;
         next = target;
     }
-    Err(Error::InvalidInput(format!(
-        "the tags behind {name} nest too deep to peel"
-    )))
+    Err(Error::Corrupt {
+        message: format!("the tag objects behind {name} nest more than 64 deep or form a loop"),
+    })
 }
 
 /// One ref of `packed-refs`: its lines (`<hex> <name>` and any `^<peeled>` line).
@@ -278,10 +280,12 @@ impl<'a> Table<'a> {
             let content = line.strip_suffix(b"\n").unwrap_or(line);
             line_no += 1;
             let unreadable = || {
-                Error::InvalidInput(format!(
-                "{} line {line_no} is not a ref, a peeled line or the header; nothing was written",
-                path.display()
-            ))
+                Error::corrupt_file(
+                    path,
+                    format_args!(
+                        "line {line_no} is not a ref, a peeled line or the header; nothing was written"
+                    ),
+                )
             };
             if line_no == 1 && content.starts_with(b"# pack-refs with:") {
                 header = content.to_vec();

@@ -62,8 +62,9 @@ impl PackFile {
             buf: Vec::new(),
             zlib: None,
         };
-        let count = u32::try_from(count)
-            .map_err(|_| Error::InvalidInput("too many objects for one pack".to_string()))?;
+        let count = u32::try_from(count).map_err(|_| Error::Internal {
+            message: format!("{count} objects are too many for one pack"),
+        })?;
         let mut header = Vec::with_capacity(12);
         header.extend_from_slice(b"PACK");
         header.extend_from_slice(&2u32.to_be_bytes());
@@ -120,7 +121,7 @@ impl PackFile {
             .hasher
             .clone()
             .try_finalize()
-            .map_err(|e| Error::InvalidInput(format!("{}: {e}", self.path.display())))?;
+            .map_err(|e| Error::corrupt_file(&self.path, e))?;
         let checksum = checksum.as_bytes().to_vec();
         self.out
             .write_all(&checksum)
@@ -180,7 +181,7 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
     hasher.update(&idx);
     let own = hasher
         .try_finalize()
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::corrupt_file(path, e))?;
     idx.extend_from_slice(own.as_bytes());
     let mut file = File::options()
         .write(true)
@@ -309,7 +310,11 @@ pub fn encode(
         ObjectType::Tree => 2,
         ObjectType::Blob => 3,
         ObjectType::Tag => 4,
-        _ => return Err(Error::InvalidInput(format!("{oid}: not a storable object"))),
+        _ => {
+            return Err(Error::Corrupt {
+                message: format!("object {oid} has no type a pack can hold"),
+            })
+        }
     };
     entry.clear();
     let mut size = data.len() as u64;
@@ -333,7 +338,12 @@ pub fn encode(
         let before = z.total_in();
         let status = z
             .compress_vec(input, entry, FlushCompress::Finish)
-            .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::Internal {
+                message: format!(
+                    "zlib failed to deflate object {oid} for {}: {e}",
+                    path.display()
+                ),
+            })?;
         input = &input[(z.total_in() - before) as usize..];
         if status == Status::StreamEnd {
             return Ok(());

@@ -132,9 +132,11 @@ pub fn replace_subtree(
 }
 
 /// A name libgit2 would not put into a tree is the caller's input, not a git failure;
-/// `pathcheck` refuses all of them first, so this is the wall behind it.
+/// `pathcheck` refuses all of them first, so this is the wall behind it. libgit2 refuses
+/// an entry with class `Tree` and no specific code; the id and mode given are the store's
+/// own (a valid object, a regular mode), so a `Tree` refusal is the name.
 fn refused_name(name: &str, e: git2::Error) -> Error {
-    if e.class() == git2::ErrorClass::Tree && e.message().contains("invalid name") {
+    if e.class() == git2::ErrorClass::Tree {
         Error::InvalidInput(format!(
             "{name:?} cannot be a name in a git tree: {}",
             e.message()
