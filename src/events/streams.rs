@@ -11,9 +11,19 @@
 //! one entry, whatever the batch size and however many oversized entries Redis holds; an
 //! `event` field over `MAX_EVENT_BYTES` is reduced to its size and ids as it is read
 //! ([`Body::of`]), and every other field is dropped there.
+//!
+//! Replies: XPENDING and XAUTOCLAIM (ids and counts only) are read with the redis crate's
+//! `streams` types. The replies that carry entry bodies (XREADGROUP, XRANGE) are read here
+//! from `redis::Value`, because the crate's `StreamReadReply` clones the whole reply before
+//! parsing it (once more when the first layout does not fit), which holds two copies of
+//! the largest entry at once and undoes the bound above, and because its
+//! `HashMap<String, Value>` of fields refuses a field name that is not UTF-8: the whole
+//! reply fails, and one such entry, published by anyone who may `XADD`, would stop the
+//! reader on every read. Here such a field is passed over like any other field.
 
 use std::time::Instant;
 
+use redis::streams::{StreamAutoClaimReply, StreamPendingCountReply, StreamPendingId};
 use redis::{Connection, RedisResult, Value};
 
 use super::conn::{self, Backoff, BLOCK_MARGIN, COMMAND_TIMEOUT};
@@ -188,7 +198,7 @@ impl Reader<'_> {
         let o = self.shared.options;
         let mut from = "-".to_string();
         while !self.done() {
-            let value: Value = redis::cmd("XPENDING")
+            let reply: StreamPendingCountReply = redis::cmd("XPENDING")
                 .arg(&o.input)
                 .arg(&o.group)
                 .arg(&from)
@@ -196,12 +206,17 @@ impl Reader<'_> {
                 .arg(self.batch())
                 .arg(&o.consumer)
                 .query(cmd)?;
-            let rows = pending_rows(value);
-            let Some((last, _)) = rows.last() else {
+            let Some(last) = reply.ids.last() else {
                 return Ok(());
             };
-            from = format!("({last}");
-            for (id, count) in rows {
+            from = format!("({}", last.id);
+            for StreamPendingId {
+                id,
+                times_delivered,
+                ..
+            } in reply.ids
+            {
+                let count = times_delivered as u64;
                 if self.done() {
                     break;
                 }
@@ -237,7 +252,7 @@ impl Reader<'_> {
             if self.done() {
                 break;
             }
-            let value: Value = redis::cmd("XAUTOCLAIM")
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
                 .arg(&o.input)
                 .arg(&o.group)
                 .arg(&o.consumer)
@@ -247,27 +262,19 @@ impl Reader<'_> {
                 .arg(self.batch())
                 .arg("JUSTID")
                 .query(cmd)?;
-            let Value::Array(parts) = value else { break };
-            let mut parts = parts.into_iter();
-            let next = parts.next().and_then(text).unwrap_or_else(|| "0-0".into());
-            let ids: Vec<String> = match parts.next() {
-                Some(Value::Array(ids)) => ids.into_iter().filter_map(text).collect(),
-                _ => Vec::new(),
-            };
-            if let Some(Value::Array(deleted)) = parts.next() {
-                if !deleted.is_empty() {
-                    self.shared.log.warning(&format!(
-                        "{} pending entries of {} were deleted from the stream before being handled",
-                        deleted.len(),
-                        o.input
-                    ));
-                }
+            if !reply.deleted_ids.is_empty() {
+                self.shared.log.warning(&format!(
+                    "{} pending entries of {} were deleted from the stream before being handled",
+                    reply.deleted_ids.len(),
+                    o.input
+                ));
             }
+            let ids = reply.claimed.into_iter().map(|entry| entry.id).collect();
             self.redeliver(ids, cmd)?;
-            if next == "0-0" {
+            if reply.next_stream_id == "0-0" {
                 break;
             }
-            start = next;
+            start = reply.next_stream_id;
         }
         Ok(())
     }
@@ -291,24 +298,17 @@ impl Reader<'_> {
 
     fn deliveries(&self, cmd: &mut Connection, id: &str) -> RedisResult<u64> {
         let o = self.shared.options;
-        let value: Value = redis::cmd("XPENDING")
+        let reply: StreamPendingCountReply = redis::cmd("XPENDING")
             .arg(&o.input)
             .arg(&o.group)
             .arg(id)
             .arg(id)
             .arg(1)
             .query(cmd)?;
-        let count = match value {
-            Value::Array(rows) => rows.into_iter().next().and_then(|row| match row {
-                Value::Array(fields) => match fields.get(3) {
-                    Some(Value::Int(n)) => Some(*n as u64),
-                    _ => None,
-                },
-                _ => None,
-            }),
-            _ => None,
-        };
-        Ok(count.unwrap_or(1))
+        Ok(reply
+            .ids
+            .first()
+            .map_or(1, |pending| pending.times_delivered as u64))
     }
 
     /// Queues an entry on its worker; `recount`: Redis has not counted this delivery yet.
@@ -351,27 +351,6 @@ impl Reader<'_> {
             }
         }
     }
-}
-
-/// Reads the rows of an extended XPENDING reply: each entry's id and delivery count.
-fn pending_rows(value: Value) -> Vec<(String, u64)> {
-    let Value::Array(rows) = value else {
-        return Vec::new();
-    };
-    rows.into_iter()
-        .filter_map(|row| {
-            let Value::Array(fields) = row else {
-                return None;
-            };
-            let mut fields = fields.into_iter();
-            let id = fields.next().and_then(text)?;
-            let count = match fields.nth(2) {
-                Some(Value::Int(n)) => u64::try_from(n).unwrap_or(1),
-                _ => 1,
-            };
-            Some((id, count))
-        })
-        .collect()
 }
 
 /// Reads an XREADGROUP reply (RESP2 array or RESP3 map of one stream) into entries.
@@ -444,4 +423,43 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
 
 fn text(value: Value) -> Option<String> {
     bytes(value).and_then(|b| String::from_utf8(b).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::FromRedisValue;
+
+    /// An XREADGROUP reply of one entry whose fields are a non-UTF-8 name and `event`.
+    fn reply_with_binary_field() -> Value {
+        let fields = Value::Array(vec![
+            Value::BulkString(b"\xff\xfe".to_vec()),
+            Value::BulkString(b"x".to_vec()),
+            Value::BulkString(b"event".to_vec()),
+            Value::BulkString(b"{}".to_vec()),
+        ]);
+        let entry = Value::Array(vec![Value::BulkString(b"1-0".to_vec()), fields]);
+        let stream = Value::Array(vec![
+            Value::BulkString(b"in".to_vec()),
+            Value::Array(vec![entry]),
+        ]);
+        Value::Array(vec![stream])
+    }
+
+    #[test]
+    fn a_field_name_that_is_not_utf8_is_passed_over_where_the_crates_reply_type_fails() {
+        let crates = redis::streams::StreamReadReply::from_redis_value(reply_with_binary_field());
+        assert!(
+            crates.is_err(),
+            "the redis crate now reads it: use its type"
+        );
+        let ours = read_reply(reply_with_binary_field());
+        assert_eq!(ours.len(), 1);
+        assert_eq!(ours[0].id, "1-0");
+        assert!(
+            matches!(ours[0].body, Some(Body::Event(_))),
+            "{:?}",
+            ours[0].body.is_some()
+        );
+    }
 }
