@@ -532,6 +532,95 @@ mod tests {
     use super::*;
 
     #[test]
+    fn libgit2_errors_are_classified_by_class_and_code_not_text() {
+        use git2::{ErrorClass, ErrorCode};
+        let kind = |code, class, text: &str| {
+            Error::git("reading x")(git2::Error::new(code, class, text)).kind()
+        };
+        // The same text reads differently by class and code, and different texts alike.
+        for text in [
+            "object not found",
+            "failed to write: No space left on device",
+            "",
+        ] {
+            assert_eq!(kind(ErrorCode::NotFound, ErrorClass::Odb, text), "corrupt");
+            assert_eq!(
+                kind(ErrorCode::GenericError, ErrorClass::Zlib, text),
+                "corrupt"
+            );
+            assert_eq!(
+                kind(ErrorCode::GenericError, ErrorClass::Object, text),
+                "corrupt"
+            );
+            assert_eq!(
+                kind(ErrorCode::HashsumMismatch, ErrorClass::Invalid, text),
+                "corrupt"
+            );
+            assert_eq!(kind(ErrorCode::Ambiguous, ErrorClass::Odb, text), "git");
+            assert_eq!(kind(ErrorCode::Peel, ErrorClass::Object, text), "git");
+            assert_eq!(kind(ErrorCode::GenericError, ErrorClass::Os, text), "git");
+            assert_eq!(
+                kind(ErrorCode::NotFound, ErrorClass::Reference, text),
+                "git"
+            );
+        }
+        let full = |class| {
+            Error::git("writing")(git2::Error::new(
+                ErrorCode::GenericError,
+                class,
+                "failed to write: No space left on device",
+            ))
+        };
+        assert!(full(ErrorClass::Os).is_storage_full());
+        assert!(full(ErrorClass::Os).hint().is_some());
+        assert!(!full(ErrorClass::Reference).is_storage_full());
+        let io = std::io::Error::from_raw_os_error(28);
+        assert!(Error::io("failed to write", "/x")(io).is_storage_full());
+        let io = std::io::Error::other("No space left on device");
+        assert!(!Error::io("failed to write", "/x")(io).is_storage_full());
+    }
+
+    #[test]
+    fn every_kind_has_its_exit_code_and_the_new_ones_a_hint() {
+        let internal = Error::thread_died("writing blobs");
+        assert_eq!((internal.kind(), internal.exit_code()), ("internal", 1));
+        assert!(internal.to_string().contains("writing blobs"));
+        assert!(internal.hint().is_some());
+        let permission = Error::Permission {
+            message: "Redis refused a command".into(),
+            hint: Some("grant it".into()),
+        };
+        assert_eq!(
+            (permission.kind(), permission.exit_code()),
+            ("permission", 2)
+        );
+        let corrupt = Error::corrupt_file(std::path::Path::new("/s/packed-refs"), "line 3");
+        assert_eq!((corrupt.kind(), corrupt.exit_code()), ("corrupt", 1));
+        assert!(corrupt.to_string().contains("/s/packed-refs"));
+        let missing = git2::Error::new(
+            git2::ErrorCode::NotFound,
+            git2::ErrorClass::Repository,
+            "could not find repository at '/nowhere'",
+        );
+        let none = Error::no_repository("/tmp", &missing);
+        assert_eq!((none.kind(), none.exit_code()), ("no_repository", 5));
+        assert_eq!(none.to_string(), "no git repository at /tmp");
+        assert!(std::error::Error::source(&none).is_none());
+        for e in [
+            Error::Config {
+                origin: None,
+                message: "x".into(),
+            },
+            Error::RefTransaction {
+                context: "x".into(),
+                source: gix_error::Error::from_error(std::io::Error::other("x")),
+            },
+        ] {
+            assert!(e.hint().is_some(), "{e:?}");
+        }
+    }
+
+    #[test]
     fn passwords_in_urls_are_not_displayed() {
         for (url, shown) in [
             ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
