@@ -296,14 +296,12 @@ impl Error {
     }
 
     /// Whether the error is the filesystem under the store running out of space.
-    /// An I/O error says so by its kind or errno. libgit2 reports a failed write as class
-    /// `Os` with code `GenericError` and keeps no errno, so for a git error of that class
-    /// (and only then) the operating system's text, which libgit2 appends, is read.
+    /// An I/O error says so by its kind or errno. libgit2 reports a failed write with the
+    /// generic code and keeps no errno (only `strerror`'s text, appended to its message),
+    /// so a git error is read by that text: the one place where no code exists.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            Error::Git { source, .. } => {
-                source.class() == git2::ErrorClass::Os && storage_full(source.message())
-            }
+            Error::Git { source, .. } => storage_full(source.message()),
             Error::Io { source, .. } => is_enospc(source),
             Error::StorageFull { .. } => true,
             Error::AfterTrash { source, .. } => source.is_storage_full(),
@@ -402,12 +400,17 @@ impl Error {
 
     /// Classifies a libgit2 error the caller did not handle itself. The object database
     /// failing to find, inflate or parse an object (class `Odb` or `Zlib`, class `Object`
-    /// with no specific code, or bytes that do not hash to their id) is a damaged store: [`Error::Corrupt`], naming what the
-    /// store was doing and libgit2's reason. An ambiguous short id stays a git error (the
-    /// caller resolves user text before this), as does everything else. A caller that can
-    /// name the object and its place uses [`Error::corrupt_object`] instead.
+    /// with no specific code, or bytes that do not hash to their id) is a damaged store:
+    /// [`Error::Corrupt`], naming what the store was doing and libgit2's reason. An
+    /// ambiguous short id stays a git error (the caller resolves user text before this), as
+    /// does a write that failed on a full disk (libgit2 keeps no errno, only the operating
+    /// system's text), and everything else. A caller that can name the object and its
+    /// place uses [`Error::corrupt_object`] instead.
     pub fn from_git(context: String, source: git2::Error) -> Error {
         use git2::{ErrorClass, ErrorCode};
+        if storage_full(source.message()) {
+            return Error::Git { context, source };
+        }
         let damaged = match (source.class(), source.code()) {
             (_, ErrorCode::HashsumMismatch) => true,
             (_, ErrorCode::Ambiguous) => false,
@@ -538,11 +541,7 @@ mod tests {
             Error::git("reading x")(git2::Error::new(code, class, text)).kind()
         };
         // The same text reads differently by class and code, and different texts alike.
-        for text in [
-            "object not found",
-            "failed to write: No space left on device",
-            "",
-        ] {
+        for text in ["object not found", "failed to read object", ""] {
             assert_eq!(kind(ErrorCode::NotFound, ErrorClass::Odb, text), "corrupt");
             assert_eq!(
                 kind(ErrorCode::GenericError, ErrorClass::Zlib, text),
@@ -571,9 +570,11 @@ mod tests {
                 "failed to write: No space left on device",
             ))
         };
-        assert!(full(ErrorClass::Os).is_storage_full());
-        assert!(full(ErrorClass::Os).hint().is_some());
-        assert!(!full(ErrorClass::Reference).is_storage_full());
+        for class in [ErrorClass::Os, ErrorClass::Odb, ErrorClass::Filesystem] {
+            assert!(full(class).is_storage_full(), "{class:?}");
+            assert_eq!(full(class).kind(), "git", "{class:?}");
+            assert!(full(class).hint().is_some());
+        }
         let io = std::io::Error::from_raw_os_error(28);
         assert!(Error::io("failed to write", "/x")(io).is_storage_full());
         let io = std::io::Error::other("No space left on device");

@@ -274,3 +274,50 @@ fn a_write_command_over_a_damaged_object_says_corrupt_naming_it() {
         }
     }
 }
+
+#[test]
+fn a_ref_typed_as_a_name_git_refuses_is_not_found_never_a_git_error() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let file = env.write("in/report.txt", "all passed\n");
+    env.run(&commit_args(s, "r1", &[file.to_str().unwrap()]))
+        .ok();
+    let before = env.snapshot(&store);
+    let out = env.path("out");
+    let out = out.to_str().unwrap();
+    for spec in [
+        "corr_r1^{tree}",
+        "corr_r1~1",
+        "corr_r1:artifacts",
+        "prompt_ab..cd",
+        "corr_r1.lock",
+        "corr_a b",
+        "refs/tags/corr_r1^{}",
+        "refs/heads/x..y",
+        "refs/tags/corr_r1@{0}",
+    ] {
+        for args in [
+            vec!["show", spec],
+            vec!["verify", spec],
+            vec!["export", spec, "--to", out],
+            vec!["diff", "corr_r1", spec],
+        ] {
+            let mut full = vec!["--repo", s, "--json"];
+            full.extend_from_slice(&args);
+            let run = env.run(&full);
+            let case = format!("{args:?}");
+            assert_eq!(run.code, 5, "{case}\n{}\n{}", run.stdout, run.stderr);
+            let json = run.json();
+            assert_eq!(json["error"]["kind"], "not_found", "{case}: {json}");
+            let message = json["error"]["message"].as_str().unwrap();
+            assert!(message.contains("nothing named"), "{case}: {message}");
+            for noise in ["class=", "code=", "caused by"] {
+                assert!(!run.stderr.contains(noise), "{case}: {}", run.stderr);
+            }
+        }
+    }
+    assert!(!env.path("out").exists());
+    assert_eq!(env.snapshot(&store), before);
+    env.fsck(&store);
+}

@@ -157,9 +157,14 @@ impl Store {
     }
 }
 
+/// The ref names REF may be; a name git would refuse (`corr_x^{tree}`, `refs/x..y`) is none
+/// of them, so REF typed that way is not found rather than a git error.
 fn candidate_refs(spec: &str, prefix: &str) -> Vec<String> {
     if spec.starts_with("refs/") {
-        return vec![spec.to_string()];
+        return match git2::Reference::is_valid_name(spec) {
+            true => vec![spec.to_string()],
+            false => Vec::new(),
+        };
     }
     let mut out = Vec::new();
     if spec.starts_with(CORR_PREFIX) || spec.starts_with(PROMPT_PREFIX) {
@@ -172,6 +177,7 @@ fn candidate_refs(spec: &str, prefix: &str) -> Vec<String> {
         out.push(format!("refs/heads/{spec}"));
         out.push(format!("refs/heads/{prefix}/{spec}"));
     }
+    out.retain(|name| git2::Reference::is_valid_name(name));
     out.dedup();
     out
 }
