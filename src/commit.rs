@@ -13,6 +13,7 @@ pub mod refpack;
 mod tags;
 mod write;
 
+use crate::git::ObjectId;
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value};
@@ -468,7 +469,7 @@ fn text_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 
 /// A commit already recorded under the request's correlation id.
 pub(crate) struct Existing {
-    pub(crate) commit: git2::Oid,
+    pub(crate) commit: ObjectId,
     pub(crate) branch: String,
     pub(crate) tag_present: bool,
     pub(crate) same_content: bool,
@@ -490,12 +491,12 @@ impl Store {
         for oid in crate::git::first_parents(repo, tip, &branch)?.take(RECOVERY_DEPTH) {
             let oid = oid?;
             let commit = repo
-                .find_commit(oid)
+                .commit_view(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?;
-            if !contains(commit.message_bytes(), p.corr.as_str().as_bytes()) {
+            if !contains(commit.message().as_bytes(), p.corr.as_str().as_bytes()) {
                 continue;
             }
-            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            let trailers = Trailers::parse(commit.message());
             if trailers.correlation_id.as_deref() == Some(p.corr.as_str()) {
                 return Ok(Some(self.compare(p, oid, false)?));
             }
@@ -503,12 +504,12 @@ impl Store {
         Ok(None)
     }
 
-    fn compare(&self, p: &Prepared, oid: git2::Oid, tag_present: bool) -> Result<Existing> {
+    fn compare(&self, p: &Prepared, oid: ObjectId, tag_present: bool) -> Result<Existing> {
         let repo = self.repo();
         let commit = repo
-            .find_commit(oid)
+            .commit_view(oid)
             .map_err(Error::git(format!("failed to read commit {oid}")))?;
-        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let trailers = Trailers::parse(commit.message());
         let same_task = trailers.workflow_id.as_deref() == Some(p.workflow.as_str())
             && trailers.task_id.as_deref() == Some(p.task.as_str());
         let doc = metadata::metadata_at(self.repo(), &commit, &p.artifact_dir);

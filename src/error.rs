@@ -338,7 +338,12 @@ impl Error {
     /// path in the set, a ref; may be empty), `what` its type (`blob`, `tree`, `commit`).
     /// A missing object, one whose bytes do not hash to its id and one that cannot be
     /// inflated or parsed are all a corrupt store, never invalid input.
-    pub fn corrupt_object(place: &str, what: &str, oid: git2::Oid, source: &git2::Error) -> Error {
+    pub fn corrupt_object(
+        place: &str,
+        what: &str,
+        oid: impl std::fmt::Display,
+        source: &git2::Error,
+    ) -> Error {
         let reason = if source.code() == git2::ErrorCode::NotFound {
             "is missing from the object database".to_string()
         } else if source.code() == git2::ErrorCode::HashsumMismatch {
@@ -350,7 +355,7 @@ impl Error {
     }
 
     /// Builds [`Error::Corrupt`] for object `oid` of type `what` at `place`, for `reason`.
-    pub fn corrupt_at(place: &str, what: &str, oid: git2::Oid, reason: &str) -> Error {
+    pub fn corrupt_at(place: &str, what: &str, oid: impl std::fmt::Display, reason: &str) -> Error {
         let place = if place.is_empty() {
             String::new()
         } else {

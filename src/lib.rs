@@ -1,4 +1,4 @@
-//! `artifact-store` versions AI-generated artifacts in git, through libgit2, with no worktree.
+//! `artifact-store` versions AI-generated artifacts in git, with no worktree.
 //!
 //! # Architecture
 //!
@@ -27,8 +27,9 @@
 //!            [hooks] identities)
 //! input      collects and validates the files of a request (symlinks, sizes, names)
 //! ----------------------------------------------------------------------------------
-//! git        the wall around libgit2: trees, compare-and-swap refs, locks (gc lock too),
-//!            packed refs, fsync; names only `error`, takes every policy value as an argument
+//! git        the wall: the one module that names the git library; the store's own ids,
+//!            commits and trees over it; compare-and-swap refs, locks (gc lock too), packed
+//!            refs, remotes, fsync; names only `error`, takes every policy value as an argument
 //! scan       the secret scanner, called once before any object is written; names nothing
 //! error      one error enum (wraps the scanner's errors); the CLI maps it to exit codes
 //! ```
@@ -43,7 +44,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
-pub mod git;
+pub(crate) mod git;
 pub mod hooks;
 pub mod input;
 pub mod metadata;

@@ -158,7 +158,7 @@ pub struct StoreFields<'a> {
     pub commit_timestamp: String,
     /// Test status.
     pub test_status: TestStatus,
-    /// Repository path of each file to its `sha256:` checksum.
+    /// Repo path of each file to its `sha256:` checksum.
     pub checksums: &'a BTreeMap<String, String>,
 }
 
@@ -283,10 +283,7 @@ impl Trailers {
     /// Parses the trailer block of a commit message.
     pub fn parse(message: &str) -> Trailers {
         let mut out = Trailers::default();
-        let Ok(found) = git2::message_trailers_strs(message) else {
-            return out;
-        };
-        for (key, value) in found.iter() {
+        for (key, value) in crate::git::message_trailers(message) {
             let slot = match key.to_ascii_lowercase().as_str() {
                 "workflow-id" => &mut out.workflow_id,
                 "task-id" => &mut out.task_id,

@@ -268,7 +268,7 @@ pub fn check_branch_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("it is empty".to_string());
     }
-    if !git2::Reference::is_valid_name(&format!("refs/heads/{name}")) {
+    if !crate::git::is_valid_refname(&format!("refs/heads/{name}")) {
         return Err("it is not a valid git branch name".to_string());
     }
     Ok(())

@@ -5,23 +5,21 @@
 //! not seen (another machine pushed first) is fetched, and this store's commits on it are
 //! re-applied onto the remote tip as new commits with the same metadata, message and
 //! correlation id; their tags move with them; then the push is tried again, a bounded
-//! number of times. Both forms of a non-fast-forward are handled: libgit2 refusing before
+//! number of times. Both forms of a non-fast-forward are handled: the git layer refusing before
 //! sending anything, and the server answering a ref with a status string.
 //!
 //! Only store refs travel: task branches under the prefix, `corr_`/`prompt_` tags and
 //! pins. Trash and report refs stay local.
 
-mod creds;
 mod reapply;
 mod sync;
-pub(crate) mod wire;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-pub use crate::git::reapplication::is_reapplication;
+pub use crate::git::remote::wire::PushProgress;
 pub use crate::refs::StoreRef;
 
 /// How many rounds of list, re-apply and push a ref gets before it is reported refused.
@@ -88,48 +86,6 @@ pub struct PushReport {
     pub up_to_date: usize,
     /// Refs the remote holds at a newer commit than the local one: nothing to push.
     pub remote_ahead: Vec<String>,
-}
-
-/// Progress of a push, for a caller that shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushProgress {
-    /// Refs to consider, once the remote's refs are listed.
-    Planned {
-        /// Refs that need a push.
-        refs: usize,
-    },
-    /// Objects being packed for sending.
-    Packing {
-        /// Objects done.
-        current: usize,
-        /// Objects in all.
-        total: usize,
-    },
-    /// Objects being sent.
-    Sending {
-        /// Objects sent.
-        current: usize,
-        /// Objects in all.
-        total: usize,
-        /// Bytes sent.
-        bytes: usize,
-    },
-    /// Objects being received while fetching a remote tip.
-    Receiving {
-        /// Objects received.
-        current: usize,
-        /// Objects in all.
-        total: usize,
-        /// Bytes received.
-        bytes: usize,
-    },
-    /// Refs settled (pushed or refused) out of those planned.
-    Refs {
-        /// Refs settled.
-        done: usize,
-        /// Refs planned.
-        total: usize,
-    },
 }
 
 impl Store {

@@ -8,10 +8,10 @@
 
 mod apply;
 mod set;
-mod tree;
-mod worktree;
+use crate::git::treepath as tree;
 
-use git2::{Oid, Repository};
+use crate::git::ObjectId;
+use crate::git::Repo;
 
 use crate::error::{Error, Result};
 use crate::refs::{CorrelationId, PromptHash, CORR_PREFIX, PROMPT_PREFIX};
@@ -104,7 +104,7 @@ pub struct RevertOutcome {
 /// A store tag, resolved.
 pub(crate) struct Tag {
     pub(crate) name: String,
-    pub(crate) commit: Oid,
+    pub(crate) commit: ObjectId,
 }
 
 /// The target branch, validated.
@@ -147,15 +147,14 @@ impl Store {
         let task = set::TaskSet::of(self, &target.refname);
         if let (None, Some(task)) = (tip, task.as_ref()) {
             let tag_tree = repo
-                .find_commit(tag.commit)
-                .and_then(|c| c.tree())
+                .read_commit_tree(tag.commit)
                 .map_err(|e| Error::corrupt_object(&tag.name, "commit", tag.commit, &e))?;
-            task.check_created(&tag_tree, &tag.name)?;
+            task.check_created(repo, tag_tree, &tag.name)?;
         }
         let plan = plan(repo, req.mode, &tag, tip, path.as_deref(), task.as_ref())?;
         let checked_out = match plan {
             Plan::Unchanged => None,
-            _ => worktree::guard(repo, &target.refname)?,
+            _ => crate::git::worktree::guard(repo, &target.refname)?,
         };
         let mut outcome = RevertOutcome {
             success: true,
@@ -212,7 +211,7 @@ impl Target {
 }
 
 /// Resolves a store tag name to the commit it names; refuses tags the store did not write.
-fn resolve_tag(repo: &Repository, given: &str) -> Result<Tag> {
+fn resolve_tag(repo: &Repo, given: &str) -> Result<Tag> {
     let given = given.strip_prefix("refs/tags/").unwrap_or(given);
     let name = if given.starts_with(PROMPT_PREFIX) {
         PromptHash::new(given)?.tag_name()
@@ -225,31 +224,23 @@ fn resolve_tag(repo: &Repository, given: &str) -> Result<Tag> {
         CorrelationId::new(given)?.as_str().to_string()
     };
     let refname = format!("refs/tags/{name}");
-    let reference = match repo.find_reference(&refname) {
-        Ok(reference) => reference,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => {
-            return Err(Error::NotFound(format!("tag {name} not found")))
-        }
-        Err(e) => return Err(Error::git(format!("failed to read {refname}"))(e)),
+    let Some(commit) = crate::git::ref_commit(repo, &refname)? else {
+        return Err(Error::NotFound(format!("tag {name} not found")));
     };
-    let commit = reference
-        .peel_to_commit()
-        .map_err(|_| Error::InvalidInput(format!("tag {name} does not point at a commit")))?;
-    Ok(Tag {
-        name,
-        commit: commit.id(),
-    })
+    let commit = commit
+        .ok_or_else(|| Error::InvalidInput(format!("tag {name} does not point at a commit")))?;
+    Ok(Tag { name, commit })
 }
 
-fn plain_tag_exists(repo: &Repository, name: &str) -> Result<bool> {
+fn plain_tag_exists(repo: &Repo, name: &str) -> Result<bool> {
     let refname = format!("refs/tags/{name}");
-    if !git2::Reference::is_valid_name(&refname) {
+    if !crate::git::is_valid_refname(&refname) {
         return Ok(false);
     }
     Ok(crate::git::ref_oid(repo, &refname)?.is_some())
 }
 
-fn not_a_store_tag(repo: &Repository, name: &str) -> Error {
+fn not_a_store_tag(repo: &Repo, name: &str) -> Error {
     let corr = format!("{CORR_PREFIX}{name}");
     let also = match plain_tag_exists(repo, &corr) {
         Ok(true) => format!("; to use the correlation tag {corr}, name it in full"),
@@ -269,10 +260,10 @@ fn not_a_store_tag(repo: &Repository, name: &str) -> Error {
 /// that is already the restore of this tag (and path) is unchanged, and a restore that
 /// would leave the branch without its artifact set is refused.
 fn plan(
-    repo: &Repository,
+    repo: &Repo,
     mode: RevertMode,
     tag: &Tag,
-    tip: Option<Oid>,
+    tip: Option<ObjectId>,
     path: Option<&str>,
     task: Option<&set::TaskSet>,
 ) -> Result<Plan> {
@@ -280,7 +271,7 @@ fn plan(
         return Ok(Plan::Create);
     };
     let tip_commit = repo
-        .find_commit(tip)
+        .commit_view(tip)
         .map_err(Error::git(format!("failed to read the target's tip {tip}")))?;
     if mode == RevertMode::Hard {
         return Ok(if tip == tag.commit {
@@ -289,21 +280,20 @@ fn plan(
             Plan::Hard
         });
     }
-    let tip_tree = tip_commit
-        .tree()
+    let tip_tree = repo
+        .read_commit_tree(tip_commit.id)
         .map_err(Error::git(format!("failed to read the tree of {tip}")))?;
     let tag_tree = repo
-        .find_commit(tag.commit)
-        .and_then(|c| c.tree())
+        .read_commit_tree(tag.commit)
         .map_err(Error::git(format!(
             "failed to read the tree of {}",
             tag.name
         )))?;
     let same = match path {
-        None => tip_tree.id() == tag_tree.id(),
+        None => tip_tree == tag_tree,
         Some(path) => {
-            let ours = tree::entry_at(&tip_tree, path)?;
-            let theirs = tree::entry_at(&tag_tree, path)?;
+            let ours = tree::entry_at(repo, tip_tree, path)?;
+            let theirs = tree::entry_at(repo, tag_tree, path)?;
             if ours.is_none() && theirs.is_none() {
                 return Err(Error::NotFound(format!(
                     "path {path} not found in {} or in the target",
@@ -319,9 +309,9 @@ fn plan(
     let Some(task) = task else {
         return Ok(Plan::Restore);
     };
-    if set::is_restore_of(tip_commit.message().unwrap_or(""), tag.commit, path) {
+    if set::is_restore_of(tip_commit.message(), tag.commit, path) {
         return Ok(Plan::Unchanged);
     }
-    task.check_kept(&tip_tree, &tag_tree, path, &tag.name)?;
+    task.check_kept(repo, tip_tree, tag_tree, path, &tag.name)?;
     Ok(Plan::Restore)
 }

@@ -3,17 +3,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use git2::{Repository, RepositoryInitOptions, Signature, Time};
-
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::{Error, Result};
 use crate::git::cas::LockPolicy;
+use crate::git::{Repo, Signature, Time};
 use crate::scan::Scanner;
 
 /// How to find and configure a store.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// Repository path; `None` discovers the repository around the current directory.
+    /// Repo path; `None` discovers the repository around the current directory.
     pub repo: Option<PathBuf>,
     /// Config file; `None` looks for `artifact-store.toml` in the store.
     pub config_file: Option<PathBuf>,
@@ -38,7 +37,7 @@ pub struct InitOutcome {
 
 /// An open artifact store.
 pub struct Store {
-    repo: Repository,
+    repo: Repo,
     config: Config,
     scanner: OnceLock<Scanner>,
 }
@@ -55,8 +54,8 @@ impl Store {
     /// Opens the store at `opts.repo` (or around the current directory) with its config.
     pub fn open(opts: &OpenOptions) -> Result<Store> {
         let repo = match &opts.repo {
-            Some(path) => Repository::open(path).map_err(|e| Error::no_repository(path, &e))?,
-            None => Repository::discover(".").map_err(|e| Error::no_repository(".", &e))?,
+            Some(path) => Repo::open(path)?,
+            None => Repo::discover(Path::new("."))?,
         };
         let mut candidates = Vec::new();
         if let Some(workdir) = repo.workdir() {
@@ -73,7 +72,7 @@ impl Store {
 
     /// Creates a store repository at `path`, or adopts the repository already there unchanged.
     pub fn init(path: &Path, bare: bool) -> Result<InitOutcome> {
-        if let Ok(repo) = Repository::open(path) {
+        if let Ok(repo) = Repo::open(path) {
             return Ok(InitOutcome {
                 success: true,
                 git_dir: repo.path().to_path_buf(),
@@ -83,12 +82,7 @@ impl Store {
             });
         }
         std::fs::create_dir_all(path).map_err(Error::io("failed to create", path))?;
-        let mut opts = RepositoryInitOptions::new();
-        opts.bare(bare).initial_head("main").mkpath(true);
-        let repo = Repository::init_opts(path, &opts).map_err(Error::git(format!(
-            "failed to create a repository at {}",
-            path.display()
-        )))?;
+        let repo = Repo::init(path, bare, "main")?;
         Ok(InitOutcome {
             success: true,
             git_dir: repo.path().to_path_buf(),
@@ -110,7 +104,7 @@ impl Store {
         self.repo.commondir()
     }
 
-    pub(crate) fn repo(&self) -> &Repository {
+    pub(crate) fn repo(&self) -> &Repo {
         &self.repo
     }
 
@@ -155,19 +149,29 @@ impl Store {
 
     /// Opens the repository again, keeping the config and the compiled scanner.
     ///
-    /// libgit2 never forgets a pack it has seen, even once it is deleted: its index stays
+    /// The git layer never forgets a pack it has seen, even once it is deleted: its index stays
     /// mapped and its file open. A long-running process that commits (one small pack per
     /// commit, rolled together now and then) reopens every so often to let them go.
     pub fn reopen(&mut self) -> Result<()> {
         let path = self.repo.path().to_path_buf();
-        self.repo = Repository::open(&path).map_err(|e| Error::no_repository(path, &e))?;
+        self.repo = Repo::open(&path)?;
         Ok(())
     }
 
+    /// Packs every loose direct ref under `refs/` into `packed-refs`, as
+    /// `git pack-refs --all --prune` does, waiting up to `wait` for a lock in the way
+    /// (never removing one); returns how many loose files were deleted.
+    pub fn pack_loose_refs(&self, wait: std::time::Duration) -> Result<usize> {
+        let locks = crate::git::locks::BulkLocks {
+            timeout: wait,
+            stale_after: None,
+        };
+        crate::git::packed::pack_loose(&self.repo, locks)
+    }
+
     /// Returns the author/committer signature at `time`.
-    pub(crate) fn signature(&self, time: &Time) -> Result<Signature<'static>> {
-        Signature::new(&self.config.author_name, &self.config.author_email, time)
-            .map_err(Error::git("invalid author name or email"))
+    pub(crate) fn signature(&self, time: &Time) -> Result<Signature> {
+        Signature::new(&self.config.author_name, &self.config.author_email, *time)
     }
 }
 
@@ -186,7 +190,8 @@ pub fn parse_git_date(text: &str) -> Option<Time> {
 }
 
 /// Formats a commit time as RFC 3339 UTC, `2025-11-07T14:30:00Z`.
-pub fn rfc3339_utc(time: &Time) -> String {
+pub fn rfc3339_utc<T: Into<Time> + Copy>(time: &T) -> String {
+    let time: Time = (*time).into();
     chrono::DateTime::from_timestamp(time.seconds(), 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| time.seconds().to_string())

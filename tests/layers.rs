@@ -436,3 +436,53 @@ let r = r#"crate::error"# ;
         "{code}"
     );
 }
+
+/// Files outside `src/git/` allowed to name the git library: the error enum keeps the
+/// library's error as the source of `Error::Git` and classifies it by code.
+const NAMES_GIT2_OUTSIDE_THE_GIT_LAYER: &[&str] = &["error.rs"];
+
+#[test]
+fn only_the_git_layer_names_the_git_library() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut offenders = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("git/") || NAMES_GIT2_OUTSIDE_THE_GIT_LAYER.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            // Comments too: "libgit2" in a doc says the library leaks past the wall.
+            if line.contains("git2") {
+                offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "outside src/git/, only {NAMES_GIT2_OUTSIDE_THE_GIT_LAYER:?} may name git2:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_git_layer_is_private_to_the_crate() {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    let code = code_only(&lib);
+    assert!(
+        code.contains("pub(crate) mod git;"),
+        "src/lib.rs: `mod git` is not pub(crate)"
+    );
+    assert!(
+        !code
+            .lines()
+            .any(|l| l.trim_start().starts_with("pub use git")
+                || l.trim_start().starts_with("pub use crate::git")),
+        "src/lib.rs re-exports from the git layer"
+    );
+}

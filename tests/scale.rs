@@ -124,15 +124,15 @@ fn packing_loose_refs_writes_the_packed_refs_git_pack_refs_writes() {
         &["for-each-ref", "--format=%(refname) %(objectname)"],
     );
 
-    let repo = git2::Repository::open_bare(&store).unwrap();
-    let pruned = artifact_store::git::packed::pack_loose(
-        &repo,
-        artifact_store::git::locks::BulkLocks {
-            timeout: std::time::Duration::from_secs(1),
-            stale_after: None,
-        },
-    )
+    let opened = artifact_store::Store::open(&artifact_store::OpenOptions {
+        repo: Some(store.clone()),
+        ..Default::default()
+    })
     .unwrap();
+    let pruned = opened
+        .pack_loose_refs(std::time::Duration::from_secs(1))
+        .unwrap();
+    drop(opened);
     env.git_in(&theirs, &["pack-refs", "--all"]);
 
     assert!(pruned >= 4);

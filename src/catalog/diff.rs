@@ -1,5 +1,6 @@
 //! `diff A B`: files added, removed and changed between two artifact sets, and metric deltas.
 
+use crate::git::ObjectId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -61,7 +62,7 @@ impl Store {
 }
 
 fn compare(a: &ArtifactSet, b: &ArtifactSet) -> DiffReport {
-    let index = |s: &ArtifactSet| -> BTreeMap<String, (git2::Oid, u64)> {
+    let index = |s: &ArtifactSet| -> BTreeMap<String, (ObjectId, u64)> {
         s.files
             .iter()
             .filter(|f| f.path != METADATA_FILE)

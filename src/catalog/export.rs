@@ -47,7 +47,7 @@ impl Store {
             check_tree_path(&file.path)?;
         }
         for file in set.files.iter().filter(|f| f.mode == MODE_LINK) {
-            let blob = self.repo().find_blob(file.oid).map_err(|e| {
+            let blob = self.repo().read_blob(file.oid).map_err(|e| {
                 Error::corrupt_object(
                     &format!("{}/{}", set.artifact_dir, file.path),
                     "blob",
@@ -55,7 +55,7 @@ impl Store {
                     &e,
                 )
             })?;
-            check_link(&file.path, blob.content())?;
+            check_link(&file.path, &blob)?;
         }
         check_listed(&set)?;
         if !force {

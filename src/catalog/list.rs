@@ -1,6 +1,6 @@
 //! `list`: artifact sets newest first, by task branch tips or every version, filtered.
 
-use git2::Oid;
+use crate::git::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -81,7 +81,7 @@ impl Store {
     pub fn list(&self, q: &ListQuery) -> Result<Listing> {
         let branches = self.task_branches(q.workflow.as_ref(), q.task.as_ref())?;
         let mut listing = Listing::default();
-        let mut candidates: Vec<(i64, Oid, String)> = Vec::new();
+        let mut candidates: Vec<(i64, ObjectId, String)> = Vec::new();
         let per_branch = if q.all_versions && q.wheres.is_empty() && q.status.is_none() {
             q.limit
         } else {
@@ -131,7 +131,7 @@ impl Store {
         &self,
         workflow: Option<&WorkflowId>,
         task: Option<&TaskId>,
-    ) -> Result<Vec<(String, Oid)>> {
+    ) -> Result<Vec<(String, ObjectId)>> {
         let base = format!("refs/heads/{}/", self.config().prefix().as_str());
         let scan_prefix = match workflow {
             Some(w) => format!("{base}{w}/"),
@@ -154,10 +154,10 @@ impl Store {
     fn versions_of(
         &self,
         branch: &str,
-        tip: Oid,
+        tip: ObjectId,
         max: usize,
         since: Option<i64>,
-        out: &mut Vec<(i64, Oid, String)>,
+        out: &mut Vec<(i64, ObjectId, String)>,
     ) -> Result<()> {
         let repo = self.repo();
         for oid in crate::git::first_parents(repo, tip, branch)?.take(max) {
@@ -167,7 +167,7 @@ impl Store {
             if since.is_some_and(|s| time < s) {
                 break;
             }
-            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            let trailers = Trailers::parse(commit.message());
             // A restore commit (revert-to-tag onto a task branch) has no Correlation-Id
             // of its own, but is a version of the task all the same.
             if trailers.correlation_id.is_some() || trailers.workflow_id.is_some() {
@@ -180,13 +180,13 @@ impl Store {
     fn row_if_matches(
         &self,
         q: &ListQuery,
-        oid: Oid,
+        oid: ObjectId,
         branch: &str,
         time: i64,
     ) -> Result<Option<ListRow>> {
         let repo = self.repo();
         let commit = super::find_commit(repo, oid)?;
-        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let trailers = Trailers::parse(commit.message());
         let (Some(wf), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
             return Ok(None);
         };

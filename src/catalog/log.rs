@@ -46,19 +46,14 @@ impl Store {
         for oid in crate::git::first_parents(repo, tip, &refname)?.take(limit) {
             let oid = oid?;
             let commit = super::find_commit(repo, oid)?;
-            let trailers = Trailers::parse(commit.message().unwrap_or(""));
+            let trailers = Trailers::parse(commit.message());
             out.push(LogEntry {
                 commit_sha: oid.to_string(),
                 commit_time: rfc3339_utc(&commit.time()),
                 tags: self.tags_of(oid, &trailers)?,
                 correlation_id: trailers.correlation_id,
                 test_status: trailers.test_status,
-                summary: commit
-                    .summary()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-                    .to_string(),
+                summary: commit.summary.clone().unwrap_or_default(),
                 time: commit.time().seconds(),
             });
         }

@@ -13,7 +13,7 @@ mod verify;
 
 use std::collections::BTreeMap;
 
-use git2::{Commit, ObjectType, Oid, Repository, Tree};
+use crate::git::{CommitView, ObjectId, Repo};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ pub struct FileEntry {
     pub mode: i32,
     /// Blob id.
     #[serde(skip)]
-    pub oid: Oid,
+    pub oid: ObjectId,
 }
 
 /// One artifact set: a commit of the store with its metadata and files.
@@ -74,7 +74,7 @@ pub struct ArtifactSet {
 
 impl Store {
     /// Resolves REF (`corr_x`, `x`, `prompt_h`, a tag, a branch, `W/T`, a sha) to a commit.
-    pub fn resolve(&self, spec: &str) -> Result<Oid> {
+    pub fn resolve(&self, spec: &str) -> Result<ObjectId> {
         let repo = self.repo();
         for refname in candidate_refs(spec, self.config().prefix().as_str()) {
             if let Some(oid) = crate::git::ref_target(repo, &refname)? {
@@ -84,10 +84,8 @@ impl Store {
         let hex =
             spec.len() >= 4 && spec.len() <= 40 && spec.bytes().all(|b| b.is_ascii_hexdigit());
         if hex {
-            if let Ok(object) = repo.revparse_single(spec) {
-                if let Ok(commit) = object.peel_to_commit() {
-                    return Ok(commit.id());
-                }
+            if let Some(commit) = repo.commit_by_prefix(spec) {
+                return Ok(commit);
             }
         }
         Err(Error::NotFound(format!(
@@ -101,10 +99,10 @@ impl Store {
         self.load_set(oid, spec)
     }
 
-    pub(crate) fn load_set(&self, oid: Oid, spec: &str) -> Result<ArtifactSet> {
+    pub(crate) fn load_set(&self, oid: ObjectId, spec: &str) -> Result<ArtifactSet> {
         let repo = self.repo();
         let commit = find_commit(repo, oid)?;
-        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let trailers = Trailers::parse(commit.message());
         let (Some(workflow), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
             return Err(not_a_set(spec, oid));
         };
@@ -123,7 +121,7 @@ impl Store {
             commit_sha: oid.to_string(),
             branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
             tags: self.tags_of(oid, &trailers)?,
-            parent: commit.parent_id(0).ok().map(|p| p.to_string()),
+            parent: commit.parents.first().map(|p| p.to_string()),
             commit_time: rfc3339_utc(&commit.time()),
             artifact_dir: dir,
             metadata,
@@ -133,7 +131,7 @@ impl Store {
     }
 
     /// Returns the store tags naming `oid`: its own `corr_` and `prompt_` tags, two lookups.
-    pub(crate) fn tags_of(&self, oid: Oid, trailers: &Trailers) -> Result<Vec<String>> {
+    pub(crate) fn tags_of(&self, oid: ObjectId, trailers: &Trailers) -> Result<Vec<String>> {
         let mut tags = Vec::new();
         if let Some(corr) = trailers
             .correlation_id
@@ -161,7 +159,7 @@ impl Store {
 /// of them, so REF typed that way is not found rather than a git error.
 fn candidate_refs(spec: &str, prefix: &str) -> Vec<String> {
     if spec.starts_with("refs/") {
-        return match git2::Reference::is_valid_name(spec) {
+        return match crate::git::is_valid_refname(spec) {
             true => vec![spec.to_string()],
             false => Vec::new(),
         };
@@ -172,17 +170,17 @@ fn candidate_refs(spec: &str, prefix: &str) -> Vec<String> {
     } else if CorrelationId::new(spec).is_ok() {
         out.push(format!("refs/tags/{CORR_PREFIX}{spec}"));
     }
-    if git2::Reference::is_valid_name(&format!("refs/tags/{spec}")) {
+    if crate::git::is_valid_refname(&format!("refs/tags/{spec}")) {
         out.push(format!("refs/tags/{spec}"));
         out.push(format!("refs/heads/{spec}"));
         out.push(format!("refs/heads/{prefix}/{spec}"));
     }
-    out.retain(|name| git2::Reference::is_valid_name(name));
+    out.retain(|name| crate::git::is_valid_refname(name));
     out.dedup();
     out
 }
 
-fn not_a_set(spec: &str, oid: Oid) -> Error {
+fn not_a_set(spec: &str, oid: ObjectId) -> Error {
     Error::InvalidInput(format!(
         "{spec} names commit {}, which is not an artifact set of this store (no Workflow-Id/Task-Id trailers or no metadata.json)",
         &oid.to_string()[..12]
@@ -194,18 +192,23 @@ fn not_a_set(spec: &str, oid: Oid) -> Error {
 /// Every tree under `dir` is read and every blob's header: an object that is missing or
 /// cannot be read is [`Error::Corrupt`], named by its path and id, never skipped.
 pub(crate) fn list_files(
-    repo: &Repository,
-    commit: &Commit<'_>,
+    repo: &Repo,
+    commit: &CommitView,
     dir: &str,
 ) -> Result<Option<Vec<FileEntry>>> {
     let Some(sub) = subtree(repo, commit, dir)? else {
         return Ok(None);
     };
-    let odb = repo
-        .odb()
-        .map_err(Error::git("failed to open the object database"))?;
-    let mut files = Vec::new();
-    collect_files(repo, &odb, &sub, dir, "", &mut files)?;
+    let mut files: Vec<FileEntry> = crate::git::tree::list_blobs(repo, sub, dir)?
+        .into_iter()
+        .map(|b| FileEntry {
+            path: b.path,
+            size: b.size,
+            checksum: None,
+            mode: b.mode,
+            oid: b.id,
+        })
+        .collect();
     if !files.iter().any(|f| f.path == METADATA_FILE) {
         return Ok(None);
     }
@@ -213,55 +216,16 @@ pub(crate) fn list_files(
     Ok(Some(files))
 }
 
-/// Adds the blobs of `tree` (at `dir`/`rel` in the commit) to `files`, depth first.
-fn collect_files(
-    repo: &Repository,
-    odb: &git2::Odb<'_>,
-    tree: &Tree<'_>,
-    dir: &str,
-    rel: &str,
-    files: &mut Vec<FileEntry>,
-) -> Result<()> {
-    for entry in tree.iter() {
-        let name = String::from_utf8_lossy(entry.name_bytes());
-        let path = format!("{rel}{name}");
-        let full = format!("{dir}/{path}");
-        let id = entry.id();
-        match entry.kind() {
-            Some(ObjectType::Tree) => {
-                let sub = repo
-                    .find_tree(id)
-                    .map_err(|e| Error::corrupt_object(&full, "tree", id, &e))?;
-                collect_files(repo, odb, &sub, dir, &format!("{path}/"), files)?;
-            }
-            Some(ObjectType::Blob) => {
-                let (size, _) = odb
-                    .read_header(id)
-                    .map_err(|e| Error::corrupt_object(&full, "blob", id, &e))?;
-                files.push(FileEntry {
-                    path,
-                    size: size as u64,
-                    checksum: None,
-                    mode: entry.filemode(),
-                    oid: id,
-                });
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// Reads and parses the metadata.json listed in `files`; a blob that cannot be read is a
 /// corrupt store, one that does not parse is `None`.
-fn read_metadata(repo: &Repository, files: &[FileEntry], dir: &str) -> Result<Option<Value>> {
+fn read_metadata(repo: &Repo, files: &[FileEntry], dir: &str) -> Result<Option<Value>> {
     let Some(entry) = files.iter().find(|f| f.path == METADATA_FILE) else {
         return Ok(None);
     };
-    let blob = repo.find_blob(entry.oid).map_err(|e| {
+    let blob = repo.read_blob(entry.oid).map_err(|e| {
         Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", entry.oid, &e)
     })?;
-    Ok(serde_json::from_slice(blob.content()).ok())
+    Ok(serde_json::from_slice(&blob).ok())
 }
 
 /// Returns the `test_metrics` numbers of a metadata document, by key.

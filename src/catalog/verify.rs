@@ -1,5 +1,6 @@
 //! `verify`: recompute checksums against metadata.json; check that tags and trailers agree.
 
+use crate::git::ObjectId;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -189,7 +190,7 @@ impl Store {
 
     /// True when a hard `revert-to-tag` moved `branch` off `commit`: a trash ref of that
     /// branch holds it, so it is undone on purpose and restorable, not lost.
-    fn reverted_away(&self, branch: &str, commit: git2::Oid) -> Result<bool> {
+    fn reverted_away(&self, branch: &str, commit: ObjectId) -> Result<bool> {
         let repo = self.repo();
         let namespace = format!("{}/", crate::refs::TRASH_NAMESPACE);
         let trash = crate::git::refscan::refs_with_prefix(self.git_dir(), &namespace)?;
@@ -205,14 +206,14 @@ impl Store {
         &self,
         corr: &CorrelationId,
         report: &mut VerifyReport,
-    ) -> Result<Option<git2::Oid>> {
+    ) -> Result<Option<ObjectId>> {
         report.tags += 1;
         let repo = self.repo();
         let Some(commit) = crate::git::ref_target(repo, &corr.tag_ref())? else {
             return Ok(None);
         };
         let c = super::find_commit(repo, commit)?;
-        let trailers = Trailers::parse(c.message().unwrap_or(""));
+        let trailers = Trailers::parse(c.message());
         let mut problem = |kind, message: String| {
             report.problems.push(Problem {
                 subject: corr.to_string(),

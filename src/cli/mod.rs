@@ -35,7 +35,7 @@ use artifact_store::{OpenOptions, Store};
 pub use output::Output;
 
 /// Versions AI-generated artifacts in git: one branch per task, tags per correlation
-/// id and prompt, secret-scanned, written through libgit2 with no worktree.
+/// id and prompt, secret-scanned, written into git's object database with no worktree.
 ///
 /// Start with `artifact-store demo`, then `artifact-store init STORE` and
 /// `artifact-store --repo STORE commit --workflow W --task T --correlation-id C FILES...`.

@@ -1,9 +1,10 @@
 //! Writes a request's blobs, on every core for large sets.
 //!
 //! Compressing blobs is most of a commit's work, so large sets are split across the cores,
-//! each worker with its own repository handle (a `Repository` is not `Sync`).
+//! each worker with its own repository handle (a `Repo` is not `Sync`).
 
-use git2::{Oid, Repository};
+use crate::git::ObjectId;
+use crate::git::Repo;
 
 use super::Prepared;
 use crate::error::{Error, Result};
@@ -14,8 +15,8 @@ const PARALLEL_BLOB_BYTES: u64 = 256 << 10;
 /// Writes (and, when durable, flushes) every file's blob; returns their ids in file order.
 ///
 /// Compressing blobs is most of a commit's work, so large sets are split across the
-/// cores, each worker with its own repository handle (a `Repository` is not `Sync`).
-pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
+/// cores, each worker with its own repository handle (a `Repo` is not `Sync`).
+pub(super) fn write_blobs(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
     let total: u64 = p.files.iter().map(|f| f.bytes.len() as u64).sum();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -37,14 +38,13 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
         lightest.1.push(i);
     }
     let gitdir = repo.commondir().to_path_buf();
-    let results: Vec<Result<Vec<Oid>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<ObjectId>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = batches
             .iter()
             .map(|(_, batch)| {
                 let gitdir = &gitdir;
                 scope.spawn(move || {
-                    let repo = Repository::open(gitdir)
-                        .map_err(Error::git(format!("failed to open {}", gitdir.display())))?;
+                    let repo = Repo::open_existing(gitdir)?;
                     write_blob_batch(&repo, p, batch)
                 })
             })
@@ -57,7 +57,7 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
             })
             .collect()
     });
-    let mut oids = vec![Oid::ZERO_SHA1; p.files.len()];
+    let mut oids = vec![ObjectId::ZERO; p.files.len()];
     for ((_, batch), result) in batches.iter().zip(results) {
         for (i, oid) in batch.iter().zip(result?) {
             oids[*i] = oid;
@@ -68,7 +68,7 @@ pub(super) fn write_blobs(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
 
 /// Writes every file's blob on the calling thread, through `repo` (an in-memory pack
 /// writer's handle, which is not shared across threads).
-pub(super) fn write_blobs_here(repo: &Repository, p: &Prepared) -> Result<Vec<Oid>> {
+pub(super) fn write_blobs_here(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
     write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>())
 }
 
@@ -83,7 +83,7 @@ pub(super) fn set_bytes(p: &Prepared) -> u64 {
         .sum()
 }
 
-fn write_blob_batch(repo: &Repository, p: &Prepared, batch: &[usize]) -> Result<Vec<Oid>> {
+fn write_blob_batch(repo: &Repo, p: &Prepared, batch: &[usize]) -> Result<Vec<ObjectId>> {
     let mut oids = Vec::with_capacity(batch.len());
     for &i in batch {
         let loaded = &p.files[i];

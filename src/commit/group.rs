@@ -13,13 +13,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use git2::Oid;
+use crate::git::ObjectId;
 
 use super::tags::{lock_policy, write_tag_objects, TagObjects};
 use super::write::{self, Landed};
 use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{cas, pack, reserve};
 use crate::store::Store;
 
@@ -28,11 +28,11 @@ pub(super) const GROUP_MAX_BYTES: u64 = 16 << 20;
 
 /// A set whose objects are in the group's pack, and the tip its commit was built on.
 struct Staged {
-    commit: Oid,
-    expected: Option<Oid>,
+    commit: ObjectId,
+    expected: Option<ObjectId>,
     tag_objects: TagObjects,
-    time: git2::Time,
-    leaves: Vec<(String, Oid, i32)>,
+    time: crate::git::Time,
+    leaves: Vec<(String, ObjectId, i32)>,
 }
 
 /// Why a group member's swap stopped without writing.
@@ -66,13 +66,13 @@ fn stage_all(store: &Store, sets: &[(usize, Prepared)]) -> Result<Vec<Result<Sta
     let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
     let staged = pack::with_writer(repo.commondir(), |writer| {
-        let mut tips: HashMap<String, Oid> = HashMap::new();
+        let mut tips: HashMap<String, ObjectId> = HashMap::new();
         let mut written = Vec::new();
         let staged: Vec<Result<Staged>> = sets
             .iter()
             .map(|(_, p)| stage(store, writer, p, &mut tips, &mut written))
             .collect();
-        let held: Vec<(Oid, &[u8])> = staged
+        let held: Vec<(ObjectId, &[u8])> = staged
             .iter()
             .zip(sets)
             .filter_map(|(s, (_, p))| Some((s.as_ref().ok()?, p)))
@@ -86,9 +86,7 @@ fn stage_all(store: &Store, sets: &[(usize, Prepared)]) -> Result<Vec<Result<Sta
         writer.flush(&written, &held, durable_on)?;
         Ok(staged)
     })?;
-    repo.odb()
-        .and_then(|odb| odb.refresh())
-        .map_err(Error::git("failed to refresh the object database"))?;
+    repo.refresh_odb()?;
     Ok(staged)
 }
 
@@ -149,8 +147,8 @@ fn stage(
     store: &Store,
     writer: &pack::PackWriter<'_>,
     p: &Prepared,
-    tips: &mut HashMap<String, Oid>,
-    written: &mut Vec<Oid>,
+    tips: &mut HashMap<String, ObjectId>,
+    written: &mut Vec<ObjectId>,
 ) -> Result<Staged> {
     let repo = store.repo();
     let objects = writer.repo();
@@ -222,6 +220,7 @@ mod tests {
 
     use super::*;
     use crate::commit::CommitRequest;
+    use crate::error::Error;
     use crate::input::InputSpec;
     use crate::refs::{CorrelationId, TaskId, WorkflowId};
     use crate::OpenOptions;
@@ -249,12 +248,12 @@ mod tests {
         request
     }
 
-    fn first_parents(store: &Store, branch: &str) -> Vec<Oid> {
+    fn first_parents(store: &Store, branch: &str) -> Vec<ObjectId> {
         let repo = store.repo();
         let mut walk = repo.revwalk().unwrap();
         walk.push_ref(branch).unwrap();
         walk.simplify_first_parent().unwrap();
-        walk.map(Result::unwrap).collect()
+        walk.map(|c| ObjectId::from(c.unwrap())).collect()
     }
 
     #[test]
@@ -268,22 +267,22 @@ mod tests {
             .map(|(i, (task, corr))| (i, store.prepare(request(dir.path(), task, corr)).unwrap()))
             .collect();
         let staged = stage_all(&store, &sets).unwrap();
-        let staged_ids: Vec<Oid> = staged.iter().map(|s| s.as_ref().unwrap().commit).collect();
+        let staged_ids: Vec<ObjectId> = staged.iter().map(|s| s.as_ref().unwrap().commit).collect();
 
         // Another writer lands on t1 after the group built on its old tip.
         let other = store.commit(request(dir.path(), "t1", "other")).unwrap();
         let results = swap_all(&store, sets, staged);
 
-        let landed: Vec<Oid> = results
+        let landed: Vec<ObjectId> = results
             .iter()
-            .map(|(_, r)| Oid::from_str(&r.as_ref().unwrap().commit_sha).unwrap())
+            .map(|(_, r)| ObjectId::from_hex(&r.as_ref().unwrap().commit_sha).unwrap())
             .collect();
         let t1 = store
             .config()
             .prefix()
             .task_ref(&WorkflowId::new("wf").unwrap(), &TaskId::new("t1").unwrap());
         let history = first_parents(&store, &t1);
-        let other = Oid::from_str(&other.commit_sha).unwrap();
+        let other = ObjectId::from_hex(&other.commit_sha).unwrap();
         assert_eq!(
             &history[..3],
             &[landed[1], landed[0], other],
@@ -333,10 +332,10 @@ mod tests {
         let staged_b = staged[1].as_ref().unwrap().commit;
         // After the checks, a ref appears below corr_b's name: git cannot create corr_b.
         let base = store.commit(request(dir.path(), "t3", "base")).unwrap();
-        let base = Oid::from_str(&base.commit_sha).unwrap();
+        let base = ObjectId::from_hex(&base.commit_sha).unwrap();
         store
             .repo()
-            .reference("refs/tags/corr_b/x", base, false, "t")
+            .reference("refs/tags/corr_b/x", base.into(), false, "t")
             .unwrap();
         let results = swap_all(&store, sets, staged);
         let a = results[0].1.as_ref().unwrap();

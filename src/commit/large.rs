@@ -11,7 +11,8 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 
-use git2::{Oid, Repository};
+use crate::git::ObjectId;
+use crate::git::Repo;
 use sha2::{Digest, Sha256};
 
 use super::load::LoadedFile;
@@ -81,7 +82,7 @@ pub(super) fn load(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Res
 
 /// Second pass: streams a large file into the object database as a loose blob; the blob
 /// appears only when the bytes are the ones the first pass hashed and scanned.
-pub(super) fn write(repo: &Repository, loaded: &Loaded, large: &Large) -> Result<Oid> {
+pub(super) fn write(repo: &Repo, loaded: &Loaded, large: &Large) -> Result<ObjectId> {
     let file = &loaded.file;
     let mut source = File::open(&file.source).map_err(Error::io("failed to open", &file.source))?;
     let size = source
@@ -145,9 +146,8 @@ fn changed(file: &InputFile) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use git2::ObjectType;
 
-    fn loose_objects(repo: &Repository) -> usize {
+    fn loose_objects(repo: &Repo) -> usize {
         let mut count = 0;
         for dir in std::fs::read_dir(repo.path().join("objects"))
             .unwrap()
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn a_file_changed_between_the_passes_fails_and_leaves_no_object() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_bare(dir.path().join("store.git")).unwrap();
+        let repo = Repo::init(&dir.path().join("store.git"), true, "main").unwrap();
         let source = dir.path().join("big.txt");
         let content: Vec<u8> = (0..LARGE_FILE_BYTES + 4096)
             .map(|i| b"abcdefghij\n"[(i % 11) as usize])
@@ -207,8 +207,8 @@ mod tests {
         // Back as it was: the blob is the file, under git's own id for it.
         std::fs::write(&source, &content).unwrap();
         let oid = write(&repo, &loaded.loaded, &large).unwrap();
-        assert_eq!(oid, Oid::hash_file(ObjectType::Blob, &source).unwrap());
-        assert_eq!(repo.find_blob(oid).unwrap().content(), &content[..]);
+        assert_eq!(oid, ObjectId::hash_file(&source).unwrap());
+        assert_eq!(repo.read_blob(oid).unwrap(), content);
         assert_eq!(loose_objects(&repo), 1);
     }
 }

@@ -10,10 +10,9 @@
 //! worktree it would leave behind. What still fails afterwards is a race; `write::finish`
 //! reports it as a landed commit with the tag named missing.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use git2::{ObjectType, Oid, Repository};
+use crate::git::{ObjectId, Repo};
 
 use super::Prepared;
 use crate::error::{Error, Result};
@@ -29,7 +28,7 @@ pub(super) fn check(store: &Store, p: &mut Prepared) -> Result<()> {
     let mut tags = vec![p.corr.tag_ref()];
     tags.extend(p.prompt.as_ref().map(|prompt| prompt.tag_ref()));
     for refname in std::iter::once(&branch).chain(&tags) {
-        if !git2::Reference::is_valid_name(refname) {
+        if !crate::git::is_valid_refname(refname) {
             return Err(Error::InvalidInput(format!(
                 "{refname} is not a ref name git accepts; nothing was written"
             )));
@@ -42,7 +41,7 @@ pub(super) fn check(store: &Store, p: &mut Prepared) -> Result<()> {
     for refname in &tags {
         tag_commit(repo, refname)?;
     }
-    match checked_out_in(repo, &branch)? {
+    match crate::git::worktree::checked_out_in(repo, &branch)? {
         Some(dir) if p.force => p.warnings.push(format!(
             "{} is checked out in {}, which did not follow the commit: if it has no changes of its own, `git -C {} reset --hard` brings its files and index to the new commit",
             short(&branch),
@@ -61,19 +60,17 @@ pub(super) fn check(store: &Store, p: &mut Prepared) -> Result<()> {
 
 /// Returns the commit a store tag names, `None` when it does not exist; a tag on anything
 /// but a commit is a conflict: the store neither moves it nor builds on it.
-pub(super) fn tag_commit(repo: &Repository, refname: &str) -> Result<Option<Oid>> {
+pub(super) fn tag_commit(repo: &Repo, refname: &str) -> Result<Option<ObjectId>> {
     match crate::git::ref_target(repo, refname) {
         Err(Error::InvalidInput(_)) => {}
         other => return other,
     }
-    let what = repo
-        .find_reference(refname)
-        .and_then(|r| r.peel(ObjectType::Any))
-        .map(|o| {
-            let kind = o.kind().map_or("object", |k| k.str());
-            format!("{kind} {}", &o.id().to_string()[..12])
+    let what = crate::git::ref_peeled(repo, refname)
+        .map(|(kind, id)| {
+            let kind = kind.map_or("object", |k| k.as_str());
+            format!("{kind} {}", id.short())
         })
-        .unwrap_or_else(|_| "an object".to_string());
+        .unwrap_or_else(|| "an object".to_string());
     Err(Error::Conflict {
         message: format!("{refname} already exists and names {what}, not a commit"),
         hint: Some(format!(
@@ -83,7 +80,7 @@ pub(super) fn tag_commit(repo: &Repository, refname: &str) -> Result<Option<Oid>
 }
 
 /// Refuses a new ref that a ref above or below its name keeps git from creating.
-fn no_collision(repo: &Repository, refname: &str) -> Result<()> {
+fn no_collision(repo: &Repo, refname: &str) -> Result<()> {
     let other = swap::collision(repo, refname).map_err(Error::git(format!(
         "failed to look for refs in the way of {refname}"
     )))?;
@@ -103,7 +100,7 @@ fn no_collision(repo: &Repository, refname: &str) -> Result<()> {
 /// Waits until no live writer holds `<ref>.lock`, removing it when a dead one left it (as
 /// the compare-and-swap would); fails with [`Error::Locked`] after the policy's timeout.
 fn wait_for_lock(
-    repo: &Repository,
+    repo: &Repo,
     refname: &str,
     policy: cas::LockPolicy,
     warnings: &mut Vec<String>,
@@ -129,55 +126,6 @@ fn wait_for_lock(
         pause = (pause * 2).min(Duration::from_millis(50));
     }
     Ok(())
-}
-
-/// Returns the worktree that has `refname` checked out (its HEAD names it), if any: the
-/// repository's own, the main one when the store was opened from a linked worktree, or a
-/// linked one (`git worktree add`).
-fn checked_out_in(repo: &Repository, refname: &str) -> Result<Option<PathBuf>> {
-    if let Some(dir) = repo.workdir() {
-        if head_names(repo, refname) {
-            return Ok(Some(dir.to_path_buf()));
-        }
-    }
-    if repo.is_worktree() {
-        if let Ok(main) = Repository::open(repo.commondir()) {
-            if let Some(dir) = main.workdir() {
-                if head_names(&main, refname) {
-                    return Ok(Some(dir.to_path_buf()));
-                }
-            }
-        }
-    }
-    let names = repo
-        .worktrees()
-        .map_err(Error::git("failed to list worktrees"))?;
-    for name in names.iter().filter_map(|n| n.ok().flatten()) {
-        let Ok(worktree) = repo.find_worktree(name) else {
-            continue;
-        };
-        if worktree.validate().is_err() {
-            continue;
-        }
-        let Ok(other) = Repository::open_from_worktree(&worktree) else {
-            continue;
-        };
-        if other.path() != repo.path() && head_names(&other, refname) {
-            return Ok(Some(worktree.path().to_path_buf()));
-        }
-    }
-    Ok(None)
-}
-
-/// Whether HEAD of `repo` is a symbolic ref to `refname`.
-fn head_names(repo: &Repository, refname: &str) -> bool {
-    repo.find_reference("HEAD")
-        .ok()
-        .and_then(|head| {
-            head.symbolic_target_bytes()
-                .map(|t| t == refname.as_bytes())
-        })
-        .unwrap_or(false)
 }
 
 fn short(refname: &str) -> &str {

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use git2::Oid;
+use crate::git::ObjectId;
 
 use crate::config::Durability;
 use crate::error::Error;
@@ -29,7 +29,7 @@ const PACKED_REFS_WAIT: Duration = Duration::from_secs(1);
 
 /// Packs the loose refs when `commit` is one that checks and they are over the threshold.
 /// Returns a warning when packing failed; the commit has landed either way.
-pub(super) fn after_commit(store: &Store, commit: Oid) -> Option<String> {
+pub(super) fn after_commit(store: &Store, commit: ObjectId) -> Option<String> {
     if !commit.as_bytes()[0].is_multiple_of(CHECK_ONE_IN) {
         return None;
     }

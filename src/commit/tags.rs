@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use git2::{ObjectType, Oid, Repository, Signature};
+use crate::git::{ObjectId, Repo, Signature};
 
 use super::write::subject;
 use super::{Existing, Prepared};
@@ -16,17 +16,17 @@ use crate::store::Store;
 /// The tag objects of a commit written into its pack, before any ref names them.
 #[derive(Default)]
 pub(super) struct TagObjects {
-    pub(super) corr: Option<Oid>,
-    pub(super) prompt: Option<Oid>,
+    pub(super) corr: Option<ObjectId>,
+    pub(super) prompt: Option<ObjectId>,
 }
 
 /// Writes the annotated tag objects `land` will point the tags at, beside the commit.
 pub(super) fn write_tag_objects(
     store: &Store,
-    repo: &Repository,
+    repo: &Repo,
     p: &Prepared,
-    commit: Oid,
-    time: &git2::Time,
+    commit: ObjectId,
+    time: &crate::git::Time,
 ) -> Result<TagObjects> {
     let sig = store.signature(time)?;
     let subject = subject(p);
@@ -51,8 +51,8 @@ pub(super) fn write_tag_objects(
 /// compare-and-swap under the same lock policy as the branch, so a `<tag>.lock` left by a
 /// killed commit is removed once stale instead of failing the repair for good.
 pub(super) struct Tagger<'r> {
-    pub(super) repo: &'r Repository,
-    pub(super) sig: Signature<'r>,
+    pub(super) repo: &'r Repo,
+    pub(super) sig: Signature,
     pub(super) subject: String,
     pub(super) durable: bool,
     pub(super) policy: cas::LockPolicy,
@@ -65,11 +65,11 @@ impl Tagger<'_> {
         &self,
         refname: &str,
         name: &str,
-        commit: Oid,
-        tag: Option<Oid>,
-        expected: Option<Oid>,
+        commit: ObjectId,
+        tag: Option<ObjectId>,
+        expected: Option<ObjectId>,
         warnings: &mut Vec<String>,
-    ) -> Result<Oid> {
+    ) -> Result<ObjectId> {
         let repo = self.repo;
         let tag = match tag {
             Some(tag) => tag,
@@ -102,7 +102,7 @@ impl Tagger<'_> {
     }
 
     /// Writes (and, when durable, flushes) the tag object `name` on `commit`.
-    fn object(&self, name: &str, commit: Oid) -> Result<Oid> {
+    fn object(&self, name: &str, commit: ObjectId) -> Result<ObjectId> {
         let tag = tag_object(self.repo, name, commit, &self.sig, &self.subject)?;
         if self.durable {
             durable::sync_objects(self.repo, &[tag])?;
@@ -115,8 +115,8 @@ impl Tagger<'_> {
     pub(super) fn move_prompt(
         &self,
         prompt: &crate::refs::PromptHash,
-        commit: Oid,
-        mut tag: Option<Oid>,
+        commit: ObjectId,
+        mut tag: Option<ObjectId>,
         repair: bool,
         warnings: &mut Vec<String>,
     ) -> Result<bool> {
@@ -160,22 +160,18 @@ impl Tagger<'_> {
 
 /// Writes an annotated tag object `name` on `commit`.
 fn tag_object(
-    repo: &Repository,
+    repo: &Repo,
     name: &str,
-    commit: Oid,
-    sig: &Signature<'_>,
+    commit: ObjectId,
+    sig: &Signature,
     subject: &str,
-) -> Result<Oid> {
-    let object = repo
-        .find_object(commit, Some(ObjectType::Commit))
-        .map_err(Error::git(format!("failed to read commit {commit}")))?;
-    repo.tag_annotation_create(name, &object, sig, &format!("{subject}\n"))
-        .map_err(Error::git(format!("failed to write tag {name}")))
+) -> Result<ObjectId> {
+    repo.write_tag(name, commit, sig, &format!("{subject}\n"))
 }
 
-fn commit_time(repo: &Repository, commit: Oid) -> Result<i64> {
+fn commit_time(repo: &Repo, commit: ObjectId) -> Result<i64> {
     Ok(repo
-        .find_commit(commit)
+        .commit_view(commit)
         .map_err(Error::git(format!("failed to read commit {commit}")))?
         .time()
         .seconds())
@@ -205,17 +201,12 @@ pub(super) fn repair_tags(
 ) -> Result<(Vec<String>, Vec<String>)> {
     let repo = store.repo();
     let commit = repo
-        .find_commit(existing.commit)
+        .commit_view(existing.commit)
         .map_err(Error::git("failed to read the existing commit"))?;
     let tagger = Tagger {
         repo,
-        sig: commit.committer().to_owned(),
-        subject: commit
-            .summary()
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_string(),
+        sig: commit.committer,
+        subject: commit.summary.unwrap_or_default(),
         durable: store.config().durability == Durability::Fsync,
         policy: lock_policy(store),
     };

@@ -2,7 +2,8 @@
 
 use std::ops::ControlFlow;
 
-use git2::{Oid, Repository};
+use crate::git::ObjectId;
+use crate::git::Repo;
 
 use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, TagObjects, Tagger};
 use super::{CommitOutcome, Prepared};
@@ -129,7 +130,7 @@ fn land_with(
 }
 
 /// The tree entries of a set's files, in file order, from their blob ids.
-pub(super) fn leaves_of(p: &Prepared, blobs: Vec<Oid>) -> Vec<(String, Oid, i32)> {
+pub(super) fn leaves_of(p: &Prepared, blobs: Vec<ObjectId>) -> Vec<(String, ObjectId, i32)> {
     let mut leaves = Vec::with_capacity(p.files.len() + 1);
     for (loaded, oid) in p.files.iter().zip(blobs) {
         let mode = match loaded.file.kind {
@@ -146,14 +147,14 @@ pub(super) fn leaves_of(p: &Prepared, blobs: Vec<Oid>) -> Vec<(String, Oid, i32)
 
 /// A commit whose branch has just moved to it; its tags are still to be written.
 pub(super) struct Landed {
-    pub(super) commit: Oid,
+    pub(super) commit: ObjectId,
     pub(super) report: cas::CasReport,
     /// The branch did not exist before.
     pub(super) new_branch: bool,
     pub(super) tag_objects: TagObjects,
-    pub(super) time: git2::Time,
+    pub(super) time: crate::git::Time,
     /// What the correlation tag named before, for a forced commit.
-    pub(super) old_corr_tag: Option<Oid>,
+    pub(super) old_corr_tag: Option<ObjectId>,
 }
 
 /// After the branch moved: flushes its ref, writes the tags (with the reserve's help on a
@@ -278,32 +279,28 @@ fn seal_pack(
     store: &Store,
     writer: &pack::PackWriter<'_>,
     p: &Prepared,
-    leaves: &[(String, Oid, i32)],
-    commit: Oid,
-    time: &git2::Time,
-    written: &mut Vec<Oid>,
+    leaves: &[(String, ObjectId, i32)],
+    commit: ObjectId,
+    time: &crate::git::Time,
+    written: &mut Vec<ObjectId>,
 ) -> Result<TagObjects> {
     let durable_on = store.config().durability == Durability::Fsync;
     let tag_objects = write_tag_objects(store, writer.repo(), p, commit, time)?;
     written.extend(tag_objects.corr);
     written.extend(tag_objects.prompt);
-    let held: Vec<(Oid, &[u8])> = leaves
+    let held: Vec<(ObjectId, &[u8])> = leaves
         .iter()
         .zip(&p.files)
         .map(|(leaf, file)| (leaf.1, &file.bytes[..]))
         .collect();
     writer.flush(written, &held, durable_on)?;
     written.clear();
-    store
-        .repo()
-        .odb()
-        .and_then(|odb| odb.refresh())
-        .map_err(Error::git("failed to refresh the object database"))?;
+    store.repo().refresh_odb()?;
     Ok(tag_objects)
 }
 
 /// The warning of a tag that could not be written after its commit landed.
-pub(super) fn missing_tag_warning(name: &str, commit: Oid, branch: &str, e: &Error) -> String {
+pub(super) fn missing_tag_warning(name: &str, commit: ObjectId, branch: &str, e: &Error) -> String {
     format!(
         "the commit landed at {} on {branch}, but tag {name} was not written ({e}); run the same commit again to write it",
         &commit.to_string()[..12]
@@ -330,13 +327,13 @@ pub(super) fn subject(p: &Prepared) -> String {
 
 pub(super) fn build_commit(
     store: &Store,
-    repo: &Repository,
+    repo: &Repo,
     p: &Prepared,
-    leaves: &[(String, Oid, i32)],
-    parent: Option<Oid>,
-    time: &git2::Time,
-    written: &mut Vec<Oid>,
-) -> Result<Oid> {
+    leaves: &[(String, ObjectId, i32)],
+    parent: Option<ObjectId>,
+    time: &crate::git::Time,
+    written: &mut Vec<ObjectId>,
+) -> Result<ObjectId> {
     let fields = StoreFields {
         workflow_id: p.workflow.as_str(),
         task_id: p.task.as_str(),
@@ -354,26 +351,9 @@ pub(super) fn build_commit(
     let mut entries = leaves.to_vec();
     entries.push((METADATA_FILE.to_string(), meta_blob, tree::MODE_FILE));
     let artifact_tree = tree::write_tree(repo, &entries, written)?;
-    let parent_commit = parent
-        .map(|oid| repo.find_commit(oid))
-        .transpose()
-        .map_err(Error::git("failed to read the parent commit"))?;
-    let base_tree = parent_commit
-        .as_ref()
-        .map(|c| c.tree())
-        .transpose()
-        .map_err(Error::git("failed to read the parent tree"))?;
+    let base_tree = parent.map(|oid| tree::commit_tree(repo, oid)).transpose()?;
     let components: Vec<&str> = p.artifact_dir.split('/').collect();
-    let root = tree::replace_subtree(
-        repo,
-        base_tree.as_ref(),
-        &components,
-        artifact_tree,
-        written,
-    )?;
-    let root = repo
-        .find_tree(root)
-        .map_err(Error::git("failed to read the new tree"))?;
+    let root = tree::replace_subtree(repo, base_tree, &components, artifact_tree, written)?;
     let trailers = Trailers {
         workflow_id: Some(p.workflow.to_string()),
         task_id: Some(p.task.to_string()),
@@ -383,10 +363,6 @@ pub(super) fn build_commit(
     };
     let message = format!("{}\n\n{}", subject(p), trailers.render());
     let sig = store.signature(time)?;
-    let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
-    let commit = repo
-        .commit(None, &sig, &sig, &message, &root, &parents)
-        .map_err(Error::git("failed to write the commit"))?;
-    written.push(commit);
-    Ok(commit)
+    let parents: Vec<ObjectId> = parent.into_iter().collect();
+    tree::write_commit(repo, root, &parents, &sig, &message, written)
 }

@@ -22,12 +22,13 @@ const PIECE: usize = 1 << 20;
 /// caller that writes the pieces somewhere must keep them aside until this returns `Ok`.
 pub fn for_each_piece(
     repo: &Repository,
-    oid: Oid,
+    oid: impl Into<Oid>,
     size: u64,
     stream_above: u64,
     what: &str,
     mut each: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<u64> {
+    let oid: Oid = oid.into();
     let streamed = if size > stream_above {
         open_loose(repo, oid)
     } else {

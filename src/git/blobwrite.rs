@@ -64,7 +64,11 @@ impl BlobWriter {
 
     /// Completes the object and moves it into place; returns its id. Fewer or more bytes
     /// than declared is an error and leaves nothing behind.
-    pub fn finish(self) -> Result<Oid> {
+    pub fn finish(self) -> Result<super::ObjectId> {
+        self.finish_raw().map(super::ObjectId::from)
+    }
+
+    fn finish_raw(self) -> Result<Oid> {
         let BlobWriter {
             encoder,
             hasher,
@@ -147,7 +151,7 @@ mod tests {
             oid,
             Oid::hash_object(git2::ObjectType::Blob, &content).unwrap()
         );
-        assert_eq!(repo.find_blob(oid).unwrap().content(), &content[..]);
+        assert_eq!(repo.find_blob(oid.into()).unwrap().content(), &content[..]);
 
         let mut short = BlobWriter::new(&repo, 10, "short".into()).unwrap();
         short.write(b"abc").unwrap();

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
+use super::ObjectId;
 use crate::error::{Error, Result};
 
 /// The bulk writers' lock, in the git dir, refreshed while held.
@@ -54,8 +55,8 @@ pub fn update<R>(
     refname: &str,
     log_message: &str,
     policy: LockPolicy,
-    mut build: impl FnMut(Option<Oid>) -> Result<ControlFlow<R, Oid>>,
-) -> Result<ControlFlow<R, (Oid, CasReport)>> {
+    mut build: impl FnMut(Option<ObjectId>) -> Result<ControlFlow<R, ObjectId>>,
+) -> Result<ControlFlow<R, (ObjectId, CasReport)>> {
     let deadline = Instant::now() + policy.timeout;
     let mut report = CasReport::default();
     let mut rng = Jitter::new();
@@ -65,7 +66,8 @@ pub fn update<R>(
             ControlFlow::Break(r) => return Ok(ControlFlow::Break(r)),
             ControlFlow::Continue(new) => new,
         };
-        match super::swap::swap(repo, refname, new, current, log_message) {
+        let (new_raw, current_raw) = (Oid::from(new), current.map(Oid::from));
+        match super::swap::swap(repo, refname, new_raw, current_raw, log_message) {
             Ok(_) => return Ok(ControlFlow::Continue((new, report))),
             Err(e) if is_retryable(&e) => {
                 if e.code() == ErrorCode::Locked {
@@ -274,8 +276,8 @@ mod tests {
         let (_dir, repo, commit) = repo_with_commit();
         let lock = killed_between_link_and_unlink(&repo, commit);
         let result = update(&repo, REF, "t", policy(), |current| {
-            assert_eq!(current, Some(commit));
-            Ok(ControlFlow::<(), Oid>::Continue(commit))
+            assert_eq!(current, Some(commit.into()));
+            Ok(ControlFlow::<(), ObjectId>::Continue(commit.into()))
         })
         .unwrap();
         let ControlFlow::Continue((_, report)) = result else {
@@ -294,7 +296,7 @@ mod tests {
         std::fs::write(&lock, format!("{commit}\n")).unwrap();
         assert_eq!(clear_finished_lock(&repo, REF, policy()), None);
         let held = update(&repo, REF, "t", policy(), |_| {
-            Ok(ControlFlow::<(), Oid>::Continue(commit))
+            Ok(ControlFlow::<(), ObjectId>::Continue(commit.into()))
         });
         assert!(matches!(held, Err(Error::Locked { .. })), "{held:?}");
         std::fs::remove_file(&lock).unwrap();

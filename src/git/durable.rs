@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use git2::{Oid, Repository};
+use git2::Repository;
 
 use crate::error::{Error, Result};
 
 /// Flushes each object's loose file and fan-out directory (packed or absent ones are skipped).
-pub fn sync_objects(repo: &Repository, oids: &[Oid]) -> Result<()> {
+pub fn sync_objects(repo: &Repository, oids: &[super::ObjectId]) -> Result<()> {
     let objects = repo.commondir().join("objects");
     let mut files = Vec::with_capacity(oids.len());
     let mut dirs = BTreeSet::new();

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use git2::Oid;
+use std::str::FromStr;
+
+use super::ObjectId as Oid;
 
 /// Loose ref files under `refs/` above which gc and commits pack them into `packed-refs`.
 ///

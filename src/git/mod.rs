@@ -7,26 +7,37 @@ pub mod blobread;
 pub mod blobwrite;
 pub mod cas;
 pub mod durable;
+pub mod index;
 pub mod locks;
 pub mod loose;
 pub mod pack;
 pub mod packed;
 pub mod packfile;
 pub mod pathcheck;
+pub mod pushed;
 pub mod reapplication;
 pub mod refscan;
 pub mod reftx;
+pub mod remote;
 pub mod repack;
 pub mod reserve;
+pub mod rewrite;
 pub mod swap;
 pub mod tree;
+pub mod treepath;
+pub mod types;
+pub mod worktree;
 
-pub use git2::{Oid, Repository};
+pub use types::{
+    is_valid_refname, message_trailers, CommitView, ObjectId, ObjectKind, Repo, Signature, Time,
+};
+
+use git2::{Oid, Repository};
 
 /// Returns the commit a ref points at, or `None` when the ref does not exist.
 ///
 /// A ref that names something other than a commit (a tag on a blob, say) is invalid input.
-pub fn ref_target(repo: &Repository, refname: &str) -> crate::error::Result<Option<Oid>> {
+pub fn ref_target(repo: &Repository, refname: &str) -> crate::error::Result<Option<ObjectId>> {
     use crate::error::Error;
     let reference = match repo.find_reference(refname) {
         Ok(reference) => reference,
@@ -34,7 +45,7 @@ pub fn ref_target(repo: &Repository, refname: &str) -> crate::error::Result<Opti
         Err(e) => return Err(Error::git(format!("failed to read {refname}"))(e)),
     };
     match reference.peel_to_commit() {
-        Ok(commit) => Ok(Some(commit.id())),
+        Ok(commit) => Ok(Some(commit.id().into())),
         Err(e)
             if matches!(
                 e.code(),
@@ -83,10 +94,76 @@ fn missing_on_the_way(
     None
 }
 
+/// Reads `refname` and peels it to a commit: `None` when the ref does not exist,
+/// `Some(None)` when it names something that does not peel to a commit.
+pub fn ref_commit(
+    repo: &Repository,
+    refname: &str,
+) -> crate::error::Result<Option<Option<ObjectId>>> {
+    let reference = match repo.find_reference(refname) {
+        Ok(reference) => reference,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(crate::error::Error::git(format!(
+                "failed to read {refname}"
+            ))(e))
+        }
+    };
+    Ok(Some(reference.peel_to_commit().ok().map(|c| c.id().into())))
+}
+
+/// Returns the commit `oid` names, following tag objects; `None` for a tree or blob. An
+/// object on the way that cannot be read is [`crate::error::Error::Corrupt`], named by
+/// `refname`, never "names no commit".
+pub fn commit_named_by(
+    repo: &Repository,
+    refname: &str,
+    oid: ObjectId,
+) -> crate::error::Result<Option<ObjectId>> {
+    use crate::error::Error;
+    let oid = Oid::from(oid);
+    let mut object = repo
+        .find_object(oid, None)
+        .map_err(|e| Error::corrupt_object(refname, "object", oid, &e))?;
+    loop {
+        match object.kind() {
+            Some(git2::ObjectType::Commit) => return Ok(Some(object.id().into())),
+            Some(git2::ObjectType::Tag) => {
+                let tag = object
+                    .peel_to_tag()
+                    .map_err(|e| Error::corrupt_object(refname, "tag", object.id(), &e))?;
+                let target = tag.target_id();
+                object = repo
+                    .find_object(target, None)
+                    .map_err(|e| Error::corrupt_object(refname, "object", target, &e))?;
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Peels object `oid` (a commit, or a tag on one) to its commit.
+pub fn peel_to_commit(repo: &Repository, oid: ObjectId) -> crate::error::Result<ObjectId> {
+    repo.find_object(oid.into(), None)
+        .and_then(|o| o.peel(git2::ObjectType::Commit))
+        .map(|c| c.id().into())
+        .map_err(crate::error::Error::git(format!("failed to read {oid}")))
+}
+
+/// Returns the object a ref names once every tag object is peeled off, and its kind;
+/// `None` when the ref or an object on the way cannot be read.
+pub fn ref_peeled(repo: &Repository, refname: &str) -> Option<(Option<ObjectKind>, ObjectId)> {
+    let object = repo
+        .find_reference(refname)
+        .and_then(|r| r.peel(git2::ObjectType::Any))
+        .ok()?;
+    Some((ObjectKind::from_raw(object.kind()), object.id().into()))
+}
+
 /// Returns the object id a ref holds directly (a tag object for annotated tags).
-pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<Oid>> {
+pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<ObjectId>> {
     match repo.refname_to_id(refname) {
-        Ok(oid) => Ok(Some(oid)),
+        Ok(oid) => Ok(Some(oid.into())),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
         Err(e) => Err(crate::error::Error::git(format!(
             "failed to read {refname}"
@@ -101,18 +178,18 @@ pub fn ref_oid(repo: &Repository, refname: &str) -> crate::error::Result<Option<
 /// ends the walk.
 pub fn first_parents<'r>(
     repo: &'r Repository,
-    tip: Oid,
+    tip: ObjectId,
     what: &str,
-) -> crate::error::Result<impl Iterator<Item = crate::error::Result<Oid>> + 'r> {
+) -> crate::error::Result<impl Iterator<Item = crate::error::Result<ObjectId>> + 'r> {
     use crate::error::Error;
     let what = what.to_string();
-    let mut next = Some(tip);
+    let mut next = Some(Oid::from(tip));
     Ok(std::iter::from_fn(move || {
         let oid = next.take()?;
         match repo.find_commit(oid) {
             Ok(commit) => {
                 next = commit.parent_id(0).ok();
-                Some(Ok(oid))
+                Some(Ok(oid.into()))
             }
             Err(e) => Some(Err(Error::corrupt_object(&what, "commit", oid, &e))),
         }

@@ -30,7 +30,7 @@ pub const STAGING_DIR: &str = "artifact-store-incoming";
 
 /// A repository handle whose writes go to memory until [`PackWriter::flush`].
 pub struct PackWriter<'a> {
-    repo: &'a Repository,
+    repo: &'a super::Repo,
     mempack: &'a Mempack<'a>,
     objects: PathBuf,
 }
@@ -47,8 +47,9 @@ pub fn with_writer<T>(gitdir: &Path, f: impl FnOnce(&PackWriter<'_>) -> Result<T
     let odb = Odb::new().map_err(Error::git("failed to create an object database"))?;
     odb.add_disk_alternate(objects_text)
         .map_err(Error::git(format!("failed to open {}", objects.display())))?;
-    let repo =
-        Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?;
+    let repo = super::Repo::from_raw(
+        Repository::from_odb(odb).map_err(Error::git("failed to wrap the object database"))?,
+    );
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
@@ -64,7 +65,7 @@ pub fn with_writer<T>(gitdir: &Path, f: impl FnOnce(&PackWriter<'_>) -> Result<T
 
 impl PackWriter<'_> {
     /// Returns the handle to write objects through; reads see the store's objects too.
-    pub fn repo(&self) -> &Repository {
+    pub fn repo(&self) -> &super::Repo {
         self.repo
     }
 
@@ -77,8 +78,8 @@ impl PackWriter<'_> {
     /// `blobs` are blobs whose bytes the caller holds: written from them, not read back.
     pub fn flush(
         &self,
-        oids: &[Oid],
-        blobs: &[(Oid, &[u8])],
+        oids: &[super::ObjectId],
+        blobs: &[(super::ObjectId, &[u8])],
         durable_on: bool,
     ) -> Result<Option<PathBuf>> {
         if oids.is_empty() {
@@ -88,12 +89,16 @@ impl PackWriter<'_> {
             .repo
             .odb()
             .map_err(Error::git("failed to open the object database"))?;
-        let held: std::collections::HashMap<Oid, &[u8]> = blobs.iter().copied().collect();
+        let held: std::collections::HashMap<Oid, &[u8]> = blobs
+            .iter()
+            .map(|(oid, data)| (Oid::from(oid), *data))
+            .collect();
         let sources = oids
             .iter()
-            .map(|oid| match held.get(oid) {
-                Some(data) => Source::Data(*oid, ObjectType::Blob, data),
-                None => Source::Odb(*oid),
+            .map(Oid::from)
+            .map(|oid| match held.get(&oid) {
+                Some(data) => Source::Data(oid, ObjectType::Blob, data),
+                None => Source::Odb(oid),
             })
             .collect();
         let pack = write_pack(&self.objects, &odb, sources, &[], durable_on)?;

@@ -22,7 +22,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use git2::{Oid, Repository};
+use std::str::FromStr;
+
+use git2::Repository;
+
+use super::ObjectId as Oid;
 
 use super::locks::BulkLocks;
 use crate::error::{Error, Result};
@@ -165,7 +169,7 @@ fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> 
             if existing.is_none() && table.in_the_way(name.as_bytes(), &mut ancestors) {
                 continue;
             }
-            let peeled = match odb.read_header(*value) {
+            let peeled = match odb.read_header((*value).into()) {
                 Ok((_, git2::ObjectType::Tag)) => peel(&odb, *value, name)?,
                 Ok(_) => None,
                 Err(e) => {
@@ -196,7 +200,7 @@ fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> 
 fn peel(odb: &git2::Odb<'_>, oid: Oid, name: &str) -> Result<Option<Oid>> {
     let mut next = oid;
     for _ in 0..64 {
-        let object = odb.read(next).map_err(Error::git(format!(
+        let object = odb.read(next.into()).map_err(Error::git(format!(
             "failed to read object {next}, which {name} is to hold"
         )))?;
         if object.kind() != git2::ObjectType::Tag {
@@ -505,7 +509,7 @@ mod tests {
             .tag_annotation_create("v1", &object, &sig, "v1\n")
             .unwrap();
         drop(object);
-        (dir, repo, commit, tag)
+        (dir, repo, commit.into(), tag.into())
     }
 
     #[test]

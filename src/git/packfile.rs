@@ -41,6 +41,7 @@ pub struct Finished {
     /// The pack's checksum in hex: its name, `pack-<name>.pack`.
     pub name: String,
     /// Objects in the pack.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub objects: usize,
 }
 

@@ -2,13 +2,18 @@
 //! and the same object at every path the original changed. Push re-applies commits this
 //! way; the pre-receive hook lets a `corr_` tag move only to such a commit.
 
-use git2::{Commit, Oid, Repository, Signature};
+use git2::{Commit, Repository, Signature};
 
+use super::ObjectId;
 use crate::error::{Error, Result};
 
 /// Returns whether `candidate` is `original` re-applied: same message and author, and
 /// every path `original` changed holds the same object in `candidate`.
-pub fn is_reapplication(repo: &Repository, original: Oid, candidate: Oid) -> Result<bool> {
+pub fn is_reapplication(
+    repo: &Repository,
+    original: ObjectId,
+    candidate: ObjectId,
+) -> Result<bool> {
     let a = find(repo, original)?;
     let b = find(repo, candidate)?;
     if a.message_raw_bytes() != b.message_raw_bytes() || !same_signature(&a.author(), &b.author()) {
@@ -44,7 +49,7 @@ fn same_signature(a: &Signature<'_>, b: &Signature<'_>) -> bool {
         && a.when().offset_minutes() == b.when().offset_minutes()
 }
 
-fn find(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {
-    repo.find_commit(oid)
+fn find(repo: &Repository, oid: ObjectId) -> Result<Commit<'_>> {
+    repo.find_commit(oid.into())
         .map_err(Error::git(format!("failed to read commit {oid}")))
 }

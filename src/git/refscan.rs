@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use git2::Oid;
+use std::str::FromStr;
+
+use super::ObjectId as Oid;
 
 use crate::error::{Error, Result};
 

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use git2::{Oid, Repository};
+use git2::Repository;
+
+use super::ObjectId as Oid;
 use gix_ref::transaction::{LogChange, PreviousValue, RefEdit, RefLog};
 use gix_ref::Target;
 
@@ -36,6 +38,7 @@ pub enum RefChange {
         expected: Oid,
     },
     /// Rewrites `name` to the value it holds, which moves a loose ref into `packed-refs`.
+    #[allow(dead_code)]
     Pack {
         /// Full ref name.
         name: String,
@@ -84,6 +87,7 @@ pub struct Skipped {
     /// Index of the group in the caller's list.
     pub group: usize,
     /// The ref that was not as expected.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub refname: String,
     /// What it held instead, as text (`None`: it did not exist).
     pub actual: Option<String>,
@@ -289,7 +293,7 @@ impl gix_object::Find for OdbFind<'_> {
         id: &gix_hash::oid,
         buffer: &'a mut Vec<u8>,
     ) -> gix_error::Result<Option<gix_object::Data<'a>>> {
-        let oid = Oid::from_bytes(id.as_bytes()).map_err(gix_error::Error::from_error)?;
+        let oid = git2::Oid::from_bytes(id.as_bytes()).map_err(gix_error::Error::from_error)?;
         let object = match self.0.read(oid) {
             Ok(object) => object,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
@@ -332,7 +336,8 @@ mod tests {
         for name in ["refs/heads/a", "refs/heads/b"] {
             repo.reference(name, commit, true, "t").unwrap();
         }
-        let other = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let commit = Oid::from(commit);
+        let other = Oid::from_hex("1111111111111111111111111111111111111111").unwrap();
         let groups = vec![
             vec![
                 RefChange::Create {

@@ -4,10 +4,9 @@
 //! environment git sets (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`) and
 //! are not yet in the repository proper, which is how "new" is told from "already there".
 
-use std::collections::HashSet;
-
-use git2::{ObjectType, Odb, Oid, Repository, Sort, TreeWalkMode, TreeWalkResult};
 use serde::Serialize;
+
+use crate::git::{ObjectId, Repo};
 
 use crate::error::{Error, Result};
 use crate::git::reapplication::is_reapplication;
@@ -19,9 +18,9 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {
     /// The ref's value before the push; zero when it is created.
-    pub old: Oid,
+    pub old: ObjectId,
     /// Its value after; zero when it is deleted.
-    pub new: Oid,
+    pub new: ObjectId,
     /// Full ref name.
     pub refname: String,
 }
@@ -65,7 +64,7 @@ pub fn parse_updates(text: &str) -> Result<Vec<RefUpdate>> {
             )));
         };
         let oid = |text: &str| {
-            Oid::from_str(text)
+            ObjectId::from_hex(text)
                 .map_err(|_| Error::InvalidInput(format!("{text:?} is not an object id")))
         };
         updates.push(RefUpdate {
@@ -115,16 +114,16 @@ impl Store {
     /// Scans every blob the push brings that the repository did not hold before.
     fn scan_pushed(
         &self,
-        repo: &Repository,
+        repo: &Repo,
         updates: &[RefUpdate],
         report: &mut ReceiveReport,
     ) -> Result<()> {
-        let before = self
-            .repo()
-            .odb()
-            .map_err(Error::git("failed to open the object database"))?;
         let scanner = self.scanner()?;
-        for (path, oid) in new_blobs(repo, &before, updates)? {
+        let pushed: Vec<(&str, ObjectId)> = updates
+            .iter()
+            .map(|u| (u.refname.as_str(), u.new))
+            .collect();
+        for (path, oid) in crate::git::pushed::new_blobs(repo, self.repo(), &pushed)? {
             // `allow_paths` globs name paths in the tree, as `scan --staged` and the
             // pre-commit hook see them: match them against the part after `<commit>:` (a ref
             // or commit name holds no `:`).
@@ -133,10 +132,10 @@ impl Store {
                 continue;
             }
             let blob = repo
-                .find_blob(oid)
+                .read_blob(oid)
                 .map_err(Error::git(format!("failed to read {path}")))?;
             report.blobs_scanned += 1;
-            if let FileScan::Findings(found) = scanner.scan_bytes(&path, blob.content()) {
+            if let FileScan::Findings(found) = scanner.scan_bytes(&path, &blob) {
                 report.findings.extend(found);
             }
         }
@@ -144,73 +143,8 @@ impl Store {
     }
 }
 
-/// The blobs the push brings that `before` lacks, each with a `<commit>:<path>` label
-/// (`<ref>:<path>` for a tag on a tree, the ref name for a tag on a blob). Trees already held are not descended into.
-fn new_blobs(
-    repo: &Repository,
-    before: &Odb<'_>,
-    updates: &[RefUpdate],
-) -> Result<Vec<(String, Oid)>> {
-    let walk_err = || Error::git("failed to walk the push");
-    let mut walk = repo.revwalk().map_err(walk_err())?;
-    walk.set_sorting(Sort::TOPOLOGICAL).map_err(walk_err())?;
-    let _ = walk.hide_glob("refs/*");
-    let mut seen = HashSet::new();
-    let mut blobs = Vec::new();
-    for update in updates.iter().filter(|u| !u.new.is_zero()) {
-        let object = repo
-            .find_object(update.new, None)
-            .map_err(Error::git(format!("failed to read {}", update.new)))?;
-        if let Ok(commit) = object.peel(ObjectType::Commit) {
-            walk.push(commit.id()).map_err(walk_err())?;
-        } else if let Ok(tree) = object.peel_to_tree() {
-            // A tag on a tree: its blobs are as new as a commit's.
-            let label = format!("{}:", update.refname);
-            new_in_tree(&tree, &label, before, &mut seen, &mut blobs).map_err(Error::git(
-                format!("failed to walk the tree of {}", update.refname),
-            ))?;
-        } else {
-            let target = object.peel(ObjectType::Blob).ok().map(|b| b.id());
-            if let Some(oid) = target.filter(|oid| !before.exists(*oid) && seen.insert(*oid)) {
-                blobs.push((update.refname.clone(), oid));
-            }
-        }
-    }
-    for commit in walk {
-        let commit = commit.map_err(walk_err())?;
-        let tree = repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(Error::git(format!("failed to read commit {commit}")))?;
-        let label = format!("{}:", &commit.to_string()[..12]);
-        new_in_tree(&tree, &label, before, &mut seen, &mut blobs)
-            .map_err(Error::git(format!("failed to walk the tree of {commit}")))?;
-    }
-    Ok(blobs)
-}
-
-/// Adds the blobs of `tree` that `before` lacks to `blobs`, labelled `<label><path>`;
-/// subtrees already held are not descended into.
-fn new_in_tree(
-    tree: &git2::Tree<'_>,
-    label: &str,
-    before: &Odb<'_>,
-    seen: &mut HashSet<Oid>,
-    blobs: &mut Vec<(String, Oid)>,
-) -> std::result::Result<(), git2::Error> {
-    tree.walk(TreeWalkMode::PreOrder, |dir, entry| match entry.kind() {
-        Some(ObjectType::Tree) if before.exists(entry.id()) => TreeWalkResult::Skip,
-        Some(ObjectType::Blob) if !before.exists(entry.id()) && seen.insert(entry.id()) => {
-            let name = entry.name().unwrap_or("?");
-            blobs.push((format!("{label}{dir}{name}"), entry.id()));
-            TreeWalkResult::Ok
-        }
-        _ => TreeWalkResult::Ok,
-    })
-}
-
 /// The rule for one store ref update by someone other than the retention identity.
-fn ref_rule(repo: &Repository, kind: StoreRef, update: &RefUpdate) -> Result<Option<String>> {
+fn ref_rule(repo: &Repo, kind: StoreRef, update: &RefUpdate) -> Result<Option<String>> {
     if update.new.is_zero() {
         return Ok(Some(
             "store refs are deleted only by the retention identity (hooks.retention_identity)"
@@ -220,12 +154,7 @@ fn ref_rule(repo: &Repository, kind: StoreRef, update: &RefUpdate) -> Result<Opt
     if update.old.is_zero() {
         return Ok(None);
     }
-    let peel = |oid: Oid| -> Result<Oid> {
-        repo.find_object(oid, None)
-            .and_then(|o| o.peel(ObjectType::Commit))
-            .map(|c| c.id())
-            .map_err(Error::git(format!("failed to read {oid}")))
-    };
+    let peel = |oid: ObjectId| crate::git::peel_to_commit(repo, oid);
     let (old, new) = (peel(update.old)?, peel(update.new)?);
     let descends = old == new
         || repo
@@ -242,26 +171,24 @@ fn ref_rule(repo: &Repository, kind: StoreRef, update: &RefUpdate) -> Result<Opt
     }))
 }
 
-fn commit_time(repo: &Repository, oid: Oid) -> Result<i64> {
+fn commit_time(repo: &Repo, oid: ObjectId) -> Result<i64> {
     Ok(repo
-        .find_commit(oid)
+        .commit_view(oid)
         .map_err(Error::git(format!("failed to read commit {oid}")))?
         .time()
         .seconds())
 }
 
 /// The repository as the server's quarantine shows it, when the hook runs in one.
-fn pushed_objects(store: &Store) -> Result<Option<Repository>> {
+fn pushed_objects(store: &Store) -> Result<Option<Repo>> {
     let quarantined = ["GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
     if !quarantined {
         return Ok(None);
     }
-    Repository::open_from_env()
-        .map(Some)
-        .map_err(Error::git(format!(
-            "failed to open {} with the pushed objects",
-            store.git_dir().display()
-        )))
+    Repo::open_from_env().map(Some).map_err(Error::git(format!(
+        "failed to open {} with the pushed objects",
+        store.git_dir().display()
+    )))
 }

@@ -9,14 +9,13 @@
 //! re-applied commit move to its replacement.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use git2::{Commit, Oid, Repository, Sort};
+use crate::git::{rewrite, CommitView, ObjectId, Repo};
 
 use super::Reapplied;
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, tree};
+use crate::git::{durable, tree};
 use crate::metadata::{self, Trailers, METADATA_FILE};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
 use crate::store::Store;
@@ -26,7 +25,7 @@ pub(super) enum Reapply {
     /// The local branch now sits on the remote tip.
     Moved {
         /// The new local tip.
-        tip: Oid,
+        tip: ObjectId,
         /// Each local commit and what replaced it.
         moves: Vec<Reapplied>,
     },
@@ -37,7 +36,12 @@ pub(super) enum Reapply {
 }
 
 /// Re-applies the commits on `branch` that `remote` lacks onto `remote`.
-pub(super) fn onto_remote(store: &Store, branch: &str, local: Oid, remote: Oid) -> Result<Reapply> {
+pub(super) fn onto_remote(
+    store: &Store,
+    branch: &str,
+    local: ObjectId,
+    remote: ObjectId,
+) -> Result<Reapply> {
     let ours = local_only(store, local, remote)?;
     let theirs = remote_corr_ids(store.repo(), remote, local)?;
     let mut base = remote;
@@ -49,7 +53,7 @@ pub(super) fn onto_remote(store: &Store, branch: &str, local: Oid, remote: Oid) 
             Err(reason) => return Ok(Reapply::Refused(reason)),
         };
         if !moved.duplicate {
-            base = Oid::from_str(&moved.to).map_err(Error::git("bad commit id"))?;
+            base = ObjectId::parse(&moved.to, "bad commit id")?;
         }
         moves.push(moved);
     }
@@ -60,20 +64,20 @@ pub(super) fn onto_remote(store: &Store, branch: &str, local: Oid, remote: Oid) 
 fn step(
     store: &Store,
     branch: &str,
-    oid: Oid,
-    base: Oid,
-    theirs: &BTreeMap<String, Oid>,
-    written: &mut Vec<Oid>,
+    oid: ObjectId,
+    base: ObjectId,
+    theirs: &BTreeMap<String, ObjectId>,
+    written: &mut Vec<ObjectId>,
 ) -> Result<std::result::Result<Reapplied, String>> {
     let repo = store.repo();
     let commit = find(repo, oid)?;
-    if commit.parent_count() > 1 {
+    if commit.parents.len() > 1 {
         return Ok(Err(format!(
             "{} is a merge commit; merge the remote branch by hand",
             short(oid)
         )));
     }
-    let trailers = Trailers::parse(&String::from_utf8_lossy(commit.message_bytes()));
+    let trailers = Trailers::parse(&commit.message_lossy);
     let mut moved = Reapplied {
         branch: branch.to_string(),
         correlation_id: trailers.correlation_id.clone(),
@@ -91,22 +95,7 @@ fn step(
             short(base)
         )));
     };
-    let tree = repo
-        .find_tree(new_tree)
-        .map_err(Error::git("failed to read the re-applied tree"))?;
-    let parent = find(repo, base)?;
-    let message = String::from_utf8_lossy(commit.message_raw_bytes()).into_owned();
-    let new = repo
-        .commit(
-            None,
-            &commit.author(),
-            &commit.committer(),
-            &message,
-            &tree,
-            &[&parent],
-        )
-        .map_err(Error::git("failed to write the re-applied commit"))?;
-    written.push(new);
+    let new = rewrite::copy_commit(repo, oid, new_tree, base, written)?;
     moved.to = new.to_string();
     Ok(Ok(moved))
 }
@@ -117,9 +106,9 @@ fn duplicate(
     store: &Store,
     trailers: &Trailers,
     mut moved: Reapplied,
-    held: Oid,
+    held: ObjectId,
 ) -> Result<std::result::Result<Reapplied, String>> {
-    let ours = Oid::from_str(&moved.from).map_err(Error::git("bad commit id"))?;
+    let ours = ObjectId::parse(&moved.from, "bad commit id")?;
     if !same_files(store, trailers, ours, held)? {
         return Ok(Err(format!(
             "{} is already on the remote as {} with other files",
@@ -136,10 +125,10 @@ fn duplicate(
 fn land(
     store: &Store,
     branch: &str,
-    local: Oid,
-    tip: Oid,
+    local: ObjectId,
+    tip: ObjectId,
     moves: Vec<Reapplied>,
-    written: &[Oid],
+    written: &[ObjectId],
 ) -> Result<Reapply> {
     let repo = store.repo();
     let durable_on = store.config().durability == Durability::Fsync;
@@ -147,10 +136,8 @@ fn land(
         durable::sync_objects(repo, written)?;
     }
     let log = "artifact-store: re-apply onto the remote tip";
-    match repo.reference_matching(branch, tip, true, local, log) {
-        Ok(_) => {}
-        Err(e) if cas::is_retryable(&e) => return Ok(Reapply::LostRace),
-        Err(e) => return Err(Error::git(format!("failed to update {branch}"))(e)),
+    if !rewrite::move_ref_once(repo, branch, tip, local, log, "update")? {
+        return Ok(Reapply::LostRace);
     }
     if durable_on {
         durable::sync_ref(repo, branch, false)?;
@@ -163,40 +150,24 @@ fn land(
 
 /// The commits reachable from `local` but not from `remote` (nor from the base branch,
 /// whose history a task branch starts from), oldest first.
-fn local_only(store: &Store, local: Oid, remote: Oid) -> Result<Vec<Oid>> {
+fn local_only(store: &Store, local: ObjectId, remote: ObjectId) -> Result<Vec<ObjectId>> {
     let repo = store.repo();
     let base = crate::git::ref_target(repo, &crate::refs::branch_ref(&store.config().base_branch))?;
-    let mut walk = repo
-        .revwalk()
-        .map_err(Error::git("failed to walk history"))?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(Error::git("failed to walk history"))?;
-    walk.push(local)
-        .map_err(Error::git("failed to walk history"))?;
-    walk.hide(remote)
-        .map_err(Error::git("failed to walk history"))?;
-    if let Some(base) = base {
-        walk.hide(base)
-            .map_err(Error::git("failed to walk history"))?;
-    }
-    walk.collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(Error::git("failed to walk history"))
+    let mut hide = vec![remote];
+    hide.extend(base);
+    rewrite::commits_between(repo, local, &hide, true)
 }
 
 /// Correlation ids of the commits the remote has on the branch and this store lacks.
-fn remote_corr_ids(repo: &Repository, remote: Oid, local: Oid) -> Result<BTreeMap<String, Oid>> {
-    let mut walk = repo
-        .revwalk()
-        .map_err(Error::git("failed to walk history"))?;
-    walk.push(remote)
-        .map_err(Error::git("failed to walk history"))?;
-    walk.hide(local)
-        .map_err(Error::git("failed to walk history"))?;
+fn remote_corr_ids(
+    repo: &Repo,
+    remote: ObjectId,
+    local: ObjectId,
+) -> Result<BTreeMap<String, ObjectId>> {
     let mut found = BTreeMap::new();
-    for oid in walk {
-        let oid = oid.map_err(Error::git("failed to walk history"))?;
+    for oid in rewrite::commits_between(repo, remote, &[local], false)? {
         let commit = find(repo, oid)?;
-        let trailers = Trailers::parse(&String::from_utf8_lossy(commit.message_bytes()));
+        let trailers = Trailers::parse(&commit.message_lossy);
         if let Some(corr) = trailers.correlation_id {
             found.entry(corr).or_insert(oid);
         }
@@ -207,35 +178,24 @@ fn remote_corr_ids(repo: &Repository, remote: Oid, local: Oid) -> Result<BTreeMa
 /// The tree of `commit` re-applied onto `base`; `None` when it does not apply.
 fn reapplied_tree(
     store: &Store,
-    commit: &Commit<'_>,
+    commit: &CommitView,
     trailers: &Trailers,
-    base: Oid,
-    written: &mut Vec<Oid>,
-) -> Result<Option<Oid>> {
+    base: ObjectId,
+    written: &mut Vec<ObjectId>,
+) -> Result<Option<ObjectId>> {
     let repo = store.repo();
-    let base_commit = find(repo, base)?;
-    let base_tree = base_commit
-        .tree()
-        .map_err(Error::git("failed to read the remote tip's tree"))?;
+    let base_tree = repo
+        .commit_view(base)
+        .map_err(Error::git(format!("failed to read commit {base}")))?
+        .tree;
     if let Some(dir) = artifact_dir(store, trailers) {
-        let ours = commit.tree().map_err(Error::git("failed to read a tree"))?;
-        if let Ok(entry) = ours.get_path(Path::new(&dir)) {
+        if let Some(entry) = rewrite::path_in_commit(repo, commit.id, &dir)? {
             let parts: Vec<&str> = dir.split('/').collect();
-            let root = tree::replace_subtree(repo, Some(&base_tree), &parts, entry.id(), written)?;
+            let root = tree::replace_subtree(repo, Some(base_tree), &parts, entry, written)?;
             return Ok(Some(root));
         }
     }
-    let Ok(mut index) = repo.cherrypick_commit(commit, &base_commit, 0, None) else {
-        return Ok(None);
-    };
-    if index.has_conflicts() {
-        return Ok(None);
-    }
-    let root = index
-        .write_tree_to(repo)
-        .map_err(Error::git("failed to write the re-applied tree"))?;
-    written.push(root);
-    Ok(Some(root))
+    rewrite::cherry_pick_tree(repo, commit.id, base, written)
 }
 
 /// The artifact directory of a store commit, from its trailers and the config template.
@@ -251,22 +211,25 @@ fn artifact_dir(store: &Store, trailers: &Trailers) -> Option<String> {
 }
 
 /// Whether two commits of one correlation id hold the same files (metadata checksums).
-fn same_files(store: &Store, trailers: &Trailers, ours: Oid, theirs: Oid) -> Result<bool> {
+fn same_files(
+    store: &Store,
+    trailers: &Trailers,
+    ours: ObjectId,
+    theirs: ObjectId,
+) -> Result<bool> {
     let Some(dir) = artifact_dir(store, trailers) else {
         return Ok(false);
     };
-    let read = |oid: Oid| -> Result<Option<BTreeMap<String, String>>> {
-        let tree = find(store.repo(), oid)?
-            .tree()
-            .map_err(Error::git("failed to read a tree"))?;
-        let Ok(entry) = tree.get_path(Path::new(&format!("{dir}/{METADATA_FILE}"))) else {
+    let read = |oid: ObjectId| -> Result<Option<BTreeMap<String, String>>> {
+        let path = format!("{dir}/{METADATA_FILE}");
+        let Some(entry) = rewrite::path_in_commit(store.repo(), oid, &path)? else {
             return Ok(None);
         };
         let blob = store
             .repo()
-            .find_blob(entry.id())
+            .read_blob(entry)
             .map_err(Error::git("failed to read metadata.json"))?;
-        Ok(serde_json::from_slice(blob.content())
+        Ok(serde_json::from_slice(&blob)
             .ok()
             .map(|doc| metadata::checksums_of(&doc)))
     };
@@ -277,10 +240,10 @@ fn same_files(store: &Store, trailers: &Trailers, ours: Oid, theirs: Oid) -> Res
 /// annotated tag's tagger and message; a tag someone else moved meanwhile is left alone.
 fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
     let repo = store.repo();
-    let from = Oid::from_str(&moved.from).map_err(Error::git("bad commit id"))?;
-    let to = Oid::from_str(&moved.to).map_err(Error::git("bad commit id"))?;
+    let from = ObjectId::parse(&moved.from, "bad commit id")?;
+    let to = ObjectId::parse(&moved.to, "bad commit id")?;
     let commit = find(repo, from)?;
-    let trailers = Trailers::parse(&String::from_utf8_lossy(commit.message_bytes()));
+    let trailers = Trailers::parse(&commit.message_lossy);
     let mut refs = Vec::new();
     if let Some(corr) = trailers
         .correlation_id
@@ -308,11 +271,8 @@ fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
             durable::sync_objects(repo, &[new])?;
         }
         let log = "artifact-store: move tag to the re-applied commit";
-        match repo.reference_matching(&refname, new, true, old, log) {
-            Ok(_) if durable_on => durable::sync_ref(repo, &refname, false)?,
-            Ok(_) => {}
-            Err(e) if cas::is_retryable(&e) => {}
-            Err(e) => return Err(Error::git(format!("failed to move {refname}"))(e)),
+        if rewrite::move_ref_once(repo, &refname, new, old, log, "move")? && durable_on {
+            durable::sync_ref(repo, &refname, false)?;
         }
     }
     Ok(())
@@ -320,29 +280,17 @@ fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
 
 /// Writes a copy of tag object `old` aimed at `to`, same name, tagger and message; a
 /// lightweight tag simply becomes `to`.
-fn retarget(store: &Store, old: Oid, to: Oid, commit: &Commit<'_>) -> Result<Oid> {
-    let repo = store.repo();
-    let Ok(tag) = repo.find_tag(old) else {
-        return Ok(to);
-    };
-    let target = repo
-        .find_object(to, None)
-        .map_err(Error::git(format!("failed to read {to}")))?;
-    let tagger = match tag.tagger() {
-        Some(sig) => sig.to_owned(),
-        None => store.signature(&commit.committer().when())?,
-    };
-    let name = tag.name().unwrap_or_default().to_string();
-    let message = String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned();
-    repo.tag_annotation_create(&name, &target, &tagger, &message)
-        .map_err(Error::git(format!("failed to write tag {name}")))
+fn retarget(store: &Store, old: ObjectId, to: ObjectId, commit: &CommitView) -> Result<ObjectId> {
+    rewrite::retarget_tag(store.repo(), old, to, || {
+        store.signature(&commit.committer.when)
+    })
 }
 
-fn find(repo: &Repository, oid: Oid) -> Result<Commit<'_>> {
-    repo.find_commit(oid)
+fn find(repo: &Repo, oid: ObjectId) -> Result<CommitView> {
+    repo.commit_view(oid)
         .map_err(Error::git(format!("failed to read commit {oid}")))
 }
 
-fn short(oid: Oid) -> String {
+fn short(oid: ObjectId) -> String {
     oid.to_string()[..12].to_string()
 }

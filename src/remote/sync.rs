@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use git2::Oid;
+use crate::git::ObjectId;
 
-use super::wire::{Endpoint, Listing, Pushed, WireError};
 use super::PUSH_ATTEMPTS;
 use super::{PushProgress, PushReport, PushedRef, RefusedRef};
 use crate::error::{Error, Result};
 use crate::git::refscan;
+use crate::git::remote::wire::{Endpoint, Listing, Pushed, WireError};
 use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
 
@@ -28,14 +28,14 @@ const REFS_PER_CALL: usize = 1000;
 /// One ref to push: its local value, the remote's value when known, whether forced.
 struct Planned {
     refname: String,
-    local: Oid,
-    remote: Option<Option<Oid>>,
+    local: ObjectId,
+    remote: Option<Option<ObjectId>>,
     forced: bool,
 }
 
 /// A ref the server rejected, with what the remote held when it did (when known).
 struct Rejected {
-    remote: Option<Option<Oid>>,
+    remote: Option<Option<ObjectId>>,
     reason: String,
 }
 
@@ -74,7 +74,11 @@ impl<'a> Engine<'a> {
         store: &'a Store,
         progress: &'a mut dyn FnMut(&PushProgress),
     ) -> Result<Engine<'a>> {
-        let endpoint = Endpoint::of(store)?;
+        let endpoint = Endpoint::named(
+            store.repo(),
+            &store.config().remote_name,
+            store.config().push_timeout,
+        )?;
         let report = PushReport {
             remote: crate::error::display_url(endpoint.name()),
             ..PushReport::default()
@@ -237,7 +241,7 @@ impl<'a> Engine<'a> {
 
     fn give_up(&mut self, pending: BTreeSet<String>) -> Result<()> {
         for refname in pending {
-            let local = crate::git::ref_oid(self.store.repo(), &refname)?.unwrap_or(Oid::ZERO_SHA1);
+            let local = crate::git::ref_oid(self.store.repo(), &refname)?.unwrap_or(ObjectId::ZERO);
             let reason = self.rejected.get(&refname).map_or_else(
                 || format!("the remote kept moving; gave up after {PUSH_ATTEMPTS} attempts"),
                 |r| r.reason.clone(),
@@ -274,7 +278,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn peel(&self, refname: &str) -> Result<Option<Oid>> {
+    fn peel(&self, refname: &str) -> Result<Option<ObjectId>> {
         match crate::git::ref_target(self.store.repo(), refname) {
             Ok(target) => Ok(target),
             Err(Error::InvalidInput(_)) => Ok(None),
@@ -283,18 +287,17 @@ impl<'a> Engine<'a> {
     }
 
     /// Returns the commit `oid` peels to, when this store holds it.
-    fn peel_local(&self, oid: Oid) -> Option<Oid> {
-        let object = self.store.repo().find_object(oid, None).ok()?;
-        Some(object.peel(git2::ObjectType::Commit).ok()?.id())
+    fn peel_local(&self, oid: ObjectId) -> Option<ObjectId> {
+        crate::git::peel_to_commit(self.store.repo(), oid).ok()
     }
 
-    fn has(&self, oid: Oid) -> bool {
-        self.store.repo().odb().is_ok_and(|odb| odb.exists(oid))
+    fn has(&self, oid: ObjectId) -> bool {
+        self.store.repo().has_object(oid)
     }
 
-    fn relation(&self, ours: Oid, theirs: Oid) -> Result<Relation> {
+    fn relation(&self, ours: ObjectId, theirs: ObjectId) -> Result<Relation> {
         let repo = self.store.repo();
-        let check = |a: Oid, b: Oid| {
+        let check = |a: ObjectId, b: ObjectId| {
             repo.graph_descendant_of(a, b)
                 .map_err(Error::git(format!("failed to compare {a} with {b}")))
         };
@@ -321,8 +324,8 @@ impl<'a> Engine<'a> {
         &mut self,
         pending: &mut BTreeSet<String>,
         refname: &str,
-        local: Oid,
-        remote: Option<Oid>,
+        local: ObjectId,
+        remote: Option<ObjectId>,
         reason: String,
     ) {
         pending.remove(refname);

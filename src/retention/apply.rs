@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use git2::Oid;
+use crate::git::ObjectId;
 use serde::Serialize;
 
 use super::plan::{Decision, Plan};
@@ -103,7 +103,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     for d in plan.pruned() {
         match current.get(&d.refname) {
             Some(now) if *now == d.oid => moving.push(d),
-            now => skipped.push(changed(d, now.map(Oid::to_string))),
+            now => skipped.push(changed(d, now.map(ObjectId::to_string))),
         }
     }
     refuse_refs_in_the_way(store.git_dir(), ts)?;
@@ -111,7 +111,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
         &format!("copying {} refs to the trash", moving.len()),
         moving.len() as u64,
     );
-    let copies: Vec<(String, Oid)> = moving
+    let copies: Vec<(String, ObjectId)> = moving
         .iter()
         .map(|d| (trash_ref(ts, &d.refname), d.oid))
         .collect();
@@ -167,7 +167,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
         skipped.push(changed(moving[i], s.actual.clone()));
         unmoved.push(i);
     }
-    let stray: Vec<(String, Oid)> = unmoved
+    let stray: Vec<(String, ObjectId)> = unmoved
         .iter()
         .filter(|i| written[**i])
         .map(|i| copies[*i].clone())
@@ -227,12 +227,12 @@ fn refuse_refs_in_the_way(gitdir: &Path, ts: i64) -> Result<()> {
 /// named like one of its directories or under it (so it was not written), or a loose ref,
 /// or a held `<ref>.lock`, is at that name, above it or under it within
 /// `refs/artifact-store/trash/<ts>/` (`revert-to-tag --hard` keeps old tips there under
-/// libgit2's per-ref lock, not under the gc lock). Looked for after the copies are in
+/// the git layer's per-ref lock, not under the gc lock). Looked for after the copies are in
 /// `packed-refs`: a writer that locks such a name later sees the copy.
 fn taken_trash_names(
     gitdir: &Path,
     ts: i64,
-    copies: &[(String, Oid)],
+    copies: &[(String, ObjectId)],
     written: &[bool],
 ) -> Vec<bool> {
     let loose = loose::names_under(gitdir, &format!("{TRASH_NAMESPACE}/{ts}/"));
@@ -266,11 +266,11 @@ fn taken_trash_names(
 fn remove_copies_of_unmoved(
     store: &Store,
     moving: &[&Decision],
-    copies: &[(String, Oid)],
+    copies: &[(String, ObjectId)],
     written: &[bool],
 ) -> Result<usize> {
     let current = current_values(store)?;
-    let unmoved: Vec<(String, Oid)> = moving
+    let unmoved: Vec<(String, ObjectId)> = moving
         .iter()
         .zip(copies.iter().zip(written))
         .filter(|(d, (_, written))| **written && current.get(&d.refname) == Some(&d.oid))
@@ -329,7 +329,7 @@ fn free_trash_ts(gitdir: &Path, now: i64) -> Result<i64> {
 }
 
 /// Reads the current value of every ref a plan can prune, by prefix.
-fn current_values(store: &Store) -> Result<HashMap<String, Oid>> {
+fn current_values(store: &Store) -> Result<HashMap<String, ObjectId>> {
     let prefixes = [
         format!("refs/heads/{}/", store.config().prefix().as_str()),
         format!("refs/tags/{CORR_PREFIX}"),

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use git2::{ObjectType, Oid, Repository};
+use crate::git::{ObjectId, Repo};
 
 use super::plan::rank_order;
 use super::Progress;
@@ -20,13 +20,13 @@ pub(crate) struct Branch {
     /// `refs/heads/<prefix>/<workflow>/<task>`.
     pub(crate) refname: String,
     pub(crate) workflow: String,
-    pub(crate) tip: Oid,
+    pub(crate) tip: ObjectId,
     /// Commit time of the tip, unix seconds.
     pub(crate) time: i64,
     /// The tip's `test_status` is `passed` (`None`: not read, as nothing depended on it).
     pub(crate) passed: Option<bool>,
     /// First-parent history from the tip, stopping before commits reachable from a protected ref.
-    pub(crate) history: Vec<Oid>,
+    pub(crate) history: Vec<ObjectId>,
 }
 
 /// A `corr_` or `prompt_` tag.
@@ -35,9 +35,9 @@ pub(crate) struct Tag {
     /// `refs/tags/<name>`.
     pub(crate) refname: String,
     /// What the ref holds (a tag object for annotated tags).
-    pub(crate) value: Oid,
+    pub(crate) value: ObjectId,
     /// The commit it peels to; `None` when it names no commit.
-    pub(crate) commit: Option<Oid>,
+    pub(crate) commit: Option<ObjectId>,
 }
 
 /// Everything the planner reads.
@@ -46,9 +46,9 @@ pub(crate) struct Inventory {
     pub(crate) branches: Vec<Branch>,
     pub(crate) tags: Vec<Tag>,
     /// `(pin name, commit)`.
-    pub(crate) pins: Vec<(String, Oid)>,
+    pub(crate) pins: Vec<(String, ObjectId)>,
     /// Commits reachable from the base branch or a branch outside the prefix, with its name.
-    pub(crate) protected: HashMap<Oid, String>,
+    pub(crate) protected: HashMap<ObjectId, String>,
     /// Branches checked out in a worktree of the store (`refs/heads/...`), with its path.
     pub(crate) checked_out: HashMap<String, String>,
 }
@@ -77,80 +77,50 @@ impl Store {
     /// The branch each worktree of the store has checked out (its HEAD names it): the main
     /// worktree's and every linked one's (`git worktree add`) that still exists.
     fn checked_out_branches(&self) -> Result<HashMap<String, String>> {
-        let repo = self.repo();
-        let mut out = HashMap::new();
-        let mut note = |other: &Repository, dir: &std::path::Path| {
-            let head = other.find_reference("HEAD").ok();
-            if let Some(target) = head.as_ref().and_then(|h| h.symbolic_target_bytes()) {
-                out.entry(String::from_utf8_lossy(target).into_owned())
-                    .or_insert_with(|| dir.display().to_string());
-            }
-        };
-        if let Some(dir) = repo.workdir() {
-            note(repo, dir);
-        }
-        if repo.is_worktree() {
-            if let Ok(main) = Repository::open(repo.commondir()) {
-                if let Some(dir) = main.workdir() {
-                    note(&main, dir);
-                }
-            }
-        }
-        let names = repo
-            .worktrees()
-            .map_err(Error::git("failed to list worktrees"))?;
-        for name in names.iter().flatten().flatten() {
-            let Ok(worktree) = repo.find_worktree(name) else {
-                continue;
-            };
-            if worktree.validate().is_err() {
-                continue;
-            }
-            if let Ok(other) = Repository::open_from_worktree(&worktree) {
-                note(&other, worktree.path());
-            }
-        }
-        Ok(out)
+        crate::git::worktree::checked_out_branches(self.repo())
     }
 
     /// Maps every commit reachable from the base branch or another branch outside the
     /// prefix to that branch's short name (the base branch first).
-    fn protected_commits(&self) -> Result<HashMap<Oid, String>> {
+    fn protected_commits(&self) -> Result<HashMap<ObjectId, String>> {
         let repo = self.repo();
         let task_dir = format!("refs/heads/{}/", self.config().prefix().as_str());
         let base = crate::refs::branch_ref(&self.config().base_branch);
-        let mut tips: Vec<(String, Oid)> =
+        let mut tips: Vec<(String, ObjectId)> =
             refscan::refs_with_prefix(self.git_dir(), "refs/heads/")?
                 .into_iter()
                 .filter(|(name, _)| !name.starts_with(&task_dir))
                 .collect();
         tips.sort_by_key(|(name, _)| (*name != base, name.clone()));
         let mut reached = HashMap::new();
-        let mut walked: Vec<Oid> = Vec::new();
+        let mut walked: Vec<ObjectId> = Vec::new();
         for (name, tip) in tips {
             let short = name.trim_start_matches("refs/heads/").to_string();
-            let Ok(commit) = repo.find_commit(tip) else {
+            if repo.commit_view(tip).is_err() {
                 continue;
-            };
-            let mut walk = repo
-                .revwalk()
-                .map_err(Error::git("failed to walk history"))?;
-            for seen in &walked {
-                walk.hide(*seen)
-                    .map_err(Error::git(format!("failed to walk the history of {short}")))?;
             }
-            walk.push(commit.id())
-                .map_err(Error::git(format!("failed to walk the history of {short}")))?;
-            for oid in walk {
-                let oid = oid.map_err(Error::git(format!("failed to walk {short}")))?;
+            let history = crate::git::rewrite::commits_between(repo, tip, &walked, false).map_err(
+                |e| match e {
+                    Error::Git { source, .. } => {
+                        Error::git(format!("failed to walk the history of {short}"))(source)
+                    }
+                    e => e,
+                },
+            )?;
+            for oid in history {
                 reached.entry(oid).or_insert_with(|| short.clone());
             }
-            walked.push(commit.id());
+            walked.push(tip);
         }
         Ok(reached)
     }
 
-    fn branch_of(&self, short: &str, tip: Oid, protected: &HashMap<Oid, String>) -> Result<Branch> {
+    fn branch_of(
+        &self,
+        short: &str,
+        tip: ObjectId,
+        protected: &HashMap<ObjectId, String>,
+    ) -> Result<Branch> {
         let repo = self.repo();
         let commit = find_commit(repo, tip)?;
         let time = commit.time().seconds();
@@ -160,17 +130,14 @@ impl Store {
             .unwrap_or_default()
             .to_string();
         let mut history = Vec::new();
-        let mut next = Some(commit);
-        while let Some(c) = next.take() {
-            if protected.contains_key(&c.id()) {
+        // A parent that cannot be read ends the walk with an error naming the branch: a
+        // history cut short would leave the tags below it on no branch, and prune them.
+        for oid in crate::git::first_parents(repo, tip, short)? {
+            let oid = oid?;
+            if protected.contains_key(&oid) {
                 break;
             }
-            history.push(c.id());
-            if let Some(parent) = c.parent_ids().next() {
-                // A parent that cannot be read ends the walk with an error: a history cut
-                // short would leave the tags below it on no branch, and prune them.
-                next = Some(find_commit(repo, parent).map_err(|e| in_history(e, short))?);
-            }
+            history.push(oid);
         }
         Ok(Branch {
             refname: format!("refs/heads/{short}"),
@@ -197,10 +164,10 @@ impl Store {
         Ok(())
     }
 
-    fn tip_passed(&self, tip: Oid) -> Result<bool> {
+    fn tip_passed(&self, tip: ObjectId) -> Result<bool> {
         let repo = self.repo();
         let commit = find_commit(repo, tip)?;
-        let trailers = Trailers::parse(commit.message().unwrap_or(""));
+        let trailers = Trailers::parse(commit.message());
         let (Some(wf), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
             return Ok(false);
         };
@@ -240,7 +207,7 @@ impl Store {
     }
 
     /// Returns `(pin name, commit)` of every pin.
-    pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, Oid)>> {
+    pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, ObjectId)>> {
         let prefix = format!("{PINS_NAMESPACE}/");
         let mut pins = Vec::new();
         for (name, oid) in refscan::refs_with_prefix(self.git_dir(), &prefix)? {
@@ -257,40 +224,13 @@ impl Store {
 /// An object on the way that cannot be read is a corrupt store, never "names no commit":
 /// that would take a tag whose commit is only unreadable for one the store does not own.
 fn commit_or_none(
-    repo: &Repository,
+    repo: &Repo,
     refname: &str,
-    oid: Oid,
+    oid: ObjectId,
     known_peeled: bool,
-) -> Result<Option<Oid>> {
+) -> Result<Option<ObjectId>> {
     if known_peeled {
         return Ok(Some(oid));
     }
-    let mut object = repo
-        .find_object(oid, None)
-        .map_err(|e| Error::corrupt_object(refname, "object", oid, &e))?;
-    loop {
-        match object.kind() {
-            Some(ObjectType::Commit) => return Ok(Some(object.id())),
-            Some(ObjectType::Tag) => {
-                let tag = object
-                    .peel_to_tag()
-                    .map_err(|e| Error::corrupt_object(refname, "tag", object.id(), &e))?;
-                let target = tag.target_id();
-                object = repo
-                    .find_object(target, None)
-                    .map_err(|e| Error::corrupt_object(refname, "object", target, &e))?;
-            }
-            _ => return Ok(None),
-        }
-    }
-}
-
-/// Names the branch whose history an unreadable commit was found in.
-fn in_history(error: Error, branch: &str) -> Error {
-    match error {
-        Error::Corrupt { message } => Error::Corrupt {
-            message: format!("{branch}: {message}"),
-        },
-        other => other,
-    }
+    crate::git::commit_named_by(repo, refname, oid)
 }

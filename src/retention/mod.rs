@@ -15,6 +15,7 @@ mod remote;
 mod report;
 mod trash;
 
+use crate::git::ObjectId;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -130,6 +131,6 @@ impl Store {
 }
 
 /// Serializes an object id as its full hex form.
-pub(crate) fn ser_oid<S: serde::Serializer>(oid: &git2::Oid, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_oid<S: serde::Serializer>(oid: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&oid.to_string())
 }

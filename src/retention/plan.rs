@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use git2::Oid;
+use crate::git::ObjectId;
 use serde::Serialize;
 
 pub(crate) use super::inventory::{Branch, Inventory, Tag};
@@ -48,7 +48,7 @@ pub struct Decision {
     pub workflow: Option<String>,
     /// The value the plan saw; apply moves the ref only if it still holds it.
     #[serde(serialize_with = "super::ser_oid")]
-    pub oid: Oid,
+    pub oid: ObjectId,
     /// Keep or prune.
     pub decision: Verdict,
     /// Why, as `-v` prints it after `keep: ` or `prune: `.
@@ -125,14 +125,14 @@ struct Holder {
 struct Ctx<'a> {
     inv: &'a Inventory,
     rules: HashMap<&'a str, Rules>,
-    pins: HashMap<Oid, &'a str>,
+    pins: HashMap<ObjectId, &'a str>,
     kept: Vec<bool>,
-    on: HashMap<Oid, Vec<Holder>>,
+    on: HashMap<ObjectId, Vec<Holder>>,
 }
 
 /// Decides every ref of `inv` under `policy`, with ages measured at `now`.
 pub(crate) fn plan(inv: &Inventory, policy: &Policy, now: i64) -> Plan {
-    let mut pins: HashMap<Oid, &str> = HashMap::new();
+    let mut pins: HashMap<ObjectId, &str> = HashMap::new();
     for (name, commit) in &inv.pins {
         let slot = pins.entry(*commit).or_insert(name);
         if name.as_str() < *slot {
@@ -216,7 +216,7 @@ fn decision(
     refname: &str,
     kind: RefKind,
     workflow: Option<&str>,
-    oid: Oid,
+    oid: ObjectId,
     reason: Reason,
 ) -> Decision {
     Decision {
@@ -302,7 +302,7 @@ fn branch_reason(
 /// version number there (the count of `corr_`-tagged commits from the tip down to it).
 fn index_histories(ctx: &mut Ctx<'_>) {
     let corr = format!("refs/tags/{CORR_PREFIX}");
-    let tagged: HashSet<Oid> = ctx
+    let tagged: HashSet<ObjectId> = ctx
         .inv
         .tags
         .iter()

@@ -2,15 +2,15 @@
 
 use std::collections::HashMap;
 
-use git2::Oid;
+use crate::git::ObjectId;
 
 use super::*;
 use crate::config::retention::{Policy, RetentionConfig};
 
 const NOW: i64 = 1_800_000_000;
 
-fn oid(n: u32) -> Oid {
-    Oid::from_str(&format!("{n:040x}")).unwrap()
+fn oid(n: u32) -> ObjectId {
+    ObjectId::from_hex(&format!("{n:040x}")).unwrap()
 }
 
 fn policy(text: &str) -> Policy {
@@ -28,7 +28,7 @@ fn branch(
     age_days: i64,
     passed: Option<bool>,
 ) {
-    let history: Vec<Oid> = (0..versions).rev().map(|v| oid(task * 100 + v)).collect();
+    let history: Vec<ObjectId> = (0..versions).rev().map(|v| oid(task * 100 + v)).collect();
     for c in &history {
         inv.tags.push(Tag {
             refname: format!("refs/tags/corr_{c}"),

@@ -4,15 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use git2::Oid;
+use crate::git::ObjectId;
 use serde::Serialize;
 
 use super::apply::{Applied, SkippedRef};
 use super::plan::Plan;
 use crate::error::{Error, Result};
 use crate::git::refscan;
+use crate::git::remote::wire::{Endpoint, WireError};
 use crate::refs::{trash_ref, TRASH_NAMESPACE};
-use crate::remote::wire::{Endpoint, WireError};
 use crate::remote::PushProgress;
 use crate::store::Store;
 
@@ -43,7 +43,7 @@ pub(super) fn delete_pruned(
 ) -> Result<RemoteOutcome> {
     let configured = remote.unwrap_or(&store.config().remote_name);
     let name = crate::error::display_url(configured);
-    let moved: BTreeMap<&str, Oid> = plan
+    let moved: BTreeMap<&str, ObjectId> = plan
         .pruned()
         .filter(|d| applied.moved_refs.binary_search(&d.refname).is_ok())
         .map(|d| (d.refname.as_str(), d.oid))
@@ -68,7 +68,7 @@ pub(super) fn delete_pruned(
             hint: Some(undo.clone()),
         }
     };
-    let endpoint = Endpoint::named(store, configured).map_err(|e| match e {
+    let endpoint = Endpoint::named(store.repo(), configured, store.config().push_timeout).map_err(|e| match e {
         Error::Remote { message, .. } => Error::Remote {
             message,
             hint: Some(format!(
@@ -125,18 +125,15 @@ pub(super) fn delete_pruned(
 }
 
 /// Checks that every moved ref is in the local trash at its value, with its objects.
-fn check_local_trash(store: &Store, ts: i64, moved: &BTreeMap<&str, Oid>) -> Result<()> {
+fn check_local_trash(store: &Store, ts: i64, moved: &BTreeMap<&str, ObjectId>) -> Result<()> {
     let prefix = format!("{TRASH_NAMESPACE}/{ts}/");
-    let trash: HashMap<String, Oid> = refscan::refs_with_prefix(store.git_dir(), &prefix)?
+    let trash: HashMap<String, ObjectId> = refscan::refs_with_prefix(store.git_dir(), &prefix)?
         .into_iter()
         .collect();
     let repo = store.repo();
     for (refname, oid) in moved {
         let kept = trash.get(&trash_ref(ts, refname)) == Some(oid);
-        let present = repo
-            .find_object(*oid, None)
-            .and_then(|o| o.peel(git2::ObjectType::Commit))
-            .is_ok();
+        let present = crate::git::peel_to_commit(repo, *oid).is_ok();
         if !kept || !present {
             return Err(Error::Remote {
                 message: format!(

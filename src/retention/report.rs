@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use git2::{Oid, Repository};
+use crate::git::{tree, ObjectId, Repo};
 
 use crate::config::Durability;
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub(crate) struct Report {
 }
 
 /// Commits `report` on top of `refs/artifact-store/reports`; returns the commit.
-pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
+pub(crate) fn write(store: &Store, report: &Report) -> Result<ObjectId> {
     let repo = store.repo();
     let time = store.commit_time()?;
     let sig = store.signature(&time)?;
@@ -56,25 +56,10 @@ pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
         |parent| {
             let (tree, file) = report_tree(repo, parent, report, blob)?;
             let message = message(report, &file, &rfc3339_utc(&time));
-            let parents = parent
-                .map(|p| repo.find_commit(p))
-                .transpose()
-                .map_err(Error::git("failed to read the last report"))?;
-            let tree = repo
-                .find_tree(tree)
-                .map_err(Error::git("failed to read the report tree"))?;
-            let commit = repo
-                .commit(
-                    None,
-                    &sig,
-                    &sig,
-                    &message,
-                    &tree,
-                    &parents.iter().collect::<Vec<_>>(),
-                )
-                .map_err(Error::git("failed to write the report commit"))?;
-            written.extend([tree.id(), commit]);
-            Ok(ControlFlow::<(), Oid>::Continue(commit))
+            let parents: Vec<ObjectId> = parent.into_iter().collect();
+            written.push(tree);
+            let commit = tree::write_commit(repo, tree, &parents, &sig, &message, &mut written)?;
+            Ok(ControlFlow::<(), ObjectId>::Continue(commit))
         },
     )?;
     let ControlFlow::Continue((commit, _)) = landed else {
@@ -89,39 +74,17 @@ pub(crate) fn write(store: &Store, report: &Report) -> Result<Oid> {
 
 /// Returns the last report's tree plus this report's file, and the file's name.
 fn report_tree(
-    repo: &Repository,
-    parent: Option<Oid>,
+    repo: &Repo,
+    parent: Option<ObjectId>,
     report: &Report,
-    blob: Oid,
-) -> Result<(Oid, String)> {
-    let base = match parent {
-        Some(p) => Some(
-            repo.find_commit(p)
-                .and_then(|c| c.tree())
-                .map_err(Error::git("failed to read the last report"))?,
-        ),
-        None => None,
+    blob: ObjectId,
+) -> Result<(ObjectId, String)> {
+    let base = parent.map(|p| tree::commit_tree(repo, p)).transpose()?;
+    let name = |n: u32| match n {
+        1 => format!("{}-{}.tsv", report.kind, report.ts),
+        n => format!("{}-{}-{n}.tsv", report.kind, report.ts),
     };
-    let mut builder = repo
-        .treebuilder(base.as_ref())
-        .map_err(Error::git("failed to build the report tree"))?;
-    let mut file = format!("{}-{}.tsv", report.kind, report.ts);
-    let mut n = 2;
-    while builder
-        .get(&file)
-        .map_err(Error::git("failed to build the report tree"))?
-        .is_some()
-    {
-        file = format!("{}-{}-{n}.tsv", report.kind, report.ts);
-        n += 1;
-    }
-    builder
-        .insert(&file, blob, 0o100644)
-        .map_err(Error::git("failed to build the report tree"))?;
-    let tree = builder
-        .write()
-        .map_err(Error::git("failed to write the report tree"))?;
-    Ok((tree, file))
+    tree::add_blob_new_name(repo, base, name, blob)
 }
 
 fn message(report: &Report, file: &str, when: &str) -> String {

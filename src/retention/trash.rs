@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use git2::Oid;
+use crate::git::ObjectId;
 use serde::Serialize;
 
 use super::apply::{sync_packed_refs, tx_options};
@@ -271,8 +271,8 @@ impl Store {
     }
 }
 
-fn oid_of(entry: &TrashEntry) -> Result<Oid> {
-    Oid::from_str(&entry.oid).map_err(Error::git(format!("bad object id in {}", entry.trash_ref)))
+fn oid_of(entry: &TrashEntry) -> Result<ObjectId> {
+    ObjectId::parse(&entry.oid, format!("bad object id in {}", entry.trash_ref))
 }
 
 fn refuse(conflicts: &[String]) -> Error {

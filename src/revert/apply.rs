@@ -3,12 +3,13 @@
 
 use std::ops::ControlFlow;
 
-use git2::{Oid, Repository};
+use crate::git::ObjectId;
+use crate::git::Repo;
 
-use super::worktree::{self, CheckedOut};
 use super::{tree, Plan, Tag, Target};
 use crate::config::Durability;
 use crate::error::{Error, Result};
+use crate::git::worktree::{self, CheckedOut};
 use crate::git::{cas, durable};
 use crate::store::Store;
 
@@ -16,7 +17,7 @@ use crate::store::Store;
 pub(super) struct Job<'a> {
     pub(super) tag: &'a Tag,
     pub(super) target: &'a Target,
-    pub(super) tip: Option<Oid>,
+    pub(super) tip: Option<ObjectId>,
     pub(super) path: Option<&'a str>,
     pub(super) plan: &'a Plan,
     pub(super) checked_out: Option<&'a CheckedOut>,
@@ -26,7 +27,7 @@ pub(super) struct Job<'a> {
 
 /// What landing did.
 pub(super) struct Done {
-    pub(super) new_tip: Oid,
+    pub(super) new_tip: ObjectId,
     pub(super) undo: Option<String>,
     pub(super) trash_ref: Option<String>,
     pub(super) warnings: Vec<String>,
@@ -35,7 +36,7 @@ pub(super) struct Done {
 /// The trash ref this run created to hold the old tip.
 struct Trash {
     name: String,
-    old: Oid,
+    old: ObjectId,
 }
 
 /// Writes what the plan needs and moves the target.
@@ -86,28 +87,24 @@ fn lock_policy(store: &Store) -> cas::LockPolicy {
 /// Writes the forward commit: the tag's tree (or the tip's with the tag's entry at the
 /// path), parent the tip, with `Reverted-*` trailers; on a task branch, with the set's
 /// metadata and store trailers too (see [`super::set`]).
-fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid> {
+fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<ObjectId> {
     let repo = store.repo();
     let tip = job.tip.expect("a restore plan has a tip");
     let tip_commit = repo
-        .find_commit(tip)
+        .commit_view(tip)
         .map_err(Error::git(format!("failed to read commit {tip}")))?;
     let tag_tree = repo
-        .find_commit(job.tag.commit)
-        .and_then(|c| c.tree())
+        .read_commit_tree(job.tag.commit)
         .map_err(Error::git(format!(
             "failed to read the tree of {}",
             job.tag.name
         )))?;
     let mut written = Vec::new();
     let mut tree_id = match job.path {
-        None => tag_tree.id(),
+        None => tag_tree,
         Some(path) => {
-            let tip_tree = tip_commit
-                .tree()
-                .map_err(Error::git(format!("failed to read the tree of {tip}")))?;
-            let entry = tree::entry_at(&tag_tree, path)?;
-            tree::splice(repo, &tip_tree, path, entry, &mut written)?
+            let entry = tree::entry_at(repo, tag_tree, path)?;
+            tree::splice(repo, tip_commit.tree, path, entry, &mut written)?
         }
     };
     let mut trailers = None;
@@ -123,16 +120,11 @@ fn restore_commit(store: &Store, job: &Job<'_>, durable_on: bool) -> Result<Oid>
             trailers = Some(restored.trailers);
         }
     }
-    let tree = repo
-        .find_tree(tree_id)
-        .map_err(Error::git(format!("failed to read tree {tree_id}")))?;
     let time = store.commit_time()?;
     let sig = store.signature(&time)?;
     let message = message(job, trailers.as_ref());
-    let commit = repo
-        .commit(None, &sig, &sig, &message, &tree, &[&tip_commit])
-        .map_err(Error::git("failed to write the revert commit"))?;
-    written.push(commit);
+    let commit =
+        crate::git::tree::write_commit(repo, tree_id, &[tip], &sig, &message, &mut written)?;
     if durable_on {
         durable::sync_objects(repo, &written)?;
     }
@@ -163,7 +155,7 @@ fn message(job: &Job<'_>, store: Option<&crate::metadata::Trailers>) -> String {
 fn keep_in_trash(
     store: &Store,
     job: &Job<'_>,
-    old: Oid,
+    old: ObjectId,
     policy: cas::LockPolicy,
     durable_on: bool,
 ) -> Result<Trash> {
@@ -201,7 +193,7 @@ fn keep_in_trash(
 fn move_target(
     store: &Store,
     job: &Job<'_>,
-    new_tip: Oid,
+    new_tip: ObjectId,
     policy: cas::LockPolicy,
     durable_on: bool,
 ) -> Result<cas::CasReport> {
@@ -247,20 +239,17 @@ fn move_target(
 }
 
 /// Returns the tree of `commit`, or the empty tree for a branch that does not exist.
-fn tree_of(repo: &Repository, commit: Option<Oid>) -> Result<Oid> {
+fn tree_of(repo: &Repo, commit: Option<ObjectId>) -> Result<ObjectId> {
     match commit {
         Some(oid) => repo
-            .find_commit(oid)
-            .map(|c| c.tree_id())
+            .commit_view(oid)
+            .map(|c| c.tree)
             .map_err(Error::git(format!("failed to read commit {oid}"))),
-        None => repo
-            .treebuilder(None)
-            .and_then(|b| b.write())
-            .map_err(Error::git("failed to write an empty tree")),
+        None => crate::git::tree::write_tree(repo, &[], &mut Vec::new()),
     }
 }
 
-fn short_sha(oid: Option<Oid>) -> String {
+fn short_sha(oid: Option<ObjectId>) -> String {
     oid.map_or_else(
         || "nothing".to_string(),
         |o| o.to_string()[..12].to_string(),
@@ -282,16 +271,13 @@ fn discard(store: &Store, job: &Job<'_>, trash: &Trash, warnings: &mut Vec<Strin
             return;
         }
     }
-    let deleted = repo
-        .find_reference(&trash.name)
-        .and_then(|mut r| r.delete());
-    if let Err(e) = deleted {
-        warnings.push(format!("could not remove {}: {}", trash.name, e.message()));
+    if let Err(e) = repo.delete_ref(&trash.name) {
+        warnings.push(format!("could not remove {}: {e}", trash.name));
     }
 }
 
 /// Returns the command that puts the target back where it was.
-fn undo_command(store: &Store, job: &Job<'_>, old: Oid, new: Oid) -> String {
+fn undo_command(store: &Store, job: &Job<'_>, old: ObjectId, new: ObjectId) -> String {
     match job.checked_out {
         Some(checked_out) => format!(
             "git -C {} reset --keep {old}",
@@ -305,7 +291,7 @@ fn undo_command(store: &Store, job: &Job<'_>, old: Oid, new: Oid) -> String {
     }
 }
 
-/// Returns a directory as text without the trailing slash libgit2 keeps.
+/// Returns a directory as text without the trailing slash the git layer keeps.
 fn dir_text(dir: &std::path::Path) -> String {
     let text = dir.display().to_string();
     match text.trim_end_matches('/') {

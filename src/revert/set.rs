@@ -3,7 +3,7 @@
 //! and the `Workflow-Id`/`Task-Id`/`Test-Status` trailers (no `Correlation-Id`: that id
 //! stays the key of the commit its tag names).
 
-use git2::{ObjectType, Oid, Repository, Tree};
+use crate::git::{ObjectId, Repo};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -48,25 +48,27 @@ impl TaskSet {
     /// when the whole tree or a path covering it is restored, else the tip's.
     pub(crate) fn landing(
         &self,
-        tip_tree: &Tree<'_>,
-        tag_tree: &Tree<'_>,
+        repo: &Repo,
+        tip_tree: ObjectId,
+        tag_tree: ObjectId,
         path: Option<&str>,
     ) -> Result<Option<Entry>> {
         let file = self.metadata_path();
         let from_tag = path.is_none_or(|p| covers(p, &file));
-        tree::entry_at(if from_tag { tag_tree } else { tip_tree }, &file)
+        tree::entry_at(repo, if from_tag { tag_tree } else { tip_tree }, &file)
     }
 
     /// Refuses a restore that would leave the task branch without the artifact set it has.
     pub(crate) fn check_kept(
         &self,
-        tip_tree: &Tree<'_>,
-        tag_tree: &Tree<'_>,
+        repo: &Repo,
+        tip_tree: ObjectId,
+        tag_tree: ObjectId,
         path: Option<&str>,
         tag: &str,
     ) -> Result<()> {
-        let had = tree::entry_at(tip_tree, &self.metadata_path())?.is_some();
-        if !had || self.landing(tip_tree, tag_tree, path)?.is_some() {
+        let had = tree::entry_at(repo, tip_tree, &self.metadata_path())?.is_some();
+        if !had || self.landing(repo, tip_tree, tag_tree, path)?.is_some() {
             return Ok(());
         }
         Err(Error::InvalidRequest {
@@ -88,8 +90,8 @@ impl TaskSet {
 impl TaskSet {
     /// Refuses to create the task branch at a tag whose tree holds no set of this task:
     /// the new branch would be read as another task's, listed twice under that task.
-    pub(crate) fn check_created(&self, tag_tree: &Tree<'_>, tag: &str) -> Result<()> {
-        if tree::entry_at(tag_tree, &self.metadata_path())?.is_some() {
+    pub(crate) fn check_created(&self, repo: &Repo, tag_tree: ObjectId, tag: &str) -> Result<()> {
+        if tree::entry_at(repo, tag_tree, &self.metadata_path())?.is_some() {
             return Ok(());
         }
         Err(Error::InvalidRequest {
@@ -115,7 +117,7 @@ fn covers(path: &str, file: &str) -> bool {
 /// What the restore commit says about the set it carries.
 pub(super) struct Restored {
     /// The tree with the rewritten metadata.json.
-    pub(super) tree: Oid,
+    pub(super) tree: ObjectId,
     /// The store trailers of the restore commit.
     pub(super) trailers: Trailers,
 }
@@ -123,8 +125,8 @@ pub(super) struct Restored {
 /// Where a restore comes from and what it restores.
 pub(super) struct Origin<'a> {
     pub(super) tag: &'a str,
-    pub(super) tag_commit: Oid,
-    pub(super) from: Oid,
+    pub(super) tag_commit: ObjectId,
+    pub(super) from: ObjectId,
     pub(super) path: Option<&'a str>,
 }
 
@@ -133,23 +135,21 @@ pub(super) struct Origin<'a> {
 /// `reverted_path`); files and checksums recomputed when only part of the set was
 /// restored. `None` when the tree holds no readable metadata there.
 pub(super) fn carry(
-    repo: &Repository,
+    repo: &Repo,
     task: &TaskSet,
-    tree: Oid,
+    tree: ObjectId,
     origin: &Origin<'_>,
-    written: &mut Vec<Oid>,
+    written: &mut Vec<ObjectId>,
 ) -> Result<Option<Restored>> {
-    let base = repo
-        .find_tree(tree)
-        .map_err(Error::git(format!("failed to read tree {tree}")))?;
+    let base = tree;
     let file = task.metadata_path();
-    let Some((blob, _)) = tree::entry_at(&base, &file)? else {
+    let Some((blob, _)) = tree::entry_at(repo, base, &file)? else {
         return Ok(None);
     };
     let text = repo
-        .find_blob(blob)
+        .read_blob(blob)
         .map_err(Error::git(format!("failed to read {file}")))?;
-    let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(text.content()) else {
+    let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(&text) else {
         return Ok(None);
     };
     doc.insert("reverted_to".into(), origin.tag.into());
@@ -161,7 +161,7 @@ pub(super) fn carry(
     if let Some(path) = origin.path {
         doc.insert("reverted_path".into(), path.into());
         if path.starts_with(&format!("{}/", task.dir)) {
-            recount(repo, &base, &task.dir, &mut doc)?;
+            recount(repo, base, &task.dir, &mut doc)?;
         }
     }
     let bytes = crate::metadata::to_bytes(&Value::Object(doc.clone()));
@@ -169,7 +169,7 @@ pub(super) fn carry(
         .blob(&bytes)
         .map_err(Error::git(format!("failed to write {file}")))?;
     written.push(new_blob);
-    let tree = tree::splice(repo, &base, &file, Some((new_blob, MODE_FILE)), written)?;
+    let tree = tree::splice(repo, base, &file, Some((new_blob, MODE_FILE)), written)?;
     let status = doc.get("test_status").and_then(Value::as_str);
     Ok(Some(Restored {
         tree,
@@ -185,47 +185,22 @@ pub(super) fn carry(
 
 /// Lists the files and checksums of what the directory now holds: part of the set came
 /// from the tag, the rest from the tip, and the document must describe both.
-fn recount(
-    repo: &Repository,
-    base: &Tree<'_>,
-    dir: &str,
-    doc: &mut Map<String, Value>,
-) -> Result<()> {
-    let Some((sub, _)) = tree::entry_at(base, dir)? else {
+fn recount(repo: &Repo, base: ObjectId, dir: &str, doc: &mut Map<String, Value>) -> Result<()> {
+    let Some((sub, _)) = tree::entry_at(repo, base, dir)? else {
         return Ok(());
     };
-    let sub = repo
-        .find_tree(sub)
-        .map_err(Error::git(format!("failed to read tree {dir}")))?;
-    let odb = repo
-        .odb()
-        .map_err(Error::git("failed to open the object database"))?;
-    let mut blobs = Vec::new();
-    sub.walk(git2::TreeWalkMode::PreOrder, |root, e| {
-        let name = format!("{root}{}", e.name().unwrap_or(""));
-        if e.kind() == Some(ObjectType::Blob) && name != METADATA_FILE {
-            blobs.push((format!("{dir}/{name}"), e.id()));
-        }
-        git2::TreeWalkResult::Ok
-    })
-    .map_err(Error::git(format!("failed to walk {dir}")))?;
+    let blobs: Vec<(String, ObjectId, u64)> = crate::git::tree::list_blobs(repo, sub, dir)?
+        .into_iter()
+        .filter(|b| b.path != METADATA_FILE)
+        .map(|b| (format!("{dir}/{}", b.path), b.id, b.size))
+        .collect();
     let mut sums = Map::new();
-    for (path, oid) in blobs {
-        let (size, _) = odb
-            .read_header(oid)
-            .map_err(Error::git(format!("failed to read {path}")))?;
+    for (path, oid, size) in blobs {
         let mut hasher = Sha256::new();
-        crate::git::blobread::for_each_piece(
-            repo,
-            oid,
-            size as u64,
-            LARGE_FILE_BYTES,
-            &path,
-            |piece| {
-                hasher.update(piece);
-                Ok(())
-            },
-        )?;
+        crate::git::blobread::for_each_piece(repo, oid, size, LARGE_FILE_BYTES, &path, |piece| {
+            hasher.update(piece);
+            Ok(())
+        })?;
         sums.insert(path, format!("sha256:{:x}", hasher.finalize()).into());
     }
     let files = sums.keys().map(|k| Value::from(k.as_str())).collect();
@@ -235,13 +210,10 @@ fn recount(
 }
 
 /// True when `message` is the restore commit of exactly this tag commit and path.
-pub(crate) fn is_restore_of(message: &str, tag_commit: Oid, path: Option<&str>) -> bool {
-    let Ok(found) = git2::message_trailers_strs(message) else {
-        return false;
-    };
+pub(crate) fn is_restore_of(message: &str, tag_commit: ObjectId, path: Option<&str>) -> bool {
     let mut commit = None;
     let mut restored_path = None;
-    for (key, value) in found.iter() {
+    for (key, value) in crate::git::message_trailers(message) {
         match key.to_ascii_lowercase().as_str() {
             "reverted-commit" => commit = Some(value.trim().to_string()),
             "reverted-path" => restored_path = Some(value.trim().to_string()),

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use git2::Oid;
+use crate::git::ObjectId;
 
 use super::{Engine, Planned};
 use crate::error::{Error, Result};
 use crate::git::reapplication::is_reapplication;
+use crate::git::remote::wire::Listing;
 use crate::remote::reapply::{self, Reapply};
-use crate::remote::wire::Listing;
 use crate::remote::StoreRef;
 
 impl Engine<'_> {
@@ -51,8 +51,8 @@ impl Engine<'_> {
         pending: &mut BTreeSet<String>,
         plan: &mut Vec<Planned>,
         refname: String,
-        local: Oid,
-        theirs: Oid,
+        local: ObjectId,
+        theirs: ObjectId,
     ) -> Result<()> {
         match self.relation(local, theirs)? {
             Relation::Ahead => plan.push(planned(refname, local, Some(theirs), false)),
@@ -134,7 +134,7 @@ impl Engine<'_> {
         pending: &mut BTreeSet<String>,
         refname: &str,
         listing: &Listing,
-    ) -> Result<Option<(Oid, Option<Oid>)>> {
+    ) -> Result<Option<(ObjectId, Option<ObjectId>)>> {
         let Some(local) = crate::git::ref_oid(self.store.repo(), refname)? else {
             pending.remove(refname);
             return Ok(None);
@@ -155,7 +155,7 @@ impl Engine<'_> {
     }
 
     /// What to do with a tag or pin the remote holds at another commit.
-    fn tag_decision(&self, refname: &str, ours: Oid, theirs: Oid) -> Result<Decision> {
+    fn tag_decision(&self, refname: &str, ours: ObjectId, theirs: ObjectId) -> Result<Decision> {
         let repo = self.store.repo();
         let kind = StoreRef::of(refname, self.store.config().prefix().as_str());
         if kind == Some(StoreRef::CorrTag) {
@@ -168,9 +168,9 @@ impl Engine<'_> {
         if self.relation(ours, theirs)? == Relation::Ahead {
             return Ok(Decision::Force);
         }
-        let time = |oid: Oid| -> Result<i64> {
+        let time = |oid: ObjectId| -> Result<i64> {
             Ok(repo
-                .find_commit(oid)
+                .commit_view(oid)
                 .map_err(Error::git(format!("failed to read commit {oid}")))?
                 .time()
                 .seconds())
@@ -201,7 +201,12 @@ enum Decision {
     Refuse(&'static str),
 }
 
-pub(super) fn planned(refname: String, local: Oid, remote: Option<Oid>, forced: bool) -> Planned {
+pub(super) fn planned(
+    refname: String,
+    local: ObjectId,
+    remote: Option<ObjectId>,
+    forced: bool,
+) -> Planned {
     Planned {
         refname,
         local,

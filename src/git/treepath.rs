@@ -5,10 +5,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use git2::{ObjectType, Oid, Repository, Tree};
+use git2::{ObjectType, Repository, Tree};
 
+use super::tree::MODE_TREE;
+use super::ObjectId;
 use crate::error::{Error, Result};
-use crate::git::tree::MODE_TREE;
 
 /// Refuses `tree` when an entry anywhere in it is named `.`, `..` or `.git` (any case),
 /// holds a `/`, or shares its name with another entry of its tree: what `git fsck`
@@ -16,15 +17,20 @@ use crate::git::tree::MODE_TREE;
 /// Such a tree can only come from a hostile push or fetch; the store never writes one.
 /// Subtrees the target already holds at the same path (`old`, its tip's tree) are not
 /// looked into, so the cost follows what the revert changes, not the size of the branch.
-pub(crate) fn check_sane(repo: &Repository, tree: Oid, old: Oid, tag: &str) -> Result<()> {
+pub(crate) fn check_sane(
+    repo: &Repository,
+    tree: ObjectId,
+    old: ObjectId,
+    tag: &str,
+) -> Result<()> {
     let refuse = |path: &str, why: &str| {
         Error::InvalidInput(format!(
             "{tag} holds a tree git refuses: {path:?} {why}; nothing was changed"
         ))
     };
     let mut seen = HashSet::new();
-    let read = |oid: Oid| {
-        repo.find_tree(oid)
+    let read = |oid: ObjectId| {
+        repo.find_tree(oid.into())
             .map_err(Error::git(format!("failed to read tree {oid}")))
     };
     let mut stack = vec![(tree, Some(old), String::new())];
@@ -54,8 +60,8 @@ pub(crate) fn check_sane(repo: &Repository, tree: Oid, old: Oid, tag: &str) -> R
                     .as_ref()
                     .and_then(|t| t.get_name_bytes(entry.name_bytes()))
                     .filter(|e| e.kind() == Some(ObjectType::Tree))
-                    .map(|e| e.id());
-                stack.push((entry.id(), before, format!("{path}/")));
+                    .map(|e| ObjectId::from(e.id()));
+                stack.push((entry.id().into(), before, format!("{path}/")));
             }
         }
     }
@@ -63,7 +69,7 @@ pub(crate) fn check_sane(repo: &Repository, tree: Oid, old: Oid, tag: &str) -> R
 }
 
 /// One tree entry: its object and git file mode.
-pub(crate) type Entry = (Oid, i32);
+pub(crate) type Entry = (ObjectId, i32);
 
 /// Normalizes a `--path`: `/`-separated, no empty, `.`, `..` or `.git` parts, not the root.
 pub(crate) fn normalize(given: &str) -> Result<String> {
@@ -93,10 +99,13 @@ pub(crate) fn normalize(given: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-/// Returns the entry at `path` in `tree`, or `None` when there is none.
-pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>> {
+/// Returns the entry at `path` in the tree `tree`, or `None` when there is none.
+pub(crate) fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<Entry>> {
+    let tree = repo
+        .find_tree(tree.into())
+        .map_err(Error::git(format!("failed to read tree {tree}")))?;
     match tree.get_path(Path::new(path)) {
-        Ok(entry) => Ok(Some((entry.id(), entry.filemode()))),
+        Ok(entry) => Ok(Some((entry.id().into(), entry.filemode()))),
         Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
         Err(e) => Err(Error::git(format!("failed to look up {path}"))(e)),
     }
@@ -106,21 +115,24 @@ pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>> {
 /// recording the trees written. Directories left empty by a removal are removed too.
 pub(crate) fn splice(
     repo: &Repository,
-    base: &Tree<'_>,
+    base: ObjectId,
     path: &str,
     entry: Option<Entry>,
-    written: &mut Vec<Oid>,
-) -> Result<Oid> {
+    written: &mut Vec<ObjectId>,
+) -> Result<ObjectId> {
+    let base = repo
+        .find_tree(base.into())
+        .map_err(Error::git(format!("failed to read tree {base}")))?;
     let parts: Vec<&str> = path.split('/').collect();
-    match splice_in(repo, Some(base), &parts, entry, written)? {
+    match splice_in(repo, Some(&base), &parts, entry, written)? {
         Some(oid) => Ok(oid),
         None => {
             let empty = repo
                 .treebuilder(None)
                 .and_then(|b| b.write())
                 .map_err(Error::git("failed to write an empty tree"))?;
-            written.push(empty);
-            Ok(empty)
+            written.push(empty.into());
+            Ok(empty.into())
         }
     }
 }
@@ -131,8 +143,8 @@ fn splice_in(
     base: Option<&Tree<'_>>,
     parts: &[&str],
     entry: Option<Entry>,
-    written: &mut Vec<Oid>,
-) -> Result<Option<Oid>> {
+    written: &mut Vec<ObjectId>,
+) -> Result<Option<ObjectId>> {
     let (first, rest) = parts
         .split_first()
         .expect("normalize leaves at least one part");
@@ -159,7 +171,7 @@ fn splice_in(
     match replacement {
         Some((oid, mode)) => {
             builder
-                .insert(first, oid, mode)
+                .insert(first, oid.into(), mode)
                 .map_err(Error::git(format!("failed to add {first} to a tree")))?;
         }
         None if existing.is_some() => {
@@ -175,12 +187,12 @@ fn splice_in(
     write(builder, written).map(Some)
 }
 
-fn write(builder: git2::TreeBuilder<'_>, written: &mut Vec<Oid>) -> Result<Oid> {
+fn write(builder: git2::TreeBuilder<'_>, written: &mut Vec<ObjectId>) -> Result<ObjectId> {
     let oid = builder
         .write()
         .map_err(Error::git("failed to write a tree"))?;
-    written.push(oid);
-    Ok(oid)
+    written.push(oid.into());
+    Ok(oid.into())
 }
 
 #[cfg(test)]
@@ -194,10 +206,13 @@ mod tests {
         (dir, repo)
     }
 
-    fn tree_of(repo: &Repository, files: &[(&str, &str)]) -> Oid {
-        let entries: Vec<(String, Oid, i32)> = files
+    fn tree_of(repo: &Repository, files: &[(&str, &str)]) -> ObjectId {
+        let entries: Vec<(String, ObjectId, i32)> = files
             .iter()
-            .map(|(p, c)| (p.to_string(), repo.blob(c.as_bytes()).unwrap(), MODE_FILE))
+            .map(|(p, c)| {
+                let blob = repo.blob(c.as_bytes()).unwrap().into();
+                (p.to_string(), blob, MODE_FILE)
+            })
             .collect();
         write_tree(repo, &entries, &mut Vec::new()).unwrap()
     }
@@ -215,15 +230,12 @@ mod tests {
         let (_dir, repo) = repo();
         let base = tree_of(&repo, &[("keep.txt", "k"), ("a/x", "1"), ("a/y", "2")]);
         let other = tree_of(&repo, &[("keep.txt", "other"), ("a/x", "9")]);
-        let base = repo.find_tree(base).unwrap();
-        let other = repo.find_tree(other).unwrap();
-        let entry = entry_at(&other, "a").unwrap();
-        let spliced = splice(&repo, &base, "a", entry, &mut Vec::new()).unwrap();
-        let spliced = repo.find_tree(spliced).unwrap();
-        assert_eq!(entry_at(&spliced, "a").unwrap(), entry);
+        let entry = entry_at(&repo, other, "a").unwrap();
+        let spliced = splice(&repo, base, "a", entry, &mut Vec::new()).unwrap();
+        assert_eq!(entry_at(&repo, spliced, "a").unwrap(), entry);
         assert_eq!(
-            entry_at(&spliced, "keep.txt").unwrap(),
-            entry_at(&base, "keep.txt").unwrap()
+            entry_at(&repo, spliced, "keep.txt").unwrap(),
+            entry_at(&repo, base, "keep.txt").unwrap()
         );
     }
 
@@ -231,23 +243,19 @@ mod tests {
     fn removing_the_last_entry_removes_emptied_directories() {
         let (_dir, repo) = repo();
         let base = tree_of(&repo, &[("keep.txt", "k"), ("a/b/x", "1")]);
-        let base = repo.find_tree(base).unwrap();
-        let spliced = splice(&repo, &base, "a/b/x", None, &mut Vec::new()).unwrap();
-        let spliced = repo.find_tree(spliced).unwrap();
-        assert_eq!(spliced.len(), 1);
-        assert!(entry_at(&spliced, "a").unwrap().is_none());
+        let spliced = splice(&repo, base, "a/b/x", None, &mut Vec::new()).unwrap();
+        assert!(entry_at(&repo, spliced, "a").unwrap().is_none());
+        assert_eq!(repo.find_tree(spliced.into()).unwrap().len(), 1);
         let only = tree_of(&repo, &[("x", "1")]);
-        let only = repo.find_tree(only).unwrap();
-        let empty = splice(&repo, &only, "x", None, &mut Vec::new()).unwrap();
-        assert_eq!(repo.find_tree(empty).unwrap().len(), 0);
+        let empty = splice(&repo, only, "x", None, &mut Vec::new()).unwrap();
+        assert_eq!(repo.find_tree(empty.into()).unwrap().len(), 0);
     }
 
     #[test]
     fn removing_below_a_file_leaves_the_file() {
         let (_dir, repo) = repo();
         let base = tree_of(&repo, &[("a", "file")]);
-        let base = repo.find_tree(base).unwrap();
-        let spliced = splice(&repo, &base, "a/b", None, &mut Vec::new()).unwrap();
-        assert_eq!(spliced, base.id());
+        let spliced = splice(&repo, base, "a/b", None, &mut Vec::new()).unwrap();
+        assert_eq!(spliced, base);
     }
 }

@@ -15,12 +15,53 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use git2::{AutotagOption, Direction, ErrorCode, FetchOptions, Oid, PushOptions};
+use git2::{AutotagOption, Direction, ErrorCode, FetchOptions, PushOptions};
 use git2::{RemoteCallbacks, Repository};
 
-use super::PushProgress;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::git::{ObjectId, Repo};
+
+/// Progress of a push, for a caller that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushProgress {
+    /// Refs to consider, once the remote's refs are listed.
+    Planned {
+        /// Refs that need a push.
+        refs: usize,
+    },
+    /// Objects being packed for sending.
+    Packing {
+        /// Objects done.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+    },
+    /// Objects being sent.
+    Sending {
+        /// Objects sent.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+        /// Bytes sent.
+        bytes: usize,
+    },
+    /// Objects being received while fetching a remote tip.
+    Receiving {
+        /// Objects received.
+        current: usize,
+        /// Objects in all.
+        total: usize,
+        /// Bytes received.
+        bytes: usize,
+    },
+    /// Refs settled (pushed or refused) out of those planned.
+    Refs {
+        /// Refs settled.
+        done: usize,
+        /// Refs planned.
+        total: usize,
+    },
+}
 
 /// Where remote operations go: a repository and a remote name or URL.
 #[derive(Debug, Clone)]
@@ -33,23 +74,23 @@ pub(crate) struct Endpoint {
 /// The refs a remote advertises.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Listing {
-    refs: BTreeMap<String, Oid>,
-    peeled: BTreeMap<String, Oid>,
+    refs: BTreeMap<String, ObjectId>,
+    peeled: BTreeMap<String, ObjectId>,
 }
 
 impl Listing {
     /// Returns the object the remote's ref holds.
-    pub(crate) fn get(&self, refname: &str) -> Option<Oid> {
+    pub(crate) fn get(&self, refname: &str) -> Option<ObjectId> {
         self.refs.get(refname).copied()
     }
 
     /// Returns what the remote says its annotated tag peels to (upload-pack listings only).
-    pub(super) fn peeled(&self, refname: &str) -> Option<Oid> {
+    pub(crate) fn peeled(&self, refname: &str) -> Option<ObjectId> {
         self.peeled.get(refname).copied()
     }
 
     /// Records that the remote now holds `oid` at `refname`.
-    pub(super) fn set(&mut self, refname: &str, oid: Oid) {
+    pub(crate) fn set(&mut self, refname: &str, oid: ObjectId) {
         self.refs.insert(refname.to_string(), oid);
         self.peeled.remove(refname);
     }
@@ -58,8 +99,10 @@ impl Listing {
         let mut listing = Listing::default();
         for head in heads {
             match head.name().strip_suffix("^{}") {
-                Some(tag) => listing.peeled.insert(tag.to_string(), head.oid()),
-                None => listing.refs.insert(head.name().to_string(), head.oid()),
+                Some(tag) => listing.peeled.insert(tag.to_string(), head.oid().into()),
+                None => listing
+                    .refs
+                    .insert(head.name().to_string(), head.oid().into()),
             };
         }
         listing
@@ -72,9 +115,9 @@ pub(crate) struct Pushed {
     /// Refs the server answered with a status string (a rejection), and the status.
     pub(crate) rejected: BTreeMap<String, String>,
     /// What the server printed (hook output), last lines.
-    pub(super) messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
     /// The refs the server advertised on the push connection, before the push.
-    pub(super) advertised: Listing,
+    pub(crate) advertised: Listing,
 }
 
 /// Why a remote operation did not complete.
@@ -111,15 +154,12 @@ impl<T> Relay<T> {
 }
 
 impl Endpoint {
-    /// Returns the endpoint of the store's configured remote, checking that it exists.
-    pub(super) fn of(store: &Store) -> Result<Endpoint> {
-        Endpoint::named(store, &store.config().remote_name)
-    }
-
-    /// Returns the endpoint of `name`, a configured remote or a URL, checking that it exists.
-    pub(crate) fn named(store: &Store, name: &str) -> Result<Endpoint> {
+    /// Returns the endpoint of `name`, a configured remote of `repo` or a URL, checking
+    /// that it exists; an operation that sees no progress for `push_timeout` seconds is
+    /// given up.
+    pub(crate) fn named(repo: &Repo, name: &str, push_timeout: u64) -> Result<Endpoint> {
         let name = name.to_string();
-        match store.repo().find_remote(&name) {
+        match repo.find_remote(&name) {
             Ok(_) => {}
             Err(_) if looks_like_url(&name) => {}
             Err(e) => {
@@ -127,20 +167,20 @@ impl Endpoint {
                     message: format!("there is no remote named {name:?}: {}", e.message()),
                     hint: Some(format!(
                         "add it with `git --git-dir {} remote add {name} URL`, or set remote_name (env GIT_REMOTE_NAME) to a remote or a URL",
-                        store.git_dir().display()
+                        repo.path().display()
                     )),
                 })
             }
         }
         Ok(Endpoint {
-            gitdir: store.git_dir().to_path_buf(),
+            gitdir: repo.path().to_path_buf(),
             remote: name,
-            idle: Duration::from_secs(store.config().push_timeout.max(1)),
+            idle: Duration::from_secs(push_timeout.max(1)),
         })
     }
 
     /// Returns the remote's name (or URL) as configured.
-    pub(super) fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.remote
     }
 
@@ -158,7 +198,7 @@ impl Endpoint {
     }
 
     /// Downloads the objects of `refspecs` (source names only: no local ref is written).
-    pub(super) fn fetch(
+    pub(crate) fn fetch(
         &self,
         refspecs: Vec<String>,
         progress: &mut dyn FnMut(&PushProgress),

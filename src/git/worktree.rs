@@ -1,10 +1,11 @@
-//! A target branch that is checked out: refusing a dirty worktree, and making the
-//! worktree and index follow the branch's new tree.
+//! Worktrees of the store's repository: which one has a branch checked out, refusing a
+//! dirty one, and making a worktree and its index follow a branch's new tree.
 
 use std::path::PathBuf;
 
 use git2::{build::CheckoutBuilder, ErrorCode, Repository, RepositoryState, Status, StatusOptions};
 
+use super::{ObjectId, ObjectKind, Repo};
 use crate::error::{Error, Result};
 
 /// How many dirty paths an error names before it says "and N more".
@@ -125,9 +126,9 @@ fn refuse_other_worktrees(repo: &Repository, refname: &str) -> Result<()> {
 
 /// Makes the worktree and index match `tree`, HEAD's tree being the baseline. Refuses,
 /// writing nothing, when an untracked file is in the way.
-pub(crate) fn follow(repo: &Repository, checked_out: &CheckedOut, tree: git2::Oid) -> Result<()> {
+pub(crate) fn follow(repo: &Repo, checked_out: &CheckedOut, tree: ObjectId) -> Result<()> {
     let object = repo
-        .find_object(tree, Some(git2::ObjectType::Tree))
+        .find_object(tree, Some(ObjectKind::Tree))
         .map_err(Error::git(format!("failed to read tree {tree}")))?;
     let mut opts = CheckoutBuilder::new();
     opts.safe();
@@ -151,12 +152,101 @@ pub(crate) fn follow(repo: &Repository, checked_out: &CheckedOut, tree: git2::Oi
 }
 
 /// Puts the worktree and index back to `tree` after the ref could not be moved.
-pub(crate) fn restore(repo: &Repository, tree: git2::Oid) -> Result<()> {
+pub(crate) fn restore(repo: &Repo, tree: ObjectId) -> Result<()> {
     let object = repo
-        .find_object(tree, Some(git2::ObjectType::Tree))
+        .find_object(tree, Some(ObjectKind::Tree))
         .map_err(Error::git(format!("failed to read tree {tree}")))?;
     let mut opts = CheckoutBuilder::new();
     opts.force();
     repo.checkout_tree(&object, Some(&mut opts))
         .map_err(Error::git("failed to put the worktree back"))
+}
+
+/// Returns the worktree that has `refname` checked out (its HEAD names it), if any: the
+/// repository's own, the main one when the store was opened from a linked worktree, or a
+/// linked one (`git worktree add`).
+pub(crate) fn checked_out_in(repo: &Repository, refname: &str) -> Result<Option<PathBuf>> {
+    if let Some(dir) = repo.workdir() {
+        if head_names(repo, refname) {
+            return Ok(Some(dir.to_path_buf()));
+        }
+    }
+    if repo.is_worktree() {
+        if let Ok(main) = Repository::open(repo.commondir()) {
+            if let Some(dir) = main.workdir() {
+                if head_names(&main, refname) {
+                    return Ok(Some(dir.to_path_buf()));
+                }
+            }
+        }
+    }
+    let names = repo
+        .worktrees()
+        .map_err(Error::git("failed to list worktrees"))?;
+    for name in names.iter().filter_map(|n| n.ok().flatten()) {
+        let Ok(worktree) = repo.find_worktree(name) else {
+            continue;
+        };
+        if worktree.validate().is_err() {
+            continue;
+        }
+        let Ok(other) = Repository::open_from_worktree(&worktree) else {
+            continue;
+        };
+        if other.path() != repo.path() && head_names(&other, refname) {
+            return Ok(Some(worktree.path().to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether HEAD of `repo` is a symbolic ref to `refname`.
+fn head_names(repo: &Repository, refname: &str) -> bool {
+    repo.find_reference("HEAD")
+        .ok()
+        .and_then(|head| {
+            head.symbolic_target_bytes()
+                .map(|t| t == refname.as_bytes())
+        })
+        .unwrap_or(false)
+}
+
+/// The branch each worktree of the store has checked out (its HEAD names it): the main
+/// worktree's and every linked one's (`git worktree add`) that still exists.
+pub(crate) fn checked_out_branches(
+    repo: &Repository,
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    let mut note = |other: &Repository, dir: &std::path::Path| {
+        let head = other.find_reference("HEAD").ok();
+        if let Some(target) = head.as_ref().and_then(|h| h.symbolic_target_bytes()) {
+            out.entry(String::from_utf8_lossy(target).into_owned())
+                .or_insert_with(|| dir.display().to_string());
+        }
+    };
+    if let Some(dir) = repo.workdir() {
+        note(repo, dir);
+    }
+    if repo.is_worktree() {
+        if let Ok(main) = Repository::open(repo.commondir()) {
+            if let Some(dir) = main.workdir() {
+                note(&main, dir);
+            }
+        }
+    }
+    let names = repo
+        .worktrees()
+        .map_err(Error::git("failed to list worktrees"))?;
+    for name in names.iter().flatten().flatten() {
+        let Ok(worktree) = repo.find_worktree(name) else {
+            continue;
+        };
+        if worktree.validate().is_err() {
+            continue;
+        }
+        if let Ok(other) = Repository::open_from_worktree(&worktree) {
+            note(&other, worktree.path());
+        }
+    }
+    Ok(out)
 }
