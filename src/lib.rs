@@ -59,6 +59,7 @@ pub mod store;
 pub use commit::{CommitOutcome, CommitRequest};
 pub use config::Config;
 pub use error::{Error, Result};
+pub use git::ObjectId;
 pub use input::InputSpec;
 pub use refs::{BranchPrefix, CorrelationId, PromptHash, TaskId, WorkflowId};
 pub use remote::{PushProgress, PushReport};
