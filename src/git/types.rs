@@ -416,6 +416,22 @@ impl Repo {
             .map_err(Error::git("failed to refresh the object database"))
     }
 
+    /// The directory git runs this repository's hooks from: `core.hooksPath` (relative to
+    /// the worktree, or to the git directory of a bare repository) when set, else
+    /// `hooks/` in the common git directory.
+    pub fn hooks_dir(&self) -> std::path::PathBuf {
+        let repo = &self.0;
+        let configured = repo
+            .config()
+            .and_then(|c| c.get_path("core.hooksPath"))
+            .ok();
+        match configured {
+            Some(path) if path.is_absolute() => path,
+            Some(path) => repo.workdir().unwrap_or(repo.path()).join(path),
+            None => repo.commondir().join("hooks"),
+        }
+    }
+
     /// Whether the object database holds `id`.
     pub fn has_object(&self, id: ObjectId) -> bool {
         self.0.odb().is_ok_and(|odb| odb.exists(id.0))

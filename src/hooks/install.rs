@@ -79,16 +79,7 @@ impl Store {
     }
 
     fn hooks_dir(&self) -> Result<PathBuf> {
-        let repo = self.repo();
-        let configured = repo
-            .config()
-            .and_then(|c| c.get_path("core.hooksPath"))
-            .ok();
-        Ok(match configured {
-            Some(path) if path.is_absolute() => path,
-            Some(path) => repo.workdir().unwrap_or(repo.path()).join(path),
-            None => repo.commondir().join("hooks"),
-        })
+        Ok(self.repo().hooks_dir())
     }
 }
 
