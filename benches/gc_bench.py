@@ -17,7 +17,12 @@ order:
 
 and checks that both leave the same refs under refs/heads and refs/tags.
 
+With --lightweight every tag is made a lightweight tag on the commit it named (the
+acceptance run's store); with --git-without-old-values git's deletions name no old value
+(`delete <ref>` rather than `delete <ref> <old>`).
+
 Usage: python3 benches/gc_bench.py [--branches 20000] [--versions-per-branch 4] [--runs 3]
+                                   [--lightweight] [--git-without-old-values]
 """
 import argparse
 import json
@@ -53,6 +58,8 @@ def main():
     ap.add_argument("--versions-per-branch", type=int, default=4)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bin", default="target/release/artifact-store")
+    ap.add_argument("--lightweight", action="store_true")
+    ap.add_argument("--git-without-old-values", action="store_true")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
@@ -64,6 +71,10 @@ def main():
         versions = args.branches * args.versions_per_branch
         subprocess.run(["git", "--git-dir", seed, "fast-import", "--quiet"], input=stream(versions, args.branches),
                        check=True, env=env)
+        if args.lightweight:
+            peel = subprocess.run(["git", "--git-dir", seed, "for-each-ref", "--format=update %(refname) %(*objectname)",
+                                   "refs/tags/"], env=env, check=True, capture_output=True).stdout
+            subprocess.run(["git", "--git-dir", seed, "update-ref", "--stdin"], input=peel, check=True, env=env)
         subprocess.run(["git", "--git-dir", seed, "pack-refs", "--all"], check=True, env=env)
         build = time.perf_counter() - t
         policy = os.path.join(root, "policy.toml")
@@ -72,7 +83,8 @@ def main():
         plan_cmd = [binary, "--repo", seed, "--json", "gc", "--policy", policy]
         plan = json.loads(subprocess.run(plan_cmd, env=env, check=True, capture_output=True).stdout)
         pruned = [(d["ref"], d["oid"]) for d in plan["refs"] if d["decision"] == "prune"]
-        deletes = "".join(f"delete {r} {o}\n" for r, o in pruned).encode()
+        old = (lambda o: "") if args.git_without_old_values else (lambda o: f" {o}")
+        deletes = "".join(f"delete {r}{old(o)}\n" for r, o in pruned).encode()
         moves = "".join(f"create refs/artifact-store/trash/1/{r} {o}\ndelete {r} {o}\n" for r, o in pruned).encode()
         total = len(plan["refs"])
         results = {"plan": [], "ours": [], "git": [], "git (move)": []}
@@ -94,7 +106,8 @@ def main():
             assert refs(stores["ours"], env) == refs(stores["git"], env), "ours and git leave different refs"
             for s in stores.values():
                 shutil.rmtree(s)
-        print(f"store: {args.branches} task branches, {versions} corr_ + {args.branches} prompt_ tags "
+        kind = "lightweight" if args.lightweight else "annotated"
+        print(f"store: {args.branches} task branches, {versions} corr_ + {args.branches} prompt_ {kind} tags "
               f"({total} refs, packed; built in {build:.1f} s); pruned {len(pruned)} refs")
         print(f"{'step':<14}{'median s':>10}{'min s':>8}   (of {args.runs} runs, whole processes)")
         for k, v in results.items():

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::{Error, Result};
-use crate::git::cas::LockPolicy;
+use crate::git::refs::LockPolicy;
 use crate::git::{Repo, Signature, Time};
 use crate::scan::Scanner;
 
@@ -112,12 +112,7 @@ impl Store {
     /// (`stale_lock_seconds`, `lock_timeout`): the git layer is handed it, and never reads
     /// the config itself.
     pub(crate) fn lock_policy(&self) -> LockPolicy {
-        LockPolicy {
-            stale_after: (self.config.stale_lock_seconds > 0)
-                .then(|| std::time::Duration::from_secs(self.config.stale_lock_seconds)),
-            timeout: std::time::Duration::from_secs(self.config.lock_timeout),
-            holds_gc_lock: false,
-        }
+        LockPolicy::new(self.config.stale_lock_seconds, self.config.lock_timeout)
     }
 
     /// Returns the secret scanner built from the configuration, built on first use.
@@ -162,11 +157,12 @@ impl Store {
     /// `git pack-refs --all --prune` does, waiting up to `wait` for a lock in the way
     /// (never removing one); returns how many loose files were deleted.
     pub fn pack_loose_refs(&self, wait: std::time::Duration) -> Result<usize> {
-        let locks = crate::git::locks::BulkLocks {
+        let locks = LockPolicy {
             timeout: wait,
             stale_after: None,
+            holds_gc_lock: true,
         };
-        crate::git::packed::pack_loose(&self.repo, locks)
+        crate::git::refs::RefDb::new(&self.repo).pack_loose(locks)
     }
 
     /// Returns the author/committer signature at `time`.

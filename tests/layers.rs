@@ -298,7 +298,7 @@ fn commit_names_nothing_of_retention() {
     let files = all.get("commit").and_then(|n| n.get("retention"));
     assert!(
         files.is_none(),
-        "commit names retention in {files:?}; the gc lock is in src/git/locks.rs"
+        "commit names retention in {files:?}; the gc lock is in src/git/refs/lock.rs"
     );
 }
 

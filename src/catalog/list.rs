@@ -138,7 +138,7 @@ impl Store {
             None => base.clone(),
         };
         let mut out = Vec::new();
-        for (name, oid) in crate::git::refscan::refs_with_prefix(self.git_dir(), &scan_prefix)? {
+        for (name, oid) in crate::git::refs::RefDb::new(self.repo()).with_prefix(&scan_prefix)? {
             let rest = &name[base.len()..];
             let Some((_, t)) = rest.split_once('/') else {
                 continue;

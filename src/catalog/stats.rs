@@ -56,7 +56,9 @@ impl Store {
             .filter_map(|(b, _)| b.get(prefix_len..).and_then(|rest| rest.split('/').next()))
             .collect();
         let count = |prefix: &str| -> Result<usize> {
-            Ok(crate::git::refscan::refs_with_prefix(self.git_dir(), prefix)?.len())
+            Ok(crate::git::refs::RefDb::new(self.repo())
+                .with_prefix(prefix)?
+                .len())
         };
         let mut largest = Vec::new();
         for (branch, tip) in &branches {

@@ -64,11 +64,11 @@ impl Store {
         let mut report = VerifyReport::default();
         let mut unreadable = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        let names: Vec<String> =
-            crate::git::refscan::refs_with_prefix(self.git_dir(), "refs/tags/corr_")?
-                .into_iter()
-                .map(|(name, _)| name["refs/tags/".len()..].to_string())
-                .collect();
+        let names: Vec<String> = crate::git::refs::RefDb::new(self.repo())
+            .with_prefix("refs/tags/corr_")?
+            .into_iter()
+            .map(|(name, _)| name["refs/tags/".len()..].to_string())
+            .collect();
         for name in names {
             let Ok(corr) = CorrelationId::new(&name) else {
                 continue;
@@ -193,7 +193,7 @@ impl Store {
     fn reverted_away(&self, branch: &str, commit: ObjectId) -> Result<bool> {
         let repo = self.repo();
         let namespace = format!("{}/", crate::refs::TRASH_NAMESPACE);
-        let trash = crate::git::refscan::refs_with_prefix(self.git_dir(), &namespace)?;
+        let trash = crate::git::refs::RefDb::new(self.repo()).with_prefix(&namespace)?;
         Ok(trash.into_iter().any(|(name, held)| {
             let original = name[namespace.len()..].split_once('/').map(|(_, r)| r);
             original == Some(branch)

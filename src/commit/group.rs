@@ -20,7 +20,8 @@ use super::write::{self, Landed};
 use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
 use crate::error::Result;
-use crate::git::{cas, pack, reserve};
+use crate::git::refs::RefDb;
+use crate::git::{pack, reserve};
 use crate::store::Store;
 
 /// Most bytes of artifacts one group holds in memory; a larger batch makes more groups.
@@ -191,16 +192,17 @@ enum Swapped {
 fn swap(store: &Store, p: &Prepared, branch_ref: &str, staged: Staged) -> Result<Swapped> {
     let repo = store.repo();
     let log = format!("artifact-store: commit {}", p.corr);
-    let result = cas::update(repo, branch_ref, &log, lock_policy(store), |tip| {
-        if tip != staged.expected {
-            return Ok(ControlFlow::Break(Stop::Moved));
-        }
-        if crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
-            return Ok(ControlFlow::Break(Stop::CorrelationTaken));
-        }
-        Ok(ControlFlow::Continue(staged.commit))
-    })
-    .map_err(|e| crate::git::explain_lost_write(repo, e))?;
+    let result = RefDb::new(repo)
+        .update(branch_ref, &log, lock_policy(store), |tip| {
+            if tip != staged.expected {
+                return Ok(ControlFlow::Break(Stop::Moved));
+            }
+            if crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
+                return Ok(ControlFlow::Break(Stop::CorrelationTaken));
+            }
+            Ok(ControlFlow::Continue(staged.commit))
+        })
+        .map_err(|e| crate::git::explain_lost_write(repo, e))?;
     Ok(match result {
         ControlFlow::Continue((commit, report)) => Swapped::Landed(Landed {
             commit,

@@ -10,13 +10,13 @@
 //! worktree it would leave behind. What still fails afterwards is a race; `write::finish`
 //! reports it as a landed commit with the tag named missing.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::git::{ObjectId, Repo};
 
 use super::Prepared;
 use crate::error::{Error, Result};
-use crate::git::{cas, swap};
+use crate::git::refs::{Backoff, LockPolicy, RefDb};
 use crate::store::Store;
 
 /// Checks the refs a commit of `p` will write; warnings (a stale lock removed, a forced
@@ -81,9 +81,7 @@ pub(super) fn tag_commit(repo: &Repo, refname: &str) -> Result<Option<ObjectId>>
 
 /// Refuses a new ref that a ref above or below its name keeps git from creating.
 fn no_collision(repo: &Repo, refname: &str) -> Result<()> {
-    let other = swap::collision(repo, refname).map_err(Error::git(format!(
-        "failed to look for refs in the way of {refname}"
-    )))?;
+    let other = RefDb::new(repo).collision(refname)?;
     match other {
         None => Ok(()),
         Some(other) => Err(Error::Conflict {
@@ -102,14 +100,15 @@ fn no_collision(repo: &Repo, refname: &str) -> Result<()> {
 fn wait_for_lock(
     repo: &Repo,
     refname: &str,
-    policy: cas::LockPolicy,
+    policy: LockPolicy,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let lock = cas::lock_file(repo, refname);
+    let refs = RefDb::new(repo);
+    let lock = refs.lock(refname);
     let deadline = Instant::now() + policy.timeout;
-    let mut pause = Duration::from_millis(1);
-    while std::fs::symlink_metadata(&lock).is_ok() {
-        if let Some(removed) = cas::clear_lock(repo, refname, policy)? {
+    let mut backoff = Backoff::new();
+    while std::fs::symlink_metadata(lock.path()).is_ok() {
+        if let Some(removed) = refs.break_dead_lock(refname, policy)? {
             warnings.push(format!(
                 "removed a stale lock left by a dead process: {}",
                 removed.display()
@@ -117,13 +116,9 @@ fn wait_for_lock(
             continue;
         }
         if Instant::now() >= deadline {
-            return Err(Error::Locked {
-                refname: refname.to_string(),
-                lock,
-            });
+            return Err(lock.held());
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
+        backoff.wait();
     }
     Ok(())
 }

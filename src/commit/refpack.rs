@@ -15,10 +15,8 @@ use crate::git::ObjectId;
 
 use crate::config::Durability;
 use crate::error::Error;
-use crate::git::cas::LockPolicy;
-use crate::git::locks::GcLock;
-use crate::git::loose::{self, LOOSE_REFS_PACK_THRESHOLD};
-use crate::git::{durable, packed};
+use crate::git::durable;
+use crate::git::refs::{GcLock, LockPolicy, RefDb, LOOSE_REFS_PACK_THRESHOLD};
 use crate::store::Store;
 
 /// One commit in this many counts the loose refs.
@@ -33,23 +31,23 @@ pub(super) fn after_commit(store: &Store, commit: ObjectId) -> Option<String> {
     if !commit.as_bytes()[0].is_multiple_of(CHECK_ONE_IN) {
         return None;
     }
-    let gitdir = store.git_dir();
-    if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
+    let refs = RefDb::new(store.repo());
+    if refs.count_loose() <= LOOSE_REFS_PACK_THRESHOLD {
         return None;
     }
-    let policy = store.lock_policy();
+    let policy = store.lock_policy().bulk();
     let one_attempt = LockPolicy {
         timeout: Duration::ZERO,
         ..policy
     };
-    let Ok(_lock) = GcLock::acquire(gitdir, one_attempt) else {
+    let Ok(_lock) = GcLock::acquire(store.git_dir(), one_attempt) else {
         return None;
     };
-    let locks = crate::git::locks::BulkLocks {
+    let locks = LockPolicy {
         timeout: PACKED_REFS_WAIT,
-        stale_after: policy.stale_after,
+        ..policy
     };
-    let packed = packed::pack_loose(store.repo(), locks).and_then(|n| {
+    let packed = refs.pack_loose(locks).and_then(|n| {
         if n > 0 && store.config().durability == Durability::Fsync {
             durable::sync_ref(store.repo(), "packed-refs", false)?;
         }

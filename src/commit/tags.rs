@@ -10,7 +10,8 @@ use super::write::subject;
 use super::{Existing, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable};
+use crate::git::durable;
+use crate::git::refs::{CasReport, LockPolicy, RefDb};
 use crate::store::Store;
 
 /// The tag objects of a commit written into its pack, before any ref names them.
@@ -55,7 +56,7 @@ pub(super) struct Tagger<'r> {
     pub(super) sig: Signature,
     pub(super) subject: String,
     pub(super) durable: bool,
-    pub(super) policy: cas::LockPolicy,
+    pub(super) policy: LockPolicy,
 }
 
 impl Tagger<'_> {
@@ -76,7 +77,7 @@ impl Tagger<'_> {
             None => self.object(name, commit)?,
         };
         let log = format!("artifact-store: tag {name}");
-        let moved = cas::update(repo, refname, &log, self.policy, |current| {
+        let moved = RefDb::new(repo).update(refname, &log, self.policy, |current| {
             Ok(match current == expected {
                 true => ControlFlow::Continue(tag),
                 false => ControlFlow::Break(()),
@@ -177,7 +178,7 @@ fn commit_time(repo: &Repo, commit: ObjectId) -> Result<i64> {
         .seconds())
 }
 
-pub(super) fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item = String> + '_ {
+pub(super) fn stale_lock_warnings(report: &CasReport) -> impl Iterator<Item = String> + '_ {
     report.stale_locks_removed.iter().map(|lock| {
         format!(
             "removed a stale lock left by a dead process: {}",
@@ -186,7 +187,7 @@ pub(super) fn stale_lock_warnings(report: &cas::CasReport) -> impl Iterator<Item
     })
 }
 
-pub(super) fn lock_policy(store: &Store) -> cas::LockPolicy {
+pub(super) fn lock_policy(store: &Store) -> LockPolicy {
     store.lock_policy()
 }
 
@@ -222,8 +223,8 @@ pub(super) fn repair_tags(
         missing.push(name);
     };
     if existing.tag_present {
-        // A run killed as it created the tag may have left its lock behind (`cas`).
-        cas::clear_finished_lock(repo, &p.corr.tag_ref(), tagger.policy);
+        // A run killed as it created the tag may have left its lock behind (`refs::lock`).
+        RefDb::new(repo).clear_finished_lock(&p.corr.tag_ref(), tagger.policy);
         tags.push(p.corr.to_string());
     } else {
         match tagger.create(

@@ -9,7 +9,8 @@ use super::tags::{lock_policy, stale_lock_warnings, write_tag_objects, TagObject
 use super::{CommitOutcome, Prepared};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable, pack, repack, reserve, tree};
+use crate::git::refs::{CasReport, RefDb};
+use crate::git::{durable, pack, repack, reserve, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
 use crate::store::{rfc3339_utc, Store};
@@ -85,35 +86,37 @@ fn land_with(
         "failed to keep space in reserve for the refs in",
         repo.commondir(),
     ))?;
-    let result = cas::update(repo, &branch_ref, &log, policy, |tip| {
-        landed_on = tip;
-        if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
-            return Ok(ControlFlow::Break(Stop::CorrelationTaken));
-        }
-        let parent = match tip {
-            Some(tip) => Some(tip),
-            None => crate::git::ref_target(repo, &base_ref)?,
-        };
-        time = store.commit_time()?;
-        let commit = build_commit(store, objects, &p, &leaves, parent, &time, &mut written)?;
-        match writer {
-            Some(writer) => {
-                tag_objects = seal_pack(store, writer, &p, &leaves, commit, &time, &mut written)?;
+    let result = RefDb::new(repo)
+        .update(&branch_ref, &log, policy, |tip| {
+            landed_on = tip;
+            if !p.force && crate::git::ref_oid(repo, &p.corr.tag_ref())?.is_some() {
+                return Ok(ControlFlow::Break(Stop::CorrelationTaken));
             }
-            // The tag objects too, so that once the branch moves only ref files remain.
-            None => {
-                tag_objects = write_tag_objects(store, repo, &p, commit, &time)?;
-                written.extend(tag_objects.corr);
-                written.extend(tag_objects.prompt);
-                if durable_on {
-                    durable::sync_objects(repo, &written)?;
-                    written.clear();
+            let parent = match tip {
+                Some(tip) => Some(tip),
+                None => crate::git::ref_target(repo, &base_ref)?,
+            };
+            time = store.commit_time()?;
+            let commit = build_commit(store, objects, &p, &leaves, parent, &time, &mut written)?;
+            match writer {
+                Some(writer) => {
+                    tag_objects =
+                        seal_pack(store, writer, &p, &leaves, commit, &time, &mut written)?;
+                }
+                // The tag objects too, so that once the branch moves only ref files remain.
+                None => {
+                    tag_objects = write_tag_objects(store, repo, &p, commit, &time)?;
+                    written.extend(tag_objects.corr);
+                    written.extend(tag_objects.prompt);
+                    if durable_on {
+                        durable::sync_objects(repo, &written)?;
+                        written.clear();
+                    }
                 }
             }
-        }
-        Ok(ControlFlow::Continue(commit))
-    })
-    .map_err(lost)?;
+            Ok(ControlFlow::Continue(commit))
+        })
+        .map_err(lost)?;
     let (commit, report) = match result {
         ControlFlow::Continue(done) => done,
         ControlFlow::Break(Stop::CorrelationTaken) => return store.commit_after_race(p),
@@ -148,7 +151,7 @@ pub(super) fn leaves_of(p: &Prepared, blobs: Vec<ObjectId>) -> Vec<(String, Obje
 /// A commit whose branch has just moved to it; its tags are still to be written.
 pub(super) struct Landed {
     pub(super) commit: ObjectId,
-    pub(super) report: cas::CasReport,
+    pub(super) report: CasReport,
     /// The branch did not exist before.
     pub(super) new_branch: bool,
     pub(super) tag_objects: TagObjects,

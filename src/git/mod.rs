@@ -1,28 +1,22 @@
-//! The wall around libgit2: tree building, compare-and-swap ref updates, durability.
+//! The wall around libgit2: tree building, refs (all through [`refs::RefDb`]), durability.
 //!
 //! Modules above this one speak in the store's own types and call these helpers; the
 //! libgit2 traps measured in docs/field-notes.md (lock races, fsync) are handled here once.
 
 pub mod blobread;
 pub mod blobwrite;
-pub mod cas;
 pub mod durable;
 pub mod index;
-pub mod locks;
-pub mod loose;
 pub mod pack;
-pub mod packed;
 pub mod packfile;
 pub mod pathcheck;
 pub mod pushed;
 pub mod reapplication;
-pub mod refscan;
-pub mod reftx;
+pub mod refs;
 pub mod remote;
 pub mod repack;
 pub mod reserve;
 pub mod rewrite;
-pub mod swap;
 pub mod tree;
 pub mod treepath;
 pub mod types;

@@ -110,23 +110,6 @@ pub fn retarget_tag(
         .map_err(Error::git(format!("failed to write tag {name}")))
 }
 
-/// Moves `refname` from `expected` to `new` in one compare-and-swap attempt; `false`
-/// when it lost a race (the ref moved or is locked), an error for anything else.
-pub fn move_ref_once(
-    repo: &Repository,
-    refname: &str,
-    new: ObjectId,
-    expected: ObjectId,
-    log: &str,
-    what: &str,
-) -> Result<bool> {
-    match repo.reference_matching(refname, new.into(), true, expected.into(), log) {
-        Ok(_) => Ok(true),
-        Err(e) if super::cas::is_retryable(&e) => Ok(false),
-        Err(e) => Err(Error::git(format!("failed to {what} {refname}"))(e)),
-    }
-}
-
 /// The id of the entry at `path` (`/`-separated) in the tree of commit `commit`.
 pub fn path_in_commit(repo: &Repository, commit: ObjectId, path: &str) -> Result<Option<ObjectId>> {
     let tree = find(repo, commit)?

@@ -400,14 +400,6 @@ impl Repo {
         object.peel_to_commit().ok().map(|c| ObjectId(c.id()))
     }
 
-    /// Deletes `refname` without checking its value; the error is the library's message.
-    pub fn delete_ref(&self, refname: &str) -> std::result::Result<(), String> {
-        self.0
-            .find_reference(refname)
-            .and_then(|mut r| r.delete())
-            .map_err(|e| e.message().to_string())
-    }
-
     /// Makes this handle see packs written since it last looked.
     pub fn refresh_odb(&self) -> Result<()> {
         self.0

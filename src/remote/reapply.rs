@@ -15,6 +15,7 @@ use crate::git::{rewrite, CommitView, ObjectId, Repo};
 use super::Reapplied;
 use crate::config::Durability;
 use crate::error::{Error, Result};
+use crate::git::refs::{RefDb, Swapped};
 use crate::git::{durable, tree};
 use crate::metadata::{self, Trailers, METADATA_FILE};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
@@ -136,7 +137,7 @@ fn land(
         durable::sync_objects(repo, written)?;
     }
     let log = "artifact-store: re-apply onto the remote tip";
-    if !rewrite::move_ref_once(repo, branch, tip, local, log, "update")? {
+    if RefDb::new(repo).swap(branch, Some(local), tip, log)? == Swapped::Raced {
         return Ok(Reapply::LostRace);
     }
     if durable_on {
@@ -271,7 +272,8 @@ fn move_tags(store: &Store, moved: &Reapplied, durable_on: bool) -> Result<()> {
             durable::sync_objects(repo, &[new])?;
         }
         let log = "artifact-store: move tag to the re-applied commit";
-        if rewrite::move_ref_once(repo, &refname, new, old, log, "move")? && durable_on {
+        let moved = RefDb::new(repo).swap(&refname, Some(old), new, log)?;
+        if moved == Swapped::Done && durable_on {
             durable::sync_ref(repo, &refname, false)?;
         }
     }

@@ -13,7 +13,7 @@ use crate::git::ObjectId;
 use super::PUSH_ATTEMPTS;
 use super::{PushProgress, PushReport, PushedRef, RefusedRef};
 use crate::error::{Error, Result};
-use crate::git::refscan;
+use crate::git::refs::RefDb;
 use crate::git::remote::wire::{Endpoint, Listing, Pushed, WireError};
 use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
@@ -54,10 +54,11 @@ pub(super) struct Engine<'a> {
 
 /// Returns the store's task branches and its tags and pins, as full ref names.
 pub(super) fn pending_refs(store: &Store) -> Result<(Vec<String>, Vec<String>)> {
-    let gitdir = store.git_dir();
+    let refs = RefDb::new(store.repo());
     let prefix = format!("refs/heads/{}/", store.config().prefix().as_str());
     let names = |p: &str| -> Result<Vec<String>> {
-        Ok(refscan::refs_with_prefix(gitdir, p)?
+        Ok(refs
+            .with_prefix(p)?
             .into_iter()
             .map(|(name, _)| name)
             .collect())

@@ -1,6 +1,6 @@
 //! Carries a plan out: every pruned ref moves to `refs/artifact-store/trash/<ts>/<ref>`:
 //! the trash copies go into `packed-refs` in one rewrite, then the refs are deleted in one
-//! gix-ref transaction, each on condition that it holds the value the plan saw; refs that
+//! transaction (`RefDb::edit`), each on condition that it holds the value the plan saw; refs that
 //! changed are skipped and reported, and their copies taken out again. Then the report
 //! commit, then packing of loose refs.
 
@@ -15,10 +15,10 @@ use super::report::{self, Report};
 use super::Progress;
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::locks::BulkLocks;
-use crate::git::loose::{self, LOOSE_REFS_PACK_THRESHOLD};
-use crate::git::reftx::{self, Mode, RefChange, TxOptions};
-use crate::git::{durable, packed, refscan};
+use crate::git::durable;
+use crate::git::refs::{
+    LockPolicy, Mode, NewRef, RefChange, RefDb, TxOptions, LOOSE_REFS_PACK_THRESHOLD,
+};
 use crate::refs::{parse_trash_ref, trash_ref, CORR_PREFIX, PROMPT_PREFIX, TRASH_NAMESPACE};
 use crate::store::Store;
 
@@ -60,7 +60,7 @@ pub struct Applied {
 ///
 /// A move is two steps, in this order: the trash copies are written into `packed-refs` in
 /// one rewrite (no lock file per ref: only gc, restore and purge write the trash, one at a
-/// time under [`crate::git::locks::GcLock`]), then the pruned refs are deleted in one gix-ref transaction,
+/// time under [`crate::git::refs::GcLock`]), then the pruned refs are deleted in one transaction,
 /// each on condition that it still holds the planned value. A crash between the two leaves
 /// every pruned ref in place beside its copy; a deletion never runs without its copy. Refs
 /// that changed, and refs whose trash name another writer took meanwhile, are skipped, and
@@ -74,7 +74,7 @@ pub(super) fn apply(
     now: i64,
     progress: &dyn Progress,
 ) -> Result<Applied> {
-    let ts = free_trash_ts(store.git_dir(), now)?;
+    let ts = free_trash_ts(store, now)?;
     apply_at(store, plan, ts, progress).map_err(|e| with_undo(store, ts, e))
 }
 
@@ -83,7 +83,10 @@ pub(super) fn apply(
 fn with_undo(store: &Store, ts: i64, error: Error) -> Error {
     let batch = format!("{TRASH_NAMESPACE}/{ts}/");
     // Unreadable, the trash may hold refs all the same: say so rather than nothing.
-    let count = match refscan::refs_with_prefix(store.git_dir(), &batch).map(|r| r.len()) {
+    let count = match RefDb::new(store.repo())
+        .with_prefix(&batch)
+        .map(|r| r.len())
+    {
         Ok(0) => return error,
         Ok(1) => "1 ref".to_string(),
         Ok(n) => format!("{n} refs"),
@@ -116,23 +119,23 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
         .map(|d| (trash_ref(ts, &d.refname), d.oid))
         .collect();
     let locks = bulk_locks(store);
-    let new_refs: Vec<packed::NewRef> = copies
+    let new_refs: Vec<NewRef> = copies
         .iter()
         .zip(&moving)
-        .map(|((name, value), d)| packed::NewRef {
+        .map(|((name, value), d)| NewRef {
             name: name.clone(),
             value: *value,
             copy_of: Some(d.refname.clone()),
         })
         .collect();
-    let written = packed::add(store.repo(), &new_refs, locks)?;
+    let written = RefDb::new(store.repo()).add_packed(&new_refs, locks)?;
     sync_packed_refs(store)?;
     progress.inc(moving.len() as u64);
     progress.start(
         &format!("deleting {} refs", moving.len()),
         moving.len() as u64,
     );
-    let taken = taken_trash_names(store.git_dir(), ts, &copies, &written);
+    let taken = taken_trash_names(store, ts, &copies, &written);
     let deleting: Vec<usize> = (0..moving.len()).filter(|i| !taken[*i]).collect();
     let groups: Vec<Vec<RefChange>> = deleting
         .iter()
@@ -143,7 +146,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
             }]
         })
         .collect();
-    let outcome = reftx::transact(store.repo(), &groups, tx_options(store, Mode::SkipChanged));
+    let outcome = RefDb::new(store.repo()).edit(&groups, tx_options(store, Mode::SkipChanged));
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -172,7 +175,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
         .filter(|i| written[**i])
         .map(|i| copies[*i].clone())
         .collect();
-    if let Err(e) = packed::remove(store.repo(), &stray, locks) {
+    if let Err(e) = RefDb::new(store.repo()).remove_packed(&stray, locks) {
         // The refs moved already: report the copies left behind rather than fail the run.
         for s in skipped.iter_mut() {
             if let Some((copy, _)) = stray.iter().find(|(c, _)| *c == trash_ref(ts, &s.refname)) {
@@ -230,12 +233,12 @@ fn refuse_refs_in_the_way(gitdir: &Path, ts: i64) -> Result<()> {
 /// the git layer's per-ref lock, not under the gc lock). Looked for after the copies are in
 /// `packed-refs`: a writer that locks such a name later sees the copy.
 fn taken_trash_names(
-    gitdir: &Path,
+    store: &Store,
     ts: i64,
     copies: &[(String, ObjectId)],
     written: &[bool],
 ) -> Vec<bool> {
-    let loose = loose::names_under(gitdir, &format!("{TRASH_NAMESPACE}/{ts}/"));
+    let loose = RefDb::new(store.repo()).loose_names_under(&format!("{TRASH_NAMESPACE}/{ts}/"));
     if loose.is_empty() {
         return written.iter().map(|w| !w).collect();
     }
@@ -276,29 +279,23 @@ fn remove_copies_of_unmoved(
         .filter(|(d, (_, written))| **written && current.get(&d.refname) == Some(&d.oid))
         .map(|(_, (copy, _))| copy.clone())
         .collect();
-    let removed = packed::remove(store.repo(), &unmoved, bulk_locks(store))?;
+    let removed = RefDb::new(store.repo()).remove_packed(&unmoved, bulk_locks(store))?;
     sync_packed_refs(store)?;
     Ok(removed)
 }
 
 /// How a holder of the gc lock treats the ref locks in its way: a lock older than
 /// `stale_lock_seconds` was left by a killed bulk writer and is removed.
-fn bulk_locks(store: &Store) -> BulkLocks {
-    let policy = store.lock_policy();
-    BulkLocks {
-        timeout: policy.timeout,
-        stale_after: policy.stale_after,
-    }
+pub(crate) fn bulk_locks(store: &Store) -> LockPolicy {
+    store.lock_policy().bulk()
 }
 
 /// Transaction options for a holder of the gc lock.
 pub(super) fn tx_options(store: &Store, mode: Mode) -> TxOptions {
-    let locks = bulk_locks(store);
     TxOptions {
         mode,
         packed: true,
-        lock_timeout: locks.timeout,
-        stale_after: locks.stale_after,
+        locks: bulk_locks(store),
     }
 }
 
@@ -316,8 +313,9 @@ fn changed(d: &Decision, actual: Option<String>) -> SkippedRef {
 }
 
 /// Returns the first second at or after `now` that no trash ref uses yet.
-fn free_trash_ts(gitdir: &Path, now: i64) -> Result<i64> {
-    let used: BTreeSet<i64> = refscan::refs_with_prefix(gitdir, &format!("{TRASH_NAMESPACE}/"))?
+fn free_trash_ts(store: &Store, now: i64) -> Result<i64> {
+    let used: BTreeSet<i64> = RefDb::new(store.repo())
+        .with_prefix(&format!("{TRASH_NAMESPACE}/"))?
         .iter()
         .filter_map(|(name, _)| parse_trash_ref(name).map(|(ts, _)| ts))
         .collect();
@@ -337,7 +335,7 @@ fn current_values(store: &Store) -> Result<HashMap<String, ObjectId>> {
     ];
     let mut out = HashMap::new();
     for prefix in &prefixes {
-        out.extend(refscan::refs_with_prefix(store.git_dir(), prefix)?);
+        out.extend(RefDb::new(store.repo()).with_prefix(prefix)?);
     }
     Ok(out)
 }
@@ -383,11 +381,11 @@ fn gc_report(ts: i64, moved: &[&Decision], skipped: &[SkippedRef]) -> Report {
 /// Packs loose refs into `packed-refs` when there are more than the threshold; a ref that
 /// moves meanwhile stays loose. Returns how many were packed.
 fn pack_loose_refs(store: &Store) -> Result<usize> {
-    let gitdir = store.git_dir();
-    if loose::count_loose_refs(gitdir) <= LOOSE_REFS_PACK_THRESHOLD {
+    let refs = RefDb::new(store.repo());
+    if refs.count_loose() <= LOOSE_REFS_PACK_THRESHOLD {
         return Ok(0);
     }
-    let packed = packed::pack_loose(store.repo(), bulk_locks(store))?;
+    let packed = refs.pack_loose(bulk_locks(store))?;
     sync_packed_refs(store)?;
     Ok(packed)
 }

@@ -1,6 +1,6 @@
 //! Gathers what the planner reads: task branches with their first-parent histories, store
 //! tags peeled to commits, pins, and the commits protected ref histories reach. Refs are
-//! read by prefix (`git::refscan`), never by walking every ref of the repository.
+//! read by prefix (`git::refs::RefDb::with_prefix`), never by walking every ref of the repository.
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use crate::git::{ObjectId, Repo};
 use super::plan::rank_order;
 use super::Progress;
 use crate::error::{Error, Result};
-use crate::git::refscan;
+use crate::git::refs::RefDb;
 use crate::metadata::{find_commit, metadata_at, Trailers};
 use crate::refs::{CORR_PREFIX, PINS_NAMESPACE, PROMPT_PREFIX};
 use crate::store::Store;
@@ -86,11 +86,11 @@ impl Store {
         let repo = self.repo();
         let task_dir = format!("refs/heads/{}/", self.config().prefix().as_str());
         let base = crate::refs::branch_ref(&self.config().base_branch);
-        let mut tips: Vec<(String, ObjectId)> =
-            refscan::refs_with_prefix(self.git_dir(), "refs/heads/")?
-                .into_iter()
-                .filter(|(name, _)| !name.starts_with(&task_dir))
-                .collect();
+        let mut tips: Vec<(String, ObjectId)> = RefDb::new(self.repo())
+            .with_prefix("refs/heads/")?
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with(&task_dir))
+            .collect();
         tips.sort_by_key(|(name, _)| (*name != base, name.clone()));
         let mut reached = HashMap::new();
         let mut walked: Vec<ObjectId> = Vec::new();
@@ -190,8 +190,7 @@ impl Store {
         let mut tags = Vec::new();
         for prefix in [CORR_PREFIX, PROMPT_PREFIX] {
             let scan = format!("refs/tags/{prefix}");
-            for (refname, value, peeled) in refscan::refs_with_prefix_peeled(self.git_dir(), &scan)?
-            {
+            for (refname, value, peeled) in RefDb::new(self.repo()).with_prefix_peeled(&scan)? {
                 let commit = match peeled {
                     Some(p) => commit_or_none(self.repo(), &refname, p, true)?,
                     None => commit_or_none(self.repo(), &refname, value, false)?,
@@ -210,7 +209,7 @@ impl Store {
     pub(crate) fn pinned_commits(&self) -> Result<Vec<(String, ObjectId)>> {
         let prefix = format!("{PINS_NAMESPACE}/");
         let mut pins = Vec::new();
-        for (name, oid) in refscan::refs_with_prefix(self.git_dir(), &prefix)? {
+        for (name, oid) in RefDb::new(self.repo()).with_prefix(&prefix)? {
             if let Some(commit) = commit_or_none(self.repo(), &name, oid, false)? {
                 pins.push((name[prefix.len()..].to_string(), commit));
             }

@@ -19,11 +19,11 @@ use crate::git::ObjectId;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::git::locks::GcLock;
+use crate::git::refs::GcLock;
 use crate::store::Store;
 
 pub use crate::config::retention::{Policy, RetentionConfig, RuleOverride, Rules};
-pub use crate::git::loose::LOOSE_REFS_PACK_THRESHOLD;
+pub use crate::git::refs::LOOSE_REFS_PACK_THRESHOLD;
 pub use apply::{Applied, SkippedRef};
 pub use pins::PinOutcome;
 pub use plan::{Counts, Decision, Plan, RefKind, Verdict, WorkflowPlan};

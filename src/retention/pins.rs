@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::apply::tx_options;
 use crate::error::{Error, Result};
-use crate::git::reftx::{self, Mode, RefChange};
+use crate::git::refs::{Mode, RefChange, RefDb};
 use crate::refs::{pin_ref, PinName};
 use crate::store::Store;
 
@@ -63,8 +63,8 @@ impl Store {
         let mut options = tx_options(self, Mode::Atomic);
         options.packed = false;
         // Not under the gc lock: a live gc may hold a lock here longer than the bound.
-        options.stale_after = None;
-        reftx::transact(self.repo(), &[vec![change]], options)?;
+        options.locks.stale_after = None;
+        RefDb::new(self.repo()).edit(&[vec![change]], options)?;
         Ok(outcome(true))
     }
 
@@ -82,8 +82,8 @@ impl Store {
         let mut options = tx_options(self, Mode::Atomic);
         options.packed = false;
         // Not under the gc lock: a live gc may hold a lock here longer than the bound.
-        options.stale_after = None;
-        reftx::transact(self.repo(), &[vec![change]], options)?;
+        options.locks.stale_after = None;
+        RefDb::new(self.repo()).edit(&[vec![change]], options)?;
         Ok(PinOutcome {
             success: true,
             name: name.to_string(),

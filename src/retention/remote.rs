@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::apply::{Applied, SkippedRef};
 use super::plan::Plan;
 use crate::error::{Error, Result};
-use crate::git::refscan;
+use crate::git::refs::RefDb;
 use crate::git::remote::wire::{Endpoint, WireError};
 use crate::refs::{trash_ref, TRASH_NAMESPACE};
 use crate::remote::PushProgress;
@@ -127,7 +127,8 @@ pub(super) fn delete_pruned(
 /// Checks that every moved ref is in the local trash at its value, with its objects.
 fn check_local_trash(store: &Store, ts: i64, moved: &BTreeMap<&str, ObjectId>) -> Result<()> {
     let prefix = format!("{TRASH_NAMESPACE}/{ts}/");
-    let trash: HashMap<String, ObjectId> = refscan::refs_with_prefix(store.git_dir(), &prefix)?
+    let trash: HashMap<String, ObjectId> = RefDb::new(store.repo())
+        .with_prefix(&prefix)?
         .into_iter()
         .collect();
     let repo = store.repo();

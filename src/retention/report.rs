@@ -8,7 +8,8 @@ use crate::git::{tree, ObjectId, Repo};
 
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::git::{cas, durable};
+use crate::git::durable;
+use crate::git::refs::RefDb;
 use crate::refs::REPORTS_REF;
 use crate::store::{rfc3339_utc, Store};
 
@@ -44,24 +45,16 @@ pub(crate) fn write(store: &Store, report: &Report) -> Result<ObjectId> {
         .map_err(Error::git("failed to write the report"))?;
     let mut written = vec![blob];
     // Called under the gc lock: a reports lock left by a killed gc is stale, not alive.
-    let policy = cas::LockPolicy {
-        holds_gc_lock: true,
-        ..store.lock_policy()
-    };
-    let landed = cas::update(
-        repo,
-        REPORTS_REF,
-        "artifact-store: report",
-        policy,
-        |parent| {
+    let policy = super::apply::bulk_locks(store);
+    let landed =
+        RefDb::new(repo).update(REPORTS_REF, "artifact-store: report", policy, |parent| {
             let (tree, file) = report_tree(repo, parent, report, blob)?;
             let message = message(report, &file, &rfc3339_utc(&time));
             let parents: Vec<ObjectId> = parent.into_iter().collect();
             written.push(tree);
             let commit = tree::write_commit(repo, tree, &parents, &sig, &message, &mut written)?;
             Ok(ControlFlow::<(), ObjectId>::Continue(commit))
-        },
-    )?;
+        })?;
     let ControlFlow::Continue((commit, _)) = landed else {
         unreachable!("the report builder never stops early")
     };

@@ -11,9 +11,7 @@ use super::apply::{sync_packed_refs, tx_options};
 use super::report::{self, Report};
 use crate::config::retention::Policy;
 use crate::error::{Error, Result};
-use crate::git::locks::GcLock;
-use crate::git::refscan;
-use crate::git::reftx::{self, Mode, RefChange};
+use crate::git::refs::{GcLock, Mode, RefChange, RefDb};
 use crate::refs::{parse_trash_ref, TRASH_NAMESPACE};
 use crate::store::Store;
 
@@ -152,7 +150,7 @@ impl Store {
                 ])
             })
             .collect::<Result<Vec<_>>>()?;
-        reftx::transact(self.repo(), &groups, tx_options(self, Mode::Atomic))?;
+        RefDb::new(self.repo()).edit(&groups, tx_options(self, Mode::Atomic))?;
         sync_packed_refs(self)?;
         let report = Report {
             kind: "restore",
@@ -201,7 +199,7 @@ impl Store {
                 }])
             })
             .collect::<Result<Vec<_>>>()?;
-        let outcome = reftx::transact(self.repo(), &groups, tx_options(self, Mode::SkipChanged))?;
+        let outcome = RefDb::new(self.repo()).edit(&groups, tx_options(self, Mode::SkipChanged))?;
         sync_packed_refs(self)?;
         let purged: Vec<&TrashEntry> = outcome.applied.iter().map(|&i| entries[i]).collect();
         let report_commit = match purged.is_empty() {
@@ -224,9 +222,7 @@ impl Store {
 
     fn trash_batches(&self) -> Result<BTreeMap<i64, Vec<TrashEntry>>> {
         let mut batches: BTreeMap<i64, Vec<TrashEntry>> = BTreeMap::new();
-        for (name, oid) in
-            refscan::refs_with_prefix(self.git_dir(), &format!("{TRASH_NAMESPACE}/"))?
-        {
+        for (name, oid) in RefDb::new(self.repo()).with_prefix(&format!("{TRASH_NAMESPACE}/"))? {
             let Some((ts, original)) = parse_trash_ref(&name) else {
                 continue;
             };

@@ -9,8 +9,9 @@ use crate::git::Repo;
 use super::{tree, Plan, Tag, Target};
 use crate::config::Durability;
 use crate::error::{Error, Result};
+use crate::git::durable;
+use crate::git::refs::{CasReport, LockPolicy, RefDb, Swapped};
 use crate::git::worktree::{self, CheckedOut};
-use crate::git::{cas, durable};
 use crate::store::Store;
 
 /// Everything the plan decided, ready to land.
@@ -80,7 +81,7 @@ pub(super) fn run(store: &Store, job: &Job<'_>) -> Result<Done> {
     })
 }
 
-fn lock_policy(store: &Store) -> cas::LockPolicy {
+fn lock_policy(store: &Store) -> LockPolicy {
     store.lock_policy()
 }
 
@@ -156,7 +157,7 @@ fn keep_in_trash(
     store: &Store,
     job: &Job<'_>,
     old: ObjectId,
-    policy: cas::LockPolicy,
+    policy: LockPolicy,
     durable_on: bool,
 ) -> Result<Trash> {
     let repo = store.repo();
@@ -164,7 +165,7 @@ fn keep_in_trash(
     let log = format!("artifact-store: revert-to-tag {} (old tip)", job.tag.name);
     for offset in 0..60 {
         let name = crate::refs::trash_ref(ts + offset, &job.target.refname);
-        let result = cas::update(repo, &name, &log, policy, |current| {
+        let result = RefDb::new(repo).update(&name, &log, policy, |current| {
             Ok(match current {
                 None => ControlFlow::Continue(old),
                 Some(_) => ControlFlow::Break(()),
@@ -173,7 +174,7 @@ fn keep_in_trash(
         if let ControlFlow::Break(()) = result {
             // An earlier run killed as it made this copy may have left its lock behind;
             // nobody writes this name again to clear it.
-            cas::clear_finished_lock(repo, &name, policy);
+            RefDb::new(repo).clear_finished_lock(&name, policy);
         }
         if let ControlFlow::Continue(_) = result {
             if durable_on {
@@ -194,9 +195,9 @@ fn move_target(
     store: &Store,
     job: &Job<'_>,
     new_tip: ObjectId,
-    policy: cas::LockPolicy,
+    policy: LockPolicy,
     durable_on: bool,
-) -> Result<cas::CasReport> {
+) -> Result<CasReport> {
     let repo = store.repo();
     let (new_tree, old_tree) = (tree_of(repo, Some(new_tip))?, tree_of(repo, job.tip)?);
     tree::check_sane(repo, new_tree, old_tree, &job.tag.name)?;
@@ -205,7 +206,7 @@ fn move_target(
     }
     let refname = &job.target.refname;
     let log = format!("artifact-store: revert-to-tag {}", job.tag.name);
-    let moved = cas::update(repo, refname, &log, policy, |current| {
+    let moved = RefDb::new(repo).update(refname, &log, policy, |current| {
         Ok(if current == job.tip {
             ControlFlow::Continue(new_tip)
         } else {
@@ -271,8 +272,13 @@ fn discard(store: &Store, job: &Job<'_>, trash: &Trash, warnings: &mut Vec<Strin
             return;
         }
     }
-    if let Err(e) = repo.delete_ref(&trash.name) {
-        warnings.push(format!("could not remove {}: {e}", trash.name));
+    match RefDb::new(repo).delete(&trash.name, trash.old) {
+        Ok(Swapped::Done) => {}
+        Ok(Swapped::Raced) => warnings.push(format!(
+            "kept {} (the old tip): another writer holds or moved it",
+            trash.name
+        )),
+        Err(e) => warnings.push(format!("could not remove {}: {e}", trash.name)),
     }
 }
 

@@ -10,14 +10,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use git2::Repository;
 
-use super::ObjectId as Oid;
+use crate::git::ObjectId as Oid;
 use gix_ref::transaction::{LogChange, PreviousValue, RefEdit, RefLog};
 use gix_ref::Target;
 
+use super::lock::LockPolicy;
 use crate::error::{Error, Result};
 
 /// One ref edit, with the value its caller expects to find.
@@ -73,12 +73,10 @@ pub struct TxOptions {
     pub mode: Mode,
     /// Write created refs straight into `packed-refs` (no loose file per ref).
     pub packed: bool,
-    /// How long to wait for a held lock, with backoff.
-    pub lock_timeout: Duration,
-    /// Set when the caller holds the gc lock: a `<ref>.lock` of an edited ref, or
-    /// `packed-refs.lock`, older than this was left by a killed bulk writer and is removed
-    /// before the transaction ([`super::locks`]). `None` only waits.
-    pub stale_after: Option<Duration>,
+    /// How held locks are treated: a `<ref>.lock` of an edited ref, or `packed-refs.lock`,
+    /// that is dead by the rule of [`super::lock`] is removed before the transaction; a
+    /// held one is waited for up to the policy's timeout.
+    pub locks: LockPolicy,
 }
 
 /// A group taken out of the transaction because a ref in it was not as expected.
@@ -113,11 +111,10 @@ pub fn transact(repo: &Repository, groups: &[Vec<RefChange>], opts: TxOptions) -
     }
     let names = groups.iter().flatten().map(RefChange::name);
     let names = names.chain(opts.packed.then_some("packed-refs"));
-    let locks = super::locks::BulkLocks {
-        timeout: opts.lock_timeout,
-        stale_after: opts.stale_after,
-    };
-    super::locks::clear_stale(repo.commondir(), names, locks)?;
+    super::lock::clear_dead(repo.commondir(), names, opts.locks)?;
+    if let Some(outcome) = deletions_by_packed_path(repo, groups, opts)? {
+        return Ok(outcome);
+    }
     let mut live = vec![true; groups.len()];
     let mut skipped = Vec::new();
     loop {
@@ -153,6 +150,46 @@ pub fn transact(repo: &Repository, groups: &[Vec<RefChange>], opts: TxOptions) -
     }
     let applied = (0..groups.len()).filter(|i| live[*i]).collect();
     Ok(Outcome { applied, skipped })
+}
+
+/// Runs a batch of single deletions through the `packed-refs` fast path
+/// ([`super::packed::delete`]: one rewrite, no lock file per ref) when its caller holds the
+/// gc lock, whose file the per-ref locks link to; `None` for any other batch.
+fn deletions_by_packed_path(
+    repo: &Repository,
+    groups: &[Vec<RefChange>],
+    opts: TxOptions,
+) -> Result<Option<Outcome>> {
+    let source = repo.commondir().join(super::lock::GC_LOCK_FILE);
+    if !opts.packed || !opts.locks.holds_gc_lock || !source.is_file() {
+        return Ok(None);
+    }
+    let mut doomed = Vec::with_capacity(groups.len());
+    for group in groups {
+        match group.as_slice() {
+            [RefChange::Delete { name, expected }] => doomed.push(super::packed::Doomed {
+                name: name.clone(),
+                expected: *expected,
+            }),
+            _ => return Ok(None),
+        }
+    }
+    let all_or_nothing = opts.mode == Mode::Atomic;
+    let kept = super::packed::delete(repo, &doomed, &source, all_or_nothing, opts.locks)?;
+    let mut live = vec![true; groups.len()];
+    let skipped = kept
+        .into_iter()
+        .map(|k| {
+            live[k.index] = false;
+            Skipped {
+                group: k.index,
+                refname: doomed[k.index].name.clone(),
+                actual: k.actual,
+            }
+        })
+        .collect();
+    let applied = (0..groups.len()).filter(|i| live[*i]).collect();
+    Ok(Some(Outcome { applied, skipped }))
 }
 
 fn open_store(gitdir: &Path) -> gix_ref::file::Store {
@@ -234,7 +271,7 @@ fn prepare_and_commit(
     edits: Vec<RefEdit>,
     opts: TxOptions,
 ) -> std::result::Result<(), Failure> {
-    let fail = gix_lock::acquire::Fail::AfterDurationWithBackoff(opts.lock_timeout);
+    let fail = gix_lock::acquire::Fail::AfterDurationWithBackoff(opts.locks.timeout);
     let odb = repo.odb().map_err(|e| Failure {
         refname: None,
         actual: None,
@@ -325,8 +362,11 @@ mod tests {
         TxOptions {
             mode,
             packed: true,
-            lock_timeout: Duration::from_millis(100),
-            stale_after: None,
+            locks: LockPolicy {
+                stale_after: None,
+                timeout: std::time::Duration::from_millis(100),
+                holds_gc_lock: true,
+            },
         }
     }
 

@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use std::str::FromStr;
-
-use super::ObjectId as Oid;
+use crate::git::ObjectId as Oid;
 
 /// Loose ref files under `refs/` above which gc and commits pack them into `packed-refs`.
 ///
@@ -45,8 +43,7 @@ pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
             match entry.file_type() {
                 Ok(t) if t.is_dir() => walk(gitdir, &full, out),
                 Ok(_) if !name.ends_with(".lock") => {
-                    let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                    if let Ok(oid) = Oid::from_str(text.trim()) {
+                    if let Some(oid) = super::format::read_loose(&entry.path()) {
                         out.push((full, oid));
                     }
                 }
@@ -67,7 +64,8 @@ pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
 /// exists, so every git writer (which creates `<ref>.lock` exclusively) sees it as held,
 /// but it allocates no inode, the costly part of creating a file here (20-30 µs against
 /// 0.2-1 ms, `docs/performance.md`). The link carries the ref file's old mtime, so callers
-/// hold the gc lock, under which committers never break a ref lock as stale.
+/// hold the gc lock, under which committers never break a ref lock as stale
+/// ([`super::lock`]).
 pub fn prune(gitdir: &Path, refs: &[(String, Oid)]) -> usize {
     let mut pruned = 0;
     for (name, value) in refs {
@@ -76,10 +74,7 @@ pub fn prune(gitdir: &Path, refs: &[(String, Oid)]) -> usize {
         if std::fs::hard_link(&file, &lock).is_err() {
             continue;
         }
-        let holds = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|text| Oid::from_str(text.trim()).ok())
-            == Some(*value);
+        let holds = super::format::read_loose(&file) == Some(*value);
         if holds && std::fs::remove_file(&file).is_ok() {
             pruned += 1;
         }
@@ -116,6 +111,8 @@ pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]

@@ -9,10 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use std::str::FromStr;
+use crate::git::ObjectId as Oid;
 
-use super::ObjectId as Oid;
-
+use super::format;
 use crate::error::{Error, Result};
 
 /// Returns `(full ref name, target)` of every direct ref whose name starts with `prefix`.
@@ -36,6 +35,30 @@ pub fn refs_with_prefix_peeled(
         .collect())
 }
 
+/// Returns the id the direct ref `name` holds: its loose file, else its `packed-refs`
+/// entry (found by binary search), `Some(None)` when neither exists. `None` when this reader
+/// cannot tell (a symbolic or damaged loose file, an unreadable `packed-refs`): the caller
+/// asks libgit2 then.
+pub fn read_one(gitdir: &Path, name: &str) -> Option<Option<Oid>> {
+    match std::fs::read(gitdir.join(name)) {
+        Ok(bytes) => return format::oid(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).map(Some),
+        Err(e) if is_absent(&e) => {}
+        Err(_) => return None,
+    }
+    let mut found = BTreeMap::new();
+    packed_with_prefix(gitdir, name, &mut found).ok()?;
+    Some(found.get(name).map(|(oid, _)| *oid))
+}
+
+/// Whether a loose ref file is not there: missing, or a directory on its path is not one.
+fn is_absent(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+    )
+}
+
 type Found = BTreeMap<String, (Oid, Option<Oid>)>;
 
 fn scan(gitdir: &Path, prefix: &str) -> Result<Found> {
@@ -54,13 +77,9 @@ fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut Found) -> Result<()
         Err(e) => return Err(Error::io("failed to open", path)(e)),
     };
     let mut packed = Packed::new(file, &path)?;
-    let header = packed.line_at(0)?;
-    let traits = header.starts_with(b"# pack-refs with:");
-    let sorted = traits && contains(&header, b" sorted");
-    let fully_peeled = traits && contains(&header, b" fully-peeled");
-    let tags_peeled = traits && contains(&header, b" peeled");
+    let traits = format::Traits::of(&packed.line_at(0)?);
     let mut last: Option<String> = None;
-    let mut pos = if sorted {
+    let mut pos = if traits.sorted {
         packed.lower_bound(prefix.as_bytes())?
     } else {
         0
@@ -68,40 +87,34 @@ fn packed_with_prefix(gitdir: &Path, prefix: &str, out: &mut Found) -> Result<()
     while pos < packed.len {
         let line = packed.line_at(pos)?;
         pos += line.len() as u64 + 1;
-        if let (Some(b'^'), Some(name)) = (line.first(), last.as_ref()) {
-            let peeled = std::str::from_utf8(&line[1..])
-                .ok()
-                .and_then(|hex| Oid::from_str(hex.trim()).ok());
-            if let (Some(entry), Some(peeled)) = (out.get_mut(name), peeled) {
-                entry.1 = Some(peeled);
+        let (hex, name) = match format::parse(&line) {
+            format::Line::Peeled(hex) => {
+                let peeled = format::oid(hex);
+                if let (Some(entry), Some(peeled)) =
+                    (last.as_ref().and_then(|n| out.get_mut(n)), peeled)
+                {
+                    entry.1 = Some(peeled);
+                }
+                continue;
             }
-            continue;
-        }
-        last = None;
-        let Some((oid, name)) = parse_line(&line) else {
-            continue;
+            format::Line::Ref { hex, name } => (hex, name),
+            format::Line::Comment | format::Line::Other => {
+                last = None;
+                continue;
+            }
         };
+        last = None;
         if name.starts_with(prefix.as_bytes()) {
-            if let (Ok(name), Ok(oid)) = (std::str::from_utf8(name), Oid::from_str(oid)) {
-                let known = fully_peeled || (tags_peeled && name.starts_with("refs/tags/"));
+            if let (Ok(name), Some(oid)) = (std::str::from_utf8(name), format::oid(hex)) {
+                let known = traits.peel_known(name.as_bytes());
                 out.insert(name.to_string(), (oid, known.then_some(oid)));
                 last = Some(name.to_string());
             }
-        } else if sorted && name > prefix.as_bytes() {
+        } else if traits.sorted && name > prefix.as_bytes() {
             break;
         }
     }
     Ok(())
-}
-
-/// Parses `<hex> <refname>`; returns `None` for comments, peeled lines and blanks.
-fn parse_line(line: &[u8]) -> Option<(&str, &[u8])> {
-    if line.is_empty() || line[0] == b'#' || line[0] == b'^' {
-        return None;
-    }
-    let space = line.iter().position(|&b| b == b' ')?;
-    let oid = std::str::from_utf8(&line[..space]).ok()?;
-    Some((oid, &line[space + 1..]))
 }
 
 /// A `packed-refs` file read by positioned reads: a binary search touches a few KiB.
@@ -184,7 +197,7 @@ impl<'a> Packed<'a> {
             let (mut at, mut name_below) = (start, false);
             while at < self.len {
                 let line = self.line_at(at)?;
-                if let Some((_, name)) = parse_line(&line) {
+                if let format::Line::Ref { name, .. } = format::parse(&line) {
                     name_below = name < prefix;
                     if name_below {
                         lo = at + line.len() as u64 + 1;
@@ -199,10 +212,6 @@ impl<'a> Packed<'a> {
         }
         Ok(lo.min(self.len))
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn loose_under(gitdir: &Path, dir: &str, prefix: &str, out: &mut Found) -> Result<()> {
@@ -224,10 +233,8 @@ fn loose_under(gitdir: &Path, dir: &str, prefix: &str, out: &mut Found) -> Resul
                 loose_under(gitdir, &sub, prefix, out)?;
             }
         } else if full.starts_with(prefix) && !name.ends_with(".lock") {
-            if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                if let Ok(oid) = Oid::from_str(text.trim()) {
-                    out.insert(full, (oid, None));
-                }
+            if let Some(oid) = format::read_loose(&entry.path()) {
+                out.insert(full, (oid, None));
             }
         }
     }
@@ -236,10 +243,47 @@ fn loose_under(gitdir: &Path, dir: &str, prefix: &str, out: &mut Found) -> Resul
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     const A: &str = "1111111111111111111111111111111111111111";
     const B: &str = "2222222222222222222222222222222222222222";
+
+    #[test]
+    fn one_ref_is_read_loose_first_then_packed_and_symbolic_ones_are_left_to_libgit2() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path();
+        std::fs::write(
+            g.join("packed-refs"),
+            format!(
+                "# pack-refs with: peeled fully-peeled sorted \n{A} refs/heads/a\n{A} refs/heads/b\n\
+                 {A} refs/heads/b2\n{A} refs/tags/t\n"
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(g.join("refs/heads/c")).unwrap();
+        std::fs::write(g.join("refs/heads/b"), format!("{B}\n")).unwrap();
+        std::fs::write(g.join("refs/heads/s"), "ref: refs/heads/a\n").unwrap();
+        let a = Oid::from_str(A).unwrap();
+        let b = Oid::from_str(B).unwrap();
+        assert_eq!(read_one(g, "refs/heads/a"), Some(Some(a)));
+        assert_eq!(read_one(g, "refs/heads/b"), Some(Some(b)), "loose wins");
+        assert_eq!(read_one(g, "refs/heads/b2"), Some(Some(a)));
+        assert_eq!(
+            read_one(g, "refs/heads"),
+            Some(None),
+            "a directory is no ref"
+        );
+        assert_eq!(read_one(g, "refs/heads/c"), Some(None));
+        assert_eq!(read_one(g, "refs/heads/a/x"), Some(None), "under a file");
+        assert_eq!(read_one(g, "refs/heads/z"), Some(None));
+        assert_eq!(
+            read_one(g, "refs/heads/s"),
+            None,
+            "symbolic: libgit2 answers"
+        );
+    }
 
     #[test]
     fn binary_search_finds_exactly_the_prefixed_refs() {

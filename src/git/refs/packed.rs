@@ -11,7 +11,7 @@
 //! while it still holds the value given.
 //!
 //! A `packed-refs.lock` older than the stale bound is taken as left by a killed bulk writer
-//! and removed first ([`super::locks`]): callers hold the gc lock.
+//! and removed first ([`super::lock`]): callers hold the gc lock.
 //!
 //! The file is read after the lock is taken, its lines are kept byte for byte, the result
 //! is sorted by name, and annotated tags get their `^<peeled>` line, so git, libgit2 and
@@ -22,17 +22,13 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use std::str::FromStr;
-
 use git2::Repository;
 
-use super::ObjectId as Oid;
+use crate::git::ObjectId as Oid;
 
-use super::locks::BulkLocks;
+use super::format;
+use super::lock::LockPolicy;
 use crate::error::{Error, Result};
-
-/// How the file says it is written, when it says nothing: the header git writes.
-const DEFAULT_HEADER: &[u8] = b"# pack-refs with: peeled fully-peeled sorted ";
 
 /// A ref for [`add`] to write.
 #[derive(Debug, Clone)]
@@ -49,7 +45,7 @@ pub struct NewRef {
 /// Adds `refs` to `packed-refs` in one rewrite. Returns, in the order of `refs`, whether
 /// each was written (`false`: `packed-refs` already holds that name, or a ref whose name is
 /// a directory of it or has it as a directory, and is left as it is).
-pub fn add(repo: &Repository, refs: &[NewRef], locks: BulkLocks) -> Result<Vec<bool>> {
+pub fn add(repo: &Repository, refs: &[NewRef], locks: LockPolicy) -> Result<Vec<bool>> {
     if refs.is_empty() {
         return Ok(Vec::new());
     }
@@ -111,7 +107,7 @@ pub fn add(repo: &Repository, refs: &[NewRef], locks: BulkLocks) -> Result<Vec<b
 /// Removes from `packed-refs` every entry of `refs` (full name, value) that it holds at
 /// that value, in one rewrite; entries holding anything else, and loose refs, stay.
 /// Returns how many were removed.
-pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Result<usize> {
+pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: LockPolicy) -> Result<usize> {
     if refs.is_empty() {
         return Ok(0);
     }
@@ -128,13 +124,240 @@ pub fn remove(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Re
     })
 }
 
+/// One ref for [`delete`] to remove, with the value it must hold.
+#[derive(Debug, Clone)]
+pub struct Doomed {
+    /// Full ref name.
+    pub name: String,
+    /// The value it must hold to go.
+    pub expected: Oid,
+}
+
+/// A ref [`delete`] left because it did not hold the value expected.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// Index in the caller's list.
+    pub index: usize,
+    /// What it held instead, as hex (`None`: it did not exist).
+    pub actual: Option<String>,
+}
+
+/// Deletes `refs` in one rewrite of `packed-refs`, each only while it holds its expected
+/// value, as `git update-ref --stdin` deletes them, without a lock file per ref.
+///
+/// Each ref is locked first, as every git writer locks it: `<ref>.lock` is made a hard link
+/// to `lock_source` (the caller's gc lock file), which fails on an existing name as a new
+/// file's `O_EXCL` does but allocates no inode (the costly part of a ref transaction,
+/// docs/performance.md), and shares the gc lock's mtime: fresh while its holder lives, stale
+/// once it dies ([`super::lock`]). Under every lock, and `packed-refs.lock`, each value is
+/// read (the loose file, else the packed entry); the refs that hold their values leave
+/// `packed-refs` in one rewrite, then their loose files and reflogs go, then the locks.
+/// A ref holding anything else is kept and returned; with `all_or_nothing` one such ref
+/// fails the whole call with [`Error::Conflict`] and nothing is written.
+pub fn delete(
+    repo: &Repository,
+    refs: &[Doomed],
+    lock_source: &Path,
+    all_or_nothing: bool,
+    locks: LockPolicy,
+) -> Result<Vec<Kept>> {
+    let gitdir = repo.commondir();
+    let mut held = LinkLocks::take(gitdir, refs, lock_source, locks)?;
+    let mut kept = Vec::new();
+    let mut going = Vec::new();
+    let outcome = rewrite(gitdir, locks, |table| {
+        let mut doomed_names: HashSet<&[u8]> = HashSet::new();
+        for (index, doomed) in refs.iter().enumerate() {
+            let loose = gitdir.join(&doomed.name);
+            let actual = match held.locked[index] {
+                false => None,
+                true => match super::format::read_loose(&loose) {
+                    Some(oid) => Some((oid, true)),
+                    None => table
+                        .find(doomed.name.as_bytes())
+                        .and_then(|at| table.records[at].value())
+                        .map(|oid| (oid, false)),
+                },
+            };
+            match actual {
+                Some((oid, is_loose)) if oid == doomed.expected => {
+                    doomed_names.insert(doomed.name.as_bytes());
+                    going.push((index, is_loose));
+                }
+                other => {
+                    let actual = other.map(|(oid, _)| oid.to_string());
+                    if all_or_nothing {
+                        return Err(Error::Conflict {
+                            message: format!(
+                                "{} changed while the refs were being edited ({}); nothing was changed",
+                                doomed.name,
+                                actual.as_deref().unwrap_or("it is gone")
+                            ),
+                            hint: Some("look at the ref, then run the command again".to_string()),
+                        });
+                    }
+                    kept.push(Kept { index, actual });
+                }
+            }
+        }
+        let before = table.records.len();
+        table.records.retain(|r| !doomed_names.contains(r.name()));
+        Ok(((), table.records.len() != before))
+    });
+    if let Err(e) = outcome {
+        held.release();
+        let names: Vec<&str> = refs.iter().map(|r| r.name.as_str()).collect();
+        remove_empty_parents(gitdir, &names);
+        return Err(e);
+    }
+    for &(index, is_loose) in &going {
+        let name = &refs[index].name;
+        if is_loose {
+            match std::fs::remove_file(gitdir.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    held.release();
+                    return Err(Error::io("failed to delete", gitdir.join(name))(e));
+                }
+            }
+        }
+        let _ = std::fs::remove_file(gitdir.join("logs").join(name));
+    }
+    held.release();
+    let names: Vec<&str> = refs.iter().map(|r| r.name.as_str()).collect();
+    remove_empty_parents(gitdir, &names);
+    Ok(kept)
+}
+
+/// `errno` of a `link` past the file system's limit of names per inode (Linux).
+const EMLINK: i32 = 31;
+
+/// The `<ref>.lock` links [`delete`] holds; released (unlinked) on drop.
+struct LinkLocks {
+    paths: Vec<Option<PathBuf>>,
+    /// Whether each ref could be locked at all (`false`: a file is where a directory of
+    /// its name would be, so the ref cannot exist).
+    locked: Vec<bool>,
+}
+
+impl LinkLocks {
+    fn take(
+        gitdir: &Path,
+        refs: &[Doomed],
+        source: &Path,
+        policy: LockPolicy,
+    ) -> Result<LinkLocks> {
+        let deadline = std::time::Instant::now() + policy.timeout;
+        let mut held = LinkLocks {
+            paths: Vec::with_capacity(refs.len()),
+            locked: Vec::with_capacity(refs.len()),
+        };
+        let mut backoff = super::lock::Backoff::new();
+        // ext4 allows 65,000 names per inode: past that, each lock is a file of its own.
+        let mut links_full = false;
+        for doomed in refs {
+            gix_ref::FullName::try_from(doomed.name.as_str()).map_err(|e| {
+                Error::InvalidInput(format!("{:?} is not a valid ref name ({e})", doomed.name))
+            })?;
+            let lock = super::lock::Lock::of(gitdir, &doomed.name);
+            let path = lock.path();
+            loop {
+                let taken = match links_full {
+                    false => std::fs::hard_link(source, &path),
+                    true => std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&path)
+                        .map(drop),
+                };
+                match taken {
+                    Err(e) if e.raw_os_error() == Some(EMLINK) => links_full = true,
+                    Ok(()) => {
+                        held.paths.push(Some(path));
+                        held.locked.push(true);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let Some(parent) = path.parent() else {
+                            return Err(Error::io("failed to lock", path)(e));
+                        };
+                        if !source.exists() {
+                            return Err(Error::io("failed to lock", path)(e));
+                        }
+                        match std::fs::create_dir_all(parent) {
+                            Ok(()) => continue,
+                            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                                held.paths.push(None);
+                                held.locked.push(false);
+                                break;
+                            }
+                            Err(e) => return Err(Error::io("failed to make", parent)(e)),
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                        held.paths.push(None);
+                        held.locked.push(false);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        if lock.break_if_dead(policy)?.is_some() {
+                            continue;
+                        }
+                        if std::time::Instant::now() >= deadline {
+                            return Err(lock.held());
+                        }
+                        backoff.wait();
+                    }
+                    Err(e) => return Err(Error::io("failed to lock", path)(e)),
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    fn release(&mut self) {
+        for path in self.paths.drain(..).flatten() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for LinkLocks {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Removes the directories of `names` (full ref names) left empty, deepest first, as git
+/// does after deleting refs; `refs/` and its first level (`refs/heads`, `refs/tags`) stay.
+fn remove_empty_parents(gitdir: &Path, names: &[&str]) {
+    let mut dirs: HashSet<&str> = HashSet::new();
+    for name in names {
+        let mut at = name.len();
+        while let Some(slash) = name[..at].rfind('/') {
+            let dir = &name[..slash];
+            if dir.matches('/').count() < 2 || !dirs.insert(dir) {
+                break;
+            }
+            at = slash;
+        }
+    }
+    let mut dirs: Vec<&str> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.len()));
+    for dir in dirs {
+        let _ = std::fs::remove_dir(gitdir.join(dir));
+        let _ = std::fs::remove_dir(gitdir.join("logs").join(dir));
+    }
+}
+
 /// Packs every loose direct ref under `refs/`, as `git pack-refs --all --prune` does: their
 /// values go into `packed-refs` in one rewrite (replacing what a name held there), then
 /// each loose file that still holds the value packed is deleted under its `<ref>.lock`. A
 /// ref another writer holds or moved meanwhile stays loose, and so does one whose name a
 /// packed ref is in the way of. Returns how many loose files were deleted. The caller
 /// holds the gc lock ([`super::loose::prune`] says why).
-pub fn pack_loose(repo: &Repository, locks: BulkLocks) -> Result<usize> {
+pub fn pack_loose(repo: &Repository, locks: LockPolicy) -> Result<usize> {
     let mut loose = super::loose::loose_refs(repo.commondir());
     if loose.is_empty() {
         return Ok(0);
@@ -151,7 +374,7 @@ pub fn pack_loose(repo: &Repository, locks: BulkLocks) -> Result<usize> {
 
 /// Writes `refs` (full name, value; sorted by name, each once) into `packed-refs` in one
 /// rewrite, replacing the value a name held. Returns, in order, whether each is there now.
-fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: BulkLocks) -> Result<Vec<bool>> {
+fn store_values(repo: &Repository, refs: &[(String, Oid)], locks: LockPolicy) -> Result<Vec<bool>> {
     let odb = repo
         .odb()
         .map_err(Error::git("failed to open the object database"))?;
@@ -243,14 +466,14 @@ impl<'a> Record<'a> {
     }
 
     fn value(&self) -> Option<Oid> {
-        Oid::from_str(std::str::from_utf8(&self.text[..self.hex_len]).ok()?).ok()
+        format::oid(&self.text[..self.hex_len])
     }
 
     /// The object of its `^` line, when it has one.
     fn peeled_line(&self) -> Option<Oid> {
         let line = self.text.get(self.name_end + 1..)?.strip_prefix(b"^")?;
         let hex = line.strip_suffix(b"\n").unwrap_or(line);
-        Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
+        format::oid(hex)
     }
 }
 
@@ -258,18 +481,16 @@ impl<'a> Record<'a> {
 struct Table<'a> {
     header: Vec<u8>,
     records: Vec<Record<'a>>,
-    /// The header says every annotated tag has its `^` line.
-    fully_peeled: bool,
-    /// The header says every annotated tag under `refs/tags/` has its `^` line.
-    tags_peeled: bool,
+    /// What the header promises about peeling.
+    traits: format::Traits,
 }
 
 impl<'a> Table<'a> {
     fn parse(bytes: &'a [u8], path: &Path) -> Result<Table<'a>> {
         let mut header = match bytes.is_empty() {
-            true => DEFAULT_HEADER.to_vec(),
+            true => format::DEFAULT_HEADER.to_vec(),
             // A file without a header promises nothing about peeling or order.
-            false => b"# pack-refs with:".to_vec(),
+            false => format::HEADER_PREFIX.to_vec(),
         };
         let mut records: Vec<Record<'a>> = Vec::new();
         let mut sorted = true;
@@ -291,32 +512,33 @@ impl<'a> Table<'a> {
                     ),
                 )
             };
-            if line_no == 1 && content.starts_with(b"# pack-refs with:") {
-                header = content.to_vec();
-            } else if content.first() == Some(&b'^') {
-                let last = records.last_mut().ok_or_else(unreadable)?;
-                let start = at - last.text.len();
-                last.text = Cow::Borrowed(&bytes[start..end]);
-            } else {
-                let space = content
-                    .iter()
-                    .position(|b| *b == b' ')
-                    .filter(|i| *i >= 40 && *i + 1 < content.len())
-                    .ok_or_else(unreadable)?;
-                let record = Record::new(Cow::Borrowed(line), space);
-                if records.last().is_some_and(|r| r.name() >= record.name()) {
-                    sorted = false;
+            match format::parse(content) {
+                format::Line::Comment
+                    if line_no == 1 && content.starts_with(format::HEADER_PREFIX) =>
+                {
+                    header = content.to_vec()
                 }
-                records.push(record);
+                format::Line::Peeled(_) => {
+                    let last = records.last_mut().ok_or_else(unreadable)?;
+                    let start = at - last.text.len();
+                    last.text = Cow::Borrowed(&bytes[start..end]);
+                }
+                format::Line::Ref { hex, .. } => {
+                    let record = Record::new(Cow::Borrowed(line), hex.len());
+                    if records.last().is_some_and(|r| r.name() >= record.name()) {
+                        sorted = false;
+                    }
+                    records.push(record);
+                }
+                format::Line::Comment | format::Line::Other => return Err(unreadable()),
             }
             at = end;
         }
         if !sorted {
             records.sort_by(|a, b| a.name().cmp(b.name()));
         }
-        let fully_peeled = contains_trait(&header, b"fully-peeled");
-        let tags_peeled = contains_trait(&header, b"peeled");
-        if !contains_trait(&header, b"sorted") {
+        let traits = format::Traits::of(&header);
+        if !traits.sorted {
             if header.last() != Some(&b' ') {
                 header.push(b' ');
             }
@@ -325,8 +547,7 @@ impl<'a> Table<'a> {
         Ok(Table {
             header,
             records,
-            fully_peeled,
-            tags_peeled,
+            traits,
         })
     }
 
@@ -343,9 +564,7 @@ impl<'a> Table<'a> {
         }
         match record.peeled_line() {
             Some(peeled) => Some(Some(peeled)),
-            None if self.fully_peeled || (self.tags_peeled && source.starts_with("refs/tags/")) => {
-                Some(None)
-            }
+            None if self.traits.peel_known(source.as_bytes()) => Some(None),
             None => None,
         }
     }
@@ -423,30 +642,32 @@ impl<'a> Table<'a> {
     }
 }
 
-fn contains_trait(header: &[u8], name: &[u8]) -> bool {
-    header
-        .strip_prefix(b"# pack-refs with:")
-        .unwrap_or(header)
-        .split(|b| *b == b' ')
-        .any(|word| word == name)
-}
-
 /// Locks `packed-refs`, reads it, lets `edit` change the table (it returns its result and
 /// whether anything changed), and writes the file back when something did.
 fn rewrite<T>(
     gitdir: &Path,
-    locks: BulkLocks,
+    locks: LockPolicy,
     edit: impl for<'a> FnOnce(&mut Table<'a>) -> Result<(T, bool)>,
 ) -> Result<T> {
     let path = gitdir.join("packed-refs");
-    super::locks::clear_stale(gitdir, ["packed-refs"], locks)?;
-    let mut lock = gix_lock::File::acquire_to_update_resource(
-        &path,
-        gix_lock::acquire::Fail::from(locks.timeout),
-        None,
-        0,
-    )
-    .map_err(|source| lock_error(&path, source))?;
+    let deadline = std::time::Instant::now() + locks.timeout;
+    let mut backoff = super::lock::Backoff::new();
+    let mut lock = loop {
+        super::lock::clear_dead(gitdir, ["packed-refs"], locks)?;
+        match gix_lock::File::acquire_to_update_resource(
+            &path,
+            gix_lock::acquire::Fail::Immediately,
+            None,
+            0,
+        ) {
+            Ok(lock) => break lock,
+            // Taken between the wait and the attempt: wait again, by the same rule.
+            Err(_) if lock_path(&path).exists() && std::time::Instant::now() < deadline => {
+                backoff.wait()
+            }
+            Err(source) => return Err(lock_error(&path, source)),
+        }
+    };
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -484,13 +705,16 @@ fn lock_error(path: &Path, source: gix_error::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use std::time::Duration;
 
     use super::*;
 
-    const NOW: BulkLocks = BulkLocks {
+    const NOW: LockPolicy = LockPolicy {
         timeout: Duration::ZERO,
         stale_after: None,
+        holds_gc_lock: true,
     };
 
     fn new(name: &str, value: Oid) -> NewRef {
@@ -590,6 +814,118 @@ mod tests {
             text.contains(&format!("{commit} refs/copy/c\n{commit} refs/heads/a")),
             "{text}"
         );
+    }
+
+    fn doomed(name: &str, expected: Oid) -> Doomed {
+        Doomed {
+            name: name.to_string(),
+            expected,
+        }
+    }
+
+    #[test]
+    fn delete_takes_refs_at_their_value_loose_and_packed_and_leaves_no_lock() {
+        let (dir, repo, commit, tag) = repo();
+        let g = dir.path();
+        let other = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let names = [
+            "refs/heads/ai/generated/wf/a",
+            "refs/heads/ai/generated/wf/b",
+            "refs/tags/corr_a",
+            "refs/tags/corr_b",
+            "refs/tags/corr_c",
+        ];
+        for name in names {
+            repo.reference(name, commit.into(), true, "t").unwrap();
+        }
+        repo.reference("refs/tags/v1", tag.into(), true, "t")
+            .unwrap();
+        pack_loose(&repo, NOW).unwrap();
+        // Loose again, over its packed entry: both go.
+        repo.reference("refs/tags/corr_b", tag.into(), true, "t")
+            .unwrap();
+        let source = g.join(crate::git::refs::lock::GC_LOCK_FILE);
+        std::fs::write(&source, "").unwrap();
+        let refs = [
+            doomed("refs/heads/ai/generated/wf/a", commit),
+            doomed("refs/tags/corr_b", tag),
+            doomed("refs/tags/corr_c", other),
+            doomed("refs/tags/gone", commit),
+            doomed("refs/tags/corr_a/under", commit),
+        ];
+        let kept = delete(&repo, &refs, &source, false, NOW).unwrap();
+        let kept: Vec<(usize, Option<String>)> =
+            kept.into_iter().map(|k| (k.index, k.actual)).collect();
+        assert_eq!(kept, [(2, Some(commit.to_string())), (3, None), (4, None)]);
+        for gone in ["refs/heads/ai/generated/wf/a", "refs/tags/corr_b"] {
+            assert!(repo.find_reference(gone).is_err(), "{gone}");
+        }
+        for stays in [
+            "refs/heads/ai/generated/wf/b",
+            "refs/tags/corr_a",
+            "refs/tags/corr_c",
+        ] {
+            assert_eq!(repo.refname_to_id(stays).unwrap(), commit, "{stays}");
+        }
+        let text = std::fs::read_to_string(g.join("packed-refs")).unwrap();
+        assert!(
+            !text.contains("corr_b") && !text.contains("wf/a\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{tag} refs/tags/v1\n^{commit}\n")),
+            "{text}"
+        );
+        let status = std::process::Command::new("git")
+            .args(["fsck", "--strict", "--no-dangling"])
+            .env("GIT_DIR", g)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let locks: Vec<String> = crate::git::refs::loose::names_under(g, "refs")
+            .into_iter()
+            .filter(|n| g.join(format!("{n}.lock")).exists())
+            .collect();
+        assert!(locks.is_empty(), "{locks:?}");
+        assert!(
+            !g.join("refs/tags/corr_a").is_dir(),
+            "the lock's directory went"
+        );
+        assert!(source.exists(), "the lock source is the caller's");
+    }
+
+    #[test]
+    fn delete_all_or_nothing_writes_nothing_and_a_held_lock_fails_naming_it() {
+        let (dir, repo, commit, _) = repo();
+        let g = dir.path();
+        let other = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        for name in ["refs/tags/corr_a", "refs/tags/corr_b"] {
+            repo.reference(name, commit.into(), true, "t").unwrap();
+        }
+        pack_loose(&repo, NOW).unwrap();
+        let before = std::fs::read(g.join("packed-refs")).unwrap();
+        let source = g.join(crate::git::refs::lock::GC_LOCK_FILE);
+        std::fs::write(&source, "").unwrap();
+        let refs = [
+            doomed("refs/tags/corr_a", commit),
+            doomed("refs/tags/corr_b", other),
+        ];
+        let err = delete(&repo, &refs, &source, true, NOW).unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{err}");
+        assert_eq!(std::fs::read(g.join("packed-refs")).unwrap(), before);
+
+        std::fs::write(g.join("refs/tags/corr_a.lock"), "").unwrap();
+        let err = delete(&repo, &refs[..1], &source, false, NOW).unwrap_err();
+        assert!(
+            matches!(err, Error::Locked { ref refname, .. } if refname == "refs/tags/corr_a"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(g.join("packed-refs")).unwrap(), before);
+        assert!(
+            g.join("refs/tags/corr_a.lock").exists(),
+            "another writer's lock stays"
+        );
+        assert_eq!(repo.refname_to_id("refs/tags/corr_a").unwrap(), commit);
     }
 
     #[test]
