@@ -45,9 +45,38 @@ pub fn read_one(gitdir: &Path, name: &str) -> Option<Option<Oid>> {
         Err(e) if is_absent(&e) => {}
         Err(_) => return None,
     }
-    let mut found = BTreeMap::new();
-    packed_with_prefix(gitdir, name, &mut found).ok()?;
-    Some(found.get(name).map(|(oid, _)| *oid))
+    packed_exact(gitdir, name).ok()
+}
+
+/// The `packed-refs` entry of exactly `name`: in a sorted file the first ref line at or
+/// after the binary search's bound, so a name that is a prefix of many (`refs/tags`)
+/// reads one line, not every ref under it.
+fn packed_exact(gitdir: &Path, name: &str) -> Result<Option<Oid>> {
+    let path = gitdir.join("packed-refs");
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("failed to open", path)(e)),
+    };
+    let mut packed = Packed::new(file, &path)?;
+    let traits = format::Traits::of(&packed.line_at(0)?);
+    let mut pos = match traits.sorted {
+        true => packed.lower_bound(name.as_bytes())?,
+        false => 0,
+    };
+    while pos < packed.len {
+        let line = packed.line_at(pos)?;
+        pos += line.len() as u64 + 1;
+        if let format::Line::Ref { hex, name: found } = format::parse(&line) {
+            if found == name.as_bytes() {
+                return Ok(format::oid(hex));
+            }
+            if traits.sorted && found > name.as_bytes() {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a loose ref file is not there: missing, or a directory on its path is not one.
