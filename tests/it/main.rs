@@ -1,0 +1,47 @@
+//! The integration tests, one crate so that the suite links once: each module is what
+//! was a test file of its own (`cargo test --test it  <module>::` runs one).
+
+mod bad_input;
+mod batch;
+mod commit;
+mod commit_refs;
+mod common;
+mod crash;
+mod diskfull;
+mod errors;
+mod errors_redis;
+mod events;
+mod events_memory;
+mod fuzz_regressions;
+mod handler;
+mod hooks;
+mod hooks_path;
+mod integrity;
+mod integrity_variants;
+mod large_file;
+mod layers;
+mod object_id;
+mod packs;
+mod properties;
+mod push;
+mod push_pending;
+mod push_remotes;
+mod push_scale;
+mod read_side;
+mod ref_writers;
+mod remote_build;
+mod retention;
+mod revert;
+mod revert_task;
+mod robustness;
+mod scale;
+mod scan_corpus;
+mod scan_encodings;
+mod scan_features;
+mod scan_globs;
+mod scan_lookalikes;
+mod scan_rules;
+mod secrets;
+mod security;
+mod security_redis;
+mod tree_names;
