@@ -152,6 +152,22 @@ impl Store {
             task.check_created(repo, tag_tree, &tag.name)?;
         }
         let plan = plan(repo, req.mode, &tag, tip, path.as_deref(), task.as_ref())?;
+        if !matches!(plan, Plan::Unchanged) {
+            // A tag whose tree lacks an object would put a commit on the target that git
+            // cannot check out: a damaged store, said before anything is written.
+            let tag_tree = repo
+                .read_commit_tree(tag.commit)
+                .map_err(|e| Error::corrupt_object(&tag.name, "commit", tag.commit, &e))?;
+            match path.as_deref() {
+                None => crate::git::tree::check_present(repo, tag_tree, 0o040000, &tag.name)?,
+                Some(p) => {
+                    if let Some((id, mode)) = tree::entry_at(repo, tag_tree, p)? {
+                        let label = format!("{}:{p}", tag.name);
+                        crate::git::tree::check_present(repo, id, mode, &label)?;
+                    }
+                }
+            }
+        }
         let checked_out = match plan {
             Plan::Unchanged => None,
             _ => crate::git::worktree::guard(repo, &target.refname)?,

@@ -294,6 +294,24 @@ pub fn list_blobs(repo: &Repository, tree: ObjectId, dir: &str) -> Result<Vec<Bl
     Ok(out)
 }
 
+/// Checks that every object under the entry `id` (a tree or a blob, mode `mode`) is in the
+/// object database, naming the first one missing by `label` and its path below it.
+pub fn check_present(repo: &Repository, id: ObjectId, mode: i32, label: &str) -> Result<()> {
+    if mode == 0o040000 {
+        return list_blobs(repo, id, label).map(|_| ());
+    }
+    if mode == 0o160000 {
+        // A submodule's commit lives in another repository.
+        return Ok(());
+    }
+    let odb = repo
+        .odb()
+        .map_err(Error::git("failed to open the object database"))?;
+    odb.read_header(id.into())
+        .map(|_| ())
+        .map_err(|e| Error::corrupt_object(label, "blob", id, &e))
+}
+
 fn collect_blobs(
     repo: &Repository,
     odb: &git2::Odb<'_>,

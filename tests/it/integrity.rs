@@ -694,3 +694,51 @@ fn a_tree_or_commit_rewritten_with_another_objects_bytes_is_a_corrupt_store() {
         assert!(!dest.exists());
     }
 }
+
+/// `revert-to-tag` to a tag whose tree lacks a blob would commit a tree git cannot check
+/// out: it is refused as a corrupt store, naming the object, before anything is written.
+#[test]
+fn a_revert_to_a_tag_whose_tree_lacks_an_object_writes_nothing() {
+    let env = Env::new();
+    let store = loose_store(&env);
+    let s = store.to_str().unwrap();
+    // A newer version on the task branch, so that reverting it to corr_x changes it.
+    let newer = env.write("newer/summary.txt", "a later run\n");
+    env.run(&commit_args(s, "z", &[newer.to_str().unwrap()]))
+        .ok();
+    let oid = rev(&env, &store, &format!("corr_x:{SET}/trades.csv"));
+    remove(&store, &oid);
+    let before = env.snapshot(&store);
+    let cases: [&[&str]; 4] = [
+        &["revert-to-tag", "corr_x", "--target", "main", "--create"],
+        &["revert-to-tag", "corr_x", "--target", "ai/generated/wf/t"],
+        &[
+            "revert-to-tag",
+            "corr_x",
+            "--target",
+            "ai/generated/wf/t",
+            "--path",
+            SET,
+        ],
+        &[
+            "revert-to-tag",
+            "corr_x",
+            "--dry-run",
+            "--target",
+            "main",
+            "--create",
+        ],
+    ];
+    for case in cases {
+        let mut args = vec!["--repo", s, "--json"];
+        args.extend_from_slice(case);
+        let run = env.run(&args);
+        assert_eq!(run.code, 1, "{case:?}: {}{}", run.stdout, run.stderr);
+        let out = run.json();
+        assert_eq!(out["error"]["kind"], "corrupt", "{case:?}: {out}");
+        let message = out["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&oid), "{case:?}: {message}");
+        assert!(message.contains("trades.csv"), "{case:?}: {message}");
+        assert_eq!(env.snapshot(&store), before, "{case:?}: nothing written");
+    }
+}
