@@ -1,7 +1,8 @@
 //! Worktrees of the store's repository: which one has a branch checked out, refusing a
 //! dirty one, and making a worktree and its index follow a branch's new tree.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use git2::{build::CheckoutBuilder, ErrorCode, Repository, RepositoryState, Status, StatusOptions};
 
@@ -93,19 +94,7 @@ fn dirty_paths(repo: &Repository) -> Result<Vec<String>> {
 
 /// Refuses when another worktree of this repository has `refname` checked out.
 fn refuse_other_worktrees(repo: &Repository, refname: &str) -> Result<()> {
-    let names = repo
-        .worktrees()
-        .map_err(Error::git("failed to list worktrees"))?;
-    for name in names.iter().filter_map(|n| n.ok().flatten()) {
-        let Ok(worktree) = repo.find_worktree(name) else {
-            continue;
-        };
-        if worktree.validate().is_err() {
-            continue;
-        }
-        let Ok(other) = Repository::open_from_worktree(&worktree) else {
-            continue;
-        };
+    for (dir, other) in linked_worktrees(repo)? {
         if other.path() == repo.path() || head_branch(&other)?.as_deref() != Some(refname) {
             continue;
         }
@@ -113,15 +102,36 @@ fn refuse_other_worktrees(repo: &Repository, refname: &str) -> Result<()> {
         return Err(Error::Conflict {
             message: format!(
                 "{short} is checked out in the worktree {}, which would be left behind",
-                worktree.path().display()
+                dir.display()
             ),
             hint: Some(format!(
                 "run revert-to-tag with --repo {} so that worktree follows",
-                worktree.path().display()
+                dir.display()
             )),
         });
     }
     Ok(())
+}
+
+/// Every linked worktree (`git worktree add`) of the repository that still exists, with the
+/// repository opened from it.
+fn linked_worktrees(repo: &Repository) -> Result<Vec<(PathBuf, Repository)>> {
+    let names = repo
+        .worktrees()
+        .map_err(Error::git("failed to list worktrees"))?;
+    let mut out = Vec::new();
+    for name in names.iter().flatten().flatten() {
+        let Ok(worktree) = repo.find_worktree(name) else {
+            continue;
+        };
+        if worktree.validate().is_err() {
+            continue;
+        }
+        if let Ok(other) = Repository::open_from_worktree(&worktree) {
+            out.push((worktree.path().to_path_buf(), other));
+        }
+    }
+    Ok(out)
 }
 
 /// Makes the worktree and index match `tree`, HEAD's tree being the baseline. Refuses,
@@ -166,62 +176,20 @@ pub(crate) fn restore(repo: &Repo, tree: ObjectId) -> Result<()> {
 /// repository's own, the main one when the store was opened from a linked worktree, or a
 /// linked one (`git worktree add`).
 pub(crate) fn checked_out_in(repo: &Repository, refname: &str) -> Result<Option<PathBuf>> {
-    if let Some(dir) = repo.workdir() {
-        if head_names(repo, refname) {
-            return Ok(Some(dir.to_path_buf()));
-        }
-    }
-    if repo.is_worktree() {
-        if let Ok(main) = Repository::open(repo.commondir()) {
-            if let Some(dir) = main.workdir() {
-                if head_names(&main, refname) {
-                    return Ok(Some(dir.to_path_buf()));
-                }
-            }
-        }
-    }
-    let names = repo
-        .worktrees()
-        .map_err(Error::git("failed to list worktrees"))?;
-    for name in names.iter().filter_map(|n| n.ok().flatten()) {
-        let Ok(worktree) = repo.find_worktree(name) else {
-            continue;
-        };
-        if worktree.validate().is_err() {
-            continue;
-        }
-        let Ok(other) = Repository::open_from_worktree(&worktree) else {
-            continue;
-        };
-        if other.path() != repo.path() && head_names(&other, refname) {
-            return Ok(Some(worktree.path().to_path_buf()));
-        }
-    }
-    Ok(None)
+    Ok(checked_out_branches(repo)?.remove(refname))
 }
 
-/// Whether HEAD of `repo` is a symbolic ref to `refname`.
-fn head_names(repo: &Repository, refname: &str) -> bool {
-    repo.find_reference("HEAD")
-        .ok()
-        .and_then(|head| {
-            head.symbolic_target_bytes()
-                .map(|t| t == refname.as_bytes())
-        })
-        .unwrap_or(false)
-}
-
-/// The branch each worktree of the store has checked out (its HEAD names it): the main
-/// worktree's and every linked one's (`git worktree add`) that still exists.
-pub(crate) fn checked_out_branches(
-    repo: &Repository,
-) -> Result<std::collections::HashMap<String, String>> {
-    let mut out = std::collections::HashMap::new();
-    let mut note = |other: &Repository, dir: &std::path::Path| {
+/// The branch each worktree of the store has checked out (its HEAD names it), and where:
+/// the repository's own worktree, the main one when the store was opened from a linked
+/// worktree, and every linked one (`git worktree add`) that still exists; the first found
+/// wins, in that order.
+pub(crate) fn checked_out_branches(repo: &Repository) -> Result<HashMap<String, PathBuf>> {
+    let mut out = HashMap::new();
+    let mut note = |other: &Repository, dir: &Path| {
         let head = other.find_reference("HEAD").ok();
         if let Some(target) = head.as_ref().and_then(|h| h.symbolic_target_bytes()) {
             out.entry(String::from_utf8_lossy(target).into_owned())
-                .or_insert_with(|| dir.display().to_string());
+                .or_insert_with(|| dir.to_path_buf());
         }
     };
     if let Some(dir) = repo.workdir() {
@@ -234,19 +202,8 @@ pub(crate) fn checked_out_branches(
             }
         }
     }
-    let names = repo
-        .worktrees()
-        .map_err(Error::git("failed to list worktrees"))?;
-    for name in names.iter().flatten().flatten() {
-        let Ok(worktree) = repo.find_worktree(name) else {
-            continue;
-        };
-        if worktree.validate().is_err() {
-            continue;
-        }
-        if let Ok(other) = Repository::open_from_worktree(&worktree) {
-            note(&other, worktree.path());
-        }
+    for (dir, other) in linked_worktrees(repo)? {
+        note(&other, &dir);
     }
     Ok(out)
 }

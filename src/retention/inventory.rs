@@ -77,7 +77,10 @@ impl Store {
     /// The branch each worktree of the store has checked out (its HEAD names it): the main
     /// worktree's and every linked one's (`git worktree add`) that still exists.
     fn checked_out_branches(&self) -> Result<HashMap<String, String>> {
-        crate::git::worktree::checked_out_branches(self.repo())
+        Ok(crate::git::worktree::checked_out_branches(self.repo())?
+            .into_iter()
+            .map(|(branch, dir)| (branch, dir.display().to_string()))
+            .collect())
     }
 
     /// Maps every commit reachable from the base branch or another branch outside the
