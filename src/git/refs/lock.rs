@@ -191,28 +191,12 @@ pub fn clear_dead<'n>(
 /// a new holder of the gc lock, what killed writers left on refs nobody edits again.
 /// Returns the locks removed.
 pub fn sweep_dead(gitdir: &Path, policy: LockPolicy) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let full = format!("{rel}/{name}");
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(&entry.path(), &full, out),
-                Ok(_) => {
-                    if let Some(locked) = full.strip_suffix(".lock") {
-                        out.push(locked.to_string());
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
     let mut found = vec!["packed-refs".to_string()];
-    walk(&gitdir.join("refs"), "refs", &mut found);
+    super::loose::for_each_file(gitdir, "refs", &mut |full, _| {
+        if let Some(locked) = full.strip_suffix(".lock") {
+            found.push(locked.to_string());
+        }
+    });
     let mut removed = Vec::new();
     for name in found {
         let lock = Lock::of(gitdir, &name);

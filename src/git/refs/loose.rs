@@ -29,30 +29,37 @@ pub fn count_loose_refs(gitdir: &Path) -> usize {
     walk(&gitdir.join("refs"))
 }
 
-/// Lists the loose direct refs under `refs/` with their values, for packing.
-pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
-    fn walk(gitdir: &Path, rel: &str, out: &mut Vec<(String, Oid)>) {
-        let Ok(entries) = std::fs::read_dir(gitdir.join(rel)) else {
-            return;
+/// Calls `each` with the full name (`refs/...`) and the path of every file below the ref
+/// directory `rel` (lock files included), recursively; names that are not UTF-8 are no ref
+/// the store writes and are passed over.
+pub(super) fn for_each_file(gitdir: &Path, rel: &str, each: &mut dyn FnMut(String, &Path)) {
+    let Ok(entries) = std::fs::read_dir(gitdir.join(rel)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
         };
-        for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let full = format!("{rel}/{name}");
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(gitdir, &full, out),
-                Ok(_) if !name.ends_with(".lock") => {
-                    if let Some(oid) = super::format::read_loose(&entry.path()) {
-                        out.push((full, oid));
-                    }
-                }
-                _ => {}
-            }
+        let full = format!("{rel}/{name}");
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => for_each_file(gitdir, &full, each),
+            Ok(_) => each(full, &entry.path()),
+            Err(_) => {}
         }
     }
+}
+
+/// Lists the loose direct refs under `refs/` with their values, for packing.
+pub fn loose_refs(gitdir: &Path) -> Vec<(String, Oid)> {
     let mut out = Vec::new();
-    walk(gitdir, "refs", &mut out);
+    for_each_file(gitdir, "refs", &mut |full, path| {
+        if full.ends_with(".lock") {
+            return;
+        }
+        if let Some(oid) = super::format::read_loose(path) {
+            out.push((full, oid));
+        }
+    });
     out
 }
 
@@ -86,24 +93,10 @@ pub fn prune(gitdir: &Path, refs: &[(String, Oid)]) -> usize {
 /// Names of the loose refs under `dir` (a ref directory such as `refs/x/`), and of the
 /// refs whose `<ref>.lock` is held there: what other writers have put, or are putting, there.
 pub fn names_under(gitdir: &Path, dir: &str) -> Vec<String> {
-    fn walk(gitdir: &Path, rel: &str, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(gitdir.join(rel)) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let full = format!("{rel}/{name}");
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(gitdir, &full, out),
-                Ok(_) => out.push(full.strip_suffix(".lock").unwrap_or(&full).to_string()),
-                Err(_) => {}
-            }
-        }
-    }
     let mut out = Vec::new();
-    walk(gitdir, dir.trim_end_matches('/'), &mut out);
+    for_each_file(gitdir, dir.trim_end_matches('/'), &mut |full, _| {
+        out.push(full.strip_suffix(".lock").unwrap_or(&full).to_string());
+    });
     out.sort();
     out.dedup();
     out
