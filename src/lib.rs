@@ -26,6 +26,7 @@
 //! config     config file + environment + flags, and its value types ([retention] policy,
 //!            [hooks] identities)
 //! input      collects and validates the files of a request (symlinks, sizes, names)
+//! report     the one JSON vocabulary of every face: envelope, errors as data
 //! ----------------------------------------------------------------------------------
 //! git        the wall: the one module that names the git library; the store's own ids,
 //!            commits and trees over it; compare-and-swap refs, locks (gc lock too), packed
@@ -50,6 +51,7 @@ pub mod input;
 pub mod metadata;
 pub mod refs;
 pub mod remote;
+pub mod report;
 pub mod retention;
 pub mod revert;
 pub mod scan;

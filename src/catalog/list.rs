@@ -63,6 +63,41 @@ pub struct Listing {
     pub unreadable: Vec<Unreadable>,
 }
 
+impl Serialize for Listing {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        let sets: Vec<Value> = self.rows.iter().map(ListRow::to_json).collect();
+        map.serialize_entry("sets", &sets)?;
+        map.serialize_entry("unreadable", &self.unreadable)?;
+        map.end()
+    }
+}
+
+impl crate::report::Reportable for Listing {
+    fn failure(&self) -> Option<crate::report::Failure> {
+        self.unreadable_error()
+            .map(|e| crate::report::Failure::of(&e))
+    }
+}
+
+impl Listing {
+    /// The error that stands for the sets `list` could not read, if any: it names the
+    /// first of them (its branch, the object and where it sits) and how many there are.
+    pub fn unreadable_error(&self) -> Option<Error> {
+        let n = self.unreadable.len();
+        let first = self.unreadable.first()?;
+        let first = format!("{}: {}", first.branch, first.message);
+        Some(Error::Corrupt {
+            message: if n == 1 {
+                format!("an artifact set cannot be read and is not listed: {first}")
+            } else {
+                format!("{n} artifact sets cannot be read and are not listed, the first: {first}")
+            },
+        })
+    }
+}
+
 impl ListRow {
     /// Returns the row as docs/design.md's JSON: metadata keys plus `branch` and `commit_sha`.
     pub fn to_json(&self) -> Value {

@@ -26,9 +26,18 @@ pub struct LogEntry {
     pub time: i64,
 }
 
+/// The versions of one task branch, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Log {
+    /// The task branch, full name without `refs/heads/`.
+    pub branch: String,
+    /// Newest first.
+    pub entries: Vec<LogEntry>,
+}
+
 impl Store {
     /// Returns up to `limit` versions of the task branch `workflow/task`, newest first.
-    pub fn log(&self, workflow_task: &str, limit: usize) -> Result<Vec<LogEntry>> {
+    pub fn log(&self, workflow_task: &str, limit: usize) -> Result<Log> {
         let (wf, task) = workflow_task.split_once('/').ok_or_else(|| {
             Error::InvalidInput(format!("{workflow_task:?}: expected WORKFLOW/TASK"))
         })?;
@@ -57,6 +66,9 @@ impl Store {
                 time: commit.time().seconds(),
             });
         }
-        Ok(out)
+        Ok(Log {
+            branch: refname["refs/heads/".len()..].to_string(),
+            entries: out,
+        })
     }
 }

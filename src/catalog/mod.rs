@@ -27,7 +27,7 @@ pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
 pub use diff::{DiffReport, FileChange, MetricDelta};
 pub use export::ExportReport;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};
-pub use log::LogEntry;
+pub use log::{Log, LogEntry};
 pub use stats::{SetSize, Stats};
 pub use verify::{Problem, VerifyReport};
 

@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         ctx.out.warn(warning);
     }
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     let short = &outcome.commit_sha[..12];

@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     };
     let report = demo::run(&dir)?;
     if ctx.out.json {
-        ctx.out.json_value(&report);
+        ctx.out.json_ok(&report);
         return Ok(());
     }
     let git = format!("git --git-dir {}", report.store.display());

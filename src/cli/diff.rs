@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
     let store = ctx.store()?;
     let report = store.diff(&args.a, &args.b)?;
     if ctx.out.json {
-        ctx.out.json_value(&report);
+        ctx.out.json_ok(&report);
         return Ok(());
     }
     let out = &ctx.out;

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
     let store = ctx.store()?;
     let report = store.export(&args.reference, &args.to, args.force)?;
     if ctx.out.json {
-        ctx.out.json_value(&report);
+        ctx.out.json_ok(&report);
         return Ok(());
     }
     ctx.out.data(&format!(

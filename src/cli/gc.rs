@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use artifact_store::error::exit;
 use artifact_store::retention::{Applied, GcOutcome, GcRequest, Plan, Policy, Rules, Verdict};
@@ -67,16 +66,10 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<i32> {
         policy,
     };
     let mut outcome = store.gc(&request, &Bar::new(&ctx.out))?;
-    let remote_error = outcome.remote_error.take();
     if ctx.out.json {
-        let mut value = json!(outcome);
-        if let Some(e) = &remote_error {
-            value["success"] = false.into();
-            value["error"] = json!({"kind": e.kind(), "message": e.to_string(), "hint": e.hint()});
-        }
-        ctx.out.json_value(&value);
-        return Ok(remote_error.map_or(exit::OK, |e| e.exit_code()));
+        return Ok(ctx.out.report(&artifact_store::report::of(&outcome)));
     }
+    let remote_error = outcome.remote_error.take();
     render(ctx, &outcome);
     Ok(match remote_error {
         Some(e) => ctx.out.error(&e),

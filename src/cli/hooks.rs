@@ -52,7 +52,7 @@ pub fn run(ctx: &Ctx, args: &HooksArgs) -> Result<()> {
         .store()?
         .install_hooks_for(args.server, args.force, binary.as_deref())?;
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     for hook in &outcome.hooks {

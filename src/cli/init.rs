@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
     let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     let outcome = Store::init(&path, args.bare)?;
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     let kind = if outcome.bare { "bare store" } else { "store" };

@@ -6,7 +6,7 @@ use serde_json::Value;
 use artifact_store::catalog::{query, ListQuery, Listing};
 use artifact_store::error::exit;
 use artifact_store::metadata::TestStatus;
-use artifact_store::{Error, Result, TaskId, WorkflowId};
+use artifact_store::{Result, TaskId, WorkflowId};
 
 use super::fmt;
 use super::Ctx;
@@ -90,18 +90,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
         ));
     }
     if ctx.out.json {
-        let rows: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
-        if listing.unreadable.is_empty() {
-            ctx.out.json_value(&rows);
-        } else {
-            let error = unreadable_error(&listing);
-            ctx.out.json_value(&serde_json::json!({
-                "success": false,
-                "error": {"kind": error.kind(), "message": error.to_string(), "hint": error.hint()},
-                "rows": rows,
-                "unreadable": listing.unreadable,
-            }));
-        }
+        ctx.out.report(&artifact_store::report::of(&listing));
         return finish(ctx, &listing, code);
     }
     if rows.is_empty() {
@@ -145,24 +134,6 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
     finish(ctx, &listing, code)
 }
 
-/// The error that stands for the sets `list` could not read: it names the first of them
-/// (its branch, the object and where it sits) and how many there are.
-fn unreadable_error(listing: &Listing) -> Error {
-    let n = listing.unreadable.len();
-    let first = listing
-        .unreadable
-        .first()
-        .map(|u| format!("{}: {}", u.branch, u.message))
-        .unwrap_or_default();
-    Error::Corrupt {
-        message: if n == 1 {
-            format!("an artifact set cannot be read and is not listed: {first}")
-        } else {
-            format!("{n} artifact sets cannot be read and are not listed, the first: {first}")
-        },
-    }
-}
-
 /// Ends a human listing: when sets could not be read, how many, and the hint.
 fn finish(ctx: &Ctx, listing: &Listing, code: i32) -> Result<i32> {
     let n = listing.unreadable.len();
@@ -172,7 +143,7 @@ fn finish(ctx: &Ctx, listing: &Listing, code: i32) -> Result<i32> {
             if n == 1 { "" } else { "s" },
             if n == 1 { "is" } else { "are" }
         ));
-        if let Some(hint) = unreadable_error(listing).hint() {
+        if let Some(hint) = listing.unreadable_error().and_then(|e| e.hint()) {
             ctx.out.warn(&hint);
         }
     }

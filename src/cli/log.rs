@@ -24,12 +24,13 @@ pub struct LogArgs {
 /// Runs `log`.
 pub fn run(ctx: &Ctx, args: &LogArgs) -> Result<()> {
     let store = ctx.store()?;
-    let entries = store.log(&args.task, args.limit)?;
+    let log = store.log(&args.task, args.limit)?;
     if ctx.out.json {
-        ctx.out.json_value(&entries);
+        ctx.out.json_ok(&log);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Vec<String>> = log
+        .entries
         .iter()
         .map(|e| {
             vec![

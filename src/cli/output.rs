@@ -4,10 +4,9 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use serde::Serialize;
-use serde_json::json;
-
+use artifact_store::report::{self, Report};
 use artifact_store::Error;
+use serde::Serialize;
 
 /// Where and how a command reports.
 #[derive(Debug, Clone, Copy)]
@@ -36,10 +35,21 @@ impl Output {
         let _ = writeln!(stdout, "{}", printable(line));
     }
 
-    /// Prints a value as JSON on stdout.
+    /// Prints a value as JSON on stdout, exactly as given.
     pub fn json_value<T: Serialize>(&self, value: &T) {
         let text = serde_json::to_string_pretty(value).expect("output types always serialize");
         self.data(&text);
+    }
+
+    /// Prints a successful command's data as its JSON output (`report::success`).
+    pub fn json_ok<T: Serialize + ?Sized>(&self, data: &T) {
+        self.json_value(&report::success(data));
+    }
+
+    /// Prints a command's JSON output; returns its exit code.
+    pub fn report(&self, report: &Report) -> i32 {
+        self.json_value(&report.body);
+        report.exit_code
     }
 
     /// Prints a status line on stderr unless quiet.
@@ -68,17 +78,7 @@ impl Output {
             _ => None,
         };
         if self.json {
-            let mut body = json!({"kind": error.kind(), "message": error.to_string()});
-            if let Some(hint) = error.hint() {
-                body["hint"] = hint.into();
-            }
-            if let Some(undo) = error.undo() {
-                body["undo"] = undo.into();
-            }
-            if let Some(findings) = findings {
-                body["findings"] = json!(findings);
-            }
-            self.json_value(&json!({"success": false, "error": body}));
+            self.json_value(&report::failure(error).body);
         }
         eprintln!("error: {}", printable(&error.to_string()));
         let mut source = std::error::Error::source(error);

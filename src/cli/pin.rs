@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> Result<()> {
     let store = ctx.store()?;
     let outcome = store.pin(&args.reference, args.name.as_deref())?;
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     let verb = if outcome.created {

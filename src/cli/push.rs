@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<i32> {
     let report = store.push_pending(&mut |p| meter.update(p))?;
     meter.finish();
     if ctx.out.json {
-        ctx.out.json_value(&report);
+        ctx.out.json_ok(&report);
     } else {
         human(ctx, &report);
     }

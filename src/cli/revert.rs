@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, args: &RevertArgs) -> Result<()> {
         ctx.out.warn(warning);
     }
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     ctx.out.data(&summary(&outcome));

@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
     if args.list_rules {
         let ids: Vec<&str> = scanner.rule_ids().collect();
         if ctx.out.json {
-            ctx.out.json_value(&ids);
+            ctx.out.json_ok(&serde_json::json!({"rules": ids}));
         } else {
             ids.iter().for_each(|id| ctx.out.data(id));
         }
@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
         args.format
     };
     match format {
-        Format::Json => ctx.out.json_value(&report),
+        Format::Json => ctx.out.json_ok(&report),
         Format::Sarif => ctx
             .out
             .json_value(&scan::sarif(&report, env!("CARGO_PKG_VERSION"))),

@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
     let store = ctx.store()?;
     let s = store.stats(args.top)?;
     if ctx.out.json {
-        ctx.out.json_value(&s);
+        ctx.out.json_ok(&s);
         return Ok(());
     }
     let out = &ctx.out;

@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &TrashArgs) -> Result<()> {
         TrashCommand::List(_) => {
             let list = store.trash_list()?;
             if ctx.out.json {
-                ctx.out.json_value(&list);
+                ctx.out.json_ok(&list);
             } else {
                 print_list(ctx, &list);
             }
@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, args: &TrashArgs) -> Result<()> {
         TrashCommand::Restore(a) => {
             let outcome = store.trash_restore(&a.what)?;
             if ctx.out.json {
-                ctx.out.json_value(&outcome);
+                ctx.out.json_ok(&outcome);
                 return Ok(());
             }
             for e in &outcome.restored {
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, args: &TrashArgs) -> Result<()> {
         TrashCommand::Purge(a) => {
             let outcome = store.trash_purge(a.older_than, a.prune_objects)?;
             if ctx.out.json {
-                ctx.out.json_value(&outcome);
+                ctx.out.json_ok(&outcome);
                 return Ok(());
             }
             ctx.out.data(&format!(

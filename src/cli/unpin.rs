@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: &UnpinArgs) -> Result<()> {
     let store = ctx.store()?;
     let outcome = store.unpin(&args.name)?;
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     ctx.out.data(&format!(

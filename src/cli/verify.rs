@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<i32> {
         None => store.verify_all()?,
     };
     if ctx.out.json {
-        ctx.out.json_value(&report);
+        ctx.out.json_ok(&report);
     } else {
         for p in &report.problems {
             ctx.out

@@ -82,6 +82,12 @@ pub struct GcOutcome {
     pub remote_error: Option<crate::Error>,
 }
 
+impl crate::report::Reportable for GcOutcome {
+    fn failure(&self) -> Option<crate::report::Failure> {
+        self.remote_error.as_ref().map(crate::report::Failure::of)
+    }
+}
+
 impl Store {
     /// Plans retention under the request's policy and, when asked, applies the plan.
     pub fn gc(&self, request: &GcRequest, progress: &dyn Progress) -> Result<GcOutcome> {

@@ -40,7 +40,7 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
     let sha = result["commit_sha"].as_str().unwrap().to_string();
     assert_eq!(
         result,
-        json!({"success": true, "branch": "ai/generated/wf/t", "commit_sha": sha,
+        json!({"success": true, "schema_version": 1, "branch": "ai/generated/wf/t", "commit_sha": sha,
                "tags": ["corr_abc123", "prompt_7a8b9c0d"], "pushed": false, "duplicate": false,
                "tags_missing": [], "metadata_differs": false, "differing_fields": []})
     );
@@ -54,6 +54,7 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
         keys,
         [
             "success",
+            "schema_version",
             "branch",
             "commit_sha",
             "tags",

@@ -203,14 +203,14 @@ fn no_read_command_says_ok_over_a_missing_object() {
             assert_corrupt(&run, &names);
         } else {
             assert_eq!(run.code, 0, "{name}: {}", run.stderr);
-            assert_eq!(run.json()[0]["commit_sha"], branch_tip.as_str());
+            assert_eq!(run.json()["entries"][0]["commit_sha"], branch_tip.as_str());
         }
 
         // list never leaves a set out silently.
         let run = read(&env, &store, &["list"]);
         if metadata_readable(name) {
             assert_eq!(run.code, 0, "{name}: {}", run.stderr);
-            assert_eq!(run.json().as_array().unwrap().len(), 2);
+            assert_eq!(run.json()["sets"].as_array().unwrap().len(), 2);
         } else {
             assert_corrupt(&run, &names);
             let json = run.json();
@@ -223,7 +223,7 @@ fn no_read_command_says_ok_over_a_missing_object() {
                     "{name}: {n} not in {json}"
                 );
             }
-            assert_eq!(json["rows"][0]["correlation_id"], "corr_y");
+            assert_eq!(json["sets"][0]["correlation_id"], "corr_y");
             let human = env.run(&["--repo", store.to_str().unwrap(), "list"]);
             assert_eq!(human.code, 1);
             assert!(human.stdout.contains("corr_y"), "{}", human.stdout);
@@ -637,7 +637,7 @@ fn a_missing_commit_in_the_history_fails_log_and_list_all_versions() {
             .contains(&middle),
         "{json}"
     );
-    assert_eq!(json["rows"][0]["correlation_id"], "corr_c");
+    assert_eq!(json["sets"][0]["correlation_id"], "corr_c");
     // the tip alone still reads
     read(&env, &store, &["list"]).ok();
     read(&env, &store, &["verify", "corr_c"]).ok();

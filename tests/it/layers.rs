@@ -23,7 +23,7 @@ const OPERATIONS: &[&str] = &[
 ];
 
 /// The model: the store, ref names, metadata, config values, input.
-const MODEL: &[&str] = &["store", "refs", "metadata", "config", "input"];
+const MODEL: &[&str] = &["store", "refs", "metadata", "config", "input", "report"];
 
 /// The base: the git layer, the scanner, the error type.
 const BASE: &[&str] = &["git", "scan", "error"];

@@ -65,6 +65,7 @@ fn pending_pushes_store_refs_only_and_is_idempotent() {
         keys,
         [
             "success",
+            "schema_version",
             "remote",
             "pushed",
             "refused",

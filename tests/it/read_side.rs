@@ -110,7 +110,10 @@ fn populated(env: &Env) -> PathBuf {
 fn list(env: &Env, store: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["--repo", store.to_str().unwrap(), "--json", "list"];
     args.extend_from_slice(extra);
-    env.run(&args).ok().json().as_array().unwrap().clone()
+    env.run(&args).ok().json()["sets"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn corrs(rows: &[serde_json::Value]) -> Vec<&str> {
@@ -367,7 +370,7 @@ fn log_lists_versions_newest_first_with_tags() {
         .run(&["--repo", s, "--json", "log", "wf_a/t1"])
         .ok()
         .json();
-    let got: Vec<(&str, serde_json::Value)> = entries
+    let got: Vec<(&str, serde_json::Value)> = entries["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -385,7 +388,7 @@ fn log_lists_versions_newest_first_with_tags() {
         .run(&["--repo", s, "--json", "log", "wf_a/t1", "--limit", "1"])
         .ok()
         .json();
-    assert_eq!(limited.as_array().unwrap().len(), 1);
+    assert_eq!(limited["entries"].as_array().unwrap().len(), 1);
     let run = env.run(&["--repo", s, "log", "wf_a/nope"]);
     assert_eq!(run.code, 5);
 }

@@ -102,7 +102,7 @@ fn forward_restore_commits_the_tag_tree_on_top_of_the_old_tip() {
     let new = t.rev("main");
     assert_eq!(
         run.json(),
-        json!({"success": true, "commit_sha": new, "reverted_to": "corr_c1", "branch": "main",
+        json!({"success": true, "schema_version": 1, "commit_sha": new, "reverted_to": "corr_c1", "branch": "main",
                "changed": true, "mode": "restore", "dry_run": false})
     );
     assert_ne!(new, old);

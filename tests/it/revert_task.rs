@@ -83,22 +83,22 @@ impl Task {
         assert_eq!(files, ["a.txt", "metadata.json"], "{show}");
 
         let list = self.json(&["list"]);
-        let rows = list.as_array().unwrap();
+        let rows = list["sets"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "{list}");
         assert_eq!(rows[0]["commit_sha"], tip);
         assert_eq!(rows[0]["reverted_to"], "corr_c1");
         assert_eq!(rows[0]["correlation_id"], "corr_c1");
         assert_eq!(rows[0]["test_metrics"]["pnl"], 1);
         let versions = self.json(&["list", "--all-versions"]);
-        assert_eq!(versions[0]["commit_sha"], tip, "{versions}");
-        assert_eq!(versions.as_array().unwrap().len(), 3, "{versions}");
+        assert_eq!(versions["sets"][0]["commit_sha"], tip, "{versions}");
+        assert_eq!(versions["sets"].as_array().unwrap().len(), 3, "{versions}");
         let passed = self.json(&["list", "--status", "passed"]);
-        assert_eq!(passed[0]["commit_sha"], tip);
+        assert_eq!(passed["sets"][0]["commit_sha"], tip);
 
         let log = self.json(&["log", "wf/t"]);
-        assert_eq!(log[0]["commit_sha"], tip);
-        assert_eq!(log[0]["test_status"], "passed");
-        assert_eq!(log.as_array().unwrap().len(), 3);
+        assert_eq!(log["entries"][0]["commit_sha"], tip);
+        assert_eq!(log["entries"][0]["test_status"], "passed");
+        assert_eq!(log["entries"].as_array().unwrap().len(), 3);
 
         let verify = self.json(&["verify", "--all"]);
         assert_eq!(verify["success"], true, "{verify}");
@@ -202,7 +202,7 @@ fn path_revert_of_one_file_lists_the_files_the_set_now_holds() {
     let verify = t.json(&["verify", "--all"]);
     assert_eq!(verify["success"], true, "{verify}");
     let list = t.json(&["list"]);
-    assert_eq!(list[0]["commit_sha"], tip);
+    assert_eq!(list["sets"][0]["commit_sha"], tip);
     t.env.fsck(&t.store);
 }
 
@@ -215,7 +215,7 @@ fn hard_revert_of_a_task_branch_reads_as_the_tagged_set() {
     assert_eq!(show["commit_sha"], tip);
     let verify = t.json(&["verify", "--all"]);
     assert_eq!(verify["success"], true, "{verify}");
-    assert_eq!(t.json(&["list"])[0]["commit_sha"], tip);
+    assert_eq!(t.json(&["list"])["sets"][0]["commit_sha"], tip);
     t.env.fsck(&t.store);
 }
 
@@ -268,7 +268,7 @@ fn a_prompt_tag_and_a_full_ref_name_restore_the_task_branch_the_same_way() {
     assert_eq!(show["metadata"]["reverted_to"], "prompt_abcd1234");
     assert_eq!(show["metadata"]["correlation_id"], "corr_c1");
     assert_eq!(t.json(&["verify", "--all"])["success"], true);
-    assert_eq!(t.json(&["list"])[0]["commit_sha"], tip);
+    assert_eq!(t.json(&["list"])["sets"][0]["commit_sha"], tip);
     t.env.fsck(&t.store);
 }
 
@@ -296,7 +296,7 @@ fn creating_a_task_branch_at_another_tasks_tag_is_refused() {
             assert_eq!(task.env.snapshot(&task.store), before, "{target} {extra:?}");
         }
     }
-    let listed = |task: &Task| task.json(&["list"]).as_array().map_or(0, Vec::len);
+    let listed = |task: &Task| task.json(&["list"])["sets"].as_array().map_or(0, Vec::len);
     assert_eq!(listed(&task), 1);
     task.run(&["revert-to-tag", "c2", "--target", "release", "--create"])
         .ok();
