@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, InputSpec};
 use crate::metadata::{self, TestStatus, Trailers, METADATA_FILE};
+use crate::progress::{Progress, Silent};
 use crate::refs::{CorrelationId, PromptHash, TaskId, WorkflowId};
 use crate::scan::Finding;
 use crate::store::Store;
@@ -155,10 +156,23 @@ pub(crate) struct Prepared {
 impl Store {
     /// Commits an artifact set: the whole pipeline of docs/design.md, steps 1 to 7.
     pub fn commit(&self, request: CommitRequest) -> Result<CommitOutcome> {
+        self.commit_with(request, &Silent)
+    }
+
+    /// Commits an artifact set as [`Store::commit`] does, reporting to `progress` the
+    /// bytes read, hashed and scanned, then the bytes written as objects.
+    pub fn commit_with(
+        &self,
+        request: CommitRequest,
+        progress: &dyn Progress,
+    ) -> Result<CommitOutcome> {
         let push = request.require_push || request.push.unwrap_or(self.config().auto_push);
         let require_push = request.require_push;
-        let prepared = self.prepare(request)?;
-        let outcome = self.settle(prepared)?;
+        let prepared = self.prepare_with(request, progress)?;
+        progress.finish();
+        let outcome = self.settle_with(prepared, progress);
+        progress.finish();
+        let outcome = outcome?;
         if push {
             return self.push_after_commit(outcome, require_push);
         }
@@ -249,11 +263,16 @@ impl Store {
 
     /// Lands a prepared set, or finds it already committed.
     pub(crate) fn settle(&self, prepared: Prepared) -> Result<CommitOutcome> {
+        self.settle_with(prepared, &Silent)
+    }
+
+    /// Lands a prepared set as [`Store::settle`] does, reporting the bytes written.
+    fn settle_with(&self, prepared: Prepared, progress: &dyn Progress) -> Result<CommitOutcome> {
         match self.find_existing(&prepared)? {
             Some(existing) if existing.same_content || !prepared.force => {
                 self.settle_existing(&prepared, &existing)
             }
-            _ => write::land(self, prepared),
+            _ => write::land(self, prepared, progress),
         }
     }
 
@@ -314,6 +333,10 @@ impl Store {
     }
 
     fn prepare(&self, request: CommitRequest) -> Result<Prepared> {
+        self.prepare_with(request, &Silent)
+    }
+
+    fn prepare_with(&self, request: CommitRequest, progress: &dyn Progress) -> Result<Prepared> {
         let config = self.config();
         let corr = self.correlation_id(&request)?;
         metadata::check_caller(&request.metadata)?;
@@ -351,7 +374,7 @@ impl Store {
         let mut loaded = Vec::with_capacity(files.len());
         let mut checksums = BTreeMap::new();
         let mut findings = Vec::new();
-        for file in load::load_all(files, scanner, &artifact_dir)? {
+        for file in load::load_all(files, scanner, &artifact_dir, progress)? {
             // What git parses (`.gitmodules`, `.gitattributes`) is checked on the bytes
             // read; a file that large is refused by `input::collect` already.
             if file.loaded.large.is_none() {

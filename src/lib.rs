@@ -31,7 +31,9 @@
 //! git        the wall: the one module that names the git library; the store's own ids,
 //!            commits and trees over it; compare-and-swap refs, locks (gc lock too), packed
 //!            refs, remotes, fsync; names only `error`, takes every policy value as an argument
-//! scan       the secret scanner, called once before any object is written; names nothing
+//! scan       the secret scanner, called once before any object is written; names only
+//!            `progress`
+//! progress   the trait through which long operations report their progress to a face
 //! error      one error enum (wraps the scanner's errors); the CLI maps it to exit codes
 //! ```
 //!
@@ -49,6 +51,7 @@ pub(crate) mod git;
 pub mod hooks;
 pub mod input;
 pub mod metadata;
+pub mod progress;
 pub mod refs;
 pub mod remote;
 pub mod report;

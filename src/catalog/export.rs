@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::git::tree::MODE_LINK;
 use crate::metadata::METADATA_FILE;
+use crate::progress::{Progress, Silent, Unit};
 use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
@@ -42,6 +43,17 @@ impl Store {
     /// every file and directory this export created are removed. A set whose tree and
     /// metadata.json disagree on its files is [`Error::Corrupt`] before anything is written.
     pub fn export(&self, spec: &str, to: &Path, force: bool) -> Result<ExportReport> {
+        self.export_with(spec, to, force, &Silent)
+    }
+
+    /// Exports as [`Store::export`] does, reporting to `progress` the bytes written.
+    pub fn export_with(
+        &self,
+        spec: &str,
+        to: &Path,
+        force: bool,
+        progress: &dyn Progress,
+    ) -> Result<ExportReport> {
         let set = self.show(spec)?;
         for file in &set.files {
             check_tree_path(&file.path)?;
@@ -92,17 +104,23 @@ impl Store {
         }
         let mut checked = HashSet::new();
         let mut bytes = 0;
+        let total = set.files.iter().map(|f| f.size).sum();
+        progress.start("exporting", total, Unit::Bytes);
         for file in &set.files {
-            let wrote = create_parents(to, &file.path, &mut checked, &mut done.dirs)
-                .and_then(|()| self.export_one(&set.artifact_dir, file, to, force, &mut done));
+            let wrote =
+                create_parents(to, &file.path, &mut checked, &mut done.dirs).and_then(|()| {
+                    self.export_one(&set.artifact_dir, file, (to, force), &mut done, progress)
+                });
             match wrote {
                 Ok(n) => bytes += n,
                 Err(e) => {
+                    progress.finish();
                     done.undo();
                     return Err(e);
                 }
             }
         }
+        progress.finish();
         Ok(ExportReport {
             success: true,
             commit_sha: set.commit_sha,
@@ -262,9 +280,9 @@ impl Store {
         &self,
         dir: &str,
         file: &super::FileEntry,
-        to: &Path,
-        force: bool,
+        (to, force): (&Path, bool),
         done: &mut Written,
+        progress: &dyn Progress,
     ) -> Result<u64> {
         use sha2::{Digest, Sha256};
         use std::io::Write;
@@ -292,6 +310,7 @@ impl Store {
             &full,
             |piece| {
                 sha.update(piece);
+                progress.inc(piece.len() as u64);
                 if file.mode == MODE_LINK {
                     content.extend_from_slice(piece);
                     Ok(())

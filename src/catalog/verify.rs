@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use super::ArtifactSet;
 use crate::error::{Error, Result};
 use crate::metadata::{Trailers, METADATA_FILE};
+use crate::progress::{Progress, Silent, Unit};
 use crate::refs::CorrelationId;
 use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
@@ -41,9 +42,26 @@ pub struct VerifyReport {
 impl Store {
     /// Verifies one artifact set: its checksums and, when tagged, its tag.
     pub fn verify(&self, spec: &str) -> Result<VerifyReport> {
+        self.verify_with(spec, &Silent)
+    }
+
+    /// Verifies one artifact set as [`Store::verify`] does, reporting to `progress` the
+    /// bytes hashed.
+    pub fn verify_with(&self, spec: &str, progress: &dyn Progress) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let set = self.show(spec)?;
-        self.verify_set(&set, spec, &mut report)?;
+        progress.start(
+            "verifying",
+            set.files
+                .iter()
+                .filter(|f| f.path != METADATA_FILE)
+                .map(|f| f.size)
+                .sum(),
+            Unit::Bytes,
+        );
+        let checked = self.verify_set(&set, spec, &mut report, progress);
+        progress.finish();
+        checked?;
         if let Some(corr) = set.metadata.get("correlation_id").and_then(|v| v.as_str()) {
             if let Ok(corr) = CorrelationId::new(corr) {
                 if crate::git::ref_oid(self.repo(), &corr.tag_ref())?.is_some() {
@@ -61,6 +79,18 @@ impl Store {
     /// is missing or damaged, the result is [`Error::Corrupt`] naming each of them (by
     /// ref, path in the set and object id), never a report that says all is well.
     pub fn verify_all(&self) -> Result<VerifyReport> {
+        self.verify_all_with(&Silent)
+    }
+
+    /// Verifies every set as [`Store::verify_all`] does, reporting to `progress` the tags
+    /// and task branches checked.
+    pub fn verify_all_with(&self, progress: &dyn Progress) -> Result<VerifyReport> {
+        let result = self.verify_every_set(progress);
+        progress.finish();
+        result
+    }
+
+    fn verify_every_set(&self, progress: &dyn Progress) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut unreadable = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
@@ -69,7 +99,14 @@ impl Store {
             .into_iter()
             .map(|(name, _)| name["refs/tags/".len()..].to_string())
             .collect();
+        let branches = self.task_branches(None, None)?;
+        progress.start(
+            "verifying artifact sets",
+            (names.len() + branches.len()) as u64,
+            Unit::Items,
+        );
         for name in names {
+            progress.inc(1);
             let Ok(corr) = CorrelationId::new(&name) else {
                 continue;
             };
@@ -80,7 +117,7 @@ impl Store {
             if seen.insert(commit) {
                 match self.load_set(commit, &name) {
                     Ok(set) => {
-                        let checked = self.verify_set(&set, &name, &mut report);
+                        let checked = self.verify_set(&set, &name, &mut report, &Silent);
                         unreadable_aside(checked, &name, &mut unreadable)?;
                     }
                     Err(Error::Corrupt { message }) => {
@@ -90,11 +127,12 @@ impl Store {
                 }
             }
         }
-        for (branch, tip) in self.task_branches(None, None)? {
+        for (branch, tip) in branches {
+            progress.inc(1);
             if seen.insert(tip) {
                 match self.load_set(tip, &branch) {
                     Ok(set) => {
-                        let checked = self.verify_set(&set, &branch, &mut report);
+                        let checked = self.verify_set(&set, &branch, &mut report, &Silent);
                         unreadable_aside(checked, &branch, &mut unreadable)?;
                     }
                     Err(Error::Corrupt { message }) => {
@@ -130,6 +168,7 @@ impl Store {
         set: &ArtifactSet,
         subject: &str,
         report: &mut VerifyReport,
+        progress: &dyn Progress,
     ) -> Result<()> {
         report.sets += 1;
         let listed = crate::metadata::checksums_of(&set.metadata);
@@ -158,6 +197,7 @@ impl Store {
                 &full,
                 |piece| {
                     hasher.update(piece);
+                    progress.inc(piece.len() as u64);
                     Ok(())
                 },
             )?;

@@ -10,7 +10,8 @@ use artifact_store::{
     CommitRequest, CorrelationId, Error, InputSpec, PromptHash, Result, TaskId, WorkflowId,
 };
 
-use super::Ctx;
+use super::progress::Bar;
+use super::{fmt, Ctx};
 
 /// Commit files and directories as one artifact set on `ai/generated/<workflow>/<task>`.
 ///
@@ -74,7 +75,7 @@ pub struct CommitArgs {
 pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     let request = request(args)?;
     let store = ctx.store()?;
-    let outcome = store.commit(request)?;
+    let outcome = store.commit_with(request, &Bar::new(&ctx.out))?;
     for warning in &outcome.warnings {
         ctx.out.warn(warning);
     }
@@ -106,10 +107,9 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             false => format!("tagged {}", outcome.tags.join(", ")),
         };
         ctx.out.data(&format!(
-            "committed {} file{} ({}) to {} at {short}, {tagged}{missing}",
-            outcome.files,
-            if outcome.files == 1 { "" } else { "s" },
-            super::fmt::bytes(outcome.bytes),
+            "committed {} ({}) to {} at {short}, {tagged}{missing}",
+            fmt::count(outcome.files, "file"),
+            fmt::bytes(outcome.bytes),
             outcome.branch,
         ));
     }
@@ -123,8 +123,8 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         .detail(&format!("browse: git show --stat {}", outcome.commit_sha));
     if outcome.retries > 0 {
         ctx.out.detail(&format!(
-            "lost {} compare-and-swap races and rebuilt",
-            outcome.retries
+            "lost {} and rebuilt",
+            fmt::count(outcome.retries as usize, "compare-and-swap race")
         ));
     }
     Ok(())

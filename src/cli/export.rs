@@ -6,8 +6,8 @@ use clap::Args;
 
 use artifact_store::Result;
 
-use super::fmt;
-use super::Ctx;
+use super::progress::Bar;
+use super::{fmt, Ctx};
 
 /// Write an artifact set's files (metadata.json included) into DIR, byte-identical.
 ///
@@ -29,14 +29,14 @@ pub struct ExportArgs {
 /// Runs `export`.
 pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
     let store = ctx.store()?;
-    let report = store.export(&args.reference, &args.to, args.force)?;
+    let report = store.export_with(&args.reference, &args.to, args.force, &Bar::new(&ctx.out))?;
     if ctx.out.json {
         ctx.out.json_ok(&report);
         return Ok(());
     }
     ctx.out.data(&format!(
-        "exported {} files ({}) of {} to {}",
-        report.files.len(),
+        "exported {} ({}) of {} to {}",
+        fmt::count(report.files.len(), "file"),
         fmt::bytes(report.bytes),
         fmt::short(&report.commit_sha),
         report.to.display()

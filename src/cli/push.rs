@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use artifact_store::error::exit;
+use artifact_store::progress::{Progress, Unit};
 use artifact_store::{PushProgress, PushReport, Result};
 
-use super::Ctx;
+use super::progress::Bar;
+use super::{fmt, Ctx, Output};
 
 /// Push every store ref the remote lacks or holds at an older commit.
 ///
@@ -21,7 +23,9 @@ use super::Ctx;
 ///
 /// The remote is remote_name (default origin, env GIT_REMOTE_NAME): a configured remote,
 /// or a path or URL. Without the ssh/https features, local paths, file:// and git:// work.
-/// Progress goes to stderr for large pushes, or always with --progress; -q silences it.
+/// On a terminal, a progress bar appears on stderr once the push has run for about a
+/// second (never with --json or -q); --progress prints progress lines instead, also on a
+/// pipe; -q silences it.
 ///
 /// --json prints {"success", "remote", "pushed": [{"ref", "old", "new", "forced"}],
 /// "refused": [{"ref", "local", "remote", "reason"}], "reapplied": [{"branch",
@@ -32,7 +36,7 @@ pub struct PushArgs {
     /// Push every store ref not yet on the remote (what `push` does anyway).
     #[arg(long)]
     pending: bool,
-    /// Report progress on stderr even for a small push or when stderr is not a terminal.
+    /// Print progress lines on stderr, also when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
 }
@@ -41,7 +45,7 @@ pub struct PushArgs {
 pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<i32> {
     let _ = args.pending;
     let store = ctx.store()?;
-    let mut meter = Meter::new(!ctx.out.quiet, args.progress);
+    let mut meter = Meter::new(&ctx.out, args.progress);
     let report = store.push_pending(&mut |p| meter.update(p))?;
     meter.finish();
     if ctx.out.json {
@@ -86,7 +90,7 @@ fn human(ctx: &Ctx, report: &PushReport) {
     }
     ctx.out.status(&format!(
         "{} pushed to {}, {} up to date, {} newer on the remote, {} refused",
-        report.pushed.len(),
+        fmt::count(report.pushed.len(), "ref"),
         report.remote,
         report.up_to_date,
         report.remote_ahead.len(),
@@ -94,26 +98,73 @@ fn human(ctx: &Ctx, report: &PushReport) {
     ));
 }
 
-/// Refs or objects from which a push counts as large and reports progress by itself.
-const LARGE_REFS: usize = 100;
-const LARGE_OBJECTS: usize = 1000;
-
-/// Progress on stderr: one rewritten line on a terminal, else a line every few seconds.
+/// How a push's progress is shown: a bar on a terminal, lines when asked with
+/// --progress, nothing otherwise (a pipe, --json, --quiet).
 struct Meter {
-    enabled: bool,
-    forced: bool,
-    large: bool,
+    bar: Option<Bar>,
+    lines: Option<Lines>,
+    stage: Option<&'static str>,
+}
+
+impl Meter {
+    fn new(out: &Output, forced: bool) -> Meter {
+        let lines = (forced && !out.quiet).then(Lines::new);
+        let bar = (lines.is_none() && Bar::wanted(out)).then(|| Bar::new(out));
+        Meter {
+            bar,
+            lines,
+            stage: None,
+        }
+    }
+
+    fn update(&mut self, p: &PushProgress) {
+        if let Some(lines) = &mut self.lines {
+            lines.update(p);
+        }
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let (stage, position, total, unit) = match *p {
+            PushProgress::Planned { .. } => return,
+            PushProgress::Packing { current, total } => {
+                ("packing objects", current, total, Unit::Items)
+            }
+            PushProgress::Sending { current, total, .. } => {
+                ("sending objects", current, total, Unit::Items)
+            }
+            PushProgress::Receiving { current, total, .. } => {
+                ("fetching remote tips", current, total, Unit::Items)
+            }
+            PushProgress::Refs { done, total } => ("pushing refs", done, total, Unit::Items),
+        };
+        if self.stage != Some(stage) || !bar.active() {
+            self.stage = Some(stage);
+            bar.stage(stage, total as u64, unit);
+        }
+        bar.set(position as u64);
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+        if let Some(lines) = &mut self.lines {
+            lines.finish();
+        }
+    }
+}
+
+/// Progress lines on stderr for --progress: one rewritten line on a terminal, else a line
+/// every few seconds.
+struct Lines {
     tty: bool,
     last: Option<Instant>,
     open_line: bool,
 }
 
-impl Meter {
-    fn new(enabled: bool, forced: bool) -> Meter {
-        Meter {
-            enabled,
-            forced,
-            large: false,
+impl Lines {
+    fn new() -> Lines {
+        Lines {
             tty: std::io::stderr().is_terminal(),
             last: None,
             open_line: false,
@@ -121,11 +172,7 @@ impl Meter {
     }
 
     fn update(&mut self, p: &PushProgress) {
-        let (text, done, large) = describe(p);
-        self.large |= large;
-        if !self.enabled || !(self.forced || self.large) {
-            return;
-        }
+        let (text, done) = describe(p);
         let every = Duration::from_millis(if self.tty { 100 } else { 2000 });
         if done || self.last.is_none_or(|t| t.elapsed() >= every) {
             self.last = Some(Instant::now());
@@ -147,22 +194,20 @@ impl Meter {
     fn finish(&mut self) {
         if self.open_line {
             eprintln!();
+            self.open_line = false;
         }
     }
 }
 
-/// Returns a progress line, whether its phase is complete, and whether it shows a large push.
-fn describe(p: &PushProgress) -> (String, bool, bool) {
+/// Returns a progress line and whether its phase is complete.
+fn describe(p: &PushProgress) -> (String, bool) {
     match *p {
-        PushProgress::Planned { refs } => (
-            format!("push: {refs} refs to push"),
-            true,
-            refs >= LARGE_REFS,
-        ),
+        PushProgress::Planned { refs } => {
+            (format!("push: {} to push", fmt::count(refs, "ref")), true)
+        }
         PushProgress::Packing { current, total } => (
             format!("push: packing objects {current}/{total}"),
             current == total,
-            total >= LARGE_OBJECTS,
         ),
         PushProgress::Sending {
             current,
@@ -171,10 +216,9 @@ fn describe(p: &PushProgress) -> (String, bool, bool) {
         } => (
             format!(
                 "push: sending objects {current}/{total} ({})",
-                super::fmt::bytes(bytes as u64)
+                fmt::bytes(bytes as u64)
             ),
             current == total,
-            total >= LARGE_OBJECTS,
         ),
         PushProgress::Receiving {
             current,
@@ -183,15 +227,12 @@ fn describe(p: &PushProgress) -> (String, bool, bool) {
         } => (
             format!(
                 "push: fetching remote tips {current}/{total} ({})",
-                super::fmt::bytes(bytes as u64)
+                fmt::bytes(bytes as u64)
             ),
             current == total,
-            false,
         ),
-        PushProgress::Refs { done, total } => (
-            format!("push: {done}/{total} refs settled"),
-            done == total,
-            false,
-        ),
+        PushProgress::Refs { done, total } => {
+            (format!("push: {done}/{total} refs settled"), done == total)
+        }
     }
 }

@@ -8,7 +8,10 @@ use artifact_store::error::exit;
 use artifact_store::scan::{self, ScanReport, Scanner};
 use artifact_store::{Config, Error, Result};
 
-use super::Ctx;
+use artifact_store::progress::Progress;
+
+use super::progress::Bar;
+use super::{fmt, Ctx};
 
 /// Scan files and directories for secrets: exit 0 when clean, 3 when anything is found.
 ///
@@ -70,7 +73,13 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
             &scanner,
         )?
     } else {
-        scanner.scan_paths(&args.paths).map_err(Error::from)?
+        let bar = Bar::new(&ctx.out);
+        let json = ctx.out.json || args.format != Format::Human;
+        let silent = artifact_store::progress::Silent;
+        let progress: &dyn Progress = if json { &silent } else { &bar };
+        scanner
+            .scan_paths_with(&args.paths, progress)
+            .map_err(Error::from)?
     };
     let format = if ctx.out.json {
         Format::Json
@@ -103,12 +112,11 @@ fn human(ctx: &Ctx, report: &ScanReport) {
             .detail(&format!("skipped {} ({})", s.path, s.reason));
     }
     ctx.out.status(&format!(
-        "{} finding{} in {} files ({} bytes) scanned, {} skipped",
-        report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" },
-        report.files_scanned,
-        report.bytes_scanned,
-        report.skipped.len()
+        "{} in {} ({}) scanned, {} skipped",
+        fmt::count(report.findings.len(), "finding"),
+        fmt::count(report.files_scanned as usize, "file"),
+        fmt::bytes(report.bytes_scanned),
+        fmt::thousands(report.skipped.len() as u64)
     ));
 }
 

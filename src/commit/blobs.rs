@@ -8,6 +8,7 @@ use crate::git::Repo;
 
 use super::Prepared;
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Silent, Unit};
 
 /// Below this many bytes, blobs are written on the calling thread.
 const PARALLEL_BLOB_BYTES: u64 = 256 << 10;
@@ -16,14 +17,19 @@ const PARALLEL_BLOB_BYTES: u64 = 256 << 10;
 ///
 /// Compressing blobs is most of a commit's work, so large sets are split across the
 /// cores, each worker with its own repository handle (a `Repo` is not `Sync`).
-pub(super) fn write_blobs(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
+pub(super) fn write_blobs(
+    repo: &Repo,
+    p: &Prepared,
+    progress: &dyn Progress,
+) -> Result<Vec<ObjectId>> {
     let total: u64 = p.files.iter().map(|f| f.bytes.len() as u64).sum();
+    progress.start("writing objects", set_bytes(p), Unit::Bytes);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(p.files.len())
         .min(4);
     if total < PARALLEL_BLOB_BYTES || workers < 2 {
-        return write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>());
+        return write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>(), progress);
     }
     // Longest-first onto the least-loaded worker keeps the slowest worker short.
     let mut order: Vec<usize> = (0..p.files.len()).collect();
@@ -45,7 +51,7 @@ pub(super) fn write_blobs(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
                 let gitdir = &gitdir;
                 scope.spawn(move || {
                     let repo = Repo::open_existing(gitdir)?;
-                    write_blob_batch(&repo, p, batch)
+                    write_blob_batch(&repo, p, batch, progress)
                 })
             })
             .collect();
@@ -69,7 +75,7 @@ pub(super) fn write_blobs(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
 /// Writes every file's blob on the calling thread, through `repo` (an in-memory pack
 /// writer's handle, which is not shared across threads).
 pub(super) fn write_blobs_here(repo: &Repo, p: &Prepared) -> Result<Vec<ObjectId>> {
-    write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>())
+    write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>(), &Silent)
 }
 
 /// Returns the bytes of a set as its files were sized when collected.
@@ -83,18 +89,24 @@ pub(super) fn set_bytes(p: &Prepared) -> u64 {
         .sum()
 }
 
-fn write_blob_batch(repo: &Repo, p: &Prepared, batch: &[usize]) -> Result<Vec<ObjectId>> {
+fn write_blob_batch(
+    repo: &Repo,
+    p: &Prepared,
+    batch: &[usize],
+    progress: &dyn Progress,
+) -> Result<Vec<ObjectId>> {
     let mut oids = Vec::with_capacity(batch.len());
     for &i in batch {
         let loaded = &p.files[i];
         if let Some(large) = &loaded.large {
-            oids.push(super::large::write(repo, loaded, large)?);
+            oids.push(super::large::write(repo, loaded, large, progress)?);
             continue;
         }
         let oid = repo.blob(&loaded.bytes).map_err(Error::git(format!(
             "failed to write {}",
             loaded.file.source.display()
         )))?;
+        progress.inc(loaded.bytes.len() as u64);
         oids.push(oid);
     }
     Ok(oids)

@@ -20,6 +20,7 @@ use super::Loaded;
 use crate::error::{Error, Result};
 use crate::git::blobwrite::BlobWriter;
 use crate::input::{EntryKind, InputFile};
+use crate::progress::Progress;
 use crate::scan::{FileScan, Scanner, LARGE_FILE_BYTES};
 
 /// Bytes read at a time.
@@ -40,7 +41,12 @@ pub(super) fn is_large(file: &InputFile) -> bool {
 }
 
 /// First pass: hashes and scans a large file without holding it.
-pub(super) fn load(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Result<LoadedFile> {
+pub(super) fn load(
+    file: InputFile,
+    scanner: Option<&Scanner>,
+    dir: &str,
+    progress: &dyn Progress,
+) -> Result<LoadedFile> {
     let EntryKind::File { size, .. } = file.kind else {
         unreachable!("only regular files are large");
     };
@@ -52,6 +58,7 @@ pub(super) fn load(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Res
         if let Some(scan) = &mut scan {
             scan.update(chunk);
         }
+        progress.inc(chunk.len() as u64);
     })?;
     if read != size {
         // Not a file of a stable, known length: invalid input, as for a small file.
@@ -82,7 +89,12 @@ pub(super) fn load(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Res
 
 /// Second pass: streams a large file into the object database as a loose blob; the blob
 /// appears only when the bytes are the ones the first pass hashed and scanned.
-pub(super) fn write(repo: &Repo, loaded: &Loaded, large: &Large) -> Result<ObjectId> {
+pub(super) fn write(
+    repo: &Repo,
+    loaded: &Loaded,
+    large: &Large,
+    progress: &dyn Progress,
+) -> Result<ObjectId> {
     let file = &loaded.file;
     let mut source = File::open(&file.source).map_err(Error::io("failed to open", &file.source))?;
     let size = source
@@ -102,6 +114,7 @@ pub(super) fn write(repo: &Repo, loaded: &Loaded, large: &Large) -> Result<Objec
     let mut write_error = None;
     let read = each_chunk(&mut (&mut source).take(size + 1), file, |chunk| {
         hasher.update(chunk);
+        progress.inc(chunk.len() as u64);
         if write_error.is_none() {
             write_error = writer.write(chunk).err();
         }
@@ -146,6 +159,7 @@ fn changed(file: &InputFile) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Silent;
 
     fn loose_objects(repo: &Repo) -> usize {
         let mut count = 0;
@@ -179,7 +193,7 @@ mod tests {
             },
         };
         assert!(is_large(&file));
-        let loaded = load(file, Some(&Scanner::builtin()), "artifacts").unwrap();
+        let loaded = load(file, Some(&Scanner::builtin()), "artifacts", &Silent).unwrap();
         assert!(loaded.findings.is_empty());
         let large = loaded.loaded.large.clone().unwrap();
 
@@ -187,7 +201,7 @@ mod tests {
         let mut edited = content.clone();
         edited[LARGE_FILE_BYTES as usize] = b'X';
         std::fs::write(&source, &edited).unwrap();
-        let err = write(&repo, &loaded.loaded, &large).unwrap_err();
+        let err = write(&repo, &loaded.loaded, &large, &Silent).unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{err}");
         assert!(err
             .to_string()
@@ -199,14 +213,14 @@ mod tests {
         grown.push(b'\n');
         std::fs::write(&source, &grown).unwrap();
         assert!(matches!(
-            write(&repo, &loaded.loaded, &large),
+            write(&repo, &loaded.loaded, &large, &Silent),
             Err(Error::Conflict { .. })
         ));
         assert_eq!(loose_objects(&repo), 0);
 
         // Back as it was: the blob is the file, under git's own id for it.
         std::fs::write(&source, &content).unwrap();
-        let oid = write(&repo, &loaded.loaded, &large).unwrap();
+        let oid = write(&repo, &loaded.loaded, &large, &Silent).unwrap();
         assert_eq!(oid, ObjectId::hash_file(&source).unwrap());
         assert_eq!(repo.read_blob(oid).unwrap(), content);
         assert_eq!(loose_objects(&repo), 1);

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Loaded;
 use crate::error::{Error, Result};
 use crate::input::{EntryKind, InputFile};
+use crate::progress::{Progress, Unit};
 use crate::scan::{FileScan, Finding, Scanner};
 
 /// Below this many bytes, files are loaded on the calling thread.
@@ -25,8 +26,10 @@ pub(super) fn load_all(
     files: Vec<InputFile>,
     scanner: Option<&Scanner>,
     dir: &str,
+    progress: &dyn Progress,
 ) -> Result<Vec<LoadedFile>> {
     let total: u64 = files.iter().map(size_of).sum();
+    progress.start("reading and scanning", total, Unit::Bytes);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len())
@@ -34,7 +37,7 @@ pub(super) fn load_all(
     if total < PARALLEL_LOAD_BYTES || workers < 2 {
         return files
             .into_iter()
-            .map(|f| load_one(f, scanner, dir))
+            .map(|f| load_one(f, scanner, dir, progress))
             .collect();
     }
     let mut slots: Vec<Option<InputFile>> = files.into_iter().map(Some).collect();
@@ -58,7 +61,7 @@ pub(super) fn load_all(
                 scope.spawn(move || {
                     batch
                         .into_iter()
-                        .map(|(i, f)| load_one(f, scanner, dir).map(|l| (i, l)))
+                        .map(|(i, f)| load_one(f, scanner, dir, progress).map(|l| (i, l)))
                         .collect::<Result<Vec<_>>>()
                 })
             })
@@ -90,11 +93,17 @@ fn size_of(file: &InputFile) -> u64 {
     }
 }
 
-fn load_one(file: InputFile, scanner: Option<&Scanner>, dir: &str) -> Result<LoadedFile> {
+fn load_one(
+    file: InputFile,
+    scanner: Option<&Scanner>,
+    dir: &str,
+    progress: &dyn Progress,
+) -> Result<LoadedFile> {
     if super::large::is_large(&file) {
-        return super::large::load(file, scanner, dir);
+        return super::large::load(file, scanner, dir, progress);
     }
     let bytes = read_entry(&file)?;
+    progress.inc(size_of(&file));
     let checksum = format!("sha256:{:x}", Sha256::digest(&bytes));
     let findings = match scanner {
         Some(scanner) => match scanner.scan_bytes(&format!("{dir}/{}", file.target), &bytes) {

@@ -13,6 +13,7 @@ use crate::git::refs::{CasReport, RefDb};
 use crate::git::{durable, pack, repack, reserve, tree};
 use crate::input::EntryKind;
 use crate::metadata::{self, StoreFields, Trailers, METADATA_FILE};
+use crate::progress::Progress;
 use crate::store::{rfc3339_utc, Store};
 
 /// Why a compare-and-swap attempt stopped without writing.
@@ -29,13 +30,17 @@ pub(super) const PACK_MAX_BYTES: u64 = 2 << 20;
 ///
 /// A small set's objects (blobs, trees, commit, tag objects) go into one pack, flushed
 /// before the branch moves; see [`pack`]. A larger one's are loose objects, as git writes them.
-pub(super) fn land(store: &Store, mut p: Prepared) -> Result<CommitOutcome> {
+pub(super) fn land(
+    store: &Store,
+    mut p: Prepared,
+    progress: &dyn Progress,
+) -> Result<CommitOutcome> {
     super::preflight::check(store, &mut p)?;
     if !packable(&p) {
-        return land_with(store, p, None);
+        return land_with(store, p, None, progress);
     }
     let mut landed = pack::with_writer(store.repo().commondir(), |writer| {
-        land_with(store, p, Some(writer))
+        land_with(store, p, Some(writer), progress)
     })?;
     landed.warnings.extend(consolidate(store));
     Ok(landed)
@@ -60,6 +65,7 @@ fn land_with(
     store: &Store,
     p: Prepared,
     writer: Option<&pack::PackWriter<'_>>,
+    progress: &dyn Progress,
 ) -> Result<CommitOutcome> {
     let repo = store.repo();
     let objects = writer.map_or(repo, |w| w.repo());
@@ -67,7 +73,7 @@ fn land_with(
     let lost = |e| crate::git::explain_lost_write(repo, e);
     let blobs = match writer {
         Some(_) => super::blobs::write_blobs_here(objects, &p),
-        None => super::blobs::write_blobs(repo, &p),
+        None => super::blobs::write_blobs(repo, &p, progress),
     }
     .map_err(lost)?;
     let mut written = blobs.clone();

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::plan::{Decision, Plan};
 use super::report::{self, Report};
-use super::Progress;
+use super::{Progress, Unit};
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::git::durable;
@@ -113,6 +113,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     progress.start(
         &format!("copying {} refs to the trash", moving.len()),
         moving.len() as u64,
+        Unit::Items,
     );
     let copies: Vec<(String, ObjectId)> = moving
         .iter()
@@ -134,6 +135,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     progress.start(
         &format!("deleting {} refs", moving.len()),
         moving.len() as u64,
+        Unit::Items,
     );
     let taken = taken_trash_names(store, ts, &copies, &written);
     let deleting: Vec<usize> = (0..moving.len()).filter(|i| !taken[*i]).collect();

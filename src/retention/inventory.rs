@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::git::{ObjectId, Repo};
 
 use super::plan::rank_order;
-use super::Progress;
+use super::{Progress, Unit};
 use crate::error::{Error, Result};
 use crate::git::refs::RefDb;
 use crate::metadata::{find_commit, metadata_at, Trailers};
@@ -58,7 +58,7 @@ impl Store {
     pub(crate) fn retention_inventory(&self, progress: &dyn Progress) -> Result<Inventory> {
         let protected = self.protected_commits()?;
         let heads = self.task_branches(None, None)?;
-        progress.start("reading task branches", heads.len() as u64);
+        progress.start("reading task branches", heads.len() as u64, Unit::Items);
         let mut branches = Vec::with_capacity(heads.len());
         for (short, tip) in heads {
             branches.push(self.branch_of(&short, tip, &protected)?);

@@ -24,27 +24,12 @@ use crate::store::Store;
 
 pub use crate::config::retention::{Policy, RetentionConfig, RuleOverride, Rules};
 pub use crate::git::refs::LOOSE_REFS_PACK_THRESHOLD;
+pub use crate::progress::{Progress, Silent, Unit};
 pub use apply::{Applied, SkippedRef};
 pub use pins::PinOutcome;
 pub use plan::{Counts, Decision, Plan, RefKind, Verdict, WorkflowPlan};
 pub use remote::RemoteOutcome;
 pub use trash::{GitGc, PurgeOutcome, RestoreOutcome, TrashBatch, TrashEntry, TrashList};
-
-/// Reports the progress of a long step; the CLI draws it, the library only counts.
-pub trait Progress {
-    /// A step starts that will count to `total` (refs or branches).
-    fn start(&self, _stage: &str, _total: u64) {}
-    /// `n` more units of the current step are done.
-    fn inc(&self, _n: u64) {}
-    /// The current step is over.
-    fn finish(&self) {}
-}
-
-/// Progress that nobody watches.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Silent;
-
-impl Progress for Silent {}
 
 /// What `gc` is asked to do.
 #[derive(Debug, Clone, Default)]

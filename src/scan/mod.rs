@@ -216,7 +216,18 @@ impl Scanner {
     /// Scans files and directories recursively (skips `.git` directories, does not follow
     /// symlinks below the given paths), sharing the files between worker threads.
     pub fn scan_paths(&self, paths: &[PathBuf]) -> Result<ScanReport, ScanError> {
-        walk::scan_paths(self, paths)
+        walk::scan_paths(self, paths, &crate::progress::Silent)
+    }
+
+    /// Scans as [`Scanner::scan_paths`] does, reporting to `progress` the files scanned.
+    pub fn scan_paths_with(
+        &self,
+        paths: &[PathBuf],
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<ScanReport, ScanError> {
+        let result = walk::scan_paths(self, paths, progress);
+        progress.finish();
+        result
     }
 }
 

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::progress::{Progress, Unit};
+
 use super::{FileScan, ScanError, ScanReport, Scanner, Skipped, LARGE_FILE_BYTES};
 
 /// The most worker threads a scan uses.
@@ -16,7 +18,11 @@ struct Entry {
 }
 
 /// Scans `paths` recursively with `scanner`.
-pub(crate) fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> Result<ScanReport, ScanError> {
+pub(crate) fn scan_paths(
+    scanner: &Scanner,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<ScanReport, ScanError> {
     let mut entries = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| io_error(path, source))?;
@@ -26,6 +32,7 @@ pub(crate) fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> Result<ScanRep
             entries.push(entry(path.clone()));
         }
     }
+    progress.start("scanning files", entries.len() as u64, Unit::Items);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_WORKERS)
@@ -34,7 +41,7 @@ pub(crate) fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> Result<ScanRep
     let failed = AtomicBool::new(false);
     let parts: Vec<Result<ScanReport, (usize, ScanError)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| worker(scanner, &entries, &next, &failed)))
+            .map(|_| scope.spawn(|| worker(scanner, &entries, (&next, &failed), progress)))
             .collect();
         handles
             .into_iter()
@@ -51,8 +58,8 @@ pub(crate) fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> Result<ScanRep
 fn worker(
     scanner: &Scanner,
     entries: &[Entry],
-    next: &AtomicUsize,
-    failed: &AtomicBool,
+    (next, failed): (&AtomicUsize, &AtomicBool),
+    progress: &dyn Progress,
 ) -> Result<ScanReport, (usize, ScanError)> {
     let mut report = ScanReport::default();
     loop {
@@ -63,7 +70,9 @@ fn worker(
         if failed.load(Ordering::Relaxed) {
             return Ok(report);
         }
-        let (scan, size) = match scan_file(scanner, entry) {
+        let scanned = scan_file(scanner, entry);
+        progress.inc(1);
+        let (scan, size) = match scanned {
             Ok(done) => done,
             Err(source) => {
                 failed.store(true, Ordering::Relaxed);

@@ -26,12 +26,17 @@ const OPERATIONS: &[&str] = &[
 const MODEL: &[&str] = &["store", "refs", "metadata", "config", "input", "report"];
 
 /// The base: the git layer, the scanner, the error type.
-const BASE: &[&str] = &["git", "scan", "error"];
+const BASE: &[&str] = &["git", "scan", "error", "progress"];
 
 /// What each base module may name besides itself: git and the scanner stand side by side
-/// and do not name each other; the error type wraps the scanner's errors.
-const BASE_ALLOWED: &[(&str, &[&str])] =
-    &[("git", &["error"]), ("scan", &[]), ("error", &["scan"])];
+/// and do not name each other; the error type wraps the scanner's errors; both report
+/// progress through `progress`, which names nothing.
+const BASE_ALLOWED: &[(&str, &[&str])] = &[
+    ("git", &["error", "progress"]),
+    ("scan", &["progress"]),
+    ("error", &["scan"]),
+    ("progress", &[]),
+];
 
 /// Where an operation names another, and why: `gc --remote` prunes the remote through the
 /// push endpoint; the demo is a scripted run of commits.
@@ -44,7 +49,12 @@ fn layer_of(module: &str) -> Option<usize> {
 }
 
 fn layer_name(layer: usize) -> &'static str {
-    ["base (git, scan, error)", "model", "operations", "faces"][layer]
+    [
+        "base (git, scan, error, progress)",
+        "model",
+        "operations",
+        "faces",
+    ][layer]
 }
 
 fn src() -> PathBuf {
