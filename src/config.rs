@@ -123,6 +123,17 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("ARTIFACT_STORE_AUTO_PUSH", "auto_push"),
 ];
 
+/// The error of a config file given by name that is not there.
+fn missing_file(path: &Path) -> Error {
+    Error::Config {
+        origin: None,
+        message: format!(
+            "the config file {} does not exist; pass an existing TOML file to --config, or leave --config out to use artifact-store.toml in the store",
+            path.display()
+        ),
+    }
+}
+
 impl Config {
     /// Loads the layers: `file` (or the store's own file), the environment, then `overrides`.
     pub fn load(
@@ -153,11 +164,23 @@ impl Config {
 
     /// Reads one TOML file, every key optional.
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(Error::io("failed to read", path))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => missing_file(path),
+            _ => Error::io("failed to read", path)(e),
+        })?;
         toml::from_str(&text).map_err(|e| Error::Config {
             origin: Some(path.to_path_buf()),
             message: e.message().to_string(),
         })
+    }
+
+    /// Refuses a config file named explicitly (`--config FILE`) that does not exist: a
+    /// mistyped path is a usage error, found before the repository is even opened.
+    pub fn check_explicit(path: &Path) -> Result<()> {
+        match path.try_exists() {
+            Ok(false) => Err(missing_file(path)),
+            _ => Ok(()),
+        }
     }
 
     /// Sets one key from its text form, as an environment variable or flag gives it.

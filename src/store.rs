@@ -53,6 +53,9 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the store at `opts.repo` (or around the current directory) with its config.
     pub fn open(opts: &OpenOptions) -> Result<Store> {
+        if let Some(file) = &opts.config_file {
+            Config::check_explicit(file)?;
+        }
         let repo = match &opts.repo {
             Some(path) => Repo::open(path)?,
             None => Repo::discover(Path::new("."))?,

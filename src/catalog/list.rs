@@ -4,7 +4,9 @@ use crate::git::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::query::Where;
+use std::collections::BTreeSet;
+
+use super::query::{nearest_key, Where};
 use crate::error::{Error, Result};
 use crate::metadata::{TestStatus, Trailers};
 use crate::refs::{TaskId, WorkflowId};
@@ -61,6 +63,9 @@ pub struct Listing {
     pub rows: Vec<ListRow>,
     /// Sets that could not be read, never silently left out.
     pub unreadable: Vec<Unreadable>,
+    /// What the user should know about the query: a `--where` key that no set in scope
+    /// carries, with the nearest key that does.
+    pub warnings: Vec<String>,
 }
 
 impl Serialize for Listing {
@@ -70,6 +75,7 @@ impl Serialize for Listing {
         let sets: Vec<Value> = self.rows.iter().map(ListRow::to_json).collect();
         map.serialize_entry("sets", &sets)?;
         map.serialize_entry("unreadable", &self.unreadable)?;
+        map.serialize_entry("warnings", &self.warnings)?;
         map.end()
     }
 }
@@ -140,6 +146,7 @@ impl Store {
             }
         }
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        let mut keys = BTreeSet::new();
         for (time, oid, branch) in candidates {
             if listing.rows.len() >= q.limit {
                 break;
@@ -147,7 +154,7 @@ impl Store {
             if q.since.is_some_and(|since| time < since) {
                 continue;
             }
-            match self.row_if_matches(q, oid, &branch, time) {
+            match self.row_if_matches(q, oid, &branch, time, &mut keys) {
                 Ok(Some(row)) => listing.rows.push(row),
                 Ok(None) => {}
                 Err(Error::Corrupt { message }) => listing.unreadable.push(Unreadable {
@@ -158,6 +165,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+        listing.warnings = unknown_keys(&q.wheres, &keys);
         Ok(listing)
     }
 
@@ -218,6 +226,7 @@ impl Store {
         oid: ObjectId,
         branch: &str,
         time: i64,
+        keys: &mut BTreeSet<String>,
     ) -> Result<Option<ListRow>> {
         let repo = self.repo();
         let commit = super::find_commit(repo, oid)?;
@@ -235,6 +244,9 @@ impl Store {
             Some(Value::Object(map)) => map,
             _ => return Ok(None),
         };
+        if !q.wheres.is_empty() {
+            super::query::key_paths(&metadata, keys);
+        }
         let doc = Value::Object(metadata);
         if !q.wheres.iter().all(|w| w.matches(&doc)) {
             return Ok(None);
@@ -249,4 +261,32 @@ impl Store {
             metadata,
         }))
     }
+}
+
+/// Warns of each `--where` key that no set read carries: a typo or a missing prefix
+/// (`net_pnl` for `test_metrics.net_pnl`) matches nothing, silently, otherwise. Every set
+/// in scope was read when nothing matched, and a set that matched carries every key; so
+/// `keys` covers the scope whenever a warning can be due.
+fn unknown_keys(wheres: &[Where], keys: &BTreeSet<String>) -> Vec<String> {
+    let known: Vec<String> = keys.iter().cloned().collect();
+    let mut out = Vec::new();
+    let mut warned = BTreeSet::new();
+    for w in wheres {
+        let key = w.key();
+        if keys.contains(&key) || !warned.insert(key.clone()) {
+            continue;
+        }
+        let nearest = match nearest_key(&key, &known) {
+            Some(near) => format!(
+                "; did you mean {near:?}? (--where '{near}{}{}')",
+                w.op.symbol(),
+                w.value
+            ),
+            None => String::new(),
+        };
+        out.push(format!(
+            "no artifact set in scope has the key {key:?}, so --where '{w}' matches nothing{nearest}"
+        ));
+    }
+    out
 }

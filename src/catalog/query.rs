@@ -42,6 +42,11 @@ const OPS: [(&str, Op); 6] = [
 ];
 
 impl Op {
+    /// Whether the operator orders values (`<`, `<=`, `>`, `>=`), which only numbers do.
+    pub fn orders(self) -> bool {
+        matches!(self, Op::Lt | Op::Le | Op::Gt | Op::Ge)
+    }
+
     /// Returns the operator as written: `=`, `!=`, `<`, `<=`, `>` or `>=`.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -70,6 +75,10 @@ impl std::fmt::Display for Where {
 
 impl Where {
     /// Parses `key=value`, `a.b>=0.5`, `status!=failed`.
+    ///
+    /// Refused (invalid input, with an example): no operator, an empty key or key part, a
+    /// doubled operator, an empty value (`win_rate>=` would compare with nothing), and a
+    /// value that is not a number after `<`, `<=`, `>` or `>=` (which compare numbers).
     pub fn parse(text: &str) -> Result<Where> {
         let bad = |why: &str| {
             Error::InvalidInput(format!(
@@ -96,11 +105,31 @@ impl Where {
         if value.starts_with(['=', '<', '>', '!']) {
             return Err(bad("doubled operator"));
         }
+        if value.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "--where {text:?}: nothing to compare {key} with after {}; give a value, e.g. --where '{key}{}{}'",
+                op.symbol(),
+                op.symbol(),
+                if op.orders() { "0.5" } else { "passed" }
+            )));
+        }
+        if op.orders() && value.parse::<f64>().map_or(true, |v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "--where {text:?}: {} compares numbers, and {value:?} is not one; e.g. --where '{key}{}0.5' (use = or != to compare text, --since for dates)",
+                op.symbol(),
+                op.symbol()
+            )));
+        }
         Ok(Where {
             path,
             op,
             value: value.to_string(),
         })
+    }
+
+    /// Returns the key as typed, dotted: `test_metrics.win_rate`.
+    pub fn key(&self) -> String {
+        self.path.join(".")
     }
 
     /// Returns whether `metadata` satisfies the filter; a missing key never does.
@@ -135,6 +164,77 @@ impl Where {
             Op::Ge => ordering != Less,
         }
     }
+}
+
+/// Collects every key path of `metadata` into `out`, dotted: `test_metrics` and
+/// `test_metrics.net_pnl` for `{"test_metrics": {"net_pnl": 1}}`.
+pub fn key_paths(
+    metadata: &serde_json::Map<String, Value>,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    fn walk(
+        map: &serde_json::Map<String, Value>,
+        prefix: &str,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        for (key, value) in map {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if let Value::Object(inner) = value {
+                walk(inner, &path, out);
+            }
+            out.insert(path);
+        }
+    }
+    walk(metadata, "", out);
+}
+
+/// Returns the existing key nearest to `key`, the one a user most likely meant: a key
+/// that ends with it (`net_pnl` -> `test_metrics.net_pnl`), else the one at the smallest
+/// edit distance, whole or by its last parts, when that distance is small for the key's
+/// length (at most a third of it).
+pub fn nearest_key(key: &str, keys: &[String]) -> Option<String> {
+    let suffix = format!(".{key}");
+    if let Some(found) = keys
+        .iter()
+        .filter(|k| k.ends_with(&suffix))
+        .min_by_key(|k| (k.len(), k.as_str()))
+    {
+        return Some(found.clone());
+    }
+    let parts = key.split('.').count();
+    let distance = |candidate: &str| {
+        let segments: Vec<&str> = candidate.split('.').collect();
+        let tail = segments[segments.len().saturating_sub(parts)..].join(".");
+        edit_distance(key, candidate).min(edit_distance(key, &tail))
+    };
+    let limit = (key.chars().count() / 3).max(1);
+    keys.iter()
+        .map(|k| (distance(k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, k)| (*d, k.len(), k.as_str()))
+        .map(|(_, k)| k.clone())
+}
+
+/// The Levenshtein distance between two strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn as_number(value: &Value) -> Option<f64> {
@@ -191,8 +291,10 @@ mod tests {
         assert_eq!(Where::parse("a<=1").unwrap().op, Op::Le);
         assert_eq!(Where::parse("a<1").unwrap().op, Op::Lt);
         assert_eq!(Where::parse("a>1").unwrap().op, Op::Gt);
-        assert_eq!(Where::parse("a=").unwrap().value, "");
-        for bad in ["", "novalue", "=1", ".a=1", "a..b=1", "a==1", "a=>1", "a!1"] {
+        for bad in [
+            "", "novalue", "=1", ".a=1", "a..b=1", "a==1", "a=>1", "a!1", "a=", "a!=", "a>=",
+            "a< ", "a>abc", "a<=1e", "a>nan", "a<inf",
+        ] {
             assert!(Where::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -243,12 +345,62 @@ mod tests {
 
     #[test]
     fn where_prints_back_to_the_filter_it_parsed() {
-        for text in ["a.b>=0.5", " k = v ", "x!=", "n<-1", "a. b<=c d"] {
+        for text in ["a.b>=0.5", " k = v ", "x!=y", "n<-1", "a. b<=1e3"] {
             let w = Where::parse(text).unwrap();
             assert_eq!(Where::parse(&w.to_string()).unwrap(), w, "{text:?}");
         }
         // A value is trimmed first; one that then starts with an operator is a doubled one.
         assert!(Where::parse("a= =1").is_err());
         assert!(Where::parse("a< >1").is_err());
+    }
+
+    #[test]
+    fn where_refuses_what_it_cannot_compare_with_an_example() {
+        let empty = Where::parse("test_metrics.win_rate>=")
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("nothing to compare"), "{empty}");
+        assert!(
+            empty.contains("--where 'test_metrics.win_rate>=0.5'"),
+            "{empty}"
+        );
+        let text = Where::parse("test_metrics.win_rate>=abc")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("\"abc\" is not one"), "{text}");
+        assert!(
+            text.contains("--where 'test_metrics.win_rate>=0.5'"),
+            "{text}"
+        );
+        for op in ["<", "<=", ">"] {
+            assert!(Where::parse(&format!("k{op}x")).is_err(), "{op}");
+        }
+        assert_eq!(Where::parse("k=abc").unwrap().value, "abc");
+        assert_eq!(Where::parse("k!=abc").unwrap().value, "abc");
+        assert_eq!(Where::parse("k>-1.5e3").unwrap().value, "-1.5e3");
+    }
+
+    #[test]
+    fn the_nearest_key_is_a_suffix_first_then_a_close_spelling() {
+        let keys: Vec<String> = [
+            "test_metrics",
+            "test_metrics.net_pnl",
+            "test_metrics.win_rate",
+            "llm_version",
+            "agent_version",
+        ]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+        let near = |k: &str| nearest_key(k, &keys);
+        assert_eq!(near("net_pnl").as_deref(), Some("test_metrics.net_pnl"));
+        assert_eq!(near("win_rate").as_deref(), Some("test_metrics.win_rate"));
+        assert_eq!(near("llm_verison").as_deref(), Some("llm_version"));
+        assert_eq!(
+            near("test_metrics.netpnl").as_deref(),
+            Some("test_metrics.net_pnl")
+        );
+        assert_eq!(near("winrate").as_deref(), Some("test_metrics.win_rate"));
+        assert_eq!(near("zzz"), None);
     }
 }

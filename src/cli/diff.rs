@@ -13,6 +13,9 @@ use super::Ctx;
 /// --json prints {"a", "b", "added", "removed", "changed": [{"path", "size_a",
 /// "size_b"}], "metrics": [{"name", "a", "b", "delta"}]}.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store diff corr_abc123 corr_def456\n  artifact-store diff abc123 wf_rsi/task_coder_001 --json"
+)]
 pub struct DiffArgs {
     /// The older set.
     #[arg(value_name = "REF_A")]

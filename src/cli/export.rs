@@ -14,6 +14,9 @@ use super::{fmt, Ctx};
 /// Executable bits and symlinks are restored as stored. Existing files are refused
 /// (exit 4) before anything is written, unless --force.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store export corr_abc123 --to ./restored\n  artifact-store export wf_rsi/task_coder_001 --to ./latest --force"
+)]
 pub struct ExportArgs {
     /// The artifact set (see `show --help` for the forms REF takes).
     #[arg(value_name = "REF")]

@@ -100,6 +100,16 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Quotes `arg` for a POSIX shell when it holds anything but plain characters: `a b` as
+/// `'a b'`, `it's` as `'it'\''s'`.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        return arg.to_string();
+    }
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
 /// Formats a JSON scalar for a table cell.
 pub fn scalar(v: &serde_json::Value) -> String {
     match v {
@@ -129,6 +139,15 @@ mod tests {
         assert_eq!(thousands(1000u64), "1,000");
         assert_eq!(thousands(1_234_567u64), "1,234,567");
         assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("retention.toml"), "retention.toml");
+        assert_eq!(shell_quote("my policy.toml"), "'my policy.toml'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
     }
 
     #[test]

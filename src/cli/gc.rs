@@ -70,14 +70,14 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<i32> {
         return Ok(ctx.out.report(&artifact_store::report::of(&outcome)));
     }
     let remote_error = outcome.remote_error.take();
-    render(ctx, &outcome);
+    render(ctx, args, &outcome);
     Ok(match remote_error {
         Some(e) => ctx.out.error(&e),
         None => exit::OK,
     })
 }
 
-fn render(ctx: &Ctx, outcome: &GcOutcome) {
+fn render(ctx: &Ctx, args: &GcArgs, outcome: &GcOutcome) {
     let plan = &outcome.plan;
     ctx.out.data(&summary_table(plan));
     if ctx.out.verbose > 0 {
@@ -93,7 +93,7 @@ fn render(ctx: &Ctx, outcome: &GcOutcome) {
             })
             .collect();
         ctx.out.data("");
-        ctx.out.data(&fmt::table(&["ref", "decision"], &rows));
+        ctx.out.data(&fmt::table(&["REF", "DECISION"], &rows));
     }
     if !outcome.rules_set {
         ctx.out.status(
@@ -101,15 +101,18 @@ fn render(ctx: &Ctx, outcome: &GcOutcome) {
         );
     }
     match &outcome.applied {
-        None => dry_run_status(ctx, plan),
+        None => dry_run_status(ctx, args, plan),
         Some(applied) => applied_status(ctx, applied),
     }
     if let Some(remote) = &outcome.remote {
         ctx.out.data(&format!(
-            "remote {}: deleted {} refs ({} were not there)",
+            "remote {}: deleted {} ({} not there)",
             remote.remote,
-            remote.deleted.len(),
-            remote.absent
+            fmt::count(remote.deleted.len(), "ref"),
+            match remote.absent {
+                1 => "1 was".to_string(),
+                n => format!("{} were", fmt::thousands(n as u64)),
+            }
         ));
         for s in &remote.skipped {
             ctx.out.warn(&format!(
@@ -133,47 +136,35 @@ fn summary_table(plan: &Plan) -> String {
                 w.workflow
                     .clone()
                     .unwrap_or_else(|| "(no branch)".to_string()),
-                w.branches.kept.to_string(),
-                w.branches.pruned.to_string(),
-                w.tags.kept.to_string(),
-                w.tags.pruned.to_string(),
+                number(w.branches.kept),
+                number(w.branches.pruned),
+                number(w.tags.kept),
+                number(w.tags.pruned),
                 rules,
             ]
         })
         .chain(std::iter::once(vec![
             "total".to_string(),
-            plan.workflows
-                .iter()
-                .map(|w| w.branches.kept)
-                .sum::<usize>()
-                .to_string(),
-            plan.workflows
-                .iter()
-                .map(|w| w.branches.pruned)
-                .sum::<usize>()
-                .to_string(),
-            plan.workflows
-                .iter()
-                .map(|w| w.tags.kept)
-                .sum::<usize>()
-                .to_string(),
-            plan.workflows
-                .iter()
-                .map(|w| w.tags.pruned)
-                .sum::<usize>()
-                .to_string(),
+            number(plan.workflows.iter().map(|w| w.branches.kept).sum()),
+            number(plan.workflows.iter().map(|w| w.branches.pruned).sum()),
+            number(plan.workflows.iter().map(|w| w.tags.kept).sum()),
+            number(plan.workflows.iter().map(|w| w.tags.pruned).sum()),
             String::new(),
         ]))
         .collect();
     let header = [
-        "workflow",
-        "branches kept",
-        "pruned",
-        "tags kept",
-        "pruned",
-        "rules",
+        "WORKFLOW",
+        "BRANCHES KEPT",
+        "PRUNED",
+        "TAGS KEPT",
+        "PRUNED",
+        "RULES",
     ];
     fmt::table(&header, &rows)
+}
+
+fn number(n: usize) -> String {
+    fmt::thousands(n as u64)
 }
 
 fn rules_text(rules: &Rules) -> String {
@@ -194,20 +185,38 @@ fn rules_text(rules: &Rules) -> String {
     }
 }
 
-fn dry_run_status(ctx: &Ctx, plan: &Plan) {
+fn dry_run_status(ctx: &Ctx, args: &GcArgs, plan: &Plan) {
     match plan.total.pruned {
         0 => ctx.out.status("dry run: nothing to prune"),
         n => ctx.out.status(&format!(
-            "dry run: nothing changed; `artifact-store gc --apply` moves {n} refs to the trash (-v lists every ref)"
+            "dry run: nothing changed; `{}` moves {} to the trash (-v lists every ref)",
+            ctx.command_line(&apply_args(args)),
+            fmt::count(n, "ref")
         )),
     }
+}
+
+/// The arguments of `gc` that carry this plan out: `--apply` and every flag that changes
+/// the plan (`--policy FILE`, `--remote`), so the hint applies what was shown.
+fn apply_args(args: &GcArgs) -> Vec<String> {
+    let mut out = vec!["gc".to_string(), "--apply".to_string()];
+    if let Some(policy) = &args.policy {
+        out.push("--policy".to_string());
+        out.push(policy.display().to_string());
+    }
+    match args.remote.as_deref() {
+        None => {}
+        Some("") => out.push("--remote".to_string()),
+        Some(remote) => out.push(format!("--remote={remote}")),
+    }
+    out
 }
 
 fn applied_status(ctx: &Ctx, applied: &Applied) {
     if !applied.skipped.is_empty() {
         ctx.out.warn(&format!(
-            "skipped {} refs that changed after planning:",
-            applied.skipped.len()
+            "skipped {} that changed after planning:",
+            fmt::count(applied.skipped.len(), "ref")
         ));
         for s in &applied.skipped {
             ctx.out.warn(&format!("  {}: {}", s.refname, s.reason));
@@ -218,8 +227,8 @@ fn applied_status(ctx: &Ctx, applied: &Applied) {
         return;
     }
     ctx.out.data(&format!(
-        "moved {} refs to refs/artifact-store/trash/{}/ (report {} on refs/artifact-store/reports)",
-        applied.moved,
+        "moved {} to refs/artifact-store/trash/{}/ (report {} on refs/artifact-store/reports)",
+        fmt::count(applied.moved, "ref"),
         applied.trash_ts,
         applied
             .report_commit
@@ -229,8 +238,8 @@ fn applied_status(ctx: &Ctx, applied: &Applied) {
     ));
     if applied.packed_refs > 0 {
         ctx.out.status(&format!(
-            "packed {} loose refs into packed-refs",
-            applied.packed_refs
+            "packed {} into packed-refs",
+            fmt::count(applied.packed_refs, "loose ref")
         ));
     }
     ctx.out.data(&format!("undo: {}", applied.undo));

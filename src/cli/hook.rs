@@ -90,8 +90,9 @@ fn pre_receive(ctx: &Ctx, store: &Store) -> Result<i32> {
     }
     if !report.findings.is_empty() {
         ctx.out.warn(&format!(
-            "artifact-store refuses the push: {} secret(s) in pushed blobs; remove them from history, or mark a false positive with `artifact-store:allow` on its line",
-            report.findings.len()
+            "artifact-store refuses the push: {} in pushed blobs; remove {} from history, or mark a false positive with `artifact-store:allow` on its line",
+            super::fmt::count(report.findings.len(), "secret"),
+            if report.findings.len() == 1 { "it" } else { "them" }
         ));
         return Ok(exit::SECRET);
     }

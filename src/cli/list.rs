@@ -18,7 +18,7 @@ use super::Ctx;
 /// stores with many thousands of branches.
 ///
 /// --where filters on metadata keys, dotted for nested ones, with = != < <= > >=;
-/// numbers compare as numbers: `--where test_metrics.win_rate>=0.5 --where llm_version=gpt-4`.
+/// numbers compare as numbers: `--where 'test_metrics.win_rate>=0.5' --where llm_version=gpt-4`.
 ///
 /// --json prints an array of objects: the stored metadata.json keys plus `branch` and
 /// `commit_sha`.
@@ -27,6 +27,9 @@ use super::Ctx;
 /// silently: a warning names it on stderr and the exit code is 1; with --json the output
 /// becomes `{success: false, error: {kind: "corrupt", ...}, rows, unreadable}`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store list\n  artifact-store list --workflow wf_rsi --since 7d\n  artifact-store list --where 'test_metrics.win_rate>=0.5' --where llm_version=gpt-4\n  artifact-store list --all-versions --task task_coder_001 --json"
+)]
 pub struct ListArgs {
     /// Only this workflow.
     #[arg(long, short = 'w', value_name = "W")]
@@ -73,6 +76,9 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
     let store = ctx.store()?;
     let listing = store.list(&query)?;
     let rows = &listing.rows;
+    for warning in &listing.warnings {
+        ctx.out.warn(warning);
+    }
     let code = if listing.unreadable.is_empty() {
         exit::OK
     } else {

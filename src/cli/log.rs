@@ -12,6 +12,9 @@ use super::Ctx;
 /// --json prints an array of {"commit_sha", "commit_time", "correlation_id",
 /// "test_status", "tags", "summary"}.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store log wf_rsi/task_coder_001\n  artifact-store log wf_rsi/task_coder_001 -n 5 --json"
+)]
 pub struct LogArgs {
     /// The task, as WORKFLOW/TASK.
     #[arg(value_name = "W/T")]

@@ -45,11 +45,13 @@ pub use output::Output;
 #[command(name = "artifact-store", version, max_term_width = 100)]
 pub struct Cli {
     /// Store repository (default: the git repository around the current directory).
+    // The environment variable is read by `repo_from_env`, not by clap: clap would print
+    // `--repo <PATH>` in the usage line of every error once the variable is set, as if the
+    // flag were required, and would refuse it set and empty.
     #[arg(
         long,
         global = true,
         help_heading = "Global options",
-        env = "ARTIFACT_STORE_REPO",
         value_name = "PATH"
     )]
     repo: Option<PathBuf>,
@@ -106,21 +108,59 @@ enum Command {
     Subscribe(subscribe::SubscribeArgs),
 }
 
+/// The environment variable naming the store repository.
+const REPO_ENV: &str = "ARTIFACT_STORE_REPO";
+
 /// What every command receives: output settings and how to open the store.
 pub struct Ctx {
     out: Output,
     open: OpenOptions,
+    /// The global flags given that choose the store and its config (`--repo`, `--config`,
+    /// `-c`), for a command line the user is told to run next.
+    globals: Vec<String>,
 }
 
 impl Ctx {
     fn store(&self) -> artifact_store::Result<Store> {
         Store::open(&self.open)
     }
+
+    /// Returns `artifact-store` with this run's store flags and `args`, quoted for a POSIX
+    /// shell: a command the user can paste to go on with the same store and config.
+    fn command_line(&self, args: &[String]) -> String {
+        std::iter::once("artifact-store".to_string())
+            .chain(self.globals.iter().chain(args).map(|a| fmt::shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The store repository the environment names: `ARTIFACT_STORE_REPO`, unless unset or
+/// empty (an empty value is a variable cleared, not a path).
+fn repo_from_env() -> Option<PathBuf> {
+    std::env::var_os(REPO_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The `clap` command, with `--repo`'s help naming its environment variable and value as
+/// clap shows them for its own `env` arguments.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let value = std::env::var(REPO_ENV).unwrap_or_default();
+    Cli::command().mut_arg("repo", |arg| {
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        arg.help(format!("{help} [env: {REPO_ENV}={value}]"))
+    })
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -144,13 +184,24 @@ pub fn main() -> i32 {
             }
         }
     }
+    let mut globals = Vec::new();
+    if let Some(repo) = &cli.repo {
+        globals.extend(["--repo".to_string(), repo.display().to_string()]);
+    }
+    if let Some(config) = &cli.config {
+        globals.extend(["--config".to_string(), config.display().to_string()]);
+    }
+    for pair in &cli.config_values {
+        globals.extend(["-c".to_string(), pair.clone()]);
+    }
     let ctx = Ctx {
         out,
         open: OpenOptions {
-            repo: cli.repo,
+            repo: cli.repo.or_else(repo_from_env),
             config_file: cli.config,
             overrides,
         },
+        globals,
     };
     let result = match &cli.command {
         Command::Init(args) => init::run(&ctx, args).map(|()| exit::OK),

@@ -27,6 +27,9 @@ use super::{fmt, Ctx};
 /// "files_scanned", "bytes_scanned", "skipped": [{"path", "reason"}]}; --format sarif prints
 /// SARIF 2.1.0 for code-scanning tools.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store scan ./run-output\n  artifact-store scan --format sarif . > findings.sarif\n  artifact-store scan --staged\n  artifact-store scan --list-rules"
+)]
 pub struct ScanArgs {
     /// Output format (--json means json).
     #[arg(long, value_enum, default_value_t = Format::Human)]

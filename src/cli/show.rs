@@ -16,6 +16,9 @@ use super::Ctx;
 /// --json prints {"commit_sha", "branch", "tags", "parent", "commit_time",
 /// "artifact_dir", "metadata", "files": [{"path", "size", "checksum"}]}.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  artifact-store show corr_abc123\n  artifact-store show wf_rsi/task_coder_001\n  artifact-store show prompt_7a8b9c0d --json"
+)]
 pub struct ShowArgs {
     /// What to show.
     #[arg(value_name = "REF")]

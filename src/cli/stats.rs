@@ -10,6 +10,7 @@ use super::Ctx;
 /// Count workflows, tasks, versions, tags, pins and trash; measure the repository on disk
 /// (loose and packed); list the largest artifact sets.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  artifact-store stats\n  artifact-store stats --top 10 --json")]
 pub struct StatsArgs {
     /// How many of the largest artifact sets to list.
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -25,20 +26,29 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
         return Ok(());
     }
     let out = &ctx.out;
-    out.data(&format!("workflows    {}", s.workflows));
-    out.data(&format!("tasks        {}", s.tasks));
-    out.data(&format!("versions     {} (corr_ tags)", s.versions));
-    out.data(&format!("prompt tags  {}", s.prompt_tags));
-    out.data(&format!("pins         {}", s.pins));
-    out.data(&format!("trash        {}", s.trash));
     out.data(&format!(
-        "loose        {} objects, {}",
-        s.loose_objects,
+        "workflows    {}",
+        fmt::thousands(s.workflows as u64)
+    ));
+    out.data(&format!("tasks        {}", fmt::thousands(s.tasks as u64)));
+    out.data(&format!(
+        "versions     {} (corr_ tags)",
+        fmt::thousands(s.versions as u64)
+    ));
+    out.data(&format!(
+        "prompt tags  {}",
+        fmt::thousands(s.prompt_tags as u64)
+    ));
+    out.data(&format!("pins         {}", fmt::thousands(s.pins as u64)));
+    out.data(&format!("trash        {}", fmt::thousands(s.trash as u64)));
+    out.data(&format!(
+        "loose        {}, {}",
+        fmt::count(s.loose_objects as usize, "object"),
         fmt::bytes(s.loose_bytes)
     ));
     out.data(&format!(
-        "packed       {} packs, {}",
-        s.packs,
+        "packed       {}, {}",
+        fmt::count(s.packs as usize, "pack"),
         fmt::bytes(s.pack_bytes)
     ));
     if !s.largest.is_empty() {
@@ -49,7 +59,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
             .map(|l| {
                 vec![
                     format!("  {}", fmt::bytes(l.bytes)),
-                    format!("{} files", l.files),
+                    fmt::count(l.files as usize, "file"),
                     l.branch.clone(),
                 ]
             })

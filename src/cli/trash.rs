@@ -11,6 +11,12 @@ use super::{fmt, Ctx};
 ///
 /// gc --apply (and revert-to-tag --hard) move refs to
 /// refs/artifact-store/trash/<unix_ts>/<original ref>, where their objects stay reachable.
+///
+/// Examples:
+///   artifact-store trash list
+///   artifact-store trash restore 1762525800
+///   artifact-store trash restore ai/generated/wf_rsi/task_coder_001
+///   artifact-store trash purge --older-than 30 --prune-objects
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct TrashArgs {
@@ -25,8 +31,14 @@ enum TrashCommand {
     Purge(PurgeArgs),
 }
 
-/// List the trash by time: per batch its count, age and refs (the first 20 unless -v).
+/// List the trash by time: a table of batches (when, how many refs, when each expires),
+/// then their refs (the first 20 of each batch unless -v).
+///
+/// Examples:
+///   artifact-store trash list
+///   artifact-store trash list -v --json
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ListArgs {}
 
 /// Put trashed refs back where they were.
@@ -79,8 +91,8 @@ pub fn run(ctx: &Ctx, args: &TrashArgs) -> Result<()> {
                     .data(&format!("restored {} ({})", e.original, fmt::short(&e.oid)));
             }
             ctx.out.status(&format!(
-                "restored {} refs (report {})",
-                outcome.restored.len(),
+                "restored {} (report {})",
+                fmt::count(outcome.restored.len(), "ref"),
                 fmt::short(&outcome.report_commit)
             ));
         }
@@ -91,10 +103,10 @@ pub fn run(ctx: &Ctx, args: &TrashArgs) -> Result<()> {
                 return Ok(());
             }
             ctx.out.data(&format!(
-                "purged {} trash refs from {} batches older than {} days",
-                outcome.purged,
-                outcome.batches.len(),
-                outcome.older_than_days
+                "purged {} from {} older than {}",
+                fmt::count(outcome.purged, "trash ref"),
+                fmt::count_as(outcome.batches.len(), "batch", "batches"),
+                fmt::count(outcome.older_than_days as usize, "day")
             ));
             match &outcome.git_gc {
                 GitGc::NotRequested if outcome.purged > 0 => ctx.out.status(
@@ -117,31 +129,56 @@ fn print_list(ctx: &Ctx, list: &TrashList) {
         ctx.out.status("the trash is empty");
         return;
     }
+    let batches: Vec<Vec<String>> = list
+        .batches
+        .iter()
+        .map(|batch| {
+            let when = chrono::DateTime::from_timestamp(batch.ts, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                .unwrap_or_default();
+            let left = list.trash_days as i64 - batch.age_days;
+            let expiry = match left {
+                1.. => format!("in {}", fmt::count(left as usize, "day")),
+                _ => format!("expired (trash_days={})", list.trash_days),
+            };
+            vec![
+                batch.ts.to_string(),
+                when,
+                fmt::count(batch.age_days.max(0) as usize, "day"),
+                fmt::thousands(batch.count as u64),
+                expiry,
+            ]
+        })
+        .collect();
+    ctx.out.data(&fmt::table(
+        &["BATCH", "TRASHED", "AGE", "REFS", "EXPIRES"],
+        &batches,
+    ));
     let shown = if ctx.out.verbose > 0 { usize::MAX } else { 20 };
+    let mut refs = Vec::new();
+    let mut more = Vec::new();
     for batch in &list.batches {
-        let when = chrono::DateTime::from_timestamp(batch.ts, 0)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default();
-        let left = list.trash_days as i64 - batch.age_days;
-        let expiry = match left {
-            1.. => format!("expires in {left} days"),
-            _ => format!("expired (trash_days={})", list.trash_days),
-        };
-        ctx.out.data(&format!(
-            "{}  {when}  {} days old  {} refs  {expiry}",
-            batch.ts, batch.age_days, batch.count
-        ));
         for e in batch.refs.iter().take(shown) {
-            ctx.out
-                .data(&format!("  {}  {}", fmt::short(&e.oid), e.original));
+            refs.push(vec![
+                batch.ts.to_string(),
+                fmt::short(&e.oid).to_string(),
+                e.original.clone(),
+            ]);
         }
         if batch.refs.len() > shown {
-            ctx.out.data(&format!(
-                "  ... and {} more (-v lists all)",
-                batch.refs.len() - shown
+            more.push(format!(
+                "batch {}: {} more (-v lists all)",
+                batch.ts,
+                fmt::thousands((batch.refs.len() - shown) as u64)
             ));
         }
     }
+    ctx.out.data("");
     ctx.out
-        .status("restore a batch with `artifact-store trash restore <ts>`");
+        .data(&fmt::table(&["BATCH", "COMMIT", "REF"], &refs));
+    for line in more {
+        ctx.out.data(&line);
+    }
+    ctx.out
+        .status("restore a batch with `artifact-store trash restore <BATCH>`");
 }

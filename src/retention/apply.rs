@@ -88,8 +88,7 @@ fn with_undo(store: &Store, ts: i64, error: Error) -> Error {
         .map(|r| r.len())
     {
         Ok(0) => return error,
-        Ok(1) => "1 ref".to_string(),
-        Ok(n) => format!("{n} refs"),
+        Ok(n) => super::refs(n),
         Err(_) => "refs".to_string(),
     };
     Error::AfterTrash {
@@ -111,7 +110,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     }
     refuse_refs_in_the_way(store.git_dir(), ts)?;
     progress.start(
-        &format!("copying {} refs to the trash", moving.len()),
+        &format!("copying {} to the trash", super::refs(moving.len())),
         moving.len() as u64,
         Unit::Items,
     );
@@ -133,7 +132,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     sync_packed_refs(store)?;
     progress.inc(moving.len() as u64);
     progress.start(
-        &format!("deleting {} refs", moving.len()),
+        &format!("deleting {}", super::refs(moving.len())),
         moving.len() as u64,
         Unit::Items,
     );
@@ -352,13 +351,13 @@ pub(super) fn sync_packed_refs(store: &Store) -> Result<()> {
 
 fn gc_report(ts: i64, moved: &[&Decision], skipped: &[SkippedRef]) -> Report {
     let mut summary = vec![format!(
-        "Moved {} refs to {TRASH_NAMESPACE}/{ts}/.",
-        moved.len()
+        "Moved {} to {TRASH_NAMESPACE}/{ts}/.",
+        super::refs(moved.len())
     )];
     if !skipped.is_empty() {
         summary.push(format!(
-            "Skipped {} refs that changed after planning.",
-            skipped.len()
+            "Skipped {} that changed after planning.",
+            super::refs(skipped.len())
         ));
     }
     summary.push(format!("Undo: artifact-store trash restore {ts}"));
@@ -374,7 +373,7 @@ fn gc_report(ts: i64, moved: &[&Decision], skipped: &[SkippedRef]) -> Report {
     Report {
         kind: "gc",
         ts,
-        title: format!("gc: {} refs moved to the trash", moved.len()),
+        title: format!("gc: {} moved to the trash", super::refs(moved.len())),
         summary,
         rows,
     }

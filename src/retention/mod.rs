@@ -121,6 +121,14 @@ impl Store {
     }
 }
 
+/// Counts refs in a sentence: `1 ref`, `2 refs`.
+pub(crate) fn refs(n: usize) -> String {
+    match n {
+        1 => "1 ref".to_string(),
+        n => format!("{n} refs"),
+    }
+}
+
 /// Serializes an object id as its full hex form.
 pub(crate) fn ser_oid<S: serde::Serializer>(oid: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&oid.to_string())

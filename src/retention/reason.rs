@@ -97,8 +97,8 @@ fn rules_text(
     }
     if let Some((days, age)) = max_age {
         parts.push(match expired {
-            true => format!("older than {days} days ({age} days)"),
-            false => format!("within max_age_days={days} ({age} days)"),
+            true => format!("older than {} ({})", in_days(*days as i64), in_days(*age)),
+            false => format!("within max_age_days={days} ({})", in_days(*age)),
         });
     }
     f.write_str(&parts.join(if expired { "; " } else { " and " }))
@@ -139,6 +139,15 @@ impl fmt::Display for Reason {
             Reason::CommitNotKept(None) => f.write_str("commit not kept (on no task branch)"),
             Reason::NotACommit => f.write_str("names no commit"),
         }
+    }
+}
+
+/// Counts days in a sentence: `1 day`, `30 days`.
+fn in_days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
     }
 }
 

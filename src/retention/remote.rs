@@ -113,8 +113,8 @@ pub(super) fn delete_pruned(
             .collect();
         return Err(Error::Remote {
             message: format!(
-                "remote {name:?} refused to delete {} refs: {}",
-                rejected.len(),
+                "remote {name:?} refused to delete {}: {}",
+                super::refs(rejected.len()),
                 rejected.join(", ")
             ),
             hint: Some(undo),

@@ -155,7 +155,10 @@ impl Store {
         let report = Report {
             kind: "restore",
             ts: self.commit_time()?.seconds(),
-            title: format!("restore: {} refs put back from the trash", chosen.len()),
+            title: format!(
+                "restore: {} put back from the trash",
+                super::refs(chosen.len())
+            ),
             summary: vec![format!("Restored {spec}.")],
             rows: chosen
                 .iter()
