@@ -81,10 +81,8 @@ impl Bar {
 
 fn style(unit: Unit) -> ProgressStyle {
     let template = match unit {
-        Unit::Items => "{msg:<28} [{bar:30}] {human_pos}/{human_len} {elapsed}",
-        Unit::Bytes => {
-            "{msg:<28} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {elapsed}"
-        }
+        Unit::Items => "{msg} [{wide_bar}] {human_pos}/{human_len} {elapsed}",
+        Unit::Bytes => "{msg} [{wide_bar}] {bytes}/{total_bytes} {elapsed}",
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -94,8 +92,9 @@ fn style(unit: Unit) -> ProgressStyle {
 /// Shows `bar` on stderr and keeps it drawn while the work goes on.
 fn reveal(bar: &ProgressBar) {
     bar.set_draw_target(ProgressDrawTarget::stderr());
-    bar.enable_steady_tick(Duration::from_millis(200));
+    // Drawn now: once the steady tick runs, `tick` does nothing.
     bar.tick();
+    bar.enable_steady_tick(Duration::from_millis(200));
 }
 
 impl Progress for Bar {

@@ -12,6 +12,7 @@ mod errors;
 mod errors_redis;
 mod events;
 mod events_memory;
+mod face;
 mod fuzz_regressions;
 mod handler;
 mod hooks;

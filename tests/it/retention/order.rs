@@ -3,11 +3,11 @@
 //! refs that were not deleted (changed meanwhile, or whose trash name another writer took)
 //! are taken out again, so the trash holds exactly what moved.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use artifact_store::retention::{Progress, Verdict};
+use artifact_store::retention::{Progress, Unit, Verdict};
 use artifact_store::{GcRequest, OpenOptions, Store};
 
 use super::common::Env;
@@ -16,14 +16,14 @@ use super::fixture;
 const TRASH: &str = "refs/artifact-store/trash/";
 
 /// Runs `action` when the apply starts its deletion step.
-struct BeforeDeleting<F: Fn()> {
+struct BeforeDeleting<F: Fn() + Sync> {
     action: F,
-    seen: RefCell<Vec<String>>,
+    seen: Mutex<Vec<String>>,
 }
 
-impl<F: Fn()> Progress for BeforeDeleting<F> {
-    fn start(&self, stage: &str, _total: u64) {
-        self.seen.borrow_mut().push(stage.to_string());
+impl<F: Fn() + Sync> Progress for BeforeDeleting<F> {
+    fn start(&self, stage: &str, _total: u64, _unit: Unit) {
+        self.seen.lock().unwrap().push(stage.to_string());
         if stage.starts_with("deleting ") {
             (self.action)();
         }
@@ -89,7 +89,7 @@ fn a_crash_before_the_deletions_leaves_every_pruned_ref_in_place_beside_its_copy
     assert!(pruned.keys().any(|r| r.starts_with("refs/heads/")));
     let probe = BeforeDeleting {
         action: || panic!("crash between the trash copies and the deletions"),
-        seen: RefCell::new(Vec::new()),
+        seen: Mutex::new(Vec::new()),
     };
     let request = GcRequest {
         apply: true,
@@ -140,7 +140,7 @@ fn refs_that_were_not_deleted_leave_no_copy_in_the_trash() {
     let taken = branches.next().unwrap().clone();
     let elsewhere = env.git_in(&path, &["rev-parse", "refs/heads/main"]);
     assert_ne!(Some(&elsewhere), pruned.get(&changed));
-    let taken_copy: RefCell<Option<PathBuf>> = RefCell::new(None);
+    let taken_copy: Mutex<Option<PathBuf>> = Mutex::new(None);
     let probe = BeforeDeleting {
         action: || {
             // A committer moves one pruned branch; another writer (as `revert-to-tag
@@ -150,9 +150,9 @@ fn refs_that_were_not_deleted_leave_no_copy_in_the_trash() {
             let file = path.join(&copy);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, format!("{}\n", pruned[&taken])).unwrap();
-            *taken_copy.borrow_mut() = Some(file);
+            *taken_copy.lock().unwrap() = Some(file);
         },
-        seen: RefCell::new(Vec::new()),
+        seen: Mutex::new(Vec::new()),
     };
     let request = GcRequest {
         apply: true,
@@ -161,7 +161,8 @@ fn refs_that_were_not_deleted_leave_no_copy_in_the_trash() {
     let outcome = store.gc(&request, &probe).unwrap();
     assert!(probe
         .seen
-        .borrow()
+        .lock()
+        .unwrap()
         .iter()
         .any(|s| s.starts_with("copying ")));
     let applied = outcome.applied.unwrap();
@@ -180,7 +181,7 @@ fn refs_that_were_not_deleted_leave_no_copy_in_the_trash() {
     assert_eq!(value(&env, &path, &taken).as_ref(), pruned.get(&taken));
 
     let trash = trash(&env, &path);
-    let file = taken_copy.borrow().clone().unwrap();
+    let file = taken_copy.lock().unwrap().clone().unwrap();
     assert_eq!(
         std::fs::read_to_string(&file).unwrap().trim(),
         pruned[&taken],
