@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
             .map(|l| {
                 vec![
                     format!("  {}", fmt::bytes(l.bytes)),
-                    fmt::count(l.files as usize, "file"),
+                    fmt::count(l.files, "file"),
                     l.branch.clone(),
                 ]
             })
