@@ -9,6 +9,7 @@
 //! ```text
 //! main       face: the binary; src/cli/ holds the clap commands, output, exit codes
 //! events     face: Redis subscriber (streams, pub/sub) on the public API below
+//! web        face: `serve`, the local web view and its JSON API (cargo feature `web`)
 //! ----------------------------------------------------------------------------------
 //! commit     the commit pipeline: validate, scan, build the tree in the ODB, CAS, tag
 //! catalog    read side: resolve REF, list, show, log, diff, verify, export, stats
@@ -60,6 +61,8 @@ pub mod revert;
 pub mod scan;
 pub mod staged;
 pub mod store;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use commit::{CommitOutcome, CommitRequest};
 pub use config::Config;

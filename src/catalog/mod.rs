@@ -5,6 +5,7 @@
 
 mod diff;
 mod export;
+mod file;
 mod list;
 mod log;
 pub mod query;
@@ -26,6 +27,7 @@ pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
 
 pub use diff::{DiffReport, FileChange, MetricDelta};
 pub use export::ExportReport;
+pub use file::Trailer;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};
 pub use log::{Log, LogEntry};
 pub use stats::{SetSize, Stats};

@@ -18,6 +18,8 @@ mod progress;
 mod push;
 mod revert;
 mod scan;
+#[cfg(feature = "web")]
+mod serve;
 mod show;
 mod stats;
 mod subscribe;
@@ -106,6 +108,8 @@ enum Command {
     Hooks(hooks::HooksArgs),
     Demo(demo::DemoArgs),
     Subscribe(subscribe::SubscribeArgs),
+    #[cfg(feature = "web")]
+    Serve(serve::ServeArgs),
 }
 
 /// The environment variable naming the store repository.
@@ -224,6 +228,8 @@ pub fn main() -> i32 {
         Command::Hooks(args) => hooks::run(&ctx, args).map(|()| exit::OK),
         Command::Demo(args) => demo::run(&ctx, args).map(|()| exit::OK),
         Command::Subscribe(args) => subscribe::run(&ctx, args).map(|()| exit::OK),
+        #[cfg(feature = "web")]
+        Command::Serve(args) => serve::run(&ctx, args).map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,

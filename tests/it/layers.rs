@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The faces: the CLI, the Redis subscriber. Nothing names them.
-const FACES: &[&str] = &["main", "cli", "events"];
+/// The faces: the CLI, the Redis subscriber, the web view. Nothing names them.
+const FACES: &[&str] = &["main", "cli", "events", "web"];
 
 /// The operations, each over the model.
 const OPERATIONS: &[&str] = &[
