@@ -69,6 +69,9 @@ pub fn run(dir: &Path) -> Result<DemoReport> {
         SAMPLE_RUN[2].1
     );
     std::fs::write(&trades, more).map_err(Error::io("failed to write", &trades))?;
+    let curve = run_dir.join("equity_curve.csv");
+    std::fs::write(&curve, second_curve(SAMPLE_RUN[3].1))
+        .map_err(Error::io("failed to write", &curve))?;
     commits.push(store.commit(request(&run_dir, "demo-002", 120.5, 0.58)?)?);
     commits.push(store.commit(request(&run_dir, "demo-002", 120.5, 0.58)?)?);
     Ok(DemoReport {
@@ -76,6 +79,29 @@ pub fn run(dir: &Path) -> Result<DemoReport> {
         run_dir,
         commits,
     })
+}
+
+/// The second run's equity curve: the first run's moves, larger and with a slower start,
+/// so that the two curves part visibly when compared.
+fn second_curve(first: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in first.lines().enumerate() {
+        let parsed = line
+            .split_once(',')
+            .and_then(|(t, v)| v.trim().parse::<f64>().ok().map(|v| (t, v)));
+        match parsed {
+            Some((t, equity)) => {
+                let wave = ((i as f64) * 0.7).sin() * 6.0 - (i as f64) * 0.4;
+                let v = 10_000.0 + (equity - 10_000.0) * 1.3 + wave;
+                out.push_str(&format!("{t},{v:.2}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 fn request(run_dir: &Path, corr: &str, pnl: f64, win_rate: f64) -> Result<CommitRequest> {

@@ -8,10 +8,10 @@ use artifact_store::{demo, Error, Result};
 
 use super::Ctx;
 
-/// Run the main job on a demo store, then show how to browse it with git.
+/// Run the main job on a demo store, then show how to browse it with git or `serve`.
 ///
 /// Creates a bare store in a new directory, commits a sample agent run (strategy, test report, trades, equity curve, log) twice, redeliver
-/// the second commit to show idempotency, and print the git commands to browse it all.
+/// the second commit to show idempotency, and print the git commands to browse it all, and the `serve` command to see it.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Directory to build the demo in (default: a new directory under the system temp dir,
@@ -69,5 +69,14 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         "  {git} show corr_demo-002:artifacts/wf_rsi_strategy/task_coder_001/metadata.json"
     ));
     out.data(&format!("  {git} diff corr_demo-001 corr_demo-002 --stat"));
+    if cfg!(feature = "web") {
+        out.data("");
+        out.data("or look at it in a browser (the equity curves of both runs on one chart):");
+        out.data(&format!(
+            "  artifact-store --repo {} serve --open",
+            report.store.display()
+        ));
+        out.data("  then http://127.0.0.1:8080/compare?refs=corr_demo-001,corr_demo-002");
+    }
     Ok(())
 }

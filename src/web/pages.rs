@@ -534,20 +534,19 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
         if !is_csv(&f.path) {
             continue;
         }
+        // One chart per column: columns of one file are often of unlike scales
+        // (price and quantity), which one axis would flatten.
         if let Some(s) = series(&parse_csv(text, usize::MAX)) {
             let d = downsample(&s, MAX_POINTS);
-            let cols: Vec<usize> = (0..d.columns.len()).take(COLUMNS_PER_FILE).collect();
-            charts.push(json!({
-                "title": f.path,
-                "time": d.x_kind == XKind::Time,
-                "x_label": d.x_name,
-                "note": note(&s, &d),
-                "series": cols.iter().map(|&i| json!({
-                    "label": d.columns[i].0,
-                    "x": d.x,
-                    "y": d.columns[i].1,
-                })).collect::<Vec<_>>(),
-            }));
+            for (column, values) in d.columns.iter().take(COLUMNS_PER_FILE) {
+                charts.push(json!({
+                    "title": format!("{} · {column}", f.path),
+                    "time": d.x_kind == XKind::Time,
+                    "x_label": d.x_name,
+                    "note": note(&s, &d),
+                    "series": [{"label": column, "x": d.x, "y": values}],
+                }));
+            }
         }
     }
     if !charts.is_empty() {

@@ -46,3 +46,4 @@ mod secrets;
 mod security;
 mod security_redis;
 mod tree_names;
+mod web;
