@@ -114,5 +114,6 @@
       plots.forEach(function (p) { p.u.setSize({ width: Math.max(320, p.el.clientWidth), height: 320 }); });
     }, 150);
   });
+  document.body.dataset.chartsMs = String(Math.round(performance.now()));
   document.body.dataset.chartsDrawn = String(plots.length);
 })();

@@ -23,7 +23,11 @@ impl Store {
     /// artifact directory); nothing is resolved, so `..`, `.`, an absolute path or an
     /// empty part never names anything outside the set: such a path is refused as not
     /// found, like a path the set does not hold.
-    pub fn set_file<'s>(&self, set: &'s ArtifactSet, path: &str) -> Result<(&'s FileEntry, Vec<u8>)> {
+    pub fn set_file<'s>(
+        &self,
+        set: &'s ArtifactSet,
+        path: &str,
+    ) -> Result<(&'s FileEntry, Vec<u8>)> {
         let not_found = || {
             Error::NotFound(format!(
                 "the artifact set {} holds no file {path:?}",
@@ -44,7 +48,12 @@ impl Store {
             .find(|f| f.path == path)
             .ok_or_else(not_found)?;
         let bytes = self.repo().read_blob(entry.oid).map_err(|e| {
-            Error::corrupt_object(&format!("{}/{}", set.artifact_dir, entry.path), "blob", entry.oid, &e)
+            Error::corrupt_object(
+                &format!("{}/{}", set.artifact_dir, entry.path),
+                "blob",
+                entry.oid,
+                &e,
+            )
         })?;
         Ok((entry, bytes))
     }

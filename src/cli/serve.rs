@@ -113,7 +113,8 @@ fn open_browser(ctx: &Ctx, url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn();
     if let Err(e) = spawned {
-        ctx.out
-            .warn(&format!("could not open a browser with {program}: {e}; open the URL above by hand"));
+        ctx.out.warn(&format!(
+            "could not open a browser with {program}: {e}; open the URL above by hand"
+        ));
     }
 }

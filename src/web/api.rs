@@ -170,9 +170,9 @@ fn param<'p>(params: &'p [(String, String)], key: &str) -> Option<&'p str> {
 pub(super) fn number(params: &[(String, String)], key: &str, default: usize) -> Result<usize> {
     match param(params, key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
-            Error::InvalidInput(format!("{key}={v:?}: expected a whole number"))
-        }),
+        Some(v) => v
+            .parse()
+            .map_err(|_| Error::InvalidInput(format!("{key}={v:?}: expected a whole number"))),
     }
 }
 
@@ -239,7 +239,11 @@ fn file_response(
             "attachment"
         },
         name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            })
             .collect::<String>(),
         url::form_urlencoded::byte_serialize(name.as_bytes())
             .collect::<String>()

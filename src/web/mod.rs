@@ -189,7 +189,10 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers
         .entry(header::CACHE_CONTROL)
@@ -219,8 +222,13 @@ async fn guarded(app: Arc<App>, req: Request) -> Response<Body> {
             api,
             StatusCode::FORBIDDEN,
             &Error::Permission {
-                message: "this view answers only requests addressed to localhost, 127.0.0.1 or [::1]".into(),
-                hint: Some("open the URL `serve` printed; to serve under another name, pass --token".into()),
+                message:
+                    "this view answers only requests addressed to localhost, 127.0.0.1 or [::1]"
+                        .into(),
+                hint: Some(
+                    "open the URL `serve` printed; to serve under another name, pass --token"
+                        .into(),
+                ),
             },
         );
     }

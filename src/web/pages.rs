@@ -79,7 +79,9 @@ async fn render(
     with_store(
         app,
         move |store, git_dir| match f(store) {
-            Ok(p) => super::html::response(StatusCode::OK, page(&p.title, git_dir, &p.body, p.charts)),
+            Ok(p) => {
+                super::html::response(StatusCode::OK, page(&p.title, git_dir, &p.body, p.charts))
+            }
             Err(e) => error_page(status_of(e.exit_code()), &e),
         },
         |e| error_page(status_of(e.exit_code()), &e),
@@ -172,9 +174,9 @@ fn overview(store: &Store, params: &[(String, String)]) -> Result<Page> {
         body.push_str("<p class=\"empty\">This store holds no artifact sets yet. Commit one with <code>artifact-store commit</code>.</p>");
     }
     for (wf, rows) in order {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<section class=\"workflow\">\n<h2><a href=\"/sets?workflow={}\">{}</a> <small>{} task{} · newest {}</small></h2>\n",
+            "<section class=\"workflow\">\n<h2><a href=\"/sets?workflow={}\">{}</a> <small>{} task{} · newest {}</small></h2>",
             enc(wf),
             esc(wf),
             rows.len(),
@@ -291,13 +293,10 @@ fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
             }
         }
     }
-    let mut body = format!(
-        "<h1>Versions</h1>\n{form}\n{}",
-        unreadable_box(&listing)
-    );
-    let _ = write!(
+    let mut body = format!("<h1>Versions</h1>\n{form}\n{}", unreadable_box(&listing));
+    let _ = writeln!(
         body,
-        "<p class=\"lead\">{} version{}{}, newest first. Click a heading to sort; tick versions to compare them.</p>\n",
+        "<p class=\"lead\">{} version{}{}, newest first. Click a heading to sort; tick versions to compare them.</p>",
         rows.len(),
         plural(rows.len()),
         if rows.len() == q.limit { format!(" (the first {}: raise limit= for more)", q.limit) } else { String::new() }
@@ -310,9 +309,9 @@ fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
             charts: false,
         });
     }
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<form method=\"get\" action=\"/compare\" class=\"compare-form\">\n<div class=\"toolbar\"><button type=\"submit\" id=\"compare-selected\">Compare selected</button> <label class=\"switch\"><input type=\"checkbox\" id=\"only-differ\" data-table=\"versions\"{}> only columns that differ</label></div>\n",
+        "<form method=\"get\" action=\"/compare\" class=\"compare-form\">\n<div class=\"toolbar\"><button type=\"submit\" id=\"compare-selected\">Compare selected</button> <label class=\"switch\"><input type=\"checkbox\" id=\"only-differ\" data-table=\"versions\"{}> only columns that differ</label></div>",
         if differ { " checked" } else { "" }
     );
     let _ = write!(
@@ -324,7 +323,8 @@ fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
     );
     let mut same = Vec::new();
     for c in &columns {
-        let values: Vec<Option<&Value>> = rows.iter().map(|r| value_at(&r.metadata, &c.key)).collect();
+        let values: Vec<Option<&Value>> =
+            rows.iter().map(|r| value_at(&r.metadata, &c.key)).collect();
         let numeric = values.iter().flatten().all(|v| v.is_number());
         let class = same_class(values.iter().copied());
         let _ = write!(
@@ -412,16 +412,16 @@ fn filter_form(params: &[(String, String)], differ: bool) -> String {
         ("status", "Status", "passed"),
         ("since", "Since", "7d or 2025-11-07"),
     ] {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<label>{label} <input name=\"{key}\" value=\"{}\" placeholder=\"{hint}\" size=\"14\"></label>\n",
+            "<label>{label} <input name=\"{key}\" value=\"{}\" placeholder=\"{hint}\" size=\"14\"></label>",
             esc(get(key))
         );
     }
     for w in wheres {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<label>Where <input name=\"where\" value=\"{}\" placeholder=\"test_metrics.win_rate>=0.5\" size=\"26\"></label>\n",
+            "<label>Where <input name=\"where\" value=\"{}\" placeholder=\"test_metrics.win_rate>=0.5\" size=\"26\"></label>",
             esc(w)
         );
     }
@@ -474,7 +474,11 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
         if set.tags.is_empty() {
             "—".into()
         } else {
-            set.tags.iter().map(|t| esc(t)).collect::<Vec<_>>().join(", ")
+            set.tags
+                .iter()
+                .map(|t| esc(t))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     );
     fact(
@@ -490,8 +494,18 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
             None => "—".into(),
         },
     );
-    fact("committed", format!("{} <small>{}</small>", time(set.time), esc(&set.commit_time)));
-    fact("directory", format!("<code>{}</code>", esc(&set.artifact_dir)));
+    fact(
+        "committed",
+        format!(
+            "{} <small>{}</small>",
+            time(set.time),
+            esc(&set.commit_time)
+        ),
+    );
+    fact(
+        "directory",
+        format!("<code>{}</code>", esc(&set.artifact_dir)),
+    );
     fact(
         "status",
         status_cell(set.metadata.get("test_status").and_then(Value::as_str)),
@@ -508,13 +522,23 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
     if let Some(Value::Object(metrics)) = set.metadata.get("test_metrics") {
         body.push_str("<section><h2>Metrics</h2><table class=\"facts metrics\">");
         for (k, v) in metrics {
-            let _ = write!(body, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&scalar(v)));
+            let _ = write!(
+                body,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(&scalar(v))
+            );
         }
         body.push_str("</table></section>\n");
     }
     body.push_str("<section><h2>Trailers</h2><table class=\"facts\">");
     for t in &trailers {
-        let _ = write!(body, "<tr><th>{}</th><td>{}</td></tr>", esc(&t.key), esc(&t.value));
+        let _ = write!(
+            body,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(&t.key),
+            esc(&t.value)
+        );
     }
     body.push_str("</table></section></div>\n");
 
@@ -528,7 +552,10 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
     }
     let mut charts = Vec::new();
     for f in chart_order(&files) {
-        let Some(text) = contents.get(f.path.as_str()).and_then(|b| std::str::from_utf8(b).ok()) else {
+        let Some(text) = contents
+            .get(f.path.as_str())
+            .and_then(|b| std::str::from_utf8(b).ok())
+        else {
             continue;
         };
         if !is_csv(&f.path) {
@@ -557,7 +584,11 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
 
     body.push_str("<section><h2>Files</h2><table class=\"grid files\"><thead><tr><th>Path</th><th>Size</th><th>sha256</th><th></th></tr></thead><tbody>\n");
     for f in &files {
-        let raw = format!("/api/sets/{}/files/{}", enc(&set.commit_sha), file_href(&f.path));
+        let raw = format!(
+            "/api/sets/{}/files/{}",
+            enc(&set.commit_sha),
+            file_href(&f.path)
+        );
         let _ = writeln!(
             body,
             "<tr><td><a href=\"#file-{anchor}\">{path}</a></td><td data-v=\"{size}\">{hsize}</td><td><code title=\"{sum}\">{sumshort}</code></td><td><a href=\"{raw}\">raw</a> · <a href=\"{raw}?download=1\">download</a></td></tr>",
@@ -571,15 +602,19 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
     }
     body.push_str("</tbody></table></section>\n<section class=\"previews\"><h2>Previews</h2>\n");
     for f in &files {
-        let _ = write!(
+        let _ =
+            writeln!(
             body,
-            "<details class=\"preview\" id=\"file-{}\"{}><summary>{} <small>{}</small></summary>\n",
+            "<details class=\"preview\" id=\"file-{}\"{}><summary>{} <small>{}</small></summary>",
             esc(&anchor(&f.path)),
             if f.size <= 64 * 1024 && f.path != METADATA_FILE { " open" } else { "" },
             esc(&f.path),
             bytes(f.size)
         );
-        body.push_str(&preview(f, contents.get(f.path.as_str()).map(Vec::as_slice)));
+        body.push_str(&preview(
+            f,
+            contents.get(f.path.as_str()).map(Vec::as_slice),
+        ));
         body.push_str("</details>\n");
     }
     body.push_str("</section>\n");
@@ -592,7 +627,13 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
 
 fn anchor(path: &str) -> String {
     path.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -608,7 +649,12 @@ fn is_csv(path: &str) -> bool {
 /// The files to chart, equity curves first, then by path.
 fn chart_order<'f>(files: &[&'f FileEntry]) -> Vec<&'f FileEntry> {
     let mut out: Vec<&FileEntry> = files.iter().copied().filter(|f| is_csv(&f.path)).collect();
-    out.sort_by_key(|f| (!f.path.to_ascii_lowercase().contains("equity"), f.path.clone()));
+    out.sort_by_key(|f| {
+        (
+            !f.path.to_ascii_lowercase().contains("equity"),
+            f.path.clone(),
+        )
+    });
     out
 }
 
@@ -648,13 +694,20 @@ fn preview(f: &FileEntry, content: Option<&[u8]>) -> String {
             bytes(f.size)
         );
     };
-    let Some(text) = std::str::from_utf8(content).ok().filter(|t| !t.contains('\0')) else {
+    let Some(text) = std::str::from_utf8(content)
+        .ok()
+        .filter(|t| !t.contains('\0'))
+    else {
         return format!("<p class=\"note\">binary file, {}.</p>", bytes(f.size));
     };
     let lower = f.path.to_ascii_lowercase();
     if lower.ends_with(".csv") {
         let table = parse_csv(text, CSV_PREVIEW_ROWS);
-        let total = text.lines().filter(|l| !l.is_empty()).count().saturating_sub(1);
+        let total = text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count()
+            .saturating_sub(1);
         let mut out = String::from("<div class=\"scroll\"><table class=\"grid csv\"><thead><tr>");
         for h in &table.header {
             let _ = write!(out, "<th>{}</th>", esc(h));
@@ -727,11 +780,14 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
         });
     }
     let sets: Vec<ArtifactSet> = refs.iter().map(|r| store.show(r)).collect::<Result<_>>()?;
-    let names: Vec<String> = sets.iter().map(|s| label(&s.metadata, &s.commit_sha)).collect();
+    let names: Vec<String> = sets
+        .iter()
+        .map(|s| label(&s.metadata, &s.commit_sha))
+        .collect();
     let mut body = String::from("<h1>Compare</h1>\n");
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<div class=\"toolbar\"><label class=\"switch\"><input type=\"checkbox\" id=\"only-differ\" data-table=\"compare\"{}> only what differs</label> <span class=\"note\">deltas are against the first version</span></div>\n",
+        "<div class=\"toolbar\"><label class=\"switch\"><input type=\"checkbox\" id=\"only-differ\" data-table=\"compare\"{}> only what differs</label> <span class=\"note\">deltas are against the first version</span></div>",
         if differ { " checked" } else { "" }
     );
     let _ = write!(
@@ -852,10 +908,17 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
         let _ = write!(body, "<th>{}</th>", esc(name));
     }
     body.push_str("</tr></thead><tbody>\n");
-    let find = |s: &ArtifactSet, p: &str| s.files.iter().find(|f| f.path == p).map(|f| (f.oid, f.size));
+    let find = |s: &ArtifactSet, p: &str| {
+        s.files
+            .iter()
+            .find(|f| f.path == p)
+            .map(|f| (f.oid, f.size))
+    };
     for p in &paths {
         let cells: Vec<Option<(crate::ObjectId, u64)>> = sets.iter().map(|s| find(s, p)).collect();
-        let all_same = cells.iter().all(|c| c.map(|x| x.0) == cells[0].map(|x| x.0));
+        let all_same = cells
+            .iter()
+            .all(|c| c.map(|x| x.0) == cells[0].map(|x| x.0));
         let _ = write!(
             body,
             "<tr class=\"{}\"><th>{}</th>",
@@ -871,20 +934,32 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
                         "<td class=\"{}\">{}{}</td>",
                         if differs { "differs" } else { "" },
                         bytes(*size),
-                        if differs { " <small>changed</small>" } else { "" }
+                        if differs {
+                            " <small>changed</small>"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 None => {
-                    let _ = write!(body, "<td class=\"{}\">—</td>", if differs { "differs" } else { "" });
+                    let _ = write!(
+                        body,
+                        "<td class=\"{}\">—</td>",
+                        if differs { "differs" } else { "" }
+                    );
                 }
             }
         }
         body.push_str("</tr>\n");
     }
-    body.push_str("</tbody></table></div></section>\n<section class=\"diffs\"><h2>Text diffs</h2>\n");
+    body.push_str(
+        "</tbody></table></div></section>\n<section class=\"diffs\"><h2>Text diffs</h2>\n",
+    );
     let mut any = false;
     for p in &paths {
-        let Some((first_oid, _)) = find(&sets[0], p) else { continue };
+        let Some((first_oid, _)) = find(&sets[0], p) else {
+            continue;
+        };
         for (i, s) in sets.iter().enumerate().skip(1) {
             let Some((oid, _)) = find(s, p) else { continue };
             if oid == first_oid {
@@ -893,9 +968,9 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
             any = true;
             let old = contents[0].get(p).and_then(|b| std::str::from_utf8(b).ok());
             let new = contents[i].get(p).and_then(|b| std::str::from_utf8(b).ok());
-            let _ = write!(
+            let _ = writeln!(
                 body,
-                "<details class=\"diff\"><summary>{} <small>{} → {}</small></summary>\n",
+                "<details class=\"diff\"><summary>{} <small>{} → {}</small></summary>",
                 esc(p),
                 esc(&names[0]),
                 esc(&names[i])
@@ -961,7 +1036,10 @@ fn value_row(key: &str, values: &[Option<&Value>]) -> String {
         let d = match (i, first.and_then(Value::as_f64), v.and_then(|v| v.as_f64())) {
             (1.., Some(a), Some(b)) if differs => {
                 let class = if b > a { "up" } else { "down" };
-                format!(" <span class=\"delta {class}\">{}</span>", esc(&delta(b - a)))
+                format!(
+                    " <span class=\"delta {class}\">{}</span>",
+                    esc(&delta(b - a))
+                )
             }
             _ => String::new(),
         };
@@ -990,7 +1068,11 @@ fn text_diff(old: &str, new: &str) -> String {
             cut = true;
             break;
         }
-        let _ = writeln!(out, "<span class=\"hunk\">{}</span>", esc(&hunk.header().to_string()));
+        let _ = writeln!(
+            out,
+            "<span class=\"hunk\">{}</span>",
+            esc(&hunk.header().to_string())
+        );
         lines += 1;
         for change in hunk.iter_changes() {
             if lines >= DIFF_MAX_LINES {

@@ -119,7 +119,11 @@ pub fn parse_time(text: &str) -> Option<f64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_millis() as f64 / 1000.0);
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, format) {
             return Some(dt.and_utc().timestamp_millis() as f64 / 1000.0);
         }
@@ -150,12 +154,10 @@ fn column<'t>(table: &'t Table, i: usize) -> impl Iterator<Item = &'t str> + 't 
 fn x_column(table: &Table) -> Option<(usize, XKind, f64)> {
     let filled = |i: usize| column(table, i).filter(|v| !v.trim().is_empty()).count();
     let all = |i: usize, f: &dyn Fn(&str) -> bool| {
-        filled(i) >= 2
-            && column(table, i)
-                .filter(|v| !v.trim().is_empty())
-                .all(|v| f(v))
+        filled(i) >= 2 && column(table, i).filter(|v| !v.trim().is_empty()).all(f)
     };
-    let named_time = |i: usize| TIME_NAMES.contains(&table.header[i].trim().to_lowercase().as_str());
+    let named_time =
+        |i: usize| TIME_NAMES.contains(&table.header[i].trim().to_lowercase().as_str());
     for i in 0..table.header.len() {
         if all(i, &|v| parse_time(v).is_some()) {
             return Some((i, XKind::Time, 1.0));
@@ -285,7 +287,10 @@ mod tests {
         let s = series(&t).unwrap();
         assert_eq!(s.x_kind, XKind::Time);
         assert_eq!(s.x, [1762183800.0, 1762187400.0]);
-        assert_eq!(s.columns, [("equity".to_string(), vec![Some(9994.0), Some(10011.5)])]);
+        assert_eq!(
+            s.columns,
+            [("equity".to_string(), vec![Some(9994.0), Some(10011.5)])]
+        );
     }
 
     #[test]

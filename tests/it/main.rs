@@ -46,4 +46,5 @@ mod secrets;
 mod security;
 mod security_redis;
 mod tree_names;
+#[cfg(feature = "web")]
 mod web;

@@ -301,7 +301,11 @@ pub fn populated(env: &Env) -> PathBuf {
         &store,
         ("wf_rsi", "task_b", "run-b01"),
         1_762_000_500,
-        &[("net_pnl", "10"), ("win_rate", "0.4"), ("total_trades", "3")],
+        &[
+            ("net_pnl", "10"),
+            ("win_rate", "0.4"),
+            ("total_trades", "3"),
+        ],
         &[("equity_curve.csv", &curve(50, 0.2))],
     );
     store
@@ -445,12 +449,21 @@ fn refs_are_read_afresh_on_every_request_also_after_a_push_into_the_served_store
     );
     env.git_in(
         &other,
-        &["push", "-q", store.to_str().unwrap(), "refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"],
+        &[
+            "push",
+            "-q",
+            store.to_str().unwrap(),
+            "refs/heads/*:refs/heads/*",
+            "refs/tags/*:refs/tags/*",
+        ],
     );
     let (status, set) = served.json("/api/sets/run-c01");
     assert_eq!(status, 200, "{set}");
     let (_, list) = served.json("/api/sets?workflow=wf_rsi&task=task_c");
-    assert_eq!(list["sets"][0]["correlation_id"], set["metadata"]["correlation_id"]);
+    assert_eq!(
+        list["sets"][0]["correlation_id"],
+        set["metadata"]["correlation_id"]
+    );
     let page = served.get("/sets/run-c01");
     assert_eq!(page.status, 200);
     assert!(page.text().contains("task_c"));
@@ -469,7 +482,10 @@ fn artifact_bytes_are_never_served_or_shown_as_html() {
         &[("net_pnl", "1")],
         &[
             ("page.html", evil),
-            ("image.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>\n"),
+            (
+                "image.svg",
+                b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>\n",
+            ),
             ("blob.bin", &[0u8, 159, 146, 150, 1, 2, 3]),
             ("sub/dir/data.csv", b"step,loss\n1,0.9\n2,0.5\n"),
         ],
@@ -484,18 +500,25 @@ fn artifact_bytes_are_never_served_or_shown_as_html() {
         let r = served.get(&format!("/api/sets/evil-1/files/{file}"));
         assert_eq!(r.status, 200, "{file}: {}", r.text());
         assert_eq!(r.header("content-type").as_deref(), Some(kind), "{file}");
-        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
         let csp = r.header("content-security-policy").unwrap();
         assert!(csp.starts_with("sandbox"), "{file}: {csp}");
         assert!(r
             .header("content-disposition")
             .unwrap()
             .starts_with(disposition));
-        assert_eq!(served.get(&format!("/api/sets/evil-1/files/{file}?download=1"))
-            .header("content-disposition")
-            .unwrap()
-            .split(';')
-            .next(), Some("attachment"));
+        assert_eq!(
+            served
+                .get(&format!("/api/sets/evil-1/files/{file}?download=1"))
+                .header("content-disposition")
+                .unwrap()
+                .split(';')
+                .next(),
+            Some("attachment")
+        );
     }
     let r = served.get("/api/sets/evil-1/files/page.html");
     assert_eq!(r.body, evil, "the bytes are served as stored");
@@ -503,16 +526,38 @@ fn artifact_bytes_are_never_served_or_shown_as_html() {
     let page = served.get("/sets/evil-1");
     assert_eq!(page.status, 200);
     let html = page.text();
-    assert!(!html.contains("<script>window.__pwned"), "artifact markup leaked into the page");
-    assert!(!html.contains("<img src=x"), "artifact markup leaked into the page");
-    assert!(html.contains("&lt;script&gt;window.__pwned"), "the preview shows the text");
+    assert!(
+        !html.contains("<script>window.__pwned"),
+        "artifact markup leaked into the page"
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "artifact markup leaked into the page"
+    );
+    assert!(
+        html.contains("&lt;script&gt;window.__pwned"),
+        "the preview shows the text"
+    );
     let csp = page.header("content-security-policy").unwrap();
-    for part in ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"] {
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(part), "{csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("http"), "{csp}");
-    assert!(!html.contains("<script>") && !html.contains("onclick="), "no inline script");
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no other origin");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("onclick="),
+        "no inline script"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no other origin"
+    );
 }
 
 #[test]
@@ -530,8 +575,14 @@ fn paths_outside_the_sets_tree_are_not_found_however_written() {
     // A file beside the artifact directory, in the same commit's tree.
     let served = Served::start(&env, &store, &[]);
     assert_eq!(served.get("/api/sets/tr-1/files/a.txt").body, b"inside\n");
-    assert_eq!(served.get("/api/sets/tr-1/files/sub/b.txt").body, b"deeper\n");
-    assert_eq!(served.get("/api/sets/tr-1/files/sub%2Fb.txt").body, b"deeper\n");
+    assert_eq!(
+        served.get("/api/sets/tr-1/files/sub/b.txt").body,
+        b"deeper\n"
+    );
+    assert_eq!(
+        served.get("/api/sets/tr-1/files/sub%2Fb.txt").body,
+        b"deeper\n"
+    );
     for path in [
         "/api/sets/tr-1/files/../a.txt",
         "/api/sets/tr-1/files/sub/../a.txt",
@@ -591,36 +642,78 @@ fn a_token_guards_every_route_and_off_loopback_one_is_required() {
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
     let run = env.run(&["--repo", s, "--json", "serve", "--addr", "0.0.0.0:0"]);
     assert_eq!(run.json()["error"]["kind"], "invalid_input");
-    let run = env.run(&["--repo", s, "serve", "--addr", "127.0.0.1:0", "--token", "short"]);
+    let run = env.run(&[
+        "--repo",
+        s,
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--token",
+        "short",
+    ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 
     let token = "s3cret-token-0123456789";
     let served = Served::start(&env, &store, &["--token", token]);
-    for path in ["/api/stats", "/", "/sets/run-001", "/api/sets/run-001/files/notes.txt"] {
+    for path in [
+        "/api/stats",
+        "/",
+        "/sets/run-001",
+        "/api/sets/run-001/files/notes.txt",
+    ] {
         let r = served.get(path);
         assert_eq!(r.status, 401, "{path}");
         assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
         assert!(!r.text().contains(token));
     }
     let (status, body) = served.json("/api/stats");
-    assert_eq!((status, &body["error"]["kind"]), (401, &Value::from("permission")));
-    let wrong = request(&served.addr, "GET", "/api/stats", &[("Authorization", "Bearer nope-nope-nope-nope")]);
+    assert_eq!(
+        (status, &body["error"]["kind"]),
+        (401, &Value::from("permission"))
+    );
+    let wrong = request(
+        &served.addr,
+        "GET",
+        "/api/stats",
+        &[("Authorization", "Bearer nope-nope-nope-nope")],
+    );
     assert_eq!(wrong.status, 401);
     let bearer = format!("Bearer {token}");
-    let right = request(&served.addr, "GET", "/api/stats", &[("Authorization", &bearer)]);
+    let right = request(
+        &served.addr,
+        "GET",
+        "/api/stats",
+        &[("Authorization", &bearer)],
+    );
     assert_eq!(right.status, 200, "{}", right.text());
     // A browser: ?token= once sets the cookie and sends it to the page without the token.
     let r = served.get(&format!("/sets?workflow=wf_rsi&token={token}"));
     assert_eq!(r.status, 303);
-    assert_eq!(r.header("location").as_deref(), Some("/sets?workflow=wf_rsi"));
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/sets?workflow=wf_rsi")
+    );
     let cookie = r.header("set-cookie").unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
-    let page = request(&served.addr, "GET", "/sets?workflow=wf_rsi", &[("Cookie", &pair)]);
+    let page = request(
+        &served.addr,
+        "GET",
+        "/sets?workflow=wf_rsi",
+        &[("Cookie", &pair)],
+    );
     assert_eq!(page.status, 200);
     assert_eq!(served.get("/?token=wrong-token-0123456789").status, 401);
     // With a token, any host name may be used (the view is meant for the network then).
-    let named = request(&served.addr, "GET", "/api/stats", &[("Authorization", &bearer), ("Host", "store.example:8080")]);
+    let named = request(
+        &served.addr,
+        "GET",
+        "/api/stats",
+        &[("Authorization", &bearer), ("Host", "store.example:8080")],
+    );
     assert_eq!(named.status, 200);
 }
 
@@ -630,12 +723,21 @@ fn on_loopback_only_loopback_host_names_are_answered() {
     let store = populated(&env);
     let served = Served::start(&env, &store, &[]);
     let port = served.addr.rsplit(':').next().unwrap().to_string();
-    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), "[::1]".to_string()] {
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "[::1]".to_string(),
+    ] {
         let r = request(&served.addr, "GET", "/api/stats", &[("Host", &host)]);
         assert_eq!(r.status, 200, "{host}");
     }
     // A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) reads nothing.
-    let r = request(&served.addr, "GET", "/api/stats", &[("Host", "attacker.example")]);
+    let r = request(
+        &served.addr,
+        "GET",
+        "/api/stats",
+        &[("Host", "attacker.example")],
+    );
     assert_eq!(r.status, 403);
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["error"]["kind"], "permission");
@@ -648,16 +750,57 @@ fn pages_render_with_a_strict_policy_and_say_what_is_wrong() {
     let served = Served::start(&env, &store, &[]);
     for (path, needles) in [
         ("/", &["wf_rsi", "task_a", "task_b", "2 tasks"][..]),
-        ("/sets?workflow=wf_rsi", &["run-001", "run-002", "run-003", "net_pnl", "win_rate", "only columns that differ"][..]),
-        ("/sets?where=test_metrics.net_pnl%3E100", &["run-002", "1 version"][..]),
-        ("/sets/run-002", &["run-002", "equity_curve.csv", "Correlation-Id", "chart-data", "report.json"][..]),
-        ("/compare?refs=run-001,run-002,run-003", &["run-001", "run-002", "run-003", "+22.3", "chart-data", "notes.txt"][..]),
-        ("/compare?ref=run-001&ref=run-003", &["run-001", "run-003"][..]),
+        (
+            "/sets?workflow=wf_rsi",
+            &[
+                "run-001",
+                "run-002",
+                "run-003",
+                "net_pnl",
+                "win_rate",
+                "only columns that differ",
+            ][..],
+        ),
+        (
+            "/sets?where=test_metrics.net_pnl%3E100",
+            &["run-002", "1 version"][..],
+        ),
+        (
+            "/sets/run-002",
+            &[
+                "run-002",
+                "equity_curve.csv",
+                "Correlation-Id",
+                "chart-data",
+                "report.json",
+            ][..],
+        ),
+        (
+            "/compare?refs=run-001,run-002,run-003",
+            &[
+                "run-001",
+                "run-002",
+                "run-003",
+                "+22.3",
+                "chart-data",
+                "notes.txt",
+            ][..],
+        ),
+        (
+            "/compare?ref=run-001&ref=run-003",
+            &["run-001", "run-003"][..],
+        ),
     ] {
         let r = served.get(path);
         assert_eq!(r.status, 200, "{path}: {}", r.text());
-        assert_eq!(r.header("content-type").as_deref(), Some("text/html; charset=utf-8"));
-        assert!(r.header("content-security-policy").unwrap().contains("script-src 'self'"));
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(r
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'"));
         let html = r.text();
         for n in needles {
             assert!(html.contains(n), "{path} lacks {n:?}");
@@ -676,7 +819,13 @@ fn pages_render_with_a_strict_policy_and_say_what_is_wrong() {
         assert_eq!(r.status, status, "{path}");
         assert!(r.text().contains(text), "{path}: {}", r.text());
     }
-    for asset in ["app.js", "app.css", "uPlot.iife.min.js", "uPlot.min.css", "uPlot-LICENSE"] {
+    for asset in [
+        "app.js",
+        "app.css",
+        "uPlot.iife.min.js",
+        "uPlot.min.css",
+        "uPlot-LICENSE",
+    ] {
         let r = served.get(&format!("/assets/{asset}"));
         assert_eq!(r.status, 200, "{asset}");
         assert!(!r.body.is_empty());
@@ -717,8 +866,14 @@ fn a_long_curve_reaches_the_browser_thinned_with_its_extremes() {
         .filter_map(Value::as_f64)
         .collect();
     assert!(ys.len() <= 2001, "{} points sent", ys.len());
-    assert!(ys.contains(&-9_999.5) && ys.contains(&88_888.25), "an extreme was lost");
-    assert!(charts[0]["note"].as_str().unwrap().contains("100000 points"));
+    assert!(
+        ys.contains(&-9_999.5) && ys.contains(&88_888.25),
+        "an extreme was lost"
+    );
+    assert!(charts[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("100000 points"));
 }
 
 #[test]
@@ -726,9 +881,18 @@ fn the_demo_ends_with_the_serve_command_and_its_store_serves() {
     let env = Env::new();
     let dir = env.path("demo");
     let run = env.run(&["demo", "--dir", dir.to_str().unwrap()]).ok();
-    let last = run.stdout.lines().rev().find(|l| l.contains(" serve")).unwrap();
+    let last = run
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" serve"))
+        .unwrap();
     let store = dir.join("store.git");
-    assert!(last.contains(&format!("--repo {}", store.display())), "{}", run.stdout);
+    assert!(
+        last.contains(&format!("--repo {}", store.display())),
+        "{}",
+        run.stdout
+    );
     assert!(last.trim_end().ends_with("serve --open"), "{}", run.stdout);
     let served = Served::start(&env, &store, &[]);
     let page = served.get("/compare?refs=corr_demo-001,corr_demo-002");
@@ -740,7 +904,10 @@ fn the_demo_ends_with_the_serve_command_and_its_store_serves() {
         .iter()
         .map(|c| c["path"].as_str().unwrap())
         .collect();
-    assert!(changed.contains(&"equity_curve.csv"), "the two runs' curves differ: {diff}");
+    assert!(
+        changed.contains(&"equity_curve.csv"),
+        "the two runs' curves differ: {diff}"
+    );
 }
 
 /// Whether a program is on PATH.

@@ -7,7 +7,9 @@
 //! Without Chromium or chromedriver the test is skipped with a loud message, unless `CI` is
 //! set: there it fails (`.ci/run` installs Debian's `chromium` and `chromium-driver`).
 
-use std::io::{Read, Write};
+#![allow(clippy::print_stderr)]
+
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,7 +145,10 @@ impl<'d> Session<'d> {
             .driver
             .call(method, &format!("/session/{}{path}", self.id), body);
         if let Some(err) = r["value"].get("error") {
-            panic!("WebDriver {method} {path}: {err}: {}", r["value"]["message"]);
+            panic!(
+                "WebDriver {method} {path}: {err}: {}",
+                r["value"]["message"]
+            );
         }
         r["value"].clone()
     }
@@ -214,10 +219,15 @@ impl<'d> Session<'d> {
 
     /// The browser console's messages since the last call.
     fn console(&self) -> Vec<String> {
-        let r = self
-            .driver
-            .call("POST", &format!("/session/{}/se/log", self.id), Some(json!({"type": "browser"})));
-        assert!(r["value"].is_array(), "the browser's log cannot be read: {r}");
+        let r = self.driver.call(
+            "POST",
+            &format!("/session/{}/se/log", self.id),
+            Some(json!({"type": "browser"})),
+        );
+        assert!(
+            r["value"].is_array(),
+            "the browser's log cannot be read: {r}"
+        );
         r["value"]
             .as_array()
             .map(|a| {
@@ -315,7 +325,8 @@ fn the_pages_in_headless_chromium() {
     // The legend names each version by its correlation id, as the store records it.
     let mut expected = vec![json!("timestamp")];
     for r in ["run-001", "run-002", "run-003"] {
-        expected.push(served.json(&format!("/api/sets/{r}")).1["metadata"]["correlation_id"].clone());
+        expected
+            .push(served.json(&format!("/api/sets/{r}")).1["metadata"]["correlation_id"].clone());
     }
     assert!(expected[1].as_str().unwrap().ends_with("run-001"));
     assert_eq!(first["labels"], json!(expected), "{first}");
@@ -334,8 +345,16 @@ fn the_pages_in_headless_chromium() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(values.len(), 4, "{hovered}");
-    assert!(values[0].starts_with("2025-"), "a date on the x value: {hovered}");
-    assert!(values[1..].iter().all(|v| v.chars().any(|c| c.is_ascii_digit())), "{hovered}");
+    assert!(
+        values[0].starts_with("2025-"),
+        "a date on the x value: {hovered}"
+    );
+    assert!(
+        values[1..]
+            .iter()
+            .all(|v| v.chars().any(|c| c.is_ascii_digit())),
+        "{hovered}"
+    );
     let visible_rows = "return Array.from(document.querySelectorAll('#compare table.side tbody tr')).filter(r => r.offsetParent !== null).length";
     let before = s.js(visible_rows).as_u64().unwrap();
     s.click("#only-differ");
@@ -365,12 +384,23 @@ fn the_pages_in_headless_chromium() {
         })
     };
     s.click(&header("net_pnl"));
-    assert_eq!(s.js(&pnl), json!(["87", "98.2", "120.5"]), "ascending after a click");
+    assert_eq!(
+        s.js(&pnl),
+        json!(["87", "98.2", "120.5"]),
+        "ascending after a click"
+    );
     s.click(&header("net_pnl"));
-    assert_eq!(s.js(&pnl), json!(["120.5", "98.2", "87"]), "descending after another");
+    assert_eq!(
+        s.js(&pnl),
+        json!(["120.5", "98.2", "87"]),
+        "descending after another"
+    );
     let shown = "return Array.from(document.querySelectorAll('#versions thead th')).filter(c => c.offsetParent !== null).map(c => c.textContent)";
     let all = s.js(shown);
-    assert!(all.as_array().unwrap().contains(&json!("total_trades")), "{all}");
+    assert!(
+        all.as_array().unwrap().contains(&json!("total_trades")),
+        "{all}"
+    );
     s.click("#only-differ");
     let differing = s.js(shown);
     let differing: Vec<&str> = differing
@@ -379,8 +409,14 @@ fn the_pages_in_headless_chromium() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(!differing.contains(&"total_trades") && !differing.contains(&"Task"), "{differing:?}");
-    assert!(differing.contains(&"net_pnl") && differing.contains(&"win_rate"), "{differing:?}");
+    assert!(
+        !differing.contains(&"total_trades") && !differing.contains(&"Task"),
+        "{differing:?}"
+    );
+    assert!(
+        differing.contains(&"net_pnl") && differing.contains(&"win_rate"),
+        "{differing:?}"
+    );
     s.click("#only-differ");
     s.screenshot(&docs().join("versions.png"));
 
