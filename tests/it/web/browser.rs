@@ -278,8 +278,14 @@ fn base64(text: &str) -> Vec<u8> {
     out
 }
 
-fn docs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/web")
+/// Where the screenshots go: `ARTIFACT_STORE_SCREENSHOTS` (relative to the crate: set it to
+/// `docs/web` to refresh the ones docs/web.md shows), else the test's own temporary
+/// directory, so that a test run leaves the source tree as it was.
+fn shots(env: &Env) -> PathBuf {
+    match std::env::var_os("ARTIFACT_STORE_SCREENSHOTS") {
+        Some(dir) => Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+        None => env.path("screenshots"),
+    }
 }
 
 #[test]
@@ -362,7 +368,7 @@ fn the_pages_in_headless_chromium() {
     assert!(after < before && after > 0, "rows {before} -> {after}");
     assert_eq!(s.js("return location.search.includes('differ=1')"), true);
     s.click("#only-differ");
-    s.screenshot(&docs().join("compare.png"));
+    s.screenshot(&shots(&env).join("compare.png"));
 
     // The table of versions: sort by a click, flip "only columns that differ".
     s.go(&format!("{url}sets?workflow=wf_rsi&task=task_a"));
@@ -418,17 +424,17 @@ fn the_pages_in_headless_chromium() {
         "{differing:?}"
     );
     s.click("#only-differ");
-    s.screenshot(&docs().join("versions.png"));
+    s.screenshot(&shots(&env).join("versions.png"));
 
     // One version, its charts and previews.
     s.go(&format!("{url}sets/run-002"));
     let drawn = s.wait("return document.body.dataset.chartsDrawn");
     assert_eq!(drawn, "2", "equity and drawdown");
-    s.screenshot(&docs().join("version.png"));
+    s.screenshot(&shots(&env).join("version.png"));
 
     s.go(url);
     s.wait("return document.querySelector('section.workflow')");
-    s.screenshot(&docs().join("overview.png"));
+    s.screenshot(&shots(&env).join("overview.png"));
 
     // An HTML artifact never runs: not in its preview, not opened by itself.
     s.go(&format!("{url}sets/evil-1"));
