@@ -58,12 +58,21 @@ def get(url, path):
     return r.status, body
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(samples, q):
     s = sorted(samples)
     return s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]
 
 
 def api_vs_cli(args, binary, env, root):
+    if args.skip_list:
+        return
     big = scale_bench.Store(os.path.join(root, "big.git"), binary, env, args.branches)
     t = big.grow(args.versions)
     print(f"store:    {args.versions:,} versions over {args.branches:,} task branches, grown in {t:.1f} s")
@@ -174,11 +183,14 @@ def compare_page(args, binary, env, root):
     try:
         page = "/compare?refs=big-0,big-1,big-2,big-3"
         html = []
+        get(url, page)
+        cpu0 = cpu_seconds(proc.pid)
         for _ in range(args.page_runs):
             s = time.perf_counter()
             status, body = get(url, page)
             html.append(time.perf_counter() - s)
             assert status == 200
+        cpu = (cpu_seconds(proc.pid) - cpu0) / args.page_runs
         chrome = Chrome()
         drawn = []
         for _ in range(args.page_runs):
@@ -194,7 +206,8 @@ def compare_page(args, binary, env, root):
             drawn.append(float(ms) / 1e3)
         print(f"compare:  four versions of a 1 MB equity curve ({rows:,} rows each), {n} charts, "
               f"{len(body) / 1e3:.0f} kB of HTML, {args.page_runs} loads")
-        print(f"  HTML from the server (GET {page}): median {statistics.median(html) * 1e3:.0f} ms")
+        print(f"  HTML from the server (GET {page}): median {statistics.median(html) * 1e3:.0f} ms wall, "
+              f"{cpu * 1e3:.0f} ms of the server's CPU per page")
         print(f"  navigation start to every chart drawn, headless Chromium: median "
               f"{statistics.median(drawn) * 1e3:.0f} ms, max {max(drawn) * 1e3:.0f} ms")
     finally:
@@ -210,6 +223,7 @@ def main():
     ap.add_argument("--branches", type=int, default=2_000)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--page-runs", type=int, default=5)
+    ap.add_argument("--skip-list", action="store_true", help="only the compare page")
     ap.add_argument("--bin", default=os.path.join(REPO_ROOT, "target/release/artifact-store"))
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
@@ -217,7 +231,7 @@ def main():
     env.update(GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
     root = tempfile.mkdtemp(prefix="web-bench-")
     try:
-        print(f"machine:  {scale_bench.machine()}")
+        print(f"machine:  {scale_bench.machine()}; load average {os.getloadavg()[0]:.1f} at the start")
         print(f"binary:   {binary}")
         api_vs_cli(args, binary, env, root)
         compare_page(args, binary, env, root)

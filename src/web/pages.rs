@@ -40,6 +40,9 @@ const DIFF_MAX_BYTES: u64 = 2 << 20;
 /// Lines of one text diff shown at most.
 const DIFF_MAX_LINES: usize = 400;
 
+/// Lines of each file a text diff compares at most.
+const DIFF_HEAD_LINES: usize = 2000;
+
 /// Numeric columns of one CSV charted at most.
 const COLUMNS_PER_FILE: usize = 6;
 
@@ -1057,10 +1060,29 @@ fn value_row(key: &str, values: &[Option<&Value>]) -> String {
 /// A unified diff of two texts as escaped lines, at most `DIFF_MAX_LINES`; a diff that
 /// would take long is approximated (`similar`'s deadline).
 fn text_diff(old: &str, new: &str) -> String {
+    // Long files are diffed on their first lines only: a diff shown is at most
+    // DIFF_MAX_LINES long anyway, and two curves that differ on every line would otherwise
+    // cost a quadratic diff for nothing.
+    let head = |text: &str| -> (usize, usize) {
+        let cut = text
+            .match_indices('\n')
+            .nth(DIFF_HEAD_LINES - 1)
+            .map_or(text.len(), |(i, _)| i + 1);
+        (cut, text.lines().count())
+    };
+    let ((cut_old, lines_old), (cut_new, lines_new)) = (head(old), head(new));
+    let shortened = cut_old < old.len() || cut_new < new.len();
     let diff = similar::TextDiff::configure()
-        .timeout(std::time::Duration::from_millis(200))
-        .diff_lines(old, new);
-    let mut out = String::from("<pre class=\"diff\">");
+        .timeout(std::time::Duration::from_millis(100))
+        .diff_lines(&old[..cut_old], &new[..cut_new]);
+    let mut out = String::new();
+    if shortened {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{lines_old} and {lines_new} lines: the first {DIFF_HEAD_LINES} of each are compared</p>"
+        );
+    }
+    out.push_str("<pre class=\"diff\">");
     let mut lines = 0;
     let mut cut = false;
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
