@@ -1101,7 +1101,7 @@ fn text_diff(old: &str, new: &str) -> String {
                 cut = true;
                 break;
             }
-            let (class, sign) = match change.tag() {
+            let (class, sign) = match similar::Change::tag(&change) {
                 similar::ChangeTag::Delete => ("del", '-'),
                 similar::ChangeTag::Insert => ("add", '+'),
                 similar::ChangeTag::Equal => ("ctx", ' '),

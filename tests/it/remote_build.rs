@@ -53,7 +53,14 @@ fn the_ssh_and_https_features_enable_git2s() {
         .as_table()
         .unwrap()
         .clone();
-    assert_eq!(features["default"].as_array().unwrap().len(), 0);
+    // The remotes' transports are opt-in; the web view is the one default feature.
+    let default: Vec<&str> = features["default"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(default, ["web"]);
     assert_eq!(
         features["ssh"].as_array().unwrap()[0].as_str(),
         Some("git2/ssh")
