@@ -1,7 +1,7 @@
 //! `Store`: an open repository and its configuration; every operation hangs off it.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::{Error, Result};
@@ -39,7 +39,8 @@ pub struct InitOutcome {
 pub struct Store {
     repo: Repo,
     config: Config,
-    scanner: OnceLock<Scanner>,
+    /// Shared by the handles [`Store::open_again`] makes, so the rules compile once.
+    scanner: Arc<OnceLock<Scanner>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -69,8 +70,33 @@ impl Store {
         Ok(Store {
             repo,
             config,
-            scanner: OnceLock::new(),
+            scanner: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// Opens the same repository again as another handle, for another thread: the
+    /// repository handle is not shared between threads, the configuration is copied and
+    /// the compiled scanner is shared (its rules compile once for all the handles).
+    pub fn open_again(&self) -> Result<Store> {
+        Ok(Store {
+            repo: Repo::open(self.repo.path())?,
+            config: self.config.clone(),
+            scanner: Arc::clone(&self.scanner),
+        })
+    }
+
+    /// Changes the configuration of an open store, as a face that takes its settings as
+    /// values rather than `key=value` text does (the Python package's `secret_patterns`
+    /// become `[scan]` rules). The result is validated as a loaded config is; the scanner
+    /// is built again on its next use. Handles made by [`Store::open_again`] before the
+    /// change keep the configuration they had.
+    pub fn configure(&mut self, change: impl FnOnce(&mut Config)) -> Result<()> {
+        let mut config = self.config.clone();
+        change(&mut config);
+        config.validate()?;
+        self.config = config;
+        self.scanner = Arc::new(OnceLock::new());
+        Ok(())
     }
 
     /// Creates a store repository at `path`, or adopts the repository already there unchanged.
