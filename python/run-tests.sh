@@ -22,6 +22,12 @@ fi
 # change between builds of a working tree.
 "$venv/bin/pip" install "${pip_quiet[@]}" --no-build-isolation --no-deps --force-reinstall "$root/python"
 
+# Some tests compare the package's dicts with the CLI's --json output: they run the debug
+# binary, which `cargo test` builds (or ARTIFACT_STORE_BIN).
+if [ -z "${ARTIFACT_STORE_BIN:-}" ] && [ ! -x "$CARGO_TARGET_DIR/debug/artifact-store" ]; then
+  cargo build --quiet --manifest-path "$root/Cargo.toml" --bin artifact-store
+fi
+
 # pytest, not `python -m pytest`: the latter puts the current directory on sys.path, and
 # python/artifact_store (the source, without the compiled module) would shadow the
 # installed package.

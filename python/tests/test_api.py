@@ -102,7 +102,12 @@ def test_revert_to_tag_restores_the_tagged_files_with_a_new_commit(store, repo, 
     tip = git(repo, "rev-parse", "refs/heads/" + branch)
     assert result["commit_sha"] == tip
     assert git(repo, "rev-parse", tip + "^") == v2["commit_sha"]
-    assert git(repo, "rev-parse", tip + "^{tree}") == git(repo, "rev-parse", "corr_v1^{tree}")
+    # The files are the tagged ones again; metadata.json also records the revert.
+    assert git(repo, "diff", "--name-only", "corr_v1", tip) == \
+        "artifacts/wf_rsi_strategy/task_coder_001/metadata.json"
+    d = "artifacts/wf_rsi_strategy/task_coder_001"
+    assert git(repo, "show", f"{tip}:{d}/strategy.py") == git(repo, "show", f"corr_v1:{d}/strategy.py")
+    assert json.loads(git(repo, "show", f"{tip}:{d}/metadata.json"))["reverted_to"] == "corr_v1"
     fsck(repo)
 
 
