@@ -84,7 +84,9 @@ struct Store {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Store {
@@ -389,7 +391,9 @@ impl Store {
     /// `log W/T`.
     #[pyo3(signature = (workflow_task, limit=50))]
     fn log(&self, py: Python<'_>, workflow_task: String, limit: usize) -> PyResult<Output> {
-        self.call(py, move |store| Ok(Done::ok(&store.log(&workflow_task, limit)?)))
+        self.call(py, move |store| {
+            Ok(Done::ok(&store.log(&workflow_task, limit)?))
+        })
     }
 
     /// `diff A B`.
