@@ -8,6 +8,7 @@ Each iteration makes fresh sets (new content, so nothing is deduplicated), then 
   py-nosync     the same into a store with durability = none
   cli           one `artifact-store commit` process per commit (fsync), as a Python
                 service shells out to it: subprocess.run from this process
+  cli-nosync    the same with -c durability=none, beside py-nosync
   mlflow        mlflow.log_artifacts of the set's directory into a local file store, in
                 this process (one run; one artifact path per version)
 
@@ -82,7 +83,7 @@ def main():
     root = tempfile.mkdtemp(prefix="python-bench-")
     try:
         stores = {}
-        for name in ("py", "py-nosync", "cli"):
+        for name in ("py", "py-nosync", "cli", "cli-nosync"):
             path = os.path.join(root, name + ".git")
             artifact_store.init(path, bare=True)
             stores[name] = path
@@ -100,7 +101,7 @@ def main():
         mlflow.set_experiment("bench")
         run = mlflow.start_run()
 
-        flows = ["py", "py-nosync", "cli", "mlflow"]
+        flows = ["py", "py-nosync", "cli", "cli-nosync", "mlflow"]
         times = {(f, s): [] for s in ("small", "1mb") for f in flows}
         for i in range(args.iterations):
             for size in ("small", "1mb"):
@@ -121,9 +122,10 @@ def main():
                     elif f == "py-nosync":
                         py_nosync.commit_artifacts("wf_bench", task, files, metadata=METADATA,
                                                    correlation_id=corr)
-                    elif f == "cli":
+                    elif f.startswith("cli"):
+                        nosync = ["-c", "durability=none"] if f == "cli-nosync" else []
                         subprocess.run(
-                            [binary, "--repo", stores["cli"], "-q", "commit", "-w", "wf_bench",
+                            [binary, "--repo", stores[f], "-q", *nosync, "commit", "-w", "wf_bench",
                              "-t", task, "--correlation-id", corr,
                              "--set", "agent_version=coder-v1.0", "--set", "llm_version=gpt-4",
                              "--set", "test_metrics.total_trades=12",
@@ -153,6 +155,9 @@ def main():
         print(f"1 MB set: py / mlflow = {big:.2f} (target <= 1.0: "
               f"{'met' if big <= 1.0 else 'NOT met'}); py-nosync / mlflow = {big_nosync:.2f}")
         print(f"1 MB set: cli / py = {med[('cli', '1mb')] / med[('py', '1mb')]:.2f}x")
+        for size in ("small", "1mb"):
+            ratio = med[("cli-nosync", size)] / med[("py-nosync", size)]
+            print(f"{size} set, no fsync on either side: cli-nosync / py-nosync = {ratio:.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
