@@ -350,7 +350,8 @@ impl Store {
                 limit,
                 all_versions,
             };
-            Ok(Done::of(&store.list(&query)?))
+            let listing = store.list(&query)?;
+            Ok(Done::of(&listing).warn(listing.warnings.clone()))
         })
     }
 

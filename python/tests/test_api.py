@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from artifact_store import ArtifactStore, ArtifactStoreConfig, ConflictError, InvalidInputError
+from artifact_store import (
+    ArtifactStore,
+    ArtifactStoreConfig,
+    ArtifactStoreWarning,
+    ConflictError,
+    InvalidInputError,
+)
 
 from conftest import fsck, git, write
 
@@ -136,6 +142,8 @@ def test_list_artifacts_is_newest_first_filtered_and_equals_the_cli_sets(store, 
     assert len(store.list_artifacts(limit=1)) == 1
     assert store.list_artifacts(where="test_metrics.net_pnl>100")[0]["correlation_id"] == "corr_l2"
     assert store.list_artifacts(where="test_metrics.net_pnl>1000") == []
+    with pytest.warns(ArtifactStoreWarning, match="test_metric"):
+        assert store.list_artifacts(where="test_metric.net_pnl>100") == []
     code, body = cli("list")
     assert code == 0 and body["sets"] == rows
     code, body = cli("list", "--workflow", "wf_a", "--limit", "1")
