@@ -9,7 +9,9 @@ mod file;
 mod list;
 mod log;
 pub mod query;
+pub mod series;
 mod stats;
+pub mod table;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -25,7 +27,12 @@ use crate::store::{rfc3339_utc, Store};
 
 pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
 
-pub use diff::{DiffReport, FileChange, MetricDelta};
+pub use diff::{
+    metric_number, DeltaStatus, DiffOptions, DiffReport, DiffSide, FileChange, MetricDelta, DELTA_MAX,
+    DIFF_MAX_BYTES,
+};
+pub use series::Series;
+pub use table::CsvSummary;
 pub use export::ExportReport;
 pub use file::Trailer;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};

@@ -21,6 +21,7 @@ mod scan;
 #[cfg(feature = "web")]
 mod serve;
 mod show;
+mod spark;
 mod stats;
 mod subscribe;
 mod trash;

@@ -90,5 +90,8 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
         .collect();
     let table = fmt::table(&["  SIZE", "SHA256", "PATH"], &rows);
     out.data(&table);
+    for line in super::spark::of_set(&store, &set)? {
+        out.data(&line);
+    }
     Ok(())
 }
