@@ -201,7 +201,12 @@ impl Store {
 }
 
 fn side(s: &ArtifactSet) -> DiffSide {
-    let text = |key: &str| s.metadata.get(key).and_then(Value::as_str).map(String::from);
+    let text = |key: &str| {
+        s.metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
     DiffSide {
         reference: s.commit_sha.clone(),
         commit_sha: s.commit_sha.clone(),
@@ -322,14 +327,26 @@ mod tests {
             delta(&json!(120.5), &json!(98.2)),
             (Some(-22.3), DeltaStatus::Ok)
         );
-        assert_eq!(delta(&json!(10), &json!(1e308)), (None, DeltaStatus::TooLarge));
+        assert_eq!(
+            delta(&json!(10), &json!(1e308)),
+            (None, DeltaStatus::TooLarge)
+        );
         assert_eq!(
             delta(&json!(-1e308), &json!(1e308)),
             (None, DeltaStatus::TooLarge)
         );
-        assert_eq!(delta(&json!(1), &json!("NaN")), (None, DeltaStatus::NonFinite));
-        assert_eq!(delta(&json!("-inf"), &json!(1)), (None, DeltaStatus::NonFinite));
-        assert_eq!(delta(&json!(1), &json!("abc")), (None, DeltaStatus::NotNumeric));
+        assert_eq!(
+            delta(&json!(1), &json!("NaN")),
+            (None, DeltaStatus::NonFinite)
+        );
+        assert_eq!(
+            delta(&json!("-inf"), &json!(1)),
+            (None, DeltaStatus::NonFinite)
+        );
+        assert_eq!(
+            delta(&json!(1), &json!("abc")),
+            (None, DeltaStatus::NotNumeric)
+        );
         assert_eq!(delta(&Value::Null, &json!(1)), (None, DeltaStatus::Missing));
         assert_eq!(
             delta(&json!(0), &json!(9e14)),

@@ -7,6 +7,7 @@ mod diff;
 mod export;
 mod file;
 mod list;
+pub mod list_formats;
 mod log;
 pub mod query;
 pub mod series;
@@ -28,16 +29,16 @@ use crate::store::{rfc3339_utc, Store};
 pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
 
 pub use diff::{
-    metric_number, DeltaStatus, DiffOptions, DiffReport, DiffSide, FileChange, MetricDelta, DELTA_MAX,
-    DIFF_MAX_BYTES,
+    metric_number, DeltaStatus, DiffOptions, DiffReport, DiffSide, FileChange, MetricDelta,
+    DELTA_MAX, DIFF_MAX_BYTES,
 };
-pub use series::Series;
-pub use table::CsvSummary;
 pub use export::ExportReport;
 pub use file::Trailer;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};
 pub use log::{Log, LogEntry};
+pub use series::Series;
 pub use stats::{SetSize, Stats};
+pub use table::CsvSummary;
 pub use verify::{Problem, VerifyReport};
 
 /// One file of an artifact set, as stored.

@@ -246,7 +246,11 @@ impl Store {
         else {
             return Ok(Vec::new());
         };
-        Ok(from_csv(path, pair.new_bytes().unwrap_or_default(), max_points))
+        Ok(from_csv(
+            path,
+            pair.new_bytes().unwrap_or_default(),
+            max_points,
+        ))
     }
 }
 

@@ -153,7 +153,10 @@ mod tests {
         let a = "id,note\n1,\"a, b\"\n2,\"say \"\"hi\"\"\"\n3,\"two\nlines\"\n";
         let b = "id,note\n1,\"a, b\"\n2,\"say \"\"hi\"\"\"\n3,\"two\nlines!\"\n";
         let s = summarize(a.as_bytes(), b.as_bytes(), b',').unwrap();
-        assert_eq!((s.rows_a, s.rows_b, s.rows_added, s.rows_removed), (3, 3, 1, 1));
+        assert_eq!(
+            (s.rows_a, s.rows_b, s.rows_added, s.rows_removed),
+            (3, 3, 1, 1)
+        );
     }
 
     #[test]

@@ -3,8 +3,7 @@
 use clap::Args;
 
 use artifact_store::catalog::{
-    metric_number, DeltaStatus, DiffOptions, DiffReport, DiffSide, FileChange, MetricDelta,
-    Series,
+    metric_number, DeltaStatus, DiffOptions, DiffReport, DiffSide, FileChange, MetricDelta, Series,
 };
 use artifact_store::{Result, Store};
 

@@ -1,6 +1,6 @@
 //! `artifact-store list`: artifact sets, newest first.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use artifact_store::catalog::{query, ListQuery, Listing};
@@ -22,6 +22,15 @@ use super::Ctx;
 ///
 /// --json prints an array of objects: the stored metadata.json keys plus `branch` and
 /// `commit_sha`.
+///
+/// --format jsonl prints those objects one per line; --format csv a header and one line
+/// per set: workflow_id, task_id, correlation_id, commit_sha, commit_time, test_status,
+/// branch, prompt_hash, agent_version, llm_version, the other metadata keys, then one
+/// column per metric (`test_metrics.net_pnl`). Both read as they are in DuckDB
+/// (`read_csv_auto`, `read_json_auto`) and pandas; a text cell that a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@`) starts with `'`.
+///
+/// Example: artifact-store list --workflow wf --format csv > runs.csv
 ///
 /// A set whose objects cannot be read (a damaged object database) is never left out
 /// silently: a warning names it on stderr and the exit code is 1; with --json the output
@@ -52,10 +61,46 @@ pub struct ListArgs {
     /// Every tagged version, not only the tip of each task branch.
     #[arg(long)]
     all_versions: bool,
+    /// Output format (`--json` is `--format json`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+}
+
+/// What `list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    Table,
+    /// One JSON object, as --json.
+    Json,
+    /// One JSON object per set, one per line.
+    Jsonl,
+    /// Comma-separated values, one column per metric.
+    Csv,
+}
+
+impl ListArgs {
+    /// Whether the output is JSON (`--format json`), so errors are JSON too.
+    pub fn wants_json(&self) -> bool {
+        self.format == Some(Format::Json)
+    }
 }
 
 /// Runs `list`.
 pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
+    let format = match (ctx.out.json, args.format) {
+        (true, None | Some(Format::Json)) => Format::Json,
+        (true, Some(other)) => {
+            return Err(artifact_store::Error::InvalidInput(format!(
+                "--json and --format {} ask for two formats; use one of them",
+                other
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            )))
+        }
+        (false, format) => format.unwrap_or(Format::Table),
+    };
     let query = ListQuery {
         workflow: args.workflow.as_deref().map(WorkflowId::new).transpose()?,
         task: args.task.as_deref().map(TaskId::new).transpose()?,
@@ -95,9 +140,20 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
             u.message
         ));
     }
-    if ctx.out.json {
-        ctx.out.report(&artifact_store::report::of(&listing));
-        return finish(ctx, &listing, code);
+    match format {
+        Format::Json => {
+            ctx.out.report(&artifact_store::report::of(&listing));
+            return finish(ctx, &listing, code);
+        }
+        Format::Jsonl => {
+            ctx.out.text(&listing.to_jsonl());
+            return finish(ctx, &listing, code);
+        }
+        Format::Csv => {
+            ctx.out.text(&listing.to_csv());
+            return finish(ctx, &listing, code);
+        }
+        Format::Table => {}
     }
     if rows.is_empty() {
         if listing.unreadable.is_empty() {

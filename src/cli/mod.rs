@@ -177,7 +177,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let out = Output::new(cli.json, cli.quiet, cli.verbose);
+    let json = cli.json || matches!(&cli.command, Command::List(args) if args.wants_json());
+    let out = Output::new(json, cli.quiet, cli.verbose);
     let mut overrides = Vec::new();
     for pair in &cli.config_values {
         match pair.split_once('=') {

@@ -35,6 +35,13 @@ impl Output {
         let _ = writeln!(stdout, "{}", printable(line));
     }
 
+    /// Prints text that ends its own lines (JSON Lines, CSV) to stdout, nothing added.
+    pub fn text(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(printable(text).as_bytes());
+        let _ = stdout.flush();
+    }
+
     /// Prints a value as JSON on stdout, exactly as given.
     pub fn json_value<T: Serialize>(&self, value: &T) {
         let text = serde_json::to_string_pretty(value).expect("output types always serialize");

@@ -35,7 +35,11 @@ pub fn of_set(store: &Store, set: &ArtifactSet) -> Result<Vec<String>> {
     }
     let label = |s: &Series| format!("{} {}", s.path, s.name);
     let shown = &series[..series.len().min(MAX_SHOWN)];
-    let width = shown.iter().map(|s| label(s).chars().count()).max().unwrap_or(0);
+    let width = shown
+        .iter()
+        .map(|s| label(s).chars().count())
+        .max()
+        .unwrap_or(0);
     let points = shown.iter().map(|s| s.points.len()).max().unwrap_or(0);
     let mut lines = vec!["series".to_string()];
     for s in shown {

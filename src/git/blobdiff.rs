@@ -149,7 +149,9 @@ impl<'r> BlobPair<'r> {
             binary: false,
             lines_added: added,
             lines_removed: removed,
-            patch: text.into_inner().map(|t| String::from_utf8_lossy(&t).into_owned()),
+            patch: text
+                .into_inner()
+                .map(|t| String::from_utf8_lossy(&t).into_owned()),
         })
     }
 }
