@@ -402,26 +402,32 @@ fn diff_reports_files_and_metric_deltas() {
         .run(&["--repo", s, "--json", "diff", "a1", "a2"])
         .ok()
         .json();
-    assert_eq!(
-        d["added"],
-        json!([{"path": "report.json", "size_a": null, "size_b": 3}])
-    );
-    assert_eq!(
-        d["removed"],
-        json!([{"path": "old.log", "size_a": 2, "size_b": null}])
-    );
-    assert_eq!(
-        d["changed"],
-        json!([{"path": "trades.csv", "size_a": 8, "size_b": 12}])
-    );
+    let files = |list: &serde_json::Value| -> Vec<serde_json::Value> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                json!([
+                    f["path"],
+                    f["size_a"],
+                    f["size_b"],
+                    f["lines_added"],
+                    f["lines_removed"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(files(&d["added"]), [json!(["report.json", null, 3, 1, 0])]);
+    assert_eq!(files(&d["removed"]), [json!(["old.log", 2, null, 0, 1])]);
+    assert_eq!(files(&d["changed"]), [json!(["trades.csv", 8, 12, 1, 0])]);
     assert_eq!(
         d["metrics"][0],
-        json!({"name": "net_pnl", "a": 98.2, "b": 120.5, "delta": 22.3})
+        json!({"name": "net_pnl", "a": 98.2, "b": 120.5, "delta": 22.3, "delta_status": "ok"})
     );
     let human = env.run(&["--repo", s, "diff", "a2", "a1"]).ok().stdout;
     assert!(human.contains("net_pnl: 120.5 -> 98.2 (-22.3)"), "{human}");
     assert!(
-        human.contains("changed  trades.csv (12 B -> 8 B)"),
+        human.contains("changed  trades.csv (12 B -> 8 B)  +0 -1"),
         "{human}"
     );
 }
