@@ -6,8 +6,9 @@
 //! `2025-11-07 09:30`) or a number, in non-decreasing order. A column is numeric when every
 //! non-empty cell parses as a number; empty, `NaN` and infinite cells are gaps (counted,
 //! not drawn) and a column needs two finite values. Work is bounded: a file above
-//! [`SERIES_MAX_BYTES`] is not read, at most [`SERIES_MAX_FILES`] files of a set are, and
-//! the points handed out are downsampled to the caller's width.
+//! [`SERIES_MAX_BYTES`] is not read, at most [`SERIES_MAX_FILES`] files of a set are and
+//! [`SERIES_MAX_TOTAL_BYTES`] in all, and the points handed out are downsampled to the
+//! caller's width.
 
 use serde::Serialize;
 
@@ -21,6 +22,9 @@ pub const SERIES_MAX_BYTES: u64 = 2 << 20;
 
 /// At most this many table files of a set are read for series.
 pub const SERIES_MAX_FILES: usize = 16;
+
+/// Once this many bytes of a set's table files are read, no further file is.
+pub const SERIES_MAX_TOTAL_BYTES: u64 = 8 << 20;
 
 /// One numeric column of a CSV file, over its time or index column.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -215,7 +219,7 @@ pub fn downsample(values: &[f64], n: usize) -> Vec<f64> {
 impl Store {
     /// The numeric series of a set's table files, equity curves first, then by path and
     /// column. Files above [`SERIES_MAX_BYTES`] are skipped, and past the first
-    /// [`SERIES_MAX_FILES`] table files none is read.
+    /// [`SERIES_MAX_FILES`] table files, or [`SERIES_MAX_TOTAL_BYTES`], none is read.
     pub fn series(&self, set: &ArtifactSet, max_points: usize) -> Result<Vec<Series>> {
         let mut out = Vec::new();
         let tables = set
@@ -223,7 +227,12 @@ impl Store {
             .iter()
             .filter(|f| table::delimiter_of(&f.path).is_some() && f.size <= SERIES_MAX_BYTES)
             .take(SERIES_MAX_FILES);
+        let mut budget = SERIES_MAX_TOTAL_BYTES;
         for file in tables {
+            if file.size > budget {
+                break;
+            }
+            budget -= file.size;
             out.extend(self.file_series(&file.path, file.oid, max_points)?);
         }
         out.sort_by_key(|s| !s.is_equity());

@@ -17,7 +17,7 @@ pub fn line(points: &[f64], lo: f64, hi: f64) -> String {
     points
         .iter()
         .map(|&v| {
-            if !(span > 0.0) || !span.is_finite() {
+            if span.is_nan() || span <= 0.0 || span.is_infinite() {
                 return BLOCKS[0];
             }
             let level = ((v - lo) / span * 7.0).round();
