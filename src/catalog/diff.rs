@@ -148,7 +148,8 @@ impl Store {
     /// Compares the artifact sets REF_A and REF_B as `options` says.
     ///
     /// Each file that differs is read (both sides, when at most [`DIFF_MAX_BYTES`]) and
-    /// diffed by libgit2; a blob that cannot be read is [`crate::Error::Corrupt`].
+    /// diffed by the git layer (git's own diff of two blobs); a blob that cannot be read
+    /// is [`crate::Error::Corrupt`].
     pub fn diff_with(&self, a: &str, b: &str, options: &DiffOptions) -> Result<DiffReport> {
         let set_a = self.show(a)?;
         let set_b = self.show(b)?;
