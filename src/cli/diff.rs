@@ -21,14 +21,12 @@ use super::Ctx;
 /// `b - a` (`net_pnl: 120.5 -> 98.2 (-22.3)`); NaN and infinities are shown as words,
 /// and a delta above 1e15 as `delta too large to show`.
 ///
-/// Example: artifact-store diff corr_run1 corr_run2 --patch
-///
 /// --json prints {"a": {"ref", "commit_sha", ...}, "b", "added", "removed", "changed":
 /// [{"path", "size_a", "size_b", "lines_added", "lines_removed", "binary", "too_large",
 /// "csv", "patch"}], "metrics": [{"name", "a", "b", "delta", "delta_status"}]}.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  artifact-store diff corr_abc123 corr_def456\n  artifact-store diff abc123 wf_rsi/task_coder_001 --json"
+    after_help = "Examples:\n  artifact-store diff corr_abc123 corr_def456\n  artifact-store diff abc123 wf_rsi/task_coder_001 --json\n  artifact-store diff corr_abc123 corr_def456 --patch"
 )]
 pub struct DiffArgs {
     /// The older set.
@@ -139,7 +137,7 @@ fn inside(f: &FileChange) -> String {
         };
     }
     match (f.lines_added, f.lines_removed) {
-        (Some(a), Some(r)) => format!("  +{a} -{r}"),
+        (Some(a), Some(r)) => format!("  +{} -{}", fmt::thousands(a), fmt::thousands(r)),
         _ => String::new(),
     }
 }
@@ -147,12 +145,11 @@ fn inside(f: &FileChange) -> String {
 /// `table: 40 -> 49 rows (+12 -3); columns +fee -slippage`.
 fn table_line(csv: &artifact_store::catalog::CsvSummary) -> String {
     let mut text = format!(
-        "table: {} -> {} row{} (+{} -{})",
-        csv.rows_a,
-        csv.rows_b,
-        if csv.rows_b == 1 { "" } else { "s" },
-        csv.rows_added,
-        csv.rows_removed
+        "table: {} -> {} (+{} -{})",
+        fmt::thousands(csv.rows_a),
+        fmt::count(csv.rows_b as usize, "row"),
+        fmt::thousands(csv.rows_added),
+        fmt::thousands(csv.rows_removed)
     );
     if !csv.columns_added.is_empty() || !csv.columns_removed.is_empty() {
         let mut cols: Vec<String> = csv.columns_added.iter().map(|c| format!("+{c}")).collect();

@@ -30,14 +30,12 @@ use super::Ctx;
 /// (`read_csv_auto`, `read_json_auto`) and pandas; a text cell that a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`) starts with `'`.
 ///
-/// Example: artifact-store list --workflow wf --format csv > runs.csv
-///
 /// A set whose objects cannot be read (a damaged object database) is never left out
 /// silently: a warning names it on stderr and the exit code is 1; with --json the output
 /// becomes `{success: false, error: {kind: "corrupt", ...}, rows, unreadable}`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  artifact-store list\n  artifact-store list --workflow wf_rsi --since 7d\n  artifact-store list --where 'test_metrics.win_rate>=0.5' --where llm_version=gpt-4\n  artifact-store list --all-versions --task task_coder_001 --json"
+    after_help = "Examples:\n  artifact-store list\n  artifact-store list --workflow wf_rsi --since 7d\n  artifact-store list --where 'test_metrics.win_rate>=0.5' --where llm_version=gpt-4\n  artifact-store list --all-versions --task task_coder_001 --json\n  artifact-store list --workflow wf_rsi --format csv > runs.csv"
 )]
 pub struct ListArgs {
     /// Only this workflow.

@@ -61,17 +61,15 @@ pub fn of_set(store: &Store, set: &ArtifactSet) -> Result<Vec<String>> {
 pub fn figures(s: &Series) -> String {
     let gaps = match s.gaps {
         0 => String::new(),
-        1 => ", 1 gap".to_string(),
-        n => format!(", {n} gaps"),
+        n => format!(", {}", super::fmt::count(n, "gap")),
     };
     format!(
-        "first {}  last {}  min {}  max {}  ({} point{}{gaps})",
+        "first {}  last {}  min {}  max {}  ({}{gaps})",
         number(s.first),
         number(s.last),
         number(s.min),
         number(s.max),
-        s.count,
-        if s.count == 1 { "" } else { "s" }
+        super::fmt::count(s.count, "point"),
     )
 }
 
