@@ -204,7 +204,7 @@ mod tests {
                 ),
                 row(json!({"workflow_id": "w", "test_metrics": {"c": true}})),
             ],
-            unreadable: Vec::new(),
+            ..Listing::default()
         };
         let text = listing.to_csv();
         let mut lines = text.lines();
@@ -218,10 +218,7 @@ mod tests {
             "{first}"
         );
         assert!(lines.next().unwrap().ends_with(",,,,true"));
-        let empty = Listing {
-            rows: Vec::new(),
-            unreadable: Vec::new(),
-        };
+        let empty = Listing::default();
         assert_eq!(empty.to_csv().lines().count(), 1);
         assert_eq!(empty.to_jsonl(), "");
     }
