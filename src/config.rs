@@ -72,6 +72,11 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// What the git hooks allow (`[hooks]`): the retention and bot identities.
     pub hooks: HooksConfig,
+    /// Consolidate the object store on its own after commits (deltas between versions).
+    pub auto_compact: bool,
+    /// Bytes of new packs and loose objects that make a consolidation due.
+    #[serde(deserialize_with = "de_size")]
+    pub compact_threshold: u64,
 }
 
 impl Default for Config {
@@ -95,6 +100,8 @@ impl Default for Config {
             push_timeout: 30,
             retention: Default::default(),
             hooks: Default::default(),
+            auto_compact: true,
+            compact_threshold: 1 << 20,
         }
     }
 }
@@ -121,6 +128,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("ARTIFACT_STORE_LOCK_TIMEOUT", "lock_timeout"),
     ("ARTIFACT_STORE_SCAN_FOR_SECRETS", "scan_for_secrets"),
     ("ARTIFACT_STORE_AUTO_PUSH", "auto_push"),
+    ("ARTIFACT_STORE_AUTO_COMPACT", "auto_compact"),
+    ("ARTIFACT_STORE_COMPACT_THRESHOLD", "compact_threshold"),
 ];
 
 /// The error of a config file given by name that is not there.
@@ -206,6 +215,12 @@ impl Config {
                 self.scan_for_secrets = parse_bool(value).ok_or_else(|| bad("a boolean"))?
             }
             "auto_push" => self.auto_push = parse_bool(value).ok_or_else(|| bad("a boolean"))?,
+            "auto_compact" => {
+                self.auto_compact = parse_bool(value).ok_or_else(|| bad("a boolean"))?
+            }
+            "compact_threshold" => {
+                self.compact_threshold = parse_size(value).ok_or_else(|| bad("a size like 1MiB"))?
+            }
             "durability" => {
                 self.durability = match value.to_ascii_lowercase().as_str() {
                     "fsync" | "true" | "on" => Durability::Fsync,

@@ -9,6 +9,10 @@ use crate::git::refs::LockPolicy;
 use crate::git::{Repo, Signature, Time};
 use crate::scan::Scanner;
 
+mod compact;
+
+pub use compact::{CompactOutcome, CompactPending, CompactRequest, Compactor};
+
 /// How to find and configure a store.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {

@@ -76,6 +76,9 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     let request = request(args)?;
     let store = ctx.store()?;
     let outcome = store.commit_with(request, &Bar::new(&ctx.out))?;
+    if !outcome.duplicate {
+        super::compact::after_commit(ctx, &store);
+    }
     for warning in &outcome.warnings {
         ctx.out.warn(warning);
     }

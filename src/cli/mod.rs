@@ -1,6 +1,7 @@
 //! Command-line parsing, output, and the mapping from library errors to exit codes.
 
 mod commit;
+mod compact;
 mod demo;
 mod diff;
 mod eventlog;
@@ -91,6 +92,7 @@ pub struct Cli {
 enum Command {
     Init(init::InitArgs),
     Commit(commit::CommitArgs),
+    Compact(compact::CompactArgs),
     List(list::ListArgs),
     Show(show::ShowArgs),
     Export(export::ExportArgs),
@@ -212,6 +214,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Init(args) => init::run(&ctx, args).map(|()| exit::OK),
         Command::Commit(args) => commit::run(&ctx, args).map(|()| exit::OK),
+        Command::Compact(args) => compact::run(&ctx, args).map(|()| exit::OK),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args).map(|()| exit::OK),
         Command::Export(args) => export::run(&ctx, args).map(|()| exit::OK),

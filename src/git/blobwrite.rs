@@ -118,7 +118,7 @@ fn read_only(_file: &File, _path: &Path) -> std::io::Result<()> {
 }
 
 /// Names a failed write: a full disk as [`Error::StorageFull`], anything else as I/O.
-fn failed(what: &str, path: &Path, source: std::io::Error) -> Error {
+pub(crate) fn failed(what: &str, path: &Path, source: std::io::Error) -> Error {
     if crate::error::is_enospc(&source) {
         return Error::StorageFull {
             what: what.to_string(),

@@ -6,6 +6,8 @@
 pub mod blobdiff;
 pub mod blobread;
 pub mod blobwrite;
+pub mod compact;
+pub mod delta;
 pub mod durable;
 pub mod index;
 pub mod pack;

@@ -11,7 +11,8 @@
 //! name the objects. A process killed on the way leaves files in the staging directory
 //! and nothing a reader can see.
 //!
-//! Every commit adds a pack; [`super::repack`] rolls the small ones together.
+//! Every commit adds a pack; [`super::repack`] rolls the small ones together and
+//! [`super::compact`] consolidates them with deltas.
 
 use std::collections::HashSet;
 use std::fs;
@@ -101,7 +102,7 @@ impl PackWriter<'_> {
                 None => Source::Odb(oid),
             })
             .collect();
-        let pack = write_pack(&self.objects, &odb, sources, &[], durable_on)?;
+        let pack = write_pack(&self.objects, &odb, sources, durable_on)?;
         self.mempack
             .reset()
             .map_err(Error::git("failed to clear the in-memory object store"))?;
@@ -109,36 +110,27 @@ impl PackWriter<'_> {
     }
 }
 
-/// One object of a pack being written: read whole from the object database, or copied
-/// as it is stored in another pack.
+/// One object of a pack being written: read whole from the object database, or given.
 pub(super) enum Source<'a> {
     Odb(Oid),
     Data(Oid, ObjectType, &'a [u8]),
-    Copy {
-        oid: Oid,
-        crc: u32,
-        pack: usize,
-        start: u64,
-        end: u64,
-    },
 }
 
 impl Source<'_> {
     fn oid(&self) -> Oid {
         match self {
-            Source::Odb(oid) | Source::Data(oid, ..) | Source::Copy { oid, .. } => *oid,
+            Source::Odb(oid) | Source::Data(oid, ..) => *oid,
         }
     }
 }
 
 /// Writes `sources` (repeated ids skipped) as a pack and its index in the staging
 /// directory, flushes both when `durable_on`, and moves them into `objects/pack`, index
-/// last; returns the pack's path. `packs` are the files `Source::Copy` entries come from.
+/// last; returns the pack's path.
 pub(super) fn write_pack(
     objects: &Path,
     odb: &Odb<'_>,
     sources: Vec<Source<'_>>,
-    packs: &[PathBuf],
     durable_on: bool,
 ) -> Result<PathBuf> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -167,7 +159,6 @@ pub(super) fn write_pack(
     let written = (|| {
         let mut encoded = encode_large_in_parallel(&unique, &tmp_pack)?;
         let mut pack = PackFile::create(&tmp_pack, unique.len())?;
-        let mut copier = Copier::default();
         for (i, source) in unique.iter().enumerate() {
             if let Some(entry) = encoded.remove(&i) {
                 pack.add_encoded(source.oid(), &entry)?;
@@ -181,16 +172,6 @@ pub(super) fn write_pack(
                     pack.add(*oid, object.kind(), object.data())?;
                 }
                 Source::Data(oid, kind, data) => pack.add(*oid, *kind, data)?,
-                Source::Copy {
-                    oid,
-                    crc,
-                    pack: from,
-                    start,
-                    end,
-                } => {
-                    let bytes = copier.read(&packs[*from], *start, *end)?;
-                    pack.add_raw(*oid, *crc, bytes)?;
-                }
             }
         }
         let finished = pack.finish(&tmp_idx, false)?;
@@ -274,7 +255,14 @@ fn encode_large_in_parallel(
                         .iter()
                         .map(|&(i, oid, kind, data)| {
                             let mut entry = Vec::new();
-                            super::packfile::encode(&mut entry, oid, kind, data, &mut zlib, path)?;
+                            super::packfile::encode(
+                                &mut entry,
+                                oid,
+                                kind,
+                                data,
+                                (&mut zlib, flate2::Compression::fast()),
+                                path,
+                            )?;
                             Ok((i, entry))
                         })
                         .collect::<Result<Vec<_>>>()
@@ -290,30 +278,4 @@ fn encode_large_in_parallel(
         }
         Ok(encoded)
     })
-}
-
-/// Reads byte ranges of pack files, keeping the last one open.
-#[derive(Default)]
-pub(super) struct Copier {
-    open: Option<(PathBuf, fs::File)>,
-    buf: Vec<u8>,
-}
-
-impl Copier {
-    pub(super) fn read(&mut self, path: &Path, start: u64, end: u64) -> Result<&[u8]> {
-        use std::io::{Read, Seek, SeekFrom};
-        if self.open.as_ref().is_none_or(|(p, _)| p != path) {
-            let file = fs::File::open(path).map_err(Error::io("failed to open", path))?;
-            self.open = Some((path.to_path_buf(), file));
-        }
-        let (_, file) = self.open.as_mut().expect("opened above");
-        let len = usize::try_from(end.saturating_sub(start)).map_err(|_| Error::Corrupt {
-            message: format!("{}: an entry too large to copy", path.display()),
-        })?;
-        self.buf.resize(len, 0);
-        file.seek(SeekFrom::Start(start))
-            .and_then(|_| file.read_exact(&mut self.buf))
-            .map_err(Error::io("failed to read", path))?;
-        Ok(&self.buf)
-    }
 }

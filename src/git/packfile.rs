@@ -22,7 +22,8 @@ const READ_ONLY: u32 = 0o444;
 /// A pack being written to `path`; [`PackFile::finish`] adds the trailer and the index.
 pub struct PackFile {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// `None` for a dry run: entries are counted, not written.
+    out: Option<BufWriter<File>>,
     hasher: gix_hash::Hasher,
     offset: u64,
     entries: Vec<Entry>,
@@ -56,13 +57,33 @@ impl PackFile {
             .map_err(Error::io("failed to create", path))?;
         let mut pack = PackFile {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(64 << 10, file),
+            out: Some(BufWriter::with_capacity(64 << 10, file)),
             hasher: gix_hash::hasher(gix_hash::Kind::Sha1),
             offset: 0,
             entries: Vec::with_capacity(count),
             buf: Vec::new(),
             zlib: None,
         };
+        pack.header(count)?;
+        Ok(pack)
+    }
+
+    /// A pack that writes nothing and counts what it would: a dry run's size.
+    pub fn dry_run(count: usize) -> Result<PackFile> {
+        let mut pack = PackFile {
+            path: PathBuf::from("(dry run)"),
+            out: None,
+            hasher: gix_hash::hasher(gix_hash::Kind::Sha1),
+            offset: 0,
+            entries: Vec::with_capacity(count),
+            buf: Vec::new(),
+            zlib: None,
+        };
+        pack.header(count)?;
+        Ok(pack)
+    }
+
+    fn header(&mut self, count: usize) -> Result<()> {
         let count = u32::try_from(count).map_err(|_| Error::Internal {
             message: format!("{count} objects are too many for one pack"),
         })?;
@@ -70,14 +91,44 @@ impl PackFile {
         header.extend_from_slice(b"PACK");
         header.extend_from_slice(&2u32.to_be_bytes());
         header.extend_from_slice(&count.to_be_bytes());
-        pack.emit(&header)?;
-        Ok(pack)
+        self.emit(&header)
+    }
+
+    /// Starts an entry for `oid` written in parts with [`PackFile::part`]; returns its
+    /// offset. [`PackFile::end_entry`] completes it with the CRC of its parts.
+    pub fn start_entry(&mut self, oid: Oid) -> u64 {
+        self.entries.push(Entry {
+            oid,
+            crc: 0,
+            offset: self.offset,
+        });
+        self.offset
+    }
+
+    /// Writes the next bytes of the entry started last.
+    pub fn part(&mut self, bytes: &[u8], crc: &mut flate2::Crc) -> Result<()> {
+        crc.update(bytes);
+        self.emit(bytes)
+    }
+
+    /// Completes the entry started last with the CRC of its bytes.
+    pub fn end_entry(&mut self, crc: &flate2::Crc) {
+        if let Some(last) = self.entries.last_mut() {
+            last.crc = crc.sum();
+        }
     }
 
     /// Appends one whole object.
     pub fn add(&mut self, oid: Oid, kind: ObjectType, data: &[u8]) -> Result<()> {
         let mut entry = std::mem::take(&mut self.buf);
-        encode(&mut entry, oid, kind, data, &mut self.zlib, &self.path)?;
+        encode(
+            &mut entry,
+            oid,
+            kind,
+            data,
+            (&mut self.zlib, Compression::fast()),
+            &self.path,
+        )?;
         self.add_encoded(oid, &entry)?;
         self.buf = entry;
         Ok(())
@@ -95,42 +146,46 @@ impl PackFile {
         self.emit(entry)
     }
 
-    /// Appends an entry copied from another pack as it is stored there (its header and
-    /// compressed data), with the CRC that pack's index gives; only whole objects, never a
-    /// delta, whose base offset would no longer hold.
-    pub fn add_raw(&mut self, oid: Oid, crc: u32, entry: &[u8]) -> Result<()> {
-        self.entries.push(Entry {
-            oid,
-            crc,
-            offset: self.offset,
-        });
-        self.emit(entry)
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        self.offset += bytes.len() as u64;
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        self.hasher.update(bytes);
+        out.write_all(bytes)
+            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e))
     }
 
-    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
-        self.hasher.update(bytes);
-        self.offset += bytes.len() as u64;
-        self.out
-            .write_all(bytes)
-            .map_err(Error::io("failed to write", &self.path))
+    /// For a dry run: the bytes the pack and its index would take.
+    pub fn dry_total(&self) -> u64 {
+        let large = self
+            .entries
+            .iter()
+            .filter(|e| e.offset >= 0x8000_0000)
+            .count() as u64;
+        self.offset + 20 + index_bytes(self.entries.len() as u64) + large * 8
     }
 
     /// Writes the trailer, flushes the pack (to disk when `sync`), and writes its index to
     /// `idx_path` (created new, flushed the same way).
     pub fn finish(mut self, idx_path: &Path, sync: bool) -> Result<Finished> {
+        let Some(out) = self.out.take() else {
+            return Err(Error::Internal {
+                message: "a dry run's pack cannot be finished".to_string(),
+            });
+        };
         let checksum = self
             .hasher
             .clone()
             .try_finalize()
             .map_err(|e| Error::corrupt_file(&self.path, e))?;
         let checksum = checksum.as_bytes().to_vec();
-        self.out
-            .write_all(&checksum)
-            .map_err(Error::io("failed to write", &self.path))?;
-        let file = self
-            .out
+        let mut out = out;
+        out.write_all(&checksum)
+            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e))?;
+        let file = out
             .into_inner()
-            .map_err(|e| Error::io("failed to write", &self.path)(e.into_error()))?;
+            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e.into_error()))?;
         if sync {
             file.sync_all()
                 .map_err(Error::io("failed to fsync", &self.path))?;
@@ -142,6 +197,11 @@ impl PackFile {
             objects,
         })
     }
+}
+
+/// Bytes of a version 2 index of `count` objects, without large offsets.
+pub fn index_bytes(count: u64) -> u64 {
+    8 + 1024 + count * 28 + 40
 }
 
 /// Writes a version 2 index for `entries` (sorted here) of the pack whose checksum is `pack`.
@@ -203,8 +263,6 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
 pub struct IndexEntry {
     /// The object's id.
     pub oid: Oid,
-    /// CRC-32 of its entry in the pack.
-    pub crc: u32,
     /// Where its entry starts in the pack.
     pub offset: u64,
 }
@@ -287,7 +345,6 @@ pub fn read_index(idx: &[u8], path: &Path) -> Result<PackIndex> {
         };
         entries.push(IndexEntry {
             oid: oid_at(start + i * 20)?,
-            crc: word(crcs_at + i * 4)?,
             offset,
         });
     }
@@ -303,7 +360,7 @@ pub fn encode(
     oid: Oid,
     kind: ObjectType,
     data: &[u8],
-    zlib: &mut Option<Compress>,
+    (zlib, level): (&mut Option<Compress>, Compression),
     path: &Path,
 ) -> Result<()> {
     let code: u8 = match kind {
@@ -318,7 +375,18 @@ pub fn encode(
         }
     };
     entry.clear();
-    let mut size = data.len() as u64;
+    entry_header(entry, code, data.len() as u64);
+    if data.len() < STORE_BELOW {
+        stored_zlib(entry, data);
+        return Ok(());
+    }
+    deflate_into(entry, data, (zlib, level), oid, path)
+}
+
+/// Appends a pack entry's type and size header: `code` 1 to 4 for whole objects, 6 for a
+/// delta against an earlier offset, 7 for a delta against an object id.
+pub fn entry_header(entry: &mut Vec<u8>, code: u8, size: u64) {
+    let mut size = size;
     let mut byte = (code << 4) | (size & 0x0f) as u8;
     size >>= 4;
     while size > 0 {
@@ -327,11 +395,34 @@ pub fn encode(
         size >>= 7;
     }
     entry.push(byte);
-    if data.len() < STORE_BELOW {
-        stored_zlib(entry, data);
-        return Ok(());
+}
+
+/// Appends the distance back to a delta's base as an offset delta encodes it.
+pub fn ofs_distance(entry: &mut Vec<u8>, distance: u64) {
+    let mut buf = [0u8; 10];
+    let mut pos = buf.len() - 1;
+    let mut ofs = distance;
+    buf[pos] = (ofs & 0x7f) as u8;
+    ofs >>= 7;
+    while ofs > 0 {
+        ofs -= 1;
+        pos -= 1;
+        buf[pos] = 0x80 | (ofs & 0x7f) as u8;
+        ofs >>= 7;
     }
-    let z = zlib.get_or_insert_with(|| Compress::new(Compression::fast(), true));
+    entry.extend_from_slice(&buf[pos..]);
+}
+
+/// Appends `data` deflated at `level` as one zlib stream, with `zlib` (made on first use
+/// at that level, reused while the level stays the same).
+pub fn deflate_into(
+    entry: &mut Vec<u8>,
+    data: &[u8],
+    (zlib, level): (&mut Option<Compress>, Compression),
+    oid: Oid,
+    path: &Path,
+) -> Result<()> {
+    let z = zlib.get_or_insert_with(|| Compress::new(level, true));
     z.reset();
     let mut input = data;
     loop {

@@ -95,6 +95,9 @@ impl Env {
             .env("GIT_COMMITTER_EMAIL", "bot@example.invalid")
             .env("LC_ALL", "C")
             .env("ARTIFACT_STORE_BIN", env!("CARGO_BIN_EXE_artifact-store"))
+            // No background consolidation outliving a test and racing its `git fsck`;
+            // the tests of consolidation turn it on (`-c auto_compact=true`).
+            .env("ARTIFACT_STORE_AUTO_COMPACT", "false")
             .current_dir(self.dir.path());
     }
 
