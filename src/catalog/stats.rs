@@ -44,7 +44,31 @@ pub struct Stats {
     pub pack_bytes: u64,
     /// Largest task-branch tips, biggest first.
     pub largest: Vec<SetSize>,
+    /// What the versions weigh against what they take on disk.
+    pub storage: Storage,
 }
+
+/// Every version's bytes against the bytes on disk, and what consolidation would save.
+#[derive(Debug, Clone, Serialize)]
+pub struct Storage {
+    /// Bytes of every version's files (metadata.json included), as `export` writes them:
+    /// the sum over every `corr_` tag.
+    pub raw_bytes: u64,
+    /// Bytes of loose objects, packs and their indexes.
+    pub disk_bytes: u64,
+    /// `raw_bytes / disk_bytes` (0 for an empty store).
+    pub ratio: f64,
+    /// Bytes of loose objects and of packs no consolidation wrote yet.
+    pub pending_bytes: u64,
+    /// Whether the next commit starts a consolidation.
+    pub compact_due: bool,
+    /// Bytes a full consolidation (`compact`) would save now, measured by a dry run;
+    /// `null` above 256 MiB on disk, where `compact --dry-run` measures it on demand.
+    pub compact_would_save: Option<i64>,
+}
+
+/// Stores larger than this on disk get no dry run from `stats`.
+const DRY_RUN_UP_TO: u64 = 256 << 20;
 
 impl Store {
     /// Counts refs by namespace, measures the object store, ranks the largest sets.
@@ -80,6 +104,30 @@ impl Store {
         largest.truncate(top);
         let (loose_objects, loose_bytes, packs, pack_bytes) =
             object_sizes(&self.git_dir().join("objects"));
+        let disk_bytes = loose_bytes + pack_bytes;
+        let raw_bytes = self.raw_bytes()?;
+        let pending = self.compact_pending();
+        let compact_would_save = if disk_bytes <= DRY_RUN_UP_TO {
+            let dry = self.compact(crate::store::CompactRequest {
+                full: true,
+                dry_run: true,
+            })?;
+            Some(if dry.ran { dry.saved } else { 0 })
+        } else {
+            None
+        };
+        let storage = Storage {
+            raw_bytes,
+            disk_bytes,
+            ratio: if disk_bytes == 0 {
+                0.0
+            } else {
+                raw_bytes as f64 / disk_bytes as f64
+            },
+            pending_bytes: pending.bytes,
+            compact_due: pending.due,
+            compact_would_save,
+        };
         Ok(Stats {
             workflows: workflows.len(),
             tasks: branches.len(),
@@ -92,7 +140,35 @@ impl Store {
             packs,
             pack_bytes,
             largest,
+            storage,
         })
+    }
+
+    /// The bytes of every tagged version's files: one tree listing per version, sizes from
+    /// object headers (no blob is read).
+    fn raw_bytes(&self) -> Result<u64> {
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0u64;
+        for (name, _) in crate::git::refs::RefDb::new(self.repo()).with_prefix("refs/tags/corr_")? {
+            let Ok(Some(oid)) = crate::git::ref_target(self.repo(), &name) else {
+                continue;
+            };
+            if !seen.insert(oid) {
+                continue;
+            }
+            let Ok(set) = super::find_commit(self.repo(), oid) else {
+                continue;
+            };
+            let trailers = crate::metadata::Trailers::parse(set.message());
+            let (Some(workflow), Some(task)) = (&trailers.workflow_id, &trailers.task_id) else {
+                continue;
+            };
+            let dir = self.config().artifact_dir_for(workflow, task);
+            if let Some(files) = super::list_files(self.repo(), &set, &dir)? {
+                total += files.iter().map(|f| f.size).sum::<u64>();
+            }
+        }
+        Ok(total)
     }
 }
 

@@ -51,6 +51,23 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<()> {
         fmt::count(s.packs as usize, "pack"),
         fmt::bytes(s.pack_bytes)
     ));
+    let st = &s.storage;
+    out.data(&format!(
+        "stored       {} in all versions, {} on disk ({:.1}x)",
+        fmt::bytes(st.raw_bytes),
+        fmt::bytes(st.disk_bytes),
+        st.ratio
+    ));
+    let would = match st.compact_would_save {
+        Some(n) if n > 0 => format!("`compact` would save {}", fmt::bytes(n as u64)),
+        Some(_) => "`compact` would save nothing".to_string(),
+        None => "`compact --dry-run` says what it would save".to_string(),
+    };
+    out.data(&format!(
+        "pending      {} not yet consolidated{}; {would}",
+        fmt::bytes(st.pending_bytes),
+        if st.compact_due { " (due)" } else { "" }
+    ));
     if !s.largest.is_empty() {
         out.data("largest:");
         let rows: Vec<Vec<String>> = s

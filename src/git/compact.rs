@@ -919,6 +919,10 @@ impl ObjectSet {
         end: u64,
         chunk: &mut [u8],
     ) -> Result<()> {
+        if pack.is_dry_run() {
+            pack.count(end - start);
+            return Ok(());
+        }
         let mut at = start;
         while at < end {
             let n = ((end - at) as usize).min(chunk.len());

@@ -111,6 +111,17 @@ impl PackFile {
         self.emit(bytes)
     }
 
+    /// Whether this is a dry run's pack, which counts bytes and writes none.
+    pub fn is_dry_run(&self) -> bool {
+        self.out.is_none()
+    }
+
+    /// Counts `n` bytes of the entry started last without their content: a dry run only.
+    pub fn count(&mut self, n: u64) {
+        debug_assert!(self.out.is_none());
+        self.offset += n;
+    }
+
     /// Completes the entry started last with the CRC of its bytes.
     pub fn end_entry(&mut self, crc: &flate2::Crc) {
         if let Some(last) = self.entries.last_mut() {
