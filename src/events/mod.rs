@@ -30,7 +30,7 @@ mod worker;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use envelope::{Envelope, EventKind, Format};
 pub use error::EventError;
@@ -119,6 +119,10 @@ pub(crate) struct Shared<'a> {
     pub(crate) in_flight: Mutex<HashSet<String>>,
     /// The error that stopped the subscriber from a worker (Redis refusing it a command).
     pub(crate) fatal: Mutex<Option<Error>>,
+    /// Batches being handled now, and when the last one ended: the idle time that
+    /// consolidation uses.
+    pub(crate) busy: std::sync::atomic::AtomicUsize,
+    pub(crate) last_busy: Mutex<Instant>,
 }
 
 impl Shared<'_> {
@@ -183,13 +187,20 @@ pub fn subscribe(
         outage: conn::Outage::default(),
         in_flight: Mutex::new(HashSet::new()),
         fatal: Mutex::new(None),
+        busy: Default::default(),
+        last_busy: Mutex::new(Instant::now()),
     };
+    let compactor = handlers[0].store().compactor();
+    let finished = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
+        scope.spawn(|| compact_when_idle(&shared, &compactor, &finished));
         let pool = worker::Pool::start(scope, &shared, handlers);
-        match options.transport {
+        let result = match options.transport {
             Transport::Streams => streams::run(&shared, pool),
             Transport::PubSub => pubsub::run(&shared, pool),
-        }
+        };
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
     });
     let totals = shared.counters.snapshot();
     log.totals(&totals, true);
@@ -198,5 +209,34 @@ pub fn subscribe(
     match fatal {
         Some(error) => Err(error),
         None => Ok(totals),
+    }
+}
+
+/// The subscriber's idle time: once no batch has been handled for
+/// [`crate::store::Compactor::IDLE`], a due consolidation step runs on this thread (at most
+/// one check a second). Workers never wait for it: a batch that arrives meanwhile is
+/// committed beside it, as a commit beside a background `compact`.
+fn compact_when_idle(
+    shared: &Shared<'_>,
+    compactor: &crate::store::Compactor,
+    finished: &AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    let mut checked = Instant::now();
+    while !finished.load(Ordering::Relaxed) && !shared.stopping() {
+        std::thread::sleep(Duration::from_millis(100));
+        if shared.busy.load(Ordering::Relaxed) > 0 || checked.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let last = *shared.last_busy.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() < crate::store::Compactor::IDLE {
+            continue;
+        }
+        checked = Instant::now();
+        if let Err(e) = compactor.step() {
+            shared.log.warning(&format!(
+                "consolidation in idle time failed (the objects stay as they were): {e}"
+            ));
+        }
     }
 }

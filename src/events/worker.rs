@@ -187,7 +187,14 @@ fn run(mut handler: Handler, jobs: Receiver<Job>, shared: &Shared<'_>) {
             }
         }
         since_reopen += batch.len() as u32;
+        shared
+            .busy
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         process(&handler, &mut answers, batch, shared);
+        *shared.last_busy.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        shared
+            .busy
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         // A failed reopening keeps the handle in use; the next one tries again.
         if since_reopen >= REOPEN_EVERY && handler.reopen_store().is_ok() {
             since_reopen = 0;

@@ -6,6 +6,7 @@ mod batch;
 mod commit;
 mod commit_refs;
 mod common;
+mod compact;
 mod crash;
 mod diff_inside;
 mod diskfull;
