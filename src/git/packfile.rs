@@ -260,9 +260,9 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
         .create_new(true)
         .mode(READ_ONLY)
         .open(path)
-        .map_err(Error::io("failed to create", path))?;
+        .map_err(|e| crate::git::blobwrite::failed("the pack index", path, e))?;
     file.write_all(&idx)
-        .map_err(Error::io("failed to write", path))?;
+        .map_err(|e| crate::git::blobwrite::failed("the pack index", path, e))?;
     if sync {
         file.sync_all()
             .map_err(Error::io("failed to fsync", path))?;

@@ -1,4 +1,4 @@
-//! Crash safety: `commit`, `gc --apply` and `revert-to-tag` killed with SIGKILL at random
+//! Crash safety: `commit`, `gc --apply`, `revert-to-tag` and `compact` killed with SIGKILL at random
 //! moments of their life, against real stores; after every kill the store passes
 //! `git fsck --strict`, no ref names a missing object, no lock blocks the next run for
 //! longer than the stale-lock bound, and the re-run lands exactly once.
@@ -8,6 +8,8 @@
 #![allow(clippy::print_stderr)]
 
 use crate::common;
+#[path = "crash/compact.rs"]
+mod compaction;
 #[path = "crash/gc.rs"]
 mod gc;
 #[path = "crash/revert.rs"]

@@ -488,3 +488,55 @@ fn gc_apply_meeting_a_full_disk_after_moving_refs_prints_the_undo_and_the_trash_
     );
     assert!(landed > 0, "the sweep reaches an apply that lands");
 }
+
+#[test]
+fn a_consolidation_meeting_a_full_disk_loses_nothing_and_runs_once_space_returns() {
+    let env = Env::new();
+    let Some(fs) = Tmpfs::mount(&env, "16m") else {
+        return;
+    };
+    let store = fs.dir.join("store.git");
+    env.run(&["init", "--bare", store.to_str().unwrap()]).ok();
+    let versions = 8;
+    for n in 0..versions {
+        crate::compact::commit_version(&env, &store, n, 3000, &[]);
+    }
+    let s = store.to_str().unwrap();
+    let before = env.snapshot(&store);
+    let filled = fill(&fs.dir);
+    let run = env.run(&["--repo", s, "--json", "compact"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("No space left on device"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["error"]["kind"],
+        "storage_full",
+        "{}",
+        run.stdout
+    );
+    // Nothing lost, nothing half-written left behind, nothing locked.
+    assert_eq!(env.snapshot(&store), before);
+    env.fsck(&store);
+    for n in 0..versions {
+        env.run(&["--repo", s, "verify", &format!("corr_c{n}")])
+            .ok();
+    }
+    let staging = store.join("objects/artifact-store-incoming");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(litter(&store).is_empty(), "{:?}", litter(&store));
+    free(&fs.dir, filled, filled);
+    let done = env.run(&["--repo", s, "--json", "compact"]).ok().json();
+    assert_eq!(done["ran"], true);
+    assert!(done["saved"].as_i64().unwrap() > 0, "{done}");
+    env.fsck(&store);
+    for n in 0..versions {
+        env.run(&["--repo", s, "verify", &format!("corr_c{n}")])
+            .ok();
+    }
+}
