@@ -53,8 +53,11 @@ pub const MAX_DEPTH: usize = 50;
 /// Blobs above this size are stored whole, never as deltas nor as delta bases.
 pub const DELTA_MAX_BLOB: u64 = 32 << 20;
 /// A store whose packs and loose objects hold less than this is consolidated whole every
-/// time (copying is cheap); above it, a step takes the small packs only (geometrically).
-const FULL_BELOW: u64 = 64 << 20;
+/// time (copying is cheap); above it, a step takes everything only while that is at most
+/// [`FULL_FACTOR`] times what is pending, and otherwise the small packs (geometrically).
+const FULL_BELOW: u64 = 16 << 20;
+/// See [`FULL_BELOW`]: a step copies at most this many bytes per pending byte.
+const FULL_FACTOR: u64 = 8;
 /// More pending packs than this make a consolidation due whatever their size.
 const DUE_PACKS: usize = 16;
 /// Blobs smaller than this are not worth a delta.
@@ -174,16 +177,72 @@ pub fn run(repo: &Repository, opts: &Options) -> Result<Report> {
         Scope::Step if !pending(&gitdir).is_due(opts.threshold) => return skipped("nothing due"),
         _ => {}
     }
-    let Some(lock) = RepackLock::acquire(&gitdir, opts.lock_stale)? else {
-        return skipped("another consolidation is running");
-    };
-    let done = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| heartbeat(&lock, &done));
-        let result = run_locked(repo, &gitdir, opts);
-        done.store(true, Ordering::Relaxed);
-        result
-    })
+    let requested = gitdir.join(REQUEST_FILE);
+    let mut report: Option<Report> = None;
+    loop {
+        let Some(lock) = RepackLock::acquire(&gitdir, opts.lock_stale)? else {
+            // Asked of the holder, which looks for this after it lets the lock go: the
+            // objects that made this run due are consolidated by it, not left waiting
+            // for the next commit.
+            if opts.scope == Scope::Step && !opts.dry_run {
+                let _ = fs::write(&requested, b"");
+            }
+            return match report {
+                Some(done) => Ok(done),
+                None => skipped("another consolidation is running"),
+            };
+        };
+        let _ = fs::remove_file(&requested);
+        let done = AtomicBool::new(false);
+        let this = std::thread::scope(|scope| {
+            scope.spawn(|| heartbeat(&lock, &done));
+            let result = run_locked(repo, &gitdir, opts);
+            done.store(true, Ordering::Relaxed);
+            result
+        })?;
+        drop(lock);
+        let merged = match report.take() {
+            Some(before) => before.and(this),
+            None => this,
+        };
+        let again = opts.scope == Scope::Step
+            && !opts.dry_run
+            && requested.exists()
+            && pending(&gitdir).is_due(opts.threshold);
+        if !again {
+            return Ok(merged);
+        }
+        report = Some(merged);
+    }
+}
+
+/// Left by a run turned away by the lock; the holder runs once more when it finds it.
+pub const REQUEST_FILE: &str = "artifact-store-compact-requested";
+
+impl Report {
+    /// Two runs one after the other, as one report.
+    fn and(self, next: Report) -> Report {
+        if !next.ran {
+            return self;
+        }
+        if !self.ran {
+            return next;
+        }
+        Report {
+            ran: true,
+            skipped: None,
+            packs: self.packs + next.packs,
+            loose: self.loose + next.loose,
+            objects: next.objects,
+            bytes_before: self.bytes_before + next.bytes_before,
+            bytes_after: self.bytes_after + next.bytes_after,
+            deltas_new: self.deltas_new + next.deltas_new,
+            deltas_reused: next.deltas_reused,
+            recompressed: self.recompressed + next.recompressed,
+            max_depth: next.max_depth,
+            pack: next.pack,
+        }
+    }
 }
 
 /// [`run`] with a repository handle of its own, opened at `gitdir`.
@@ -210,7 +269,7 @@ fn run_locked(repo: &Repository, gitdir: &Path, opts: &Options) -> Result<Report
     let objects_dir = gitdir.join("objects");
     repack::sweep_staging(&objects_dir.join(STAGING_DIR));
     let state = read_state(gitdir);
-    let chosen = choose(gitdir, opts.scope)?;
+    let chosen = choose(gitdir, opts.scope, &state)?;
     let settled = chosen.loose.is_empty()
         && chosen.packs.len() <= 1
         && chosen
@@ -282,6 +341,10 @@ fn run_locked(repo: &Repository, gitdir: &Path, opts: &Options) -> Result<Report
     names.retain(|n| present.contains(n));
     if opts.scope != Scope::Roll {
         names.insert(pack_name(&new_pack.with_extension("")));
+        // Packs a step left out by the geometric rule are settled too: otherwise they
+        // would count as pending, and make every commit start a run, forever. (Packs
+        // written since the inventory are not in it, and stay pending.)
+        names.extend(chosen.left.iter().map(|p| pack_name(&p.stem)));
     }
     write_state(gitdir, &names);
     report.pack = Some(new_pack);
@@ -292,6 +355,8 @@ fn run_locked(repo: &Repository, gitdir: &Path, opts: &Options) -> Result<Report
 struct Chosen {
     packs: Vec<repack::PackOnDisk>,
     loose: Vec<LooseObject>,
+    /// Packs of the inventory not chosen.
+    left: Vec<repack::PackOnDisk>,
 }
 
 impl Chosen {
@@ -304,25 +369,35 @@ impl Chosen {
     }
 }
 
-fn choose(gitdir: &Path, scope: Scope) -> Result<Chosen> {
+fn choose(gitdir: &Path, scope: Scope, state: &HashSet<String>) -> Result<Chosen> {
     let objects = gitdir.join("objects");
     let packs = repack::rollable(&objects.join("pack"))?;
-    if scope == Scope::Roll {
-        return Ok(Chosen {
-            packs: repack::geometric(packs, 0),
-            loose: Vec::new(),
-        });
-    }
-    let loose = loose_objects(&objects);
-    let total: u64 =
-        packs.iter().map(|p| p.size).sum::<u64>() + loose.iter().map(|l| l.bytes).sum::<u64>();
-    if scope == Scope::Full || total <= FULL_BELOW {
-        return Ok(Chosen { packs, loose });
-    }
-    let loose_bytes = loose.iter().map(|l| l.bytes).sum();
+    let (chosen, loose) = if scope == Scope::Roll {
+        (repack::geometric(packs.clone(), 0), Vec::new())
+    } else {
+        let loose = loose_objects(&objects);
+        let loose_bytes: u64 = loose.iter().map(|l| l.bytes).sum();
+        let total = packs.iter().map(|p| p.size).sum::<u64>() + loose_bytes;
+        let pending = loose_bytes
+            + packs
+                .iter()
+                .filter(|p| !state.contains(&pack_name(&p.stem)))
+                .map(|p| p.size)
+                .sum::<u64>();
+        if scope == Scope::Full || total <= FULL_BELOW || total <= pending * FULL_FACTOR {
+            (packs.clone(), loose)
+        } else {
+            (repack::geometric(packs.clone(), loose_bytes), loose)
+        }
+    };
+    let left = packs
+        .into_iter()
+        .filter(|p| !chosen.iter().any(|c| c.stem == p.stem))
+        .collect();
     Ok(Chosen {
-        packs: repack::geometric(packs, loose_bytes),
+        packs: chosen,
         loose,
+        left,
     })
 }
 

@@ -341,3 +341,54 @@ fn compact_with_nothing_to_do_says_so() {
     assert_eq!(auto["ran"], false);
     assert_eq!(auto["skipped"], "nothing due");
 }
+
+#[test]
+fn files_over_the_streaming_threshold_get_deltas_too() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    // 9 MiB growing to about 10 MiB: above the 8 MiB streaming threshold.
+    let line = |i: usize| {
+        format!(
+            "2024-01-01T00:00:{:02} fill id={i} px={}.{:03}\n",
+            i % 60,
+            100 + i % 7,
+            i % 1000
+        )
+    };
+    let mut text = String::new();
+    let mut i = 0;
+    let mut sizes = Vec::new();
+    for n in 0..3 {
+        while text.len() < (9 << 20) + n * (512 << 10) {
+            text.push_str(&line(i));
+            i += 1;
+        }
+        let path = env.write(&format!("big{n}/fills.log"), &text);
+        sizes.push(text.len());
+        let corr = format!("big{n}");
+        env.run(&commit_args(s, &corr, &[path.to_str().unwrap()]))
+            .ok();
+    }
+    let before = object_bytes(&store);
+    let done = env.run(&["--repo", s, "--json", "compact"]).ok().json();
+    assert!(done["deltas_new"].as_u64().unwrap() >= 2, "{done}");
+    let after = object_bytes(&store);
+    assert!(after * 2 < before, "{before} bytes before, {after} after");
+    env.fsck(&store);
+    for (n, size) in sizes.iter().enumerate() {
+        let to = env.path(&format!("out{n}"));
+        env.run(&[
+            "--repo",
+            s,
+            "export",
+            &format!("corr_big{n}"),
+            "--to",
+            to.to_str().unwrap(),
+        ])
+        .ok();
+        let got = std::fs::read(to.join("fills.log")).unwrap();
+        assert_eq!(got.len(), *size);
+        assert!(got == std::fs::read(env.path(&format!("big{n}/fills.log"))).unwrap());
+    }
+}

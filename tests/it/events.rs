@@ -393,3 +393,51 @@ fn the_blocking_read_has_its_own_connection_that_outlives_its_block_time() {
     sub.signal("TERM");
     assert_eq!(sub.wait(WAIT), Some(0));
 }
+
+#[test]
+fn the_subscriber_consolidates_in_its_idle_time() {
+    let env = Env::new();
+    let Some(redis) = Redis::start(&env) else {
+        return;
+    };
+    let store = env.store();
+    let names = Names::new("idle");
+    let mut con = redis.con();
+    let versions = 6;
+    for n in 0..versions {
+        let dir = format!("v{n}");
+        let files = crate::compact::growing_set(&env, &format!("runs/{dir}"), n, 3000);
+        let map: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|p| {
+                let name = p.file_name().unwrap().to_str().unwrap().to_string();
+                (name.replace('.', "_"), json!(format!("{dir}/{name}")))
+            })
+            .collect();
+        let event = test_passed(
+            &format!("corr_idle{n}"),
+            "t",
+            serde_json::Value::Object(map),
+        );
+        publish(&mut con, &names.input, &event.to_string());
+    }
+    let knobs = ["-c", "auto_compact=true", "-c", "compact_threshold=64KiB"];
+    let mut sub = subscriber(&env, &store, &redis.url, &names, &knobs);
+    wait_answers(&mut con, &names.output, versions, &sub);
+    let before = crate::compact::object_bytes(&store);
+    let took = crate::compact::wait_for_background(&env, &store, Duration::from_secs(60));
+    let after = crate::compact::object_bytes(&store);
+    assert!(
+        store.join("artifact-store-compacted").exists(),
+        "no consolidation ran in the subscriber's idle time ({took:?}); log:\n{}",
+        sub.log()
+    );
+    assert!(
+        after * 3 < before,
+        "{before} bytes before its idle time, {after} after"
+    );
+    sub.signal("TERM");
+    assert_eq!(sub.wait(WAIT), Some(0), "{}", sub.log());
+    env.fsck(&store);
+    assert_eq!(committed(&env, &store).len(), versions);
+}
