@@ -219,15 +219,16 @@ fn delta_chains_stay_within_fifty() {
     every_version_reads_back(&env, &store, versions);
 }
 
-/// Waits until no consolidation holds the lock and nothing is due; returns the time taken.
-pub fn wait_for_background(env: &Env, store: &Path, bound: Duration) -> Duration {
+/// Waits until no consolidation holds the lock and nothing is due by `knobs` (the `-c`
+/// flags the writer ran with); returns the time taken.
+pub fn wait_for_background(env: &Env, store: &Path, knobs: &[&str], bound: Duration) -> Duration {
     let s = store.to_str().unwrap();
     let start = Instant::now();
     loop {
-        let stats = env
-            .run(&["--repo", s, "--json", "-c", "auto_compact=true", "stats"])
-            .ok()
-            .json();
+        let mut args = vec!["--repo", s, "--json"];
+        args.extend_from_slice(knobs);
+        args.push("stats");
+        let stats = env.run(&args).ok().json();
         let lock = store.join("artifact-store-repack.lock").exists();
         if !lock && stats["storage"]["compact_due"] == false {
             return start.elapsed();
@@ -249,7 +250,7 @@ fn commits_consolidate_on_their_own_and_the_knob_turns_it_off() {
     for n in 0..versions {
         commit_version(&env, &on, n, 3000, &knobs);
     }
-    wait_for_background(&env, &on, Duration::from_secs(60));
+    wait_for_background(&env, &on, &knobs, Duration::from_secs(60));
     let consolidated = object_bytes(&on);
     env.fsck(&on);
     every_version_reads_back(&env, &on, versions);

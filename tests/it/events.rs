@@ -425,7 +425,7 @@ fn the_subscriber_consolidates_in_its_idle_time() {
     let mut sub = subscriber(&env, &store, &redis.url, &names, &knobs);
     wait_answers(&mut con, &names.output, versions, &sub);
     let before = crate::compact::object_bytes(&store);
-    let took = crate::compact::wait_for_background(&env, &store, Duration::from_secs(60));
+    let took = crate::compact::wait_for_background(&env, &store, &knobs, Duration::from_secs(60));
     let after = crate::compact::object_bytes(&store);
     assert!(
         store.join("artifact-store-compacted").exists(),
