@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &CompactArgs) -> Result<()> {
         }
     }
     if ctx.out.json {
-        ctx.out.json_value(&outcome);
+        ctx.out.json_ok(&outcome);
         return Ok(());
     }
     ctx.out.data(&summary(&outcome));
