@@ -63,7 +63,8 @@ pub struct Storage {
     /// Whether the next commit starts a consolidation.
     pub compact_due: bool,
     /// Bytes a full consolidation (`compact`) would save now, measured by a dry run;
-    /// `null` above 256 MiB on disk, where `compact --dry-run` measures it on demand.
+    /// `null` above 256 MiB on disk, where `compact --dry-run` measures it on demand, and
+    /// while a consolidation is running.
     pub compact_would_save: Option<i64>,
 }
 
@@ -112,7 +113,12 @@ impl Store {
                 full: true,
                 dry_run: true,
             })?;
-            Some(if dry.ran { dry.saved } else { 0 })
+            match (dry.ran, dry.skipped.as_deref()) {
+                (true, _) => Some(dry.saved),
+                // Measured again once the running one is done.
+                (false, Some("another consolidation is running")) => None,
+                (false, _) => Some(0),
+            }
         } else {
             None
         };

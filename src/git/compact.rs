@@ -299,7 +299,9 @@ fn run_locked(repo: &Repository, gitdir: &Path, opts: &Options) -> Result<Report
         set.pair(&odb, &pairs, &mut report)?;
     }
     let order = set.settle_depths(&odb, opts.scope, &mut report)?;
-    let written = set.write(&objects_dir, &odb, &order, opts, &mut report)?;
+    let written = set
+        .write(&objects_dir, &odb, &order, opts, &mut report)
+        .map_err(full_disk)?;
     report.objects = order.len();
     report.ran = true;
     let Some(new_pack) = written else {
@@ -1008,6 +1010,19 @@ impl ObjectSet {
             at += n as u64;
         }
         Ok(())
+    }
+}
+
+/// A write that failed for want of space, as [`Error::StorageFull`]: nothing was removed,
+/// and the operator is told to free space, not to look for a bug.
+fn full_disk(e: Error) -> Error {
+    match e {
+        Error::Io { path, source, .. } if crate::error::is_enospc(&source) => Error::StorageFull {
+            what: "the consolidated pack".to_string(),
+            path,
+            source,
+        },
+        other => other,
     }
 }
 

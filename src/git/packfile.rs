@@ -164,7 +164,7 @@ impl PackFile {
         };
         self.hasher.update(bytes);
         out.write_all(bytes)
-            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e))
+            .map_err(Error::io("failed to write", &self.path))
     }
 
     /// For a dry run: the bytes the pack and its index would take.
@@ -193,10 +193,10 @@ impl PackFile {
         let checksum = checksum.as_bytes().to_vec();
         let mut out = out;
         out.write_all(&checksum)
-            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e))?;
+            .map_err(Error::io("failed to write", &self.path))?;
         let file = out
             .into_inner()
-            .map_err(|e| crate::git::blobwrite::failed("the pack", &self.path, e.into_error()))?;
+            .map_err(|e| Error::io("failed to write", &self.path)(e.into_error()))?;
         if sync {
             file.sync_all()
                 .map_err(Error::io("failed to fsync", &self.path))?;
@@ -260,9 +260,9 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
         .create_new(true)
         .mode(READ_ONLY)
         .open(path)
-        .map_err(|e| crate::git::blobwrite::failed("the pack index", path, e))?;
+        .map_err(Error::io("failed to create", path))?;
     file.write_all(&idx)
-        .map_err(|e| crate::git::blobwrite::failed("the pack index", path, e))?;
+        .map_err(Error::io("failed to write", path))?;
     if sync {
         file.sync_all()
             .map_err(Error::io("failed to fsync", path))?;
