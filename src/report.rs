@@ -18,6 +18,26 @@ use crate::error::Error;
 /// may be added, none is renamed, removed or changes type.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Returns unix seconds as RFC 3339 UTC (`2026-01-02T03:04:05Z`), the form of every
+/// `*_time` key; the seconds themselves go in the `*_unix` key beside it.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// A file of an artifact set as every output names it: `{path, size, checksum}`, the path
+/// relative to the set's artifact directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileObject {
+    /// Path relative to the artifact directory.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` as recorded in metadata.json (`null` for metadata.json itself).
+    pub checksum: Option<String>,
+}
+
 /// One command's JSON output and the exit code that goes with it.
 #[derive(Debug, Clone)]
 pub struct Report {

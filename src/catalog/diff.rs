@@ -20,6 +20,56 @@ pub struct FileChange {
     pub size_a: Option<u64>,
     /// Size in B, when present there.
     pub size_b: Option<u64>,
+    /// `sha256:<hex>` in A, when present there and recorded.
+    pub checksum_a: Option<String>,
+    /// `sha256:<hex>` in B, when present there and recorded.
+    pub checksum_b: Option<String>,
+}
+
+/// One side of a diff: the REF as typed and the set object (`docs/json.md`) it names.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffSide {
+    /// The REF as the user typed it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Task id.
+    pub task_id: String,
+    /// Correlation id (`corr_...`).
+    pub correlation_id: Option<String>,
+    /// Prompt hash.
+    pub prompt_hash: Option<String>,
+    /// Commit id.
+    pub commit_sha: String,
+    /// Commit time, RFC 3339 UTC.
+    pub commit_time: String,
+    /// Commit time, unix seconds.
+    pub commit_time_unix: i64,
+    /// Task branch.
+    pub branch: String,
+    /// Every store tag naming the commit.
+    pub tags: Vec<String>,
+    /// Test status.
+    pub test_status: Option<String>,
+}
+
+impl DiffSide {
+    fn of(reference: &str, set: &ArtifactSet) -> DiffSide {
+        DiffSide {
+            reference: reference.to_string(),
+            workflow_id: set.workflow_id.clone(),
+            task_id: set.task_id.clone(),
+            correlation_id: set.correlation_id.clone(),
+            prompt_hash: set.prompt_hash.clone(),
+            commit_sha: set.commit_sha.clone(),
+            commit_time: set.commit_time.clone(),
+            commit_time_unix: set.time,
+            branch: set.branch.clone(),
+            tags: set.tags.clone(),
+            test_status: set.test_status.clone(),
+        }
+    }
 }
 
 /// One `test_metrics` key compared.
@@ -38,10 +88,10 @@ pub struct MetricDelta {
 /// The difference between two artifact sets.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport {
-    /// Commit of A.
-    pub a: String,
-    /// Commit of B.
-    pub b: String,
+    /// The older set.
+    pub a: DiffSide,
+    /// The newer set.
+    pub b: DiffSide,
     /// Files only in B.
     pub added: Vec<FileChange>,
     /// Files only in A.
@@ -55,24 +105,27 @@ pub struct DiffReport {
 impl Store {
     /// Compares the artifact sets REF_A and REF_B (metadata.json itself is left out of the files).
     pub fn diff(&self, a: &str, b: &str) -> Result<DiffReport> {
-        let a = self.show(a)?;
-        let b = self.show(b)?;
-        Ok(compare(&a, &b))
+        let set_a = self.show(a)?;
+        let set_b = self.show(b)?;
+        Ok(compare((a, &set_a), (b, &set_b)))
     }
 }
 
-fn compare(a: &ArtifactSet, b: &ArtifactSet) -> DiffReport {
-    let index = |s: &ArtifactSet| -> BTreeMap<String, (ObjectId, u64)> {
-        s.files
-            .iter()
-            .filter(|f| f.path != METADATA_FILE)
-            .map(|f| (f.path.clone(), (f.oid, f.size)))
-            .collect()
-    };
+type Indexed<'a> = BTreeMap<String, (ObjectId, u64, Option<&'a String>)>;
+
+fn index(s: &ArtifactSet) -> Indexed<'_> {
+    s.files
+        .iter()
+        .filter(|f| f.path != METADATA_FILE)
+        .map(|f| (f.path.clone(), (f.oid, f.size, f.checksum.as_ref())))
+        .collect()
+}
+
+fn compare((ref_a, a): (&str, &ArtifactSet), (ref_b, b): (&str, &ArtifactSet)) -> DiffReport {
     let (fa, fb) = (index(a), index(b));
     let mut report = DiffReport {
-        a: a.commit_sha.clone(),
-        b: b.commit_sha.clone(),
+        a: DiffSide::of(ref_a, a),
+        b: DiffSide::of(ref_b, b),
         added: Vec::new(),
         removed: Vec::new(),
         changed: Vec::new(),
@@ -80,17 +133,18 @@ fn compare(a: &ArtifactSet, b: &ArtifactSet) -> DiffReport {
     };
     let paths: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
     for path in paths {
-        let change = |size_a, size_b| FileChange {
+        let (ea, eb) = (fa.get(path), fb.get(path));
+        let change = || FileChange {
             path: path.clone(),
-            size_a,
-            size_b,
+            size_a: ea.map(|e| e.1),
+            size_b: eb.map(|e| e.1),
+            checksum_a: ea.and_then(|e| e.2.cloned()),
+            checksum_b: eb.and_then(|e| e.2.cloned()),
         };
-        match (fa.get(path), fb.get(path)) {
-            (None, Some(&(_, sb))) => report.added.push(change(None, Some(sb))),
-            (Some(&(_, sa)), None) => report.removed.push(change(Some(sa), None)),
-            (Some(&(oa, sa)), Some(&(ob, sb))) if oa != ob => {
-                report.changed.push(change(Some(sa), Some(sb)))
-            }
+        match (ea, eb) {
+            (None, Some(_)) => report.added.push(change()),
+            (Some(_), None) => report.removed.push(change()),
+            (Some(x), Some(y)) if x.0 != y.0 => report.changed.push(change()),
             _ => {}
         }
     }

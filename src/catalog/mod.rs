@@ -25,7 +25,7 @@ use crate::store::{rfc3339_utc, Store};
 
 pub(crate) use crate::metadata::{find_commit, read_metadata_at, subtree};
 
-pub use diff::{DiffReport, FileChange, MetricDelta};
+pub use diff::{DiffReport, DiffSide, FileChange, MetricDelta};
 pub use export::ExportReport;
 pub use file::Trailer;
 pub use list::{ListQuery, ListRow, Listing, Unreadable};
@@ -51,27 +51,41 @@ pub struct FileEntry {
 }
 
 /// One artifact set: a commit of the store with its metadata and files.
+///
+/// As JSON it is a set object of `docs/json.md`: `workflow_id`, `task_id`,
+/// `correlation_id`, `prompt_hash`, `commit_sha`, `commit_time` (and `commit_time_unix`),
+/// `branch`, `tags` and `test_status` at its top level, then the set's own fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactSet {
+    /// Workflow id, from the trailers.
+    pub workflow_id: String,
+    /// Task id, from the trailers.
+    pub task_id: String,
+    /// Correlation id (`corr_...`), from the trailers.
+    pub correlation_id: Option<String>,
+    /// Prompt hash, from the trailers.
+    pub prompt_hash: Option<String>,
     /// Commit id.
     pub commit_sha: String,
-    /// Task branch, from the trailers.
-    pub branch: String,
-    /// Tags naming this commit (`corr_`, `prompt_`).
-    pub tags: Vec<String>,
-    /// First parent, if any.
-    pub parent: Option<String>,
     /// Commit time, RFC 3339 UTC.
     pub commit_time: String,
+    /// Commit time, seconds since the epoch.
+    #[serde(rename = "commit_time_unix")]
+    pub time: i64,
+    /// Task branch, from the trailers.
+    pub branch: String,
+    /// Every store tag naming this commit (`corr_`, `prompt_`).
+    pub tags: Vec<String>,
+    /// Test status, from the trailers.
+    pub test_status: Option<String>,
+    /// First parent, if any.
+    pub parent: Option<String>,
     /// Directory of the set in the tree.
     pub artifact_dir: String,
-    /// The stored metadata.json.
-    pub metadata: Value,
     /// Files, metadata.json included, sorted by path.
     pub files: Vec<FileEntry>,
-    /// Commit time, seconds since the epoch.
-    #[serde(skip)]
-    pub time: i64,
+    /// The stored metadata.json.
+    pub metadata: Value,
 }
 
 impl Store {
@@ -120,15 +134,20 @@ impl Store {
             })
             .collect();
         Ok(ArtifactSet {
+            workflow_id: workflow.clone(),
+            task_id: task.clone(),
+            correlation_id: trailers.correlation_id.clone(),
+            prompt_hash: trailers.prompt_hash.clone(),
             commit_sha: oid.to_string(),
+            commit_time: rfc3339_utc(&commit.time()),
+            time: commit.time().seconds(),
             branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
             tags: self.tags_of(oid, &trailers)?,
+            test_status: trailers.test_status.clone(),
             parent: commit.parents.first().map(|p| p.to_string()),
-            commit_time: rfc3339_utc(&commit.time()),
             artifact_dir: dir,
-            metadata,
             files,
-            time: commit.time().seconds(),
+            metadata,
         })
     }
 

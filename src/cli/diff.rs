@@ -10,8 +10,9 @@ use super::Ctx;
 /// Compare two artifact sets: files added, removed and changed (with sizes), and the
 /// `test_metrics` side by side with their deltas (`net_pnl: 120.5 -> 98.2 (-22.3)`).
 ///
-/// --json prints {"a", "b", "added", "removed", "changed": [{"path", "size_a",
-/// "size_b"}], "metrics": [{"name", "a", "b", "delta"}]}.
+/// --json prints {"a", "b" (each the REF typed and its set), "added", "removed",
+/// "changed": [{"path", "size_a", "size_b", "checksum_a", "checksum_b"}], "metrics":
+/// [{"name", "a", "b", "delta"}]}; docs/schema/diff.json.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  artifact-store diff corr_abc123 corr_def456\n  artifact-store diff abc123 wf_rsi/task_coder_001 --json"
@@ -36,8 +37,8 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
     let out = &ctx.out;
     out.data(&format!(
         "{} -> {}",
-        fmt::short(&report.a),
-        fmt::short(&report.b)
+        fmt::short(&report.a.commit_sha),
+        fmt::short(&report.b.commit_sha)
     ));
     let size = |s: Option<u64>| s.map(fmt::bytes).unwrap_or_default();
     for f in &report.added {

@@ -327,11 +327,8 @@ impl Handled {
             Outcome::Committed(done) => Some(envelope::outcome_event(
                 env,
                 ARTIFACT_COMMITTED,
-                json!({"branch": done.branch, "commit_sha": done.commit_sha, "tags": done.tags,
-                       "pushed": done.pushed, "duplicate": done.duplicate,
-                       "tags_missing": done.tags_missing,
-                       "metadata_differs": done.metadata_differs,
-                       "differing_fields": done.differing_fields}),
+                // The commit's own report (`docs/schema/commit.json`, without the envelope).
+                serde_json::to_value(done).unwrap_or_else(|_| json!({})),
             )),
             Outcome::Failed(e) => Some(failure_event(env, e, None)),
             Outcome::Ignored { .. } => None,
