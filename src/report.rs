@@ -82,6 +82,36 @@ pub trait Reportable: Serialize {
     }
 }
 
+impl Reportable for crate::scan::ScanReport {
+    /// Findings make a scan a failure: `secret_detected`, exit 3. The findings are the
+    /// report's own `findings`; the error object does not repeat them.
+    fn failure(&self) -> Option<Failure> {
+        if self.findings.is_empty() {
+            return None;
+        }
+        let files: std::collections::BTreeSet<&str> =
+            self.findings.iter().map(|f| f.path.as_str()).collect();
+        let error = Error::SecretsFound {
+            findings: self.findings.clone(),
+        };
+        let mut failure = Failure::of(&error);
+        if let Value::Object(map) = &mut failure.error {
+            map.remove("findings");
+            let n = self.findings.len();
+            let message = format!(
+                "{n} possible secret{} found in {} file{}",
+                if n == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            map.insert("message".into(), message.into());
+        }
+        Some(failure)
+    }
+}
+
+impl Reportable for crate::scan::RuleList {}
+
 /// Returns the JSON output of a finished operation: its data with `success` and
 /// `schema_version` first, or, when the operation reports a failure beside its data, the
 /// error object and the data together, with the failure's exit code.
@@ -146,15 +176,9 @@ pub fn error_object(error: &Error) -> Value {
     Value::Object(map)
 }
 
-/// Returns the messages of an error's sources, outermost first.
+/// Returns the messages of an error's sources, outermost first ([`Error::causes`]).
 pub fn causes(error: &Error) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        out.push(cause.to_string());
-        source = cause.source();
-    }
-    out
+    error.causes()
 }
 
 /// Serializes `data` as an object and puts `success` and `schema_version` first; data
