@@ -402,18 +402,31 @@ fn diff_reports_files_and_metric_deltas() {
         .run(&["--repo", s, "--json", "diff", "a1", "a2"])
         .ok()
         .json();
+    let sizes = |key: &str| -> serde_json::Value {
+        d[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"path": f["path"], "size_a": f["size_a"], "size_b": f["size_b"]}))
+            .collect()
+    };
     assert_eq!(
-        d["added"],
+        sizes("added"),
         json!([{"path": "report.json", "size_a": null, "size_b": 3}])
     );
     assert_eq!(
-        d["removed"],
+        sizes("removed"),
         json!([{"path": "old.log", "size_a": 2, "size_b": null}])
     );
     assert_eq!(
-        d["changed"],
+        sizes("changed"),
         json!([{"path": "trades.csv", "size_a": 8, "size_b": 12}])
     );
+    assert_eq!(d["a"]["ref"], "a1");
+    assert!(d["changed"][0]["checksum_b"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     assert_eq!(
         d["metrics"][0],
         json!({"name": "net_pnl", "a": 98.2, "b": 120.5, "delta": 22.3})
