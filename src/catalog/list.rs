@@ -295,13 +295,25 @@ impl Store {
         Ok(Some(ListRow {
             workflow_id: wf.clone(),
             task_id: task.clone(),
-            correlation_id: trailers.correlation_id.clone(),
-            prompt_hash: trailers.prompt_hash.clone(),
+            correlation_id: super::trailer_or_metadata(
+                &trailers.correlation_id,
+                &metadata,
+                "correlation_id",
+            ),
+            prompt_hash: super::trailer_or_metadata(
+                &trailers.prompt_hash,
+                &metadata,
+                "prompt_hash",
+            ),
             branch: branch.to_string(),
             commit_sha: oid.to_string(),
             time,
             tags: self.tags_of(oid, &trailers)?,
-            test_status: trailers.test_status.clone(),
+            test_status: super::trailer_or_metadata(
+                &trailers.test_status,
+                &metadata,
+                "test_status",
+            ),
             files,
             metadata,
         }))

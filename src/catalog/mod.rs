@@ -126,6 +126,8 @@ impl Store {
         let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
         let metadata = read_metadata(repo, &files, &dir)?.unwrap_or(Value::Null);
         let checksums = crate::metadata::checksums_of(&metadata);
+        let empty = serde_json::Map::new();
+        let doc = metadata.as_object().unwrap_or(&empty);
         let files = files
             .into_iter()
             .map(|mut f| {
@@ -136,14 +138,14 @@ impl Store {
         Ok(ArtifactSet {
             workflow_id: workflow.clone(),
             task_id: task.clone(),
-            correlation_id: trailers.correlation_id.clone(),
-            prompt_hash: trailers.prompt_hash.clone(),
+            correlation_id: trailer_or_metadata(&trailers.correlation_id, doc, "correlation_id"),
+            prompt_hash: trailer_or_metadata(&trailers.prompt_hash, doc, "prompt_hash"),
             commit_sha: oid.to_string(),
             commit_time: rfc3339_utc(&commit.time()),
             time: commit.time().seconds(),
             branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
             tags: self.tags_of(oid, &trailers)?,
-            test_status: trailers.test_status.clone(),
+            test_status: trailer_or_metadata(&trailers.test_status, doc, "test_status"),
             parent: commit.parents.first().map(|p| p.to_string()),
             artifact_dir: dir,
             files,
@@ -247,6 +249,22 @@ fn read_metadata(repo: &Repo, files: &[FileEntry], dir: &str) -> Result<Option<V
         Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", entry.oid, &e)
     })?;
     Ok(serde_json::from_slice(&blob).ok())
+}
+
+/// Returns a trailer's value, else the same key of the set's metadata.json: a restore commit
+/// (`revert-to-tag` onto a task branch) has no `Correlation-Id` trailer of its own, but
+/// holds the restored set, whose metadata names it.
+pub(crate) fn trailer_or_metadata(
+    trailer: &Option<String>,
+    metadata: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<String> {
+    trailer.clone().or_else(|| {
+        metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })
 }
 
 /// Returns the `test_metrics` numbers of a metadata document, by key.

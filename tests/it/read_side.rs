@@ -139,13 +139,21 @@ fn list_shows_branch_tips_newest_first_and_filters() {
         "task_id",
         "correlation_id",
         "prompt_hash",
-        "test_metrics",
+        "commit_time",
+        "tags",
         "files",
-        "checksums",
-        "llm_version",
+        "metadata",
     ] {
         assert!(first.get(key).is_some(), "row lacks {key}: {first}");
     }
+    for key in ["test_metrics", "files", "checksums", "llm_version"] {
+        assert!(
+            first["metadata"].get(key).is_some(),
+            "metadata lacks {key}: {first}"
+        );
+    }
+    assert_eq!(first["files"][1]["path"], "trades.csv");
+    assert_eq!(first["files"][1]["size"], 8);
     assert_eq!(
         corrs(&list(&env, &store, &["--workflow", "wf_a"])),
         ["corr_a4", "corr_a3"]

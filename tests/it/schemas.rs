@@ -311,6 +311,14 @@ fn commit_and_the_read_commands_are_on_their_schemas() {
         "revert-to-tag",
         &run(&["revert-to-tag", "corr_b", "--dry-run"]).ok(),
     );
+    let hard = on_schema(
+        "revert-to-tag",
+        &run(&["revert-to-tag", "corr_b", "--hard", "--force"]).ok(),
+    );
+    assert!(
+        hard["undo"].is_string() && hard["trash_ref"].is_string(),
+        "{hard}"
+    );
     failed(
         "revert-to-tag",
         &run(&["revert-to-tag", "corr_nothing"]),
@@ -432,6 +440,9 @@ fn failures_with_data_carry_an_error_beside_it() {
         .contains("corr_stray"));
     env.git_in(&store, &["tag", "-d", "corr_stray"]);
 
+    let commit = env.git_in(&store, &["rev-parse", "corr_c"]);
+    let message = env.git_in(&store, &["log", "-1", "--format=%B", &commit]);
+
     // gc --apply --remote with no remote: the local apply stands, the remote step fails.
     let policy = env.write("policy.toml", "keep_last = 1\n");
     let gc = failed(
@@ -449,8 +460,6 @@ fn failures_with_data_carry_an_error_beside_it() {
     assert!(gc["applied"]["moved"].as_u64().unwrap() > 0);
 
     // A task branch whose tree is gone: list names it under unreadable, and fails.
-    let commit = env.git_in(&store, &["rev-parse", "corr_c"]);
-    let message = env.git_in(&store, &["log", "-1", "--format=%B", &commit]);
     let broken = env.git_stdin(
         &["-C", &s, "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
         &format!(
