@@ -41,7 +41,7 @@ pub struct Handler {
 #[derive(Debug)]
 pub enum Outcome {
     /// Committed, or found already committed (`duplicate`).
-    Committed(CommitOutcome),
+    Committed(Box<CommitOutcome>),
     /// Not committed; see [`EventError::retryable`].
     Failed(EventError),
     /// An event type the store does not act on (or `TEST_FAILED` without `commit_failed`).
@@ -143,7 +143,7 @@ impl Handler {
             .map(|(envelope, outcome)| {
                 let outcome = outcome.unwrap_or_else(|| {
                     match commits.next().expect("one commit result per request") {
-                        Ok(done) => Outcome::Committed(redelivery(done)),
+                        Ok(done) => Outcome::Committed(Box::new(redelivery(done))),
                         Err(e) => Outcome::Failed(EventError::Store(e)),
                     }
                 });
@@ -160,7 +160,7 @@ impl Handler {
     pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
         match self.plan(envelope) {
             Ok(request) => match self.store.commit(request) {
-                Ok(done) => Outcome::Committed(redelivery(done)),
+                Ok(done) => Outcome::Committed(Box::new(redelivery(done))),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
             Err(outcome) => *outcome,

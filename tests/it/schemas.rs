@@ -344,7 +344,7 @@ fn gc_trash_scan_init_demo_and_hooks_are_on_their_schemas() {
     let policy = policy.to_str().unwrap();
     let plan = on_schema("gc", &run(&["gc", "--policy", policy]).ok());
     assert_eq!(plan["workflows"][0]["workflow_id"], "wf");
-    assert_eq!(plan["total"]["pruned"].as_u64().unwrap() > 0, true);
+    assert!(plan["total"]["pruned"].as_u64().unwrap() > 0);
     assert!(plan["now"].as_str().unwrap().ends_with('Z'));
     let bad = env.write("bad.toml", "keep_last = -1\n");
     failed(
