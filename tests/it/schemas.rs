@@ -517,25 +517,30 @@ fn a_refused_push_is_a_failure_with_its_report() {
 #[test]
 fn usage_errors_are_json_with_json() {
     let env = Env::new();
-    let cases: &[(&[&str], &str)] = &[
-        (&["--json", "verify"], "<REF>"),
-        (&["--json", "comit"], "comit"),
-        (&["--json", "list", "--limit", "abc"], "abc"),
-        (&["list", "--json", "--bogus"], "--bogus"),
-        (&["--json", "gc", "--remote"], "--apply"),
+    let cases: &[(&[&str], &str, &str)] = &[
+        // verify without REF is refused by the command itself, naming --all.
+        (&["--json", "verify"], "--all", "invalid_input"),
+        (&["--json", "comit"], "comit", "usage"),
+        (&["--json", "list", "--limit", "abc"], "abc", "usage"),
+        (&["list", "--json", "--bogus"], "--bogus", "usage"),
+        (&["--json", "gc", "--remote"], "--apply", "usage"),
     ];
-    for (args, named) in cases {
+    for (args, named, kind) in cases {
         let run = env.run(args);
-        let json = failed("error", &run, 2, "usage");
+        let json = failed("error", &run, 2, kind);
         let message = json["error"]["message"].as_str().unwrap();
         assert!(message.contains(named), "{args:?}: {message}");
         assert!(
             !message.contains("Usage:") && !message.contains('\n'),
             "{message}"
         );
-        assert!(json["error"]["hint"].as_str().unwrap().contains("--help"));
+        assert!(json["error"]["hint"].is_string(), "{json}");
         assert!(run.stderr.contains("error: "), "{}", run.stderr);
     }
+    // The parser's suggestion is the hint.
+    let run = env.run(&["--json", "comit"]);
+    let hint = run.json()["error"]["hint"].as_str().unwrap().to_string();
+    assert!(hint.contains("'commit'"), "{hint}");
     // Without --json the parser's own text is unchanged, on stderr.
     let run = env.run(&["comit"]);
     assert_eq!(run.code, 2);
