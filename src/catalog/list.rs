@@ -122,7 +122,8 @@ impl Listing {
 impl ListRow {
     /// Returns the row as `docs/json.md`'s set object: `workflow_id`, `task_id`,
     /// `correlation_id`, `prompt_hash`, `commit_sha`, `commit_time`, `commit_time_unix`,
-    /// `branch`, `tags`, `test_status`, `files` (`{path, size, checksum}`) and `metadata`.
+    /// `branch`, `tags`, `test_status`, `test_metrics` (metadata's, for the readers that
+    /// filter on them), `files` (`{path, size, checksum}`) and `metadata`.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "workflow_id": self.workflow_id,
@@ -135,9 +136,32 @@ impl ListRow {
             "branch": self.branch,
             "tags": self.tags,
             "test_status": self.test_status,
+            "test_metrics": self.metadata.get("test_metrics"),
             "files": self.files,
             "metadata": self.metadata,
         })
+    }
+}
+
+impl From<super::ArtifactSet> for ListRow {
+    /// The row `list` prints for a set `show` loaded (what a lookup by correlation id gives).
+    fn from(set: super::ArtifactSet) -> ListRow {
+        ListRow {
+            workflow_id: set.workflow_id,
+            task_id: set.task_id,
+            correlation_id: set.correlation_id,
+            prompt_hash: set.prompt_hash,
+            branch: set.branch,
+            commit_sha: set.commit_sha,
+            time: set.time,
+            tags: set.tags,
+            test_status: set.test_status,
+            files: set.files,
+            metadata: match set.metadata {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+        }
     }
 }
 
