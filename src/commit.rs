@@ -79,17 +79,33 @@ impl CommitRequest {
     }
 }
 
-/// What a commit did; serializes to exactly docs/design.md's result object.
+/// What a commit did; serializes to `docs/schema/commit.json` (a set object of
+/// `docs/json.md` with what the commit did).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CommitOutcome {
-    /// Always true; failures are errors.
+    /// Always true; failures are errors. The JSON envelope carries `success`.
+    #[serde(skip)]
     pub success: bool,
-    /// Task branch, short form.
-    pub branch: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Task id.
+    pub task_id: String,
+    /// Correlation id (`corr_...`).
+    pub correlation_id: String,
+    /// Prompt hash the commit records, if any.
+    pub prompt_hash: Option<String>,
     /// Commit holding the artifact set.
     pub commit_sha: String,
-    /// Tags naming the commit.
+    /// Commit time, RFC 3339 UTC.
+    pub commit_time: String,
+    /// Commit time, unix seconds.
+    pub commit_time_unix: i64,
+    /// Task branch, short form.
+    pub branch: String,
+    /// Every store tag naming the commit (a duplicate's prompt tag too).
     pub tags: Vec<String>,
+    /// Test status the commit records.
+    pub test_status: Option<String>,
     /// Whether the commit reached the remote.
     pub pushed: bool,
     /// True when the correlation id was already committed with the same content.
@@ -103,12 +119,14 @@ pub struct CommitOutcome {
     pub metadata_differs: bool,
     /// The metadata fields that differ, as dotted key paths (names only, never values).
     pub differing_fields: Vec<String>,
+    /// The set's files, metadata.json excluded, sorted by path.
+    pub files: Vec<crate::report::FileObject>,
     /// The correlation tag of the set, `corr_<id>`, whether written or missing.
     #[serde(skip)]
     pub correlation_tag: String,
     /// Files in the artifact set, metadata.json excluded.
     #[serde(skip)]
-    pub files: usize,
+    pub file_count: usize,
     /// Bytes in those files.
     #[serde(skip)]
     pub bytes: u64,
@@ -118,6 +136,26 @@ pub struct CommitOutcome {
     /// Things the user should know that did not stop the commit.
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// The request's files as the outcome names them, sorted by path.
+    pub(crate) fn file_objects(&self) -> Vec<crate::report::FileObject> {
+        let mut files: Vec<crate::report::FileObject> = self
+            .files
+            .iter()
+            .map(|f| crate::report::FileObject {
+                path: f.file.target.clone(),
+                size: f.len(),
+                checksum: self
+                    .checksums
+                    .get(&format!("{}/{}", self.artifact_dir, f.file.target))
+                    .cloned(),
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files
+    }
 }
 
 /// One file read, hashed and scanned.
@@ -498,6 +536,12 @@ pub(crate) struct Existing {
     pub(crate) same_content: bool,
     /// With the same content: the metadata fields the request would record otherwise.
     pub(crate) differing: Vec<String>,
+    /// Commit time, unix seconds.
+    pub(crate) time: i64,
+    /// The commit's `Prompt-Hash` trailer.
+    pub(crate) prompt_hash: Option<String>,
+    /// The commit's `Test-Status` trailer.
+    pub(crate) test_status: Option<String>,
 }
 
 impl Store {
@@ -537,7 +581,7 @@ impl Store {
             && trailers.task_id.as_deref() == Some(p.task.as_str());
         let doc = metadata::metadata_at(self.repo(), &commit, &p.artifact_dir);
         let stored = doc.as_ref().map(metadata::checksums_of);
-        let branch = match (trailers.workflow_id, trailers.task_id) {
+        let branch = match (trailers.workflow_id.clone(), trailers.task_id.clone()) {
             (Some(w), Some(t)) => format!("{}/{w}/{t}", self.config().prefix().as_str()),
             _ => self.config().prefix().task_branch(&p.workflow, &p.task),
         };
@@ -552,6 +596,9 @@ impl Store {
             tag_present,
             same_content,
             differing,
+            time: commit.time().seconds(),
+            prompt_hash: trailers.prompt_hash,
+            test_status: trailers.test_status,
         })
     }
 
@@ -565,18 +612,38 @@ impl Store {
                 existing.differing.join(", ")
             ));
         }
+        let mut tags = tags;
+        if let Some(prompt) = existing
+            .prompt_hash
+            .as_deref()
+            .and_then(|h| crate::refs::PromptHash::new(h).ok())
+        {
+            let name = prompt.tag_name();
+            let on_it = crate::git::ref_target(self.repo(), &prompt.tag_ref())?;
+            if on_it == Some(existing.commit) && !tags.contains(&name) {
+                tags.push(name);
+            }
+        }
         Ok(CommitOutcome {
             success: true,
-            branch: existing.branch.clone(),
+            workflow_id: p.workflow.to_string(),
+            task_id: p.task.to_string(),
+            correlation_id: p.corr.to_string(),
+            prompt_hash: existing.prompt_hash.clone(),
             commit_sha: existing.commit.to_string(),
+            commit_time: crate::report::rfc3339(existing.time),
+            commit_time_unix: existing.time,
+            branch: existing.branch.clone(),
             tags,
+            test_status: existing.test_status.clone(),
             pushed: false,
             duplicate: true,
             tags_missing,
             metadata_differs: !existing.differing.is_empty(),
             differing_fields: existing.differing.clone(),
+            files: p.file_objects(),
             correlation_tag: p.corr.to_string(),
-            files: p.files.len(),
+            file_count: p.files.len(),
             bytes: p.files.iter().map(Loaded::len).sum(),
             retries: 0,
             warnings,

@@ -95,7 +95,7 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// No repository where one was expected.
-    #[error("no git repository at {}{}", path.display(), reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    #[error("not a git repository: {}{}", path.display(), reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
     NoRepository {
         /// Where the store looked.
         path: PathBuf,
@@ -176,6 +176,22 @@ pub enum Error {
         /// Where the needed permissions are written down.
         hint: Option<String>,
     },
+    /// The command line does not parse: an unknown command or flag, a missing argument, a
+    /// value of the wrong form.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, as the parser says it.
+        message: String,
+        /// A next step: the parser's suggestion, or where the usage is shown.
+        hint: Option<String>,
+    },
+    /// `verify` found problems: checksums that do not match, tags off their branch, ...
+    /// (each one is listed beside the error in the report).
+    #[error("{message}")]
+    Integrity {
+        /// How many problems, and the first of them.
+        message: String,
+    },
     /// A file system operation failed.
     #[error("{context} {}", path.display())]
     Io {
@@ -199,12 +215,13 @@ impl Error {
             | Error::InvalidRequest { .. }
             | Error::Config { .. }
             | Error::ScanConfig { .. }
-            | Error::Permission { .. } => exit::USAGE,
+            | Error::Permission { .. }
+            | Error::Usage { .. } => exit::USAGE,
             Error::SecretsFound { .. } => exit::SECRET,
             Error::Conflict { .. } | Error::Locked { .. } => exit::CONFLICT,
             Error::NotFound(_) | Error::NoRepository { .. } => exit::NOT_FOUND,
             Error::Git { .. } | Error::Io { .. } | Error::Corrupt { .. } => exit::INTERNAL,
-            Error::Internal { .. } => exit::INTERNAL,
+            Error::Internal { .. } | Error::Integrity { .. } => exit::INTERNAL,
             Error::RefTransaction { .. } => exit::INTERNAL,
             Error::Remote { .. } => exit::REMOTE,
             Error::StorageFull { .. } => exit::INTERNAL,
@@ -237,6 +254,8 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Corrupt { .. } => "corrupt",
             Error::Internal { .. } => "internal",
+            Error::Integrity { .. } => "integrity",
+            Error::Usage { .. } => "usage",
             Error::Permission { .. } => "permission",
             Error::RefTransaction { .. } => "git",
             Error::Remote { .. } => "remote",
@@ -251,6 +270,7 @@ impl Error {
             Error::Conflict { hint, .. } => hint.clone(),
             Error::InvalidRequest { hint, .. } => hint.clone(),
             Error::Remote { hint, .. } => hint.clone(),
+            Error::Usage { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),
             Error::Config { origin, .. } => Some(match origin {
                 Some(file) => format!("fix the value in {}; docs/config.md lists every key", file.display()),
@@ -263,9 +283,10 @@ impl Error {
                 "if no other artifact-store or git process is running, remove {}",
                 lock.display()
             )),
-            Error::NoRepository { .. } => Some(
-                "create a store with `artifact-store init --bare PATH`, or pass --repo with the path of an existing one".to_string(),
-            ),
+            Error::NoRepository { path, .. } => Some(format!(
+                "create one with `artifact-store init {}`, or pass --repo (or set ARTIFACT_STORE_REPO) with the path of an existing store",
+                path.display()
+            )),
             Error::Git { .. } | Error::Io { .. } | Error::StorageFull { .. } => {
                 self.storage_hint()
             }
@@ -275,6 +296,9 @@ impl Error {
                     "the moved refs are kept in the trash: `{undo}` puts them back{then}"
                 ))
             }
+            Error::Integrity { .. } => Some(
+                "every problem is listed with its subject; see docs/read-side.md (verify) for what each kind means and how to repair it".to_string(),
+            ),
             Error::Corrupt { .. } => Some(
                 "the repository's object database is damaged: run `git fsck --strict` in it to list every damaged object, then restore the repository (or the objects named) from its remote or a backup".to_string(),
             ),
@@ -293,6 +317,21 @@ impl Error {
             | Error::InvalidInput(_)
             | Error::NotFound(_) => None,
         }
+    }
+
+    /// Returns the messages of the error's sources, outermost first, as every face shows
+    /// them: libgit2's reasons by their message alone, never its `class=`/`code=` suffix.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push(match cause.downcast_ref::<git2::Error>() {
+                Some(git) => git.message().to_string(),
+                None => cause.to_string(),
+            });
+            source = cause.source();
+        }
+        out
     }
 
     /// Whether the error is the filesystem under the store running out of space.
@@ -371,6 +410,7 @@ impl Error {
     /// libgit2's message (never its class and code).
     pub fn no_repository(path: impl Into<PathBuf>, source: &git2::Error) -> Error {
         let path = path.into();
+        let path = std::path::absolute(&path).unwrap_or(path);
         let reason = if source.code() != git2::ErrorCode::NotFound {
             Some(source.message().to_string())
         } else if !path.exists() {
@@ -610,7 +650,7 @@ mod tests {
         );
         let none = Error::no_repository("/tmp", &missing);
         assert_eq!((none.kind(), none.exit_code()), ("no_repository", 5));
-        assert_eq!(none.to_string(), "no git repository at /tmp");
+        assert_eq!(none.to_string(), "not a git repository: /tmp");
         assert!(std::error::Error::source(&none).is_none());
         for e in [
             Error::Config {

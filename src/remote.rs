@@ -69,10 +69,11 @@ pub struct Reapplied {
     pub duplicate: bool,
 }
 
-/// What a push did; `push --json` prints it.
+/// What a push did; `push --json` prints it. Refused refs make it a failure.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PushReport {
-    /// True when nothing was refused.
+    /// True when nothing was refused (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// The remote's name (or URL).
     pub remote: String,
@@ -86,6 +87,36 @@ pub struct PushReport {
     pub up_to_date: usize,
     /// Refs the remote holds at a newer commit than the local one: nothing to push.
     pub remote_ahead: Vec<String>,
+}
+
+impl PushReport {
+    /// The error that stands for the refs the remote refused, if any.
+    pub fn refused_error(&self) -> Option<Error> {
+        let first = self.refused.first()?;
+        let message = match self.refused.len() {
+            1 => format!(
+                "{} refused {}: {}",
+                self.remote, first.refname, first.reason
+            ),
+            n => format!(
+                "{} refused {n} refs, the first {}: {}",
+                self.remote, first.refname, first.reason
+            ),
+        };
+        Some(Error::Remote {
+            message,
+            hint: Some(
+                "the refs pushed are listed under `pushed`, the refused ones under `refused`; run `artifact-store push` again once the reason is fixed"
+                    .to_string(),
+            ),
+        })
+    }
+}
+
+impl crate::report::Reportable for PushReport {
+    fn failure(&self) -> Option<crate::report::Failure> {
+        self.refused_error().map(|e| crate::report::Failure::of(&e))
+    }
 }
 
 impl Store {

@@ -18,6 +18,26 @@ use crate::error::Error;
 /// may be added, none is renamed, removed or changes type.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Returns unix seconds as RFC 3339 UTC (`2026-01-02T03:04:05Z`), the form of every
+/// `*_time` key; the seconds themselves go in the `*_unix` key beside it.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// A file of an artifact set as every output names it: `{path, size, checksum}`, the path
+/// relative to the set's artifact directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileObject {
+    /// Path relative to the artifact directory.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` as recorded in metadata.json (`null` for metadata.json itself).
+    pub checksum: Option<String>,
+}
+
 /// One command's JSON output and the exit code that goes with it.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -61,6 +81,36 @@ pub trait Reportable: Serialize {
         None
     }
 }
+
+impl Reportable for crate::scan::ScanReport {
+    /// Findings make a scan a failure: `secret_detected`, exit 3. The findings are the
+    /// report's own `findings`; the error object does not repeat them.
+    fn failure(&self) -> Option<Failure> {
+        if self.findings.is_empty() {
+            return None;
+        }
+        let files: std::collections::BTreeSet<&str> =
+            self.findings.iter().map(|f| f.path.as_str()).collect();
+        let error = Error::SecretsFound {
+            findings: self.findings.clone(),
+        };
+        let mut failure = Failure::of(&error);
+        if let Value::Object(map) = &mut failure.error {
+            map.remove("findings");
+            let n = self.findings.len();
+            let message = format!(
+                "{n} possible secret{} found in {} file{}",
+                if n == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            map.insert("message".into(), message.into());
+        }
+        Some(failure)
+    }
+}
+
+impl Reportable for crate::scan::RuleList {}
 
 /// Returns the JSON output of a finished operation: its data with `success` and
 /// `schema_version` first, or, when the operation reports a failure beside its data, the
@@ -126,15 +176,9 @@ pub fn error_object(error: &Error) -> Value {
     Value::Object(map)
 }
 
-/// Returns the messages of an error's sources, outermost first.
+/// Returns the messages of an error's sources, outermost first ([`Error::causes`]).
 pub fn causes(error: &Error) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        out.push(cause.to_string());
-        source = cause.source();
-    }
-    out
+    error.causes()
 }
 
 /// Serializes `data` as an object and puts `success` and `schema_version` first; data

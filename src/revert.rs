@@ -61,7 +61,8 @@ impl RevertRequest {
 /// What a revert did (or, in a dry run, would do); serializes to the documented JSON.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RevertOutcome {
-    /// Always true; failures are errors.
+    /// Always true; failures are errors (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// The target's tip afterwards (its current tip in a dry run; null if it does not exist).
     pub commit_sha: Option<String>,

@@ -27,7 +27,8 @@ pub struct OpenOptions {
 /// What `init` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InitOutcome {
-    /// Always true; errors are reported apart.
+    /// Always true; errors are reported apart (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// The repository's git directory.
     pub git_dir: PathBuf,

@@ -364,15 +364,7 @@ impl Store {
             let set = handle.store.show(&id.tag_ref());
             self.give_back(handle);
             match set {
-                Ok(set) => Ok(Some(ListRow {
-                    branch: set.branch,
-                    commit_sha: set.commit_sha,
-                    time: set.time,
-                    metadata: match set.metadata {
-                        serde_json::Value::Object(map) => map,
-                        _ => serde_json::Map::new(),
-                    },
-                })),
+                Ok(set) => Ok(Some(ListRow::from(set))),
                 Err(Error::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             }

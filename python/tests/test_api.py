@@ -136,8 +136,9 @@ def test_list_artifacts_is_newest_first_filtered_and_equals_the_cli_sets(store, 
     rows = store.list_artifacts()
     assert [r["correlation_id"] for r in rows] == ["corr_l2", "corr_l1", "corr_l0"]
     for row in rows:
-        assert {"workflow_id", "task_id", "correlation_id", "test_metrics", "files",
-                "branch", "commit_sha"} <= set(row)
+        assert {"workflow_id", "task_id", "correlation_id", "commit_time", "tags", "files",
+                "metadata", "branch", "commit_sha"} <= set(row)
+        assert "test_metrics" in row["metadata"]
     assert [r["task_id"] for r in store.list_artifacts(workflow_id="wf_a")] == ["t2", "t1"]
     assert len(store.list_artifacts(limit=1)) == 1
     assert store.list_artifacts(where="test_metrics.net_pnl>100")[0]["correlation_id"] == "corr_l2"
@@ -156,8 +157,9 @@ def test_get_artifact_by_correlation_id_is_a_list_row_or_none(store, tmp_path):
     assert artifact == store.list_artifacts()[0]
     assert artifact["task_id"] == "task_coder_001"
     assert artifact["commit_sha"] == done["commit_sha"]
-    assert artifact["test_metrics"]["net_pnl"] == 120.5
-    assert any(f.endswith("strategy.py") for f in artifact["files"])
+    assert artifact["metadata"]["test_metrics"]["net_pnl"] == 120.5
+    assert any(f["path"] == "strategy.py" for f in artifact["files"])
+    assert artifact["tags"] == ["corr_g1", "prompt_feedbeef"]
     assert store.get_artifact_by_correlation_id("corr_unknown") is None
     with pytest.raises(InvalidInputError):
         store.get_artifact_by_correlation_id("no spaces allowed")

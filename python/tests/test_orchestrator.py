@@ -63,7 +63,7 @@ def test_test_passed_is_committed_and_announced(examples_dir, redis_url, store, 
         assert "artifacts/wf_rsi_strategy/task_coder_001/task_coder_001.py" in names
         assert "artifacts/wf_rsi_strategy/task_coder_001/trades.csv" in names
         assert git(repo, "tag", "-l", "corr_ignored") == ""
-        stored = store.get_artifact_by_correlation_id("abc123")
+        stored = store.get_artifact_by_correlation_id("abc123")["metadata"]
         assert stored["test_metrics"] == {"total_trades": 12, "net_pnl": 120.5}
         assert stored["agent_version"] == "tester-v1.0"
 

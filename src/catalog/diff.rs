@@ -46,18 +46,26 @@ pub struct DiffSide {
     /// The REF as the caller gave it (`corr_a`, `W/T`, a sha).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Task id.
+    pub task_id: String,
+    /// Correlation id (`corr_...`).
+    pub correlation_id: Option<String>,
+    /// Prompt hash.
+    pub prompt_hash: Option<String>,
     /// Commit id.
     pub commit_sha: String,
     /// Commit time, RFC 3339 UTC.
     pub commit_time: String,
-    /// Task branch, short form.
+    /// Commit time, unix seconds.
+    pub commit_time_unix: i64,
+    /// Task branch.
     pub branch: String,
-    /// Workflow id, from the metadata.
-    pub workflow_id: Option<String>,
-    /// Task id, from the metadata.
-    pub task_id: Option<String>,
-    /// Correlation id, from the metadata.
-    pub correlation_id: Option<String>,
+    /// Every store tag naming the commit.
+    pub tags: Vec<String>,
+    /// Test status.
+    pub test_status: Option<String>,
 }
 
 /// One file that differs.
@@ -69,6 +77,10 @@ pub struct FileChange {
     pub size_a: Option<u64>,
     /// Size in B, when present there.
     pub size_b: Option<u64>,
+    /// `sha256:<hex>` in A, when present there and recorded.
+    pub checksum_a: Option<String>,
+    /// `sha256:<hex>` in B, when present there and recorded.
+    pub checksum_b: Option<String>,
     /// Lines only in B (every line of an added file); `null` for a binary or too large file.
     pub lines_added: Option<u64>,
     /// Lines only in A (every line of a removed file); `null` for a binary or too large file.
@@ -202,31 +214,30 @@ impl Store {
 }
 
 fn side(s: &ArtifactSet) -> DiffSide {
-    let text = |key: &str| {
-        s.metadata
-            .get(key)
-            .and_then(Value::as_str)
-            .map(String::from)
-    };
     DiffSide {
         reference: s.commit_sha.clone(),
+        workflow_id: s.workflow_id.clone(),
+        task_id: s.task_id.clone(),
+        correlation_id: s.correlation_id.clone(),
+        prompt_hash: s.prompt_hash.clone(),
         commit_sha: s.commit_sha.clone(),
         commit_time: s.commit_time.clone(),
+        commit_time_unix: s.time,
         branch: s.branch.clone(),
-        workflow_id: text("workflow_id"),
-        task_id: text("task_id"),
-        correlation_id: text("correlation_id"),
+        tags: s.tags.clone(),
+        test_status: s.test_status.clone(),
     }
 }
 
 fn compare(a: &ArtifactSet, b: &ArtifactSet) -> DiffReport {
-    let index = |s: &ArtifactSet| -> BTreeMap<String, (ObjectId, u64)> {
+    type Indexed<'a> = BTreeMap<String, (ObjectId, u64, Option<&'a String>)>;
+    fn index(s: &ArtifactSet) -> Indexed<'_> {
         s.files
             .iter()
             .filter(|f| f.path != METADATA_FILE)
-            .map(|f| (f.path.clone(), (f.oid, f.size)))
+            .map(|f| (f.path.clone(), (f.oid, f.size, f.checksum.as_ref())))
             .collect()
-    };
+    }
     let (fa, fb) = (index(a), index(b));
     let mut report = DiffReport {
         a: side(a),
@@ -243,6 +254,8 @@ fn compare(a: &ArtifactSet, b: &ArtifactSet) -> DiffReport {
             path: path.clone(),
             size_a: in_a.map(|x| x.1),
             size_b: in_b.map(|x| x.1),
+            checksum_a: in_a.and_then(|x| x.2.cloned()),
+            checksum_b: in_b.and_then(|x| x.2.cloned()),
             lines_added: None,
             lines_removed: None,
             binary: false,

@@ -21,14 +21,23 @@ use crate::store::Store;
 /// What `export` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportReport {
-    /// Always true; failures are errors.
+    /// Always true; failures are errors (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
+    /// Workflow id of the set exported.
+    pub workflow_id: String,
+    /// Task id of the set exported.
+    pub task_id: String,
+    /// Correlation id of the set exported.
+    pub correlation_id: Option<String>,
     /// Commit exported.
     pub commit_sha: String,
+    /// Task branch of the set.
+    pub branch: String,
     /// Directory written to.
     pub to: PathBuf,
-    /// Files written, relative to `to`.
-    pub files: Vec<String>,
+    /// Files written (`{path, size, checksum}`), paths relative to `to`.
+    pub files: Vec<super::FileEntry>,
     /// Bytes written.
     pub bytes: u64,
 }
@@ -123,9 +132,13 @@ impl Store {
         progress.finish();
         Ok(ExportReport {
             success: true,
+            workflow_id: set.workflow_id,
+            task_id: set.task_id,
+            correlation_id: set.correlation_id,
             commit_sha: set.commit_sha,
+            branch: set.branch,
             to: to.to_path_buf(),
-            files: set.files.iter().map(|f| f.path.clone()).collect(),
+            files: set.files,
             bytes,
         })
     }

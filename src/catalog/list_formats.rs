@@ -111,6 +111,11 @@ fn cell(row: &ListRow, column: &str) -> Option<String> {
     let value = match column {
         "commit_sha" => return Some(row.commit_sha.clone()),
         "branch" => return Some(row.branch.clone()),
+        "workflow_id" => return Some(row.workflow_id.clone()),
+        "task_id" => return Some(row.task_id.clone()),
+        "correlation_id" if row.correlation_id.is_some() => return row.correlation_id.clone(),
+        "prompt_hash" if row.prompt_hash.is_some() => return row.prompt_hash.clone(),
+        "test_status" if row.test_status.is_some() => return row.test_status.clone(),
         "commit_time" => return Some(rfc3339_utc(&crate::git::Time::new(row.time, 0))),
         _ => match column.strip_prefix(METRIC_PREFIX) {
             Some(metric) => row.metadata.get("test_metrics")?.get(metric)?,
@@ -172,10 +177,18 @@ mod tests {
         let Value::Object(metadata) = meta else {
             unreachable!()
         };
+        let text = |k: &str| metadata.get(k).and_then(Value::as_str).map(String::from);
         ListRow {
+            workflow_id: text("workflow_id").unwrap_or_default(),
+            task_id: text("task_id").unwrap_or_default(),
+            correlation_id: text("correlation_id"),
+            prompt_hash: text("prompt_hash"),
             branch: "ai/generated/w/t".into(),
             commit_sha: "ab".repeat(20),
             time: 1_700_000_000,
+            tags: Vec::new(),
+            test_status: text("test_status"),
+            files: Vec::new(),
             metadata,
         }
     }

@@ -59,27 +59,41 @@ pub struct FileEntry {
 }
 
 /// One artifact set: a commit of the store with its metadata and files.
+///
+/// As JSON it is a set object of `docs/json.md`: `workflow_id`, `task_id`,
+/// `correlation_id`, `prompt_hash`, `commit_sha`, `commit_time` (and `commit_time_unix`),
+/// `branch`, `tags` and `test_status` at its top level, then the set's own fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactSet {
+    /// Workflow id, from the trailers.
+    pub workflow_id: String,
+    /// Task id, from the trailers.
+    pub task_id: String,
+    /// Correlation id (`corr_...`), from the trailers.
+    pub correlation_id: Option<String>,
+    /// Prompt hash, from the trailers.
+    pub prompt_hash: Option<String>,
     /// Commit id.
     pub commit_sha: String,
-    /// Task branch, from the trailers.
-    pub branch: String,
-    /// Tags naming this commit (`corr_`, `prompt_`).
-    pub tags: Vec<String>,
-    /// First parent, if any.
-    pub parent: Option<String>,
     /// Commit time, RFC 3339 UTC.
     pub commit_time: String,
+    /// Commit time, seconds since the epoch.
+    #[serde(rename = "commit_time_unix")]
+    pub time: i64,
+    /// Task branch, from the trailers.
+    pub branch: String,
+    /// Every store tag naming this commit (`corr_`, `prompt_`).
+    pub tags: Vec<String>,
+    /// Test status, from the trailers.
+    pub test_status: Option<String>,
+    /// First parent, if any.
+    pub parent: Option<String>,
     /// Directory of the set in the tree.
     pub artifact_dir: String,
-    /// The stored metadata.json.
-    pub metadata: Value,
     /// Files, metadata.json included, sorted by path.
     pub files: Vec<FileEntry>,
-    /// Commit time, seconds since the epoch.
-    #[serde(skip)]
-    pub time: i64,
+    /// The stored metadata.json.
+    pub metadata: Value,
 }
 
 impl Store {
@@ -120,6 +134,8 @@ impl Store {
         let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
         let metadata = read_metadata(repo, &files, &dir)?.unwrap_or(Value::Null);
         let checksums = crate::metadata::checksums_of(&metadata);
+        let empty = serde_json::Map::new();
+        let doc = metadata.as_object().unwrap_or(&empty);
         let files = files
             .into_iter()
             .map(|mut f| {
@@ -128,15 +144,20 @@ impl Store {
             })
             .collect();
         Ok(ArtifactSet {
+            workflow_id: workflow.clone(),
+            task_id: task.clone(),
+            correlation_id: trailer_or_metadata(&trailers.correlation_id, doc, "correlation_id"),
+            prompt_hash: trailer_or_metadata(&trailers.prompt_hash, doc, "prompt_hash"),
             commit_sha: oid.to_string(),
+            commit_time: rfc3339_utc(&commit.time()),
+            time: commit.time().seconds(),
             branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
             tags: self.tags_of(oid, &trailers)?,
+            test_status: trailer_or_metadata(&trailers.test_status, doc, "test_status"),
             parent: commit.parents.first().map(|p| p.to_string()),
-            commit_time: rfc3339_utc(&commit.time()),
             artifact_dir: dir,
-            metadata,
             files,
-            time: commit.time().seconds(),
+            metadata,
         })
     }
 
@@ -236,6 +257,22 @@ fn read_metadata(repo: &Repo, files: &[FileEntry], dir: &str) -> Result<Option<V
         Error::corrupt_object(&format!("{dir}/{METADATA_FILE}"), "blob", entry.oid, &e)
     })?;
     Ok(serde_json::from_slice(&blob).ok())
+}
+
+/// Returns a trailer's value, else the same key of the set's metadata.json: a restore commit
+/// (`revert-to-tag` onto a task branch) has no `Correlation-Id` trailer of its own, but
+/// holds the restored set, whose metadata names it.
+pub(crate) fn trailer_or_metadata(
+    trailer: &Option<String>,
+    metadata: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<String> {
+    trailer.clone().or_else(|| {
+        metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })
 }
 
 /// Returns the `test_metrics` numbers of a metadata document, by key.

@@ -11,11 +11,18 @@ use crate::store::Store;
 /// One artifact set's size.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetSize {
+    /// Workflow id of the tip's set.
+    pub workflow_id: String,
+    /// Task id of the tip's set.
+    pub task_id: String,
+    /// The tip.
+    pub commit_sha: String,
     /// Task branch.
     pub branch: String,
     /// Bytes of its files at the tip.
     pub bytes: u64,
     /// Number of files at the tip.
+    #[serde(rename = "file_count")]
     pub files: usize,
 }
 
@@ -89,6 +96,9 @@ impl Store {
         for (branch, tip) in &branches {
             match self.load_set(*tip, branch) {
                 Ok(set) => largest.push(SetSize {
+                    workflow_id: set.workflow_id,
+                    task_id: set.task_id,
+                    commit_sha: set.commit_sha,
                     branch: branch.clone(),
                     bytes: set.files.iter().map(|f| f.size).sum(),
                     files: set.files.len(),

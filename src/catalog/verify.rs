@@ -24,10 +24,11 @@ pub struct Problem {
     pub message: String,
 }
 
-/// What `verify` checked and found.
+/// What `verify` checked and found; problems make it a failure (`docs/json.md`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
-    /// True when no problem was found.
+    /// True when no problem was found (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// Artifact sets checked.
     pub sets: usize,
@@ -37,6 +38,28 @@ pub struct VerifyReport {
     pub tags: usize,
     /// Problems found.
     pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// The error that stands for the problems found, if any: how many, and the first.
+    pub fn problems_error(&self) -> Option<Error> {
+        let first = self.problems.first()?;
+        let n = self.problems.len();
+        let first = format!("{}: {}: {}", first.subject, first.kind, first.message);
+        Some(Error::Integrity {
+            message: match n {
+                1 => format!("1 problem found: {first}"),
+                n => format!("{n} problems found, the first: {first}"),
+            },
+        })
+    }
+}
+
+impl crate::report::Reportable for VerifyReport {
+    fn failure(&self) -> Option<crate::report::Failure> {
+        self.problems_error()
+            .map(|e| crate::report::Failure::of(&e))
+    }
 }
 
 impl Store {

@@ -111,7 +111,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         };
         ctx.out.data(&format!(
             "committed {} ({}) to {} at {short}, {tagged}{missing}",
-            fmt::count(outcome.files, "file"),
+            fmt::count(outcome.file_count, "file"),
             fmt::bytes(outcome.bytes),
             outcome.branch,
         ));

@@ -21,9 +21,10 @@ use super::Ctx;
 /// `b - a` (`net_pnl: 120.5 -> 98.2 (-22.3)`); NaN and infinities are shown as words,
 /// and a delta above 1e15 as `delta too large to show`.
 ///
-/// --json prints {"a": {"ref", "commit_sha", ...}, "b", "added", "removed", "changed":
-/// [{"path", "size_a", "size_b", "lines_added", "lines_removed", "binary", "too_large",
-/// "csv", "patch"}], "metrics": [{"name", "a", "b", "delta", "delta_status"}]}.
+/// --json prints {"a", "b" (each the REF typed and its set), "added", "removed",
+/// "changed": [{"path", "size_a", "size_b", "checksum_a", "checksum_b", "lines_added",
+/// "lines_removed", "binary", "too_large", "csv", "patch"}], "metrics": [{"name", "a", "b",
+/// "delta", "delta_status"}]}; docs/schema/diff.json.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  artifact-store diff corr_abc123 corr_def456\n  artifact-store diff abc123 wf_rsi/task_coder_001 --json\n  artifact-store diff corr_abc123 corr_def456 --patch"

@@ -74,7 +74,7 @@ fn pre_receive(ctx: &Ctx, store: &Store) -> Result<i32> {
     let pusher = store.config().hooks.pusher(|name| std::env::var(name).ok());
     let report = store.check_receive(&updates, pusher.as_deref())?;
     if ctx.out.json {
-        ctx.out.json_ok(&report);
+        ctx.out.report(&artifact_store::report::of(&report));
     }
     for rejection in &report.rejections {
         ctx.out.warn(&format!(

@@ -161,6 +161,60 @@ fn command() -> clap::Command {
     })
 }
 
+/// Whether `--json` is among the arguments (before any `--`): read from the raw command
+/// line, since a command line that does not parse has no parsed flags to ask.
+fn json_asked(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The parser's error as a usage [`artifact_store::Error`]: its sentence (continuation
+/// lines joined) as the message, its tips (a similar command or flag) as the hint.
+fn usage_error(e: &clap::Error) -> artifact_store::Error {
+    let text = e.render().to_string();
+    let mut message = String::new();
+    let mut tips = Vec::new();
+    let mut usage = None;
+    let mut in_message = true;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(first) = line.strip_prefix("error: ") {
+            message.push_str(first.trim());
+        } else if let Some(tip) = trimmed.strip_prefix("tip: ") {
+            tips.push(tip.to_string());
+            in_message = false;
+        } else if let Some(u) = trimmed.strip_prefix("Usage: ") {
+            usage = Some(u.to_string());
+            in_message = false;
+        } else if trimmed.is_empty() || trimmed.starts_with("For more information") {
+            in_message = false;
+        } else if in_message {
+            message.push(' ');
+            message.push_str(trimmed);
+        }
+    }
+    if message.is_empty() {
+        message = e.kind().to_string();
+    }
+    let mut hint = tips.join("; ");
+    if let Some(usage) = usage {
+        if !hint.is_empty() {
+            hint.push_str("; ");
+        }
+        hint.push_str(&format!("usage: {usage}"));
+    }
+    if !hint.is_empty() {
+        hint.push_str("; ");
+    }
+    hint.push_str("`--help` shows every command and flag");
+    artifact_store::Error::Usage {
+        message,
+        hint: Some(hint),
+    }
+}
+
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> i32 {
     use clap::FromArgMatches;
@@ -169,6 +223,9 @@ pub fn main() -> i32 {
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json_asked(std::env::args_os()) => {
+            return Output::new(true, false, 0).error(&usage_error(&e));
+        }
         Err(e) => {
             let code = if e.use_stderr() {
                 exit::USAGE

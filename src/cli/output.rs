@@ -88,10 +88,8 @@ impl Output {
             self.json_value(&report::failure(error).body);
         }
         eprintln!("error: {}", printable(&error.to_string()));
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            eprintln!("  caused by: {}", printable(&cause.to_string()));
-            source = cause.source();
+        for cause in error.causes() {
+            eprintln!("  caused by: {}", printable(&cause));
         }
         for f in findings.into_iter().flatten() {
             let line = format!(

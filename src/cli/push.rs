@@ -29,8 +29,10 @@ use super::{fmt, Ctx, Output};
 ///
 /// --json prints {"success", "remote", "pushed": [{"ref", "old", "new", "forced"}],
 /// "refused": [{"ref", "local", "remote", "reason"}], "reapplied": [{"branch",
-/// "correlation_id", "from", "to", "duplicate"}], "up_to_date", "remote_ahead": [ref...]}.
-/// Exit 0 when nothing was refused; 6 when a ref was refused or the remote is unreachable.
+/// "correlation_id", "from", "to", "duplicate"}], "up_to_date", "remote_ahead": [ref...]},
+/// with "success": false and an "error" object when a ref was refused
+/// (docs/schema/push.json). Exit 0 when nothing was refused; 6 when a ref was refused or
+/// the remote is unreachable.
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Push every store ref not yet on the remote (what `push` does anyway).
@@ -49,7 +51,7 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<i32> {
     let report = store.push_pending(&mut |p| meter.update(p))?;
     meter.finish();
     if ctx.out.json {
-        ctx.out.json_ok(&report);
+        return Ok(ctx.out.report(&artifact_store::report::of(&report)));
     } else {
         human(ctx, &report);
     }

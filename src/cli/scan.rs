@@ -23,9 +23,10 @@ use super::{fmt, Ctx};
 /// config (extra rules, disabled rules, allowed paths and regexes, a gitleaks TOML rule file).
 /// A line holding `artifact-store:allow` is never reported.
 ///
-/// --format json prints {"findings": [{"rule_id", "path", "line", "column", "redacted"}],
-/// "files_scanned", "bytes_scanned", "skipped": [{"path", "reason"}]}; --format sarif prints
-/// SARIF 2.1.0 for code-scanning tools.
+/// --format json prints {"success", "schema_version", "findings": [{"rule_id", "path",
+/// "line", "column", "redacted"}], "files_scanned", "bytes_scanned", "skipped": [{"path",
+/// "reason"}]}, with "success": false and an "error" object when anything is found
+/// (docs/schema/scan.json); --format sarif prints SARIF 2.1.0 for code-scanning tools.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  artifact-store scan ./run-output\n  artifact-store scan --format sarif . > findings.sarif\n  artifact-store scan --staged\n  artifact-store scan --list-rules"
@@ -64,7 +65,10 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
     if args.list_rules {
         let ids: Vec<&str> = scanner.rule_ids().collect();
         if ctx.out.json {
-            ctx.out.json_ok(&serde_json::json!({"rules": ids}));
+            let list = scan::RuleList {
+                rules: ids.iter().map(|id| id.to_string()).collect(),
+            };
+            ctx.out.json_ok(&list);
         } else {
             ids.iter().for_each(|id| ctx.out.data(id));
         }
@@ -90,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &ScanArgs) -> Result<i32> {
         args.format
     };
     match format {
-        Format::Json => ctx.out.json_ok(&report),
+        Format::Json => return Ok(ctx.out.report(&artifact_store::report::of(&report))),
         Format::Sarif => ctx
             .out
             .json_value(&scan::sarif(&report, env!("CARGO_PKG_VERSION"))),

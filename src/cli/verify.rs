@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<i32> {
         None => store.verify_all_with(&bar)?,
     };
     if ctx.out.json {
-        ctx.out.json_ok(&report);
+        return Ok(ctx.out.report(&artifact_store::report::of(&report)));
     } else {
         for p in &report.problems {
             ctx.out

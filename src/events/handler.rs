@@ -41,7 +41,7 @@ pub struct Handler {
 #[derive(Debug)]
 pub enum Outcome {
     /// Committed, or found already committed (`duplicate`).
-    Committed(CommitOutcome),
+    Committed(Box<CommitOutcome>),
     /// Not committed; see [`EventError::retryable`].
     Failed(EventError),
     /// An event type the store does not act on (or `TEST_FAILED` without `commit_failed`).
@@ -143,7 +143,7 @@ impl Handler {
             .map(|(envelope, outcome)| {
                 let outcome = outcome.unwrap_or_else(|| {
                     match commits.next().expect("one commit result per request") {
-                        Ok(done) => Outcome::Committed(redelivery(done)),
+                        Ok(done) => Outcome::Committed(Box::new(redelivery(done))),
                         Err(e) => Outcome::Failed(EventError::Store(e)),
                     }
                 });
@@ -160,7 +160,7 @@ impl Handler {
     pub fn handle_envelope(&self, envelope: &Envelope) -> Outcome {
         match self.plan(envelope) {
             Ok(request) => match self.store.commit(request) {
-                Ok(done) => Outcome::Committed(redelivery(done)),
+                Ok(done) => Outcome::Committed(Box::new(redelivery(done))),
                 Err(e) => Outcome::Failed(EventError::Store(e)),
             },
             Err(outcome) => *outcome,
@@ -327,11 +327,8 @@ impl Handled {
             Outcome::Committed(done) => Some(envelope::outcome_event(
                 env,
                 ARTIFACT_COMMITTED,
-                json!({"branch": done.branch, "commit_sha": done.commit_sha, "tags": done.tags,
-                       "pushed": done.pushed, "duplicate": done.duplicate,
-                       "tags_missing": done.tags_missing,
-                       "metadata_differs": done.metadata_differs,
-                       "differing_fields": done.differing_fields}),
+                // The commit's own report (`docs/schema/commit.json`, without the envelope).
+                serde_json::to_value(done).unwrap_or_else(|_| json!({})),
             )),
             Outcome::Failed(e) => Some(failure_event(env, e, None)),
             Outcome::Ignored { .. } => None,

@@ -36,7 +36,8 @@ pub struct HookInstall {
 /// What `hooks install` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallOutcome {
-    /// Always true; refusals are errors.
+    /// Always true; refusals are errors (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// Each hook handled.
     pub hooks: Vec<HookInstall>,

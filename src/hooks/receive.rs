@@ -46,6 +46,35 @@ pub struct ReceiveReport {
     pub blobs_scanned: usize,
 }
 
+impl crate::report::Reportable for ReceiveReport {
+    /// A secret in a pushed blob is `secret_detected` (exit 3); a refused ref update is a
+    /// `conflict` (exit 4). The findings and rejections are the report's own keys.
+    fn failure(&self) -> Option<crate::report::Failure> {
+        let error = if !self.findings.is_empty() {
+            Error::SecretsFound {
+                findings: self.findings.clone(),
+            }
+        } else {
+            let first = self.rejections.first()?;
+            Error::Conflict {
+                message: format!(
+                    "the push is refused: {} ref update{} broke the store's rules, the first {}: {}",
+                    self.rejections.len(),
+                    if self.rejections.len() == 1 { "" } else { "s" },
+                    first.refname,
+                    first.reason
+                ),
+                hint: None,
+            }
+        };
+        let mut failure = crate::report::Failure::of(&error);
+        if let serde_json::Value::Object(map) = &mut failure.error {
+            map.remove("findings");
+        }
+        Some(failure)
+    }
+}
+
 impl ReceiveReport {
     /// Returns whether the push may go ahead.
     pub fn allowed(&self) -> bool {

@@ -39,7 +39,10 @@ pub struct SkippedRef {
 /// What an apply did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
-    /// The `<unix_ts>` of `refs/artifact-store/trash/<unix_ts>/`.
+    /// When the refs moved, RFC 3339 UTC.
+    pub trash_time: String,
+    /// The `<unix_ts>` of `refs/artifact-store/trash/<unix_ts>/`: what `trash restore` takes.
+    #[serde(rename = "trash_time_unix")]
     pub trash_ts: i64,
     /// Refs moved to the trash.
     pub moved: usize,
@@ -198,6 +201,7 @@ fn apply_at(store: &Store, plan: &Plan, ts: i64, progress: &dyn Progress) -> Res
     let mut moved_refs: Vec<String> = moved.iter().map(|d| d.refname.clone()).collect();
     moved_refs.sort();
     Ok(Applied {
+        trash_time: crate::report::rfc3339(ts),
         trash_ts: ts,
         moved: moved.len(),
         skipped,

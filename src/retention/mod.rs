@@ -29,7 +29,9 @@ pub use apply::{Applied, SkippedRef};
 pub use pins::PinOutcome;
 pub use plan::{Counts, Decision, Plan, RefKind, Verdict, WorkflowPlan};
 pub use remote::RemoteOutcome;
-pub use trash::{GitGc, PurgeOutcome, RestoreOutcome, TrashBatch, TrashEntry, TrashList};
+pub use trash::{
+    GitGc, PurgeOutcome, PurgedBatch, RestoreOutcome, TrashBatch, TrashEntry, TrashList,
+};
 
 /// What `gc` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,8 @@ pub struct GcRequest {
 /// What `gc` did: the plan, and with `--apply` what moved.
 #[derive(Debug, Serialize)]
 pub struct GcOutcome {
-    /// True unless an error is reported apart.
+    /// True unless an error is reported apart (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// Nothing was changed.
     pub dry_run: bool,

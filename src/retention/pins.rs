@@ -12,7 +12,8 @@ use crate::store::Store;
 /// What `pin` or `unpin` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PinOutcome {
-    /// Always true; failures are errors.
+    /// Always true; failures are errors (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// The pin's name.
     pub name: String,

@@ -45,6 +45,7 @@ pub struct Decision {
     /// Branch, `corr_` tag or `prompt_` tag.
     pub kind: RefKind,
     /// The workflow it belongs to (`null`: a tag on no task branch).
+    #[serde(rename = "workflow_id")]
     pub workflow: Option<String>,
     /// The value the plan saw; apply moves the ref only if it still holds it.
     #[serde(serialize_with = "super::ser_oid")]
@@ -70,6 +71,7 @@ pub struct Counts {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkflowPlan {
     /// Workflow id (`null`: tags whose commit is on no task branch).
+    #[serde(rename = "workflow_id")]
     pub workflow: Option<String>,
     /// The rules it was planned with.
     pub rules: Rules,
@@ -84,7 +86,11 @@ pub struct WorkflowPlan {
 /// A retention plan: every store ref with its decision; applying it is another step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// The time ages are measured from, RFC 3339 UTC.
+    #[serde(rename = "now")]
+    pub now_time: String,
     /// The time ages are measured from, unix seconds.
+    #[serde(rename = "now_unix")]
     pub now: i64,
     /// Per workflow, by name; tags on no task branch last.
     pub workflows: Vec<WorkflowPlan>,
@@ -247,6 +253,7 @@ fn finish(groups: BTreeMap<Option<String>, (WorkflowPlan, Vec<Decision>)>, now: 
         refs.extend(decisions);
     }
     Plan {
+        now_time: crate::report::rfc3339(now),
         now,
         workflows,
         total,

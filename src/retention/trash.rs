@@ -31,7 +31,10 @@ pub struct TrashEntry {
 /// The refs trashed at one time.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrashBatch {
-    /// Unix seconds, the `<ts>` of the ref names.
+    /// When the refs moved, RFC 3339 UTC.
+    pub time: String,
+    /// Unix seconds, the `<ts>` of the ref names: what `trash restore` takes.
+    #[serde(rename = "time_unix")]
     pub ts: i64,
     /// Whole days since then.
     pub age_days: i64,
@@ -44,7 +47,8 @@ pub struct TrashBatch {
 /// `trash list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrashList {
-    /// Always true.
+    /// Always true (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// Days a batch stays before `trash purge` takes it by default.
     pub trash_days: u64,
@@ -55,7 +59,8 @@ pub struct TrashList {
 /// `trash restore`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreOutcome {
-    /// Always true; a refusal is an error.
+    /// Always true; a refusal is an error (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// The refs put back.
     pub restored: Vec<TrashEntry>,
@@ -77,17 +82,27 @@ pub enum GitGc {
     Failed(String),
 }
 
+/// A batch `trash purge` deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PurgedBatch {
+    /// When its refs were trashed, RFC 3339 UTC.
+    pub time: String,
+    /// The same, unix seconds: the `<ts>` of its ref names.
+    pub time_unix: i64,
+}
+
 /// `trash purge`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PurgeOutcome {
-    /// Always true.
+    /// Always true (the JSON envelope carries `success`).
+    #[serde(skip)]
     pub success: bool,
     /// Batches older than this many days were purged.
     pub older_than_days: u64,
     /// Refs deleted.
     pub purged: usize,
-    /// The times of the batches purged.
-    pub batches: Vec<i64>,
+    /// The batches purged.
+    pub batches: Vec<PurgedBatch>,
     /// The report commit, when anything was purged.
     pub report_commit: Option<String>,
     /// What `git gc` did.
@@ -103,6 +118,7 @@ impl Store {
             .trash_batches()?
             .into_iter()
             .map(|(ts, refs)| TrashBatch {
+                time: crate::report::rfc3339(ts),
                 ts,
                 age_days: (now - ts).max(0) / DAY,
                 count: refs.len(),
@@ -217,7 +233,13 @@ impl Store {
             success: true,
             older_than_days: days,
             purged: purged.len(),
-            batches: expired.iter().map(|(ts, _)| *ts).collect(),
+            batches: expired
+                .iter()
+                .map(|(ts, _)| PurgedBatch {
+                    time: crate::report::rfc3339(*ts),
+                    time_unix: *ts,
+                })
+                .collect(),
             report_commit,
             git_gc,
         })

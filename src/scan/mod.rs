@@ -133,6 +133,13 @@ pub struct ScanReport {
     pub skipped: Vec<Skipped>,
 }
 
+/// `scan --list-rules`: the ids of every active rule.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RuleList {
+    /// Built-in and configured rule ids, in the order the scanner tries them.
+    pub rules: Vec<String>,
+}
+
 /// A compiled set of rules and allowlists; `Send + Sync`, cheap to share by reference.
 #[derive(Debug)]
 pub struct Scanner {

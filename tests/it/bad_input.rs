@@ -325,7 +325,7 @@ fn every_bad_input_is_refused_with_its_exit_code_and_the_repository_is_unchanged
             "no repository",
             5,
             "no_repository",
-            "no git repository",
+            "not a git repository",
             vec![
                 "--repo".into(),
                 env.path("nowhere").to_str().unwrap().into(),

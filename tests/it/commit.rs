@@ -38,12 +38,19 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
         .ok();
     let result = run.json();
     let sha = result["commit_sha"].as_str().unwrap().to_string();
+    let time = result["commit_time"].as_str().unwrap().to_string();
+    let unix = result["commit_time_unix"].as_i64().unwrap();
+    let files = result["files"].clone();
     assert_eq!(
         result,
-        json!({"success": true, "schema_version": 1, "branch": "ai/generated/wf/t", "commit_sha": sha,
-               "tags": ["corr_abc123", "prompt_7a8b9c0d"], "pushed": false, "duplicate": false,
-               "tags_missing": [], "metadata_differs": false, "differing_fields": []})
+        json!({"success": true, "schema_version": 1, "workflow_id": "wf", "task_id": "t",
+               "correlation_id": "corr_abc123", "prompt_hash": "7a8b9c0d", "commit_sha": sha,
+               "commit_time": time, "commit_time_unix": unix, "branch": "ai/generated/wf/t",
+               "tags": ["corr_abc123", "prompt_7a8b9c0d"], "test_status": "passed",
+               "pushed": false, "duplicate": false, "tags_missing": [],
+               "metadata_differs": false, "differing_fields": [], "files": files})
     );
+    assert_eq!(files.as_array().unwrap().len(), 2, "{files}");
     let keys: Vec<&str> = result
         .as_object()
         .unwrap()
@@ -55,14 +62,22 @@ fn commit_writes_branch_annotated_tags_metadata_and_trailers() {
         [
             "success",
             "schema_version",
-            "branch",
+            "workflow_id",
+            "task_id",
+            "correlation_id",
+            "prompt_hash",
             "commit_sha",
+            "commit_time",
+            "commit_time_unix",
+            "branch",
             "tags",
+            "test_status",
             "pushed",
             "duplicate",
             "tags_missing",
             "metadata_differs",
-            "differing_fields"
+            "differing_fields",
+            "files"
         ]
     );
 

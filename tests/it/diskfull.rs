@@ -441,7 +441,7 @@ fn gc_apply_meeting_a_full_disk_after_moving_refs_prints_the_undo_and_the_trash_
         let run = env.run(&["--repo", &s, "--json", "gc", "--apply", "--policy", policy]);
         let ts = if run.code == 0 {
             landed += 1;
-            run.json()["applied"]["trash_ts"].to_string()
+            run.json()["applied"]["trash_time_unix"].to_string()
         } else {
             let json = run.json();
             let error = &json["error"];

@@ -20,11 +20,14 @@ fn assert_no_repository(run: &Run, path: &str, what: &str) {
     assert_eq!(json["error"]["kind"], "no_repository", "{what}: {json}");
     let message = json["error"]["message"].as_str().unwrap();
     assert!(
-        message.starts_with(&format!("no git repository at {path}")),
+        message.starts_with(&format!("not a git repository: {path}")),
         "{what}: {message}"
     );
     let hint = json["error"]["hint"].as_str().unwrap();
-    assert!(hint.contains("artifact-store init --bare"), "{hint}");
+    assert!(
+        hint.contains(&format!("artifact-store init {path}")),
+        "{hint}"
+    );
     assert!(hint.contains("--repo"), "{hint}");
     for noise in ["class=", "code=", "NotFound", "(-3)", "caused by"] {
         assert!(
@@ -40,7 +43,7 @@ fn assert_no_repository(run: &Run, path: &str, what: &str) {
     }
     assert!(
         run.stderr
-            .contains(&format!("error: no git repository at {path}")),
+            .contains(&format!("error: not a git repository: {path}")),
         "{what}: {}",
         run.stderr
     );
@@ -92,7 +95,7 @@ fn a_path_without_a_repository_is_named_plainly_with_a_next_step() {
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(
         run.stderr.contains(&format!(
-            "error: no git repository at {}: no such file or directory",
+            "error: not a git repository: {} (no such file or directory)",
             missing.display()
         )),
         "{}",

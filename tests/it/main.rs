@@ -45,6 +45,7 @@ mod scan_features;
 mod scan_globs;
 mod scan_lookalikes;
 mod scan_rules;
+mod schemas;
 mod secrets;
 mod security;
 mod security_redis;

@@ -139,13 +139,21 @@ fn list_shows_branch_tips_newest_first_and_filters() {
         "task_id",
         "correlation_id",
         "prompt_hash",
-        "test_metrics",
+        "commit_time",
+        "tags",
         "files",
-        "checksums",
-        "llm_version",
+        "metadata",
     ] {
         assert!(first.get(key).is_some(), "row lacks {key}: {first}");
     }
+    for key in ["test_metrics", "files", "checksums", "llm_version"] {
+        assert!(
+            first["metadata"].get(key).is_some(),
+            "metadata lacks {key}: {first}"
+        );
+    }
+    assert_eq!(first["files"][1]["path"], "trades.csv");
+    assert_eq!(first["files"][1]["size"], 8);
     assert_eq!(
         corrs(&list(&env, &store, &["--workflow", "wf_a"])),
         ["corr_a4", "corr_a3"]
@@ -420,6 +428,31 @@ fn diff_reports_files_and_metric_deltas() {
     assert_eq!(files(&d["added"]), [json!(["report.json", null, 3, 1, 0])]);
     assert_eq!(files(&d["removed"]), [json!(["old.log", 2, null, 0, 1])]);
     assert_eq!(files(&d["changed"]), [json!(["trades.csv", 8, 12, 1, 0])]);
+    let sizes = |key: &str| -> serde_json::Value {
+        d[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"path": f["path"], "size_a": f["size_a"], "size_b": f["size_b"]}))
+            .collect()
+    };
+    assert_eq!(
+        sizes("added"),
+        json!([{"path": "report.json", "size_a": null, "size_b": 3}])
+    );
+    assert_eq!(
+        sizes("removed"),
+        json!([{"path": "old.log", "size_a": 2, "size_b": null}])
+    );
+    assert_eq!(
+        sizes("changed"),
+        json!([{"path": "trades.csv", "size_a": 8, "size_b": 12}])
+    );
+    assert_eq!(d["a"]["ref"], "a1");
+    assert!(d["changed"][0]["checksum_b"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     assert_eq!(
         d["metrics"][0],
         json!({"name": "net_pnl", "a": 98.2, "b": 120.5, "delta": 22.3, "delta_status": "ok"})

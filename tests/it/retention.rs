@@ -370,7 +370,7 @@ fn apply_keeps_exactly_the_survivors_and_trashes_the_rest() {
     );
 
     let applied = run_at(&env, &store, &["--json", "gc", "--apply"]).json();
-    let ts = applied["applied"]["trash_ts"].as_i64().unwrap();
+    let ts = applied["applied"]["trash_time_unix"].as_i64().unwrap();
     assert_eq!(ts, NOW);
     let after = store_refs(&env, &store);
     assert_eq!(

@@ -86,9 +86,9 @@ impl Task {
         let rows = list["sets"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "{list}");
         assert_eq!(rows[0]["commit_sha"], tip);
-        assert_eq!(rows[0]["reverted_to"], "corr_c1");
+        assert_eq!(rows[0]["metadata"]["reverted_to"], "corr_c1");
         assert_eq!(rows[0]["correlation_id"], "corr_c1");
-        assert_eq!(rows[0]["test_metrics"]["pnl"], 1);
+        assert_eq!(rows[0]["metadata"]["test_metrics"]["pnl"], 1);
         let versions = self.json(&["list", "--all-versions"]);
         assert_eq!(versions["sets"][0]["commit_sha"], tip, "{versions}");
         assert_eq!(versions["sets"].as_array().unwrap().len(), 3, "{versions}");

@@ -182,7 +182,7 @@ fn apply_while_others_commit_prunes_nothing_new_and_nothing_comes_back() {
         "the load branches were pruned: {}",
         moved.len()
     );
-    let ts = applied["applied"]["trash_ts"].as_i64().unwrap();
+    let ts = applied["applied"]["trash_time_unix"].as_i64().unwrap();
     let after = store_refs(&env, &store);
     let unplanned: Vec<&String> = made
         .iter()
@@ -268,7 +268,7 @@ fn remote_refs_are_deleted_only_when_the_local_trash_holds_them() {
     );
 
     let out = run_at(&env, &store, &["--json", "gc", "--apply", "--remote"]).json();
-    let ts = out["applied"]["trash_ts"].as_i64().unwrap();
+    let ts = out["applied"]["trash_time_unix"].as_i64().unwrap();
     let deleted: Vec<String> = out["remote"]["deleted"]
         .as_array()
         .unwrap()
@@ -389,7 +389,7 @@ fn a_silent_remote_times_out_after_push_timeout_with_the_undo_printed() {
     let out = run.json();
     assert_eq!(out["success"], false, "{out}");
     assert!(out.to_string().contains("push_timeout"), "{out}");
-    let ts = out["applied"]["trash_ts"].as_i64().unwrap();
+    let ts = out["applied"]["trash_time_unix"].as_i64().unwrap();
     assert!(
         out.to_string()
             .contains(&format!("artifact-store trash restore {ts}")),

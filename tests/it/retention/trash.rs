@@ -21,10 +21,13 @@ fn restore_puts_every_ref_back_as_it_was() {
     let store = fixture(&env);
     let before = refs_and_peels(&env, &store);
     let applied = run_at(&env, &store, &["--json", "gc", "--apply"]).json();
-    let ts = applied["applied"]["trash_ts"].as_i64().unwrap().to_string();
+    let ts = applied["applied"]["trash_time_unix"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     assert_ne!(refs_and_peels(&env, &store), before);
     let listed = run_at(&env, &store, &["--json", "trash", "list"]).json();
-    assert_eq!(listed["batches"][0]["ts"].to_string(), ts);
+    assert_eq!(listed["batches"][0]["time_unix"].to_string(), ts);
     assert_eq!(listed["batches"][0]["count"], applied["applied"]["moved"]);
 
     let restored = run_at(&env, &store, &["--json", "trash", "restore", &ts]).json();
@@ -53,7 +56,10 @@ fn restore_refuses_to_overwrite_a_ref_that_exists_again_and_changes_nothing() {
     let env = Env::new();
     let store = fixture(&env);
     let applied = run_at(&env, &store, &["--json", "gc", "--apply"]).json();
-    let ts = applied["applied"]["trash_ts"].as_i64().unwrap().to_string();
+    let ts = applied["applied"]["trash_time_unix"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     commit_at(
         &env,
         &store,
