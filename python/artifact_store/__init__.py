@@ -477,8 +477,9 @@ class ArtifactStore:
     def verify(self, ref: Optional[str] = None) -> Dict[str, Any]:
         """Recomputes the checksums of one artifact set (or of every set, without
         ``ref``) against its ``metadata.json`` and checks that tags and trailers agree.
-        Problems are data, not exceptions: ``success`` is ``False`` and ``problems`` lists
-        them. The JSON of ``artifact-store verify --json``.
+        Problems are data, not exceptions: ``success`` is ``False``, ``problems`` lists
+        them and ``error`` (kind ``integrity``) names how many. The JSON of
+        ``artifact-store verify --json``.
 
         Example::
 
@@ -499,8 +500,9 @@ class ArtifactStore:
 
     def scan(self, paths: Union[PathLike, Sequence[PathLike]]) -> Dict[str, Any]:
         """Scans files and directories with the store's scanner, writing nothing.
-        Findings are data (redacted): ``findings``, ``files_scanned``, ``skipped``. The
-        JSON of ``artifact-store scan --json``.
+        Findings are data (redacted), not exceptions: ``findings``, ``files_scanned``,
+        ``skipped``; with findings ``success`` is ``False`` and ``error`` says so
+        (``secret_detected``). The JSON of ``artifact-store scan --json``.
 
         Example::
 
@@ -562,8 +564,9 @@ class ArtifactStore:
 
     def push_pending(self) -> Dict[str, Any]:
         """Pushes every store branch and tag the remote does not have yet (commits made
-        while it was unreachable). Refs the remote refused are data: ``refused``. The JSON
-        of ``artifact-store push --pending --json``.
+        while it was unreachable). Refs the remote refused are data: ``refused``, with
+        ``success`` ``False`` and an ``error`` naming the first. The JSON of
+        ``artifact-store push --pending --json``.
 
         Example::
 

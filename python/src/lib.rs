@@ -40,6 +40,9 @@ const MAX_IDLE: usize = 8;
 struct Done {
     report: Report,
     warnings: Vec<String>,
+    /// A failure found beside data (verify's problems, scan's findings, push's refusals)
+    /// is returned as data, `success: false` with its `error`, not raised.
+    failure_is_data: bool,
 }
 
 impl Done {
@@ -50,6 +53,7 @@ impl Done {
                 exit_code: 0,
             },
             warnings: Vec::new(),
+            failure_is_data: false,
         }
     }
 
@@ -57,6 +61,15 @@ impl Done {
         Done {
             report: report::of(data),
             warnings: Vec::new(),
+            failure_is_data: false,
+        }
+    }
+
+    /// The CLI's output for `data`, a failure beside it included, returned as data.
+    fn data<T: report::Reportable + ?Sized>(data: &T) -> Done {
+        Done {
+            failure_is_data: true,
+            ..Done::of(data)
         }
     }
 
@@ -136,13 +149,14 @@ fn finish(py: Python<'_>, done: artifact_store::Result<Done>) -> PyResult<Output
         Err(e) => Done {
             report: report::failure(&e),
             warnings: Vec::new(),
+            failure_is_data: false,
         },
     };
     let text = py.detach(|| serde_json::to_string(&done.report.body));
     let text = text.map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("the output is not JSON: {e}"))
     })?;
-    if done.report.body.get("error").is_some() {
+    if done.report.body.get("error").is_some() && !done.failure_is_data {
         return Err(raise(py, &text, done.report.exit_code));
     }
     Ok((text, done.warnings))
@@ -416,7 +430,7 @@ impl Store {
                 Some(r) => store.verify(&r)?,
                 None => store.verify_all()?,
             };
-            Ok(Done::ok(&report))
+            Ok(Done::data(&report))
         })
     }
 
@@ -430,7 +444,7 @@ impl Store {
     fn scan(&self, py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Output> {
         self.call(py, move |store| {
             let report = store.scanner()?.scan_paths(&paths).map_err(Error::from)?;
-            Ok(Done::ok(&report))
+            Ok(Done::data(&report))
         })
     }
 
@@ -469,7 +483,9 @@ impl Store {
 
     /// `push --pending`.
     fn push_pending(&self, py: Python<'_>) -> PyResult<Output> {
-        self.call(py, |store| Ok(Done::ok(&store.push_pending(&mut |_| {})?)))
+        self.call(py, |store| {
+            Ok(Done::data(&store.push_pending(&mut |_| {})?))
+        })
     }
 }
 
