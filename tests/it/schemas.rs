@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "demo",
     "hooks",
     "hook",
+    "compact",
     "error",
 ];
 
@@ -273,12 +274,16 @@ fn commit_and_the_read_commands_are_on_their_schemas() {
     assert_eq!(diff["a"]["ref"], "a");
     assert_eq!(diff["b"]["commit_sha"], newest["commit_sha"]);
     assert_eq!(diff["changed"][0]["path"], "strategy.py");
+    let patched = on_schema("diff", &run(&["diff", "a", "corr_b", "--patch"]).ok());
+    assert!(patched["changed"][0]["patch"].is_string(), "{patched}");
     failed("diff", &run(&["diff", "a", "nothing"]), 5, "not_found");
 
     on_schema("verify", &run(&["verify", "corr_a"]).ok());
     on_schema("verify", &run(&["verify", "--all"]).ok());
     failed("verify", &run(&["verify", "corr_nothing"]), 5, "not_found");
 
+    on_schema("compact", &run(&["compact", "--dry-run"]).ok());
+    on_schema("compact", &run(&["compact"]).ok());
     let stats = on_schema("stats", &run(&["stats"]).ok());
     assert_eq!(stats["largest"][0]["workflow_id"], "wf");
 
