@@ -18,6 +18,13 @@ use crate::progress::{Progress, Silent, Unit};
 use crate::scan::LARGE_FILE_BYTES;
 use crate::store::Store;
 
+/// Threads an export reads and writes its files on, at most.
+const EXPORT_THREADS: usize = 4;
+
+/// Sets up to this many bytes are exported on one thread: below it, starting threads and
+/// opening repository handles costs more than it saves.
+const PARALLEL_ABOVE: u64 = 1 << 20;
+
 /// What `export` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportReport {
@@ -112,23 +119,21 @@ impl Store {
             done.dirs.push(to.to_path_buf());
         }
         let mut checked = HashSet::new();
-        let mut bytes = 0;
         let total = set.files.iter().map(|f| f.size).sum();
         progress.start("exporting", total, Unit::Bytes);
-        for file in &set.files {
-            let wrote =
-                create_parents(to, &file.path, &mut checked, &mut done.dirs).and_then(|()| {
-                    self.export_one(&set.artifact_dir, file, (to, force), &mut done, progress)
-                });
-            match wrote {
-                Ok(n) => bytes += n,
-                Err(e) => {
-                    progress.finish();
-                    done.undo();
-                    return Err(e);
-                }
+        let written = set
+            .files
+            .iter()
+            .try_for_each(|file| create_parents(to, &file.path, &mut checked, &mut done.dirs))
+            .and_then(|()| self.export_files(&set, (to, force), &mut done, progress));
+        let bytes = match written {
+            Ok(n) => n,
+            Err(e) => {
+                progress.finish();
+                done.undo();
+                return Err(e);
             }
-        }
+        };
         progress.finish();
         Ok(ExportReport {
             success: true,
@@ -285,6 +290,93 @@ impl Written {
 }
 
 impl Store {
+    /// Writes every file of `set` under `to` (their directories made already), on up to
+    /// [`EXPORT_THREADS`] threads when the set holds more than one file and more than
+    /// [`PARALLEL_ABOVE`] bytes: inflating and hashing are the cost of an export, and a
+    /// set's files are independent. Each thread reads through a repository handle of its
+    /// own (a handle is not shared between threads) and takes the largest files left
+    /// first. Every file written is recorded in `done`, so that a failure anywhere takes
+    /// all of them back; the error reported is that of the first failing file in the
+    /// set's order, and a failure stops the other threads before their next file.
+    fn export_files(
+        &self,
+        set: &super::ArtifactSet,
+        out: (&Path, bool),
+        done: &mut Written,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let total: u64 = set.files.iter().map(|f| f.size).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(EXPORT_THREADS)
+            .min(set.files.len());
+        if threads <= 1 || total <= PARALLEL_ABOVE {
+            let mut bytes = 0;
+            for file in &set.files {
+                bytes += self.export_one(&set.artifact_dir, file, out, done, progress)?;
+            }
+            return Ok(bytes);
+        }
+        let mut order: Vec<usize> = (0..set.files.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(set.files[i].size));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let work = |store: &Store| {
+            use std::sync::atomic::Ordering::SeqCst;
+            let mut mine = Written::default();
+            let mut bytes = 0;
+            let mut error: Option<(usize, Error)> = None;
+            while !failed.load(SeqCst) {
+                let Some(&i) = order.get(next.fetch_add(1, SeqCst)) else {
+                    break;
+                };
+                let file = &set.files[i];
+                match store.export_one(&set.artifact_dir, file, out, &mut mine, progress) {
+                    Ok(n) => bytes += n,
+                    Err(e) => {
+                        failed.store(true, SeqCst);
+                        error = Some((i, e));
+                    }
+                }
+            }
+            (bytes, mine, error)
+        };
+        let handles = (1..threads)
+            .map(|_| self.open_again())
+            .collect::<Result<Vec<Store>>>()?;
+        let results: Vec<(u64, Written, Option<(usize, Error)>)> = std::thread::scope(|scope| {
+            let others: Vec<_> = handles
+                .into_iter()
+                .map(|store| scope.spawn(move || work(&store)))
+                .collect();
+            let mut results = vec![work(self)];
+            results.extend(others.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    let e = Error::Internal {
+                        message: "an export thread panicked".into(),
+                    };
+                    (0, Written::default(), Some((usize::MAX, e)))
+                })
+            }));
+            results
+        });
+        let mut bytes = 0;
+        let mut first: Option<(usize, Error)> = None;
+        for (n, mine, error) in results {
+            bytes += n;
+            done.files.extend(mine.files);
+            if let Some((i, e)) = error {
+                if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first = Some((i, e));
+                }
+            }
+        }
+        match first {
+            Some((_, e)) => Err(e),
+            None => Ok(bytes),
+        }
+    }
+
     /// Writes one file of a set (`path` relative to the set's directory `dir`) under `to`:
     /// into a temporary file beside it first, checked against its object id and the
     /// sha256 metadata.json records, then renamed into place. A file whose bytes do not

@@ -35,12 +35,15 @@ pub fn for_each_piece(
         None
     };
     let Some(file) = streamed else {
+        // libgit2 hashes every object it reads from the object database and refuses one
+        // that does not hash to its id (strict hash verification: on by default, and
+        // asked for here so that no default can turn it off), so the bytes are checked
+        // once, not twice (a 6 MB export spent a fifth of its time in the second hash).
+        static STRICT: std::sync::Once = std::sync::Once::new();
+        STRICT.call_once(|| git2::opts::strict_hash_verification(true));
         let blob = repo
             .find_blob(oid)
             .map_err(|e| Error::corrupt_object(what, "blob", oid, &e))?;
-        let mut hash = BlobHash::new(blob.size() as u64);
-        hash.update(blob.content());
-        hash.check(oid, what)?;
         each(blob.content())?;
         return Ok(blob.size() as u64);
     };

@@ -303,6 +303,54 @@ fn a_failed_export_keeps_what_was_there_and_adds_nothing() {
     assert_eq!(std::fs::read(dest.join("trades.csv")).unwrap(), b"old\n");
 }
 
+/// A set large enough to be exported on several threads (over 1 MiB, six files): one
+/// forged blob among them fails the export with its name, and every file the other
+/// threads had already put in place is taken back, in a directory that existed and in
+/// one the export made.
+#[test]
+fn a_failed_export_on_several_threads_takes_back_every_file() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    let names = ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"];
+    let mut paths = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        env.write(&format!("in/{name}"), big_text(400 << 10, 2 * i as u64 + 3));
+        paths.push(
+            env.path(&format!("in/{name}"))
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    env.run(&commit_args(s, "x", &refs)).ok();
+    unpack_all(&env, &store);
+    let oid = rev(&env, &store, &format!("corr_x:{SET}/c.csv"));
+    rewrite(&store, &oid, &big_text(400 << 10, 99));
+    let whole = read(&env, &store, &["verify", "corr_x"]);
+    assert_ne!(whole.code, 0, "{}", whole.stdout);
+    env.write("dest/keep.txt", "mine\n");
+    for (dest, before) in [("dest", vec!["keep.txt"]), ("fresh/out", vec![])] {
+        let to = env.path(dest);
+        let run = read(
+            &env,
+            &store,
+            &["export", "corr_x", "--to", to.to_str().unwrap()],
+        );
+        assert_corrupt(&run, &[&oid, &format!("{SET}/c.csv")]);
+        let mut left: Vec<String> = std::fs::read_dir(&to)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        left.sort();
+        assert_eq!(left, before, "{dest}");
+    }
+    assert!(!env.path("fresh/out").exists());
+}
+
 /// A file of `size` bytes, no two 4 KiB blocks alike.
 fn big_text(size: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(size);
