@@ -267,6 +267,10 @@ fn create_parents(
     Ok(())
 }
 
+/// What one export thread did: bytes written, files put in place, and its failure with
+/// the index of the file that failed.
+type Share = (u64, Written, Option<(usize, Error)>);
+
 /// What an export has put in place so far, taken back when a later file fails.
 #[derive(Default)]
 struct Written {
@@ -344,7 +348,7 @@ impl Store {
         let handles = (1..threads)
             .map(|_| self.open_again())
             .collect::<Result<Vec<Store>>>()?;
-        let results: Vec<(u64, Written, Option<(usize, Error)>)> = std::thread::scope(|scope| {
+        let results: Vec<Share> = std::thread::scope(|scope| {
             let others: Vec<_> = handles
                 .into_iter()
                 .map(|store| scope.spawn(move || work(&store)))
