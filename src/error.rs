@@ -54,6 +54,16 @@ pub enum Error {
         /// How to ask for what was meant, when there is a way.
         hint: Option<String>,
     },
+    /// A destructive request was not confirmed (a hard revert without `force`). The library
+    /// says what it would destroy; each face words the hint in its own terms (a flag, a
+    /// keyword argument), so the rule lives in one place and its advice in each face.
+    #[error("{message}")]
+    Unconfirmed {
+        /// What the request would destroy.
+        message: String,
+        /// How to confirm it, in the words of the face that asked.
+        hint: Option<String>,
+    },
     /// The configuration file or a configuration value is wrong.
     #[error("invalid configuration{}: {message}", origin.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
     Config {
@@ -213,6 +223,7 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::InvalidInput(_)
             | Error::InvalidRequest { .. }
+            | Error::Unconfirmed { .. }
             | Error::Config { .. }
             | Error::ScanConfig { .. }
             | Error::Permission { .. }
@@ -226,6 +237,19 @@ impl Error {
             Error::Remote { .. } => exit::REMOTE,
             Error::StorageFull { .. } => exit::INTERNAL,
             Error::AfterTrash { source, .. } => source.exit_code(),
+        }
+    }
+
+    /// Returns this error with `hint` as its next step when it is an
+    /// [`Error::Unconfirmed`] refusal, and unchanged otherwise: the library says what a
+    /// request would destroy, each face how to confirm it in its own terms.
+    pub fn with_confirmation_hint(self, hint: &str) -> Error {
+        match self {
+            Error::Unconfirmed { message, .. } => Error::Unconfirmed {
+                message,
+                hint: Some(hint.to_string()),
+            },
+            other => other,
         }
     }
 
@@ -243,7 +267,7 @@ impl Error {
             Error::InvalidId { .. } => "invalid_id",
             Error::InvalidPath { .. } => "invalid_path",
             Error::InvalidInput(_) => "invalid_input",
-            Error::InvalidRequest { .. } => "invalid_input",
+            Error::InvalidRequest { .. } | Error::Unconfirmed { .. } => "invalid_input",
             Error::Config { .. } | Error::ScanConfig { .. } => "config",
             Error::SecretsFound { .. } => "secret_detected",
             Error::Conflict { .. } => "conflict",
@@ -268,7 +292,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Conflict { hint, .. } => hint.clone(),
-            Error::InvalidRequest { hint, .. } => hint.clone(),
+            Error::InvalidRequest { hint, .. } | Error::Unconfirmed { hint, .. } => hint.clone(),
             Error::Remote { hint, .. } => hint.clone(),
             Error::Usage { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),

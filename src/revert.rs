@@ -38,6 +38,9 @@ pub struct RevertRequest {
     pub path: Option<String>,
     /// Restore by a new commit, or move the ref.
     pub mode: RevertMode,
+    /// Confirms a hard revert, which rewrites the target's history; without it a hard
+    /// revert is refused ([`Error::Unconfirmed`]), a dry run too.
+    pub force: bool,
     /// Plan and report, write nothing.
     pub dry_run: bool,
     /// Create a missing target at the tagged commit instead of failing.
@@ -52,6 +55,7 @@ impl RevertRequest {
             target: "main".to_string(),
             path: None,
             mode: RevertMode::Restore,
+            force: false,
             dry_run: false,
             create: false,
         }
@@ -128,7 +132,19 @@ pub(crate) enum Plan {
 
 impl Store {
     /// Brings `req.target` back to the tree of the store tag `req.tag`.
+    ///
+    /// A hard revert needs `req.force`: it is refused before anything is read, so every
+    /// face (CLI, Python, events) gets the same rule and only words its hint.
     pub fn revert_to_tag(&self, req: &RevertRequest) -> Result<RevertOutcome> {
+        if req.mode == RevertMode::Hard && !req.force {
+            return Err(Error::Unconfirmed {
+                message: format!(
+                    "a hard revert moves {} back to {} and drops the commits after it from the branch's history, which breaks clones that fetched them",
+                    req.target, req.tag
+                ),
+                hint: Some("confirm it with force (the old tip is kept in the trash), or revert by a forward restore, which keeps history".to_string()),
+            });
+        }
         let repo = self.repo();
         let path = req.path.as_deref().map(tree::normalize).transpose()?;
         if path.is_some() && req.mode == RevertMode::Hard {

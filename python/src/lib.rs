@@ -309,16 +309,6 @@ impl Store {
         create: bool,
     ) -> PyResult<Output> {
         self.call(py, move |store| {
-            if hard && !force {
-                return Err(Error::InvalidRequest {
-                    message: format!(
-                        "hard=True moves {target} back to {tag} and drops the commits after it from the branch's history, which breaks clones that fetched them"
-                    ),
-                    hint: Some(
-                        "pass hard=True, force=True to do it anyway (the old tip is kept in the trash), or leave out hard for a forward restore that keeps history".to_string(),
-                    ),
-                });
-            }
             let mut request = RevertRequest::new(tag);
             request.target = target;
             request.path = path;
@@ -327,9 +317,12 @@ impl Store {
             } else {
                 RevertMode::Restore
             };
+            request.force = force;
             request.dry_run = dry_run;
             request.create = create;
-            let outcome = store.revert_to_tag(&request)?;
+            let outcome = store
+                .revert_to_tag(&request)
+                .map_err(|e| e.with_confirmation_hint(CONFIRM_HINT))?;
             Ok(Done::ok(&outcome).warn(outcome.warnings.clone()))
         })
     }
@@ -488,6 +481,9 @@ impl Store {
         })
     }
 }
+
+/// How to confirm a hard revert, in this face's keywords.
+const CONFIRM_HINT: &str = "pass hard=True, force=True to do it anyway (the old tip is kept in the trash), or leave out hard for a forward restore that keeps history";
 
 /// `init PATH [--bare]`: creates a store repository, or adopts the one already there.
 #[pyfunction]

@@ -97,6 +97,23 @@ def test_conflict(store, cli, tmp_path):
     assert e.hint
 
 
+def test_hard_revert_without_force_is_refused_as_on_the_cli_in_its_own_words(store, repo,
+                                                                           cli, tmp_path):
+    store.commit_artifacts("wf", "t", files(tmp_path, "a"), correlation_id="h1")
+    store.commit_artifacts("wf", "t", files(tmp_path, "b", "y = 2\n"), correlation_id="h2")
+    branch = "ai/generated/wf/t"
+    tip = git(repo, "rev-parse", branch)
+    with pytest.raises(InvalidInputError) as caught:
+        store.revert_to_tag("h1", target_branch=branch, hard=True, dry_run=True)
+    e = caught.value
+    code, body = cli("revert-to-tag", "h1", "--target", branch, "--hard", "--dry-run")
+    assert (e.exit_code, e.kind, e.message) == (code, body["error"]["kind"],
+                                                body["error"]["message"])
+    assert (e.exit_code, e.kind) == (2, "invalid_input")
+    assert "force=True" in e.hint and "--force" in body["error"]["hint"]
+    assert git(repo, "rev-parse", branch) == tip
+
+
 def test_not_found_matches_the_cli(store, cli):
     with pytest.raises(NotFoundError) as caught:
         store.show("corr_nope")

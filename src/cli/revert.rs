@@ -3,7 +3,7 @@
 use clap::Args;
 
 use artifact_store::refs::TRASH_NAMESPACE;
-use artifact_store::{Error, Result, RevertMode, RevertOutcome, RevertRequest};
+use artifact_store::{Result, RevertMode, RevertOutcome, RevertRequest};
 
 use super::Ctx;
 
@@ -60,9 +60,11 @@ pub struct RevertArgs {
 
 /// Runs `revert-to-tag`.
 pub fn run(ctx: &Ctx, args: &RevertArgs) -> Result<()> {
-    let request = request(args)?;
+    let request = request(args);
     let store = ctx.store()?;
-    let outcome = store.revert_to_tag(&request)?;
+    let outcome = store
+        .revert_to_tag(&request)
+        .map_err(|e| e.with_confirmation_hint(CONFIRM_HINT))?;
     for warning in &outcome.warnings {
         ctx.out.warn(warning);
     }
@@ -98,18 +100,7 @@ pub fn run(ctx: &Ctx, args: &RevertArgs) -> Result<()> {
     Ok(())
 }
 
-fn request(args: &RevertArgs) -> Result<RevertRequest> {
-    if args.hard && !args.force {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "--hard moves {} back to {} and drops the commits after it from the branch's history, which breaks clones that fetched them",
-                args.target, args.tag
-            ),
-            hint: Some(
-                "pass --hard --force to do it anyway (the old tip is kept in the trash and the undo command is printed), or leave out --hard for a forward restore that keeps history".to_string(),
-            ),
-        });
-    }
+fn request(args: &RevertArgs) -> RevertRequest {
     let mut request = RevertRequest::new(&args.tag);
     request.target = args.target.clone();
     request.path = args.path.clone();
@@ -118,10 +109,14 @@ fn request(args: &RevertArgs) -> Result<RevertRequest> {
     } else {
         RevertMode::Restore
     };
+    request.force = args.force;
     request.dry_run = args.dry_run;
     request.create = args.create;
-    Ok(request)
+    request
 }
+
+/// How to confirm a hard revert, in this face's flags.
+const CONFIRM_HINT: &str = "pass --hard --force to do it anyway (the old tip is kept in the trash and the undo command is printed), or leave out --hard for a forward restore that keeps history";
 
 /// One line saying what happened (or would happen, in a dry run).
 fn summary(o: &RevertOutcome) -> String {
