@@ -518,6 +518,87 @@ fn a_refused_push_is_a_failure_with_its_report() {
         .contains("branch frozen"));
 }
 
+/// `hook pre-receive --json` as git runs it: a bare repository with the hook installed by
+/// `hooks install --server`, the binary reached through a wrapper (`ARTIFACT_STORE_BIN`,
+/// which the hook honours) that adds `--json` and keeps what it printed and its exit code.
+/// A push of a new branch is accepted, a rewrite of a store branch and a pushed secret are
+/// refused, each output on `hook.json`.
+#[test]
+fn the_pre_receive_hook_prints_its_schema_when_git_runs_it() {
+    let env = Env::new();
+    let server = env.bare_remote("server.git");
+    let url = server.to_str().unwrap();
+    env.run(&["--repo", url, "hooks", "install", "--server"])
+        .ok();
+    let wrapper = env.write(
+        "json-hook.sh",
+        format!(
+            "#!/bin/sh\n'{}' --json \"$@\" > \"$HOOK_OUT\"\ncode=$?\necho $code > \"$HOOK_OUT.code\"\nexit $code\n",
+            env!("CARGO_BIN_EXE_artifact-store")
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let work = env.path("work");
+    env.git(&["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    let commit = |file: &str, text: &str| {
+        env.write(&format!("work/{file}"), text);
+        env.git_in(&work, &["add", file]);
+        env.git_in(&work, &["commit", "-q", "-m", file]);
+        env.git_in(&work, &["rev-parse", "HEAD"])
+    };
+    let pushes = std::cell::Cell::new(0);
+    // Pushes `spec`; returns git's run and the hook's, as the hook printed it.
+    let push = |spec: &str| -> (Run, Run) {
+        pushes.set(pushes.get() + 1);
+        let out = env.path(&format!("hook-{}.json", pushes.get()));
+        let git = env.git_env(
+            &["-C", work.to_str().unwrap(), "push", "-q", url, spec],
+            &[
+                ("ARTIFACT_STORE_BIN", wrapper.to_str().unwrap()),
+                ("HOOK_OUT", out.to_str().unwrap()),
+            ],
+        );
+        let code = std::fs::read_to_string(out.with_extension("json.code")).unwrap();
+        let hook = Run {
+            code: code.trim().parse().unwrap(),
+            stdout: std::fs::read_to_string(&out).unwrap(),
+            stderr: git.stderr.clone(),
+        };
+        (git, hook)
+    };
+    let branch = "refs/heads/ai/generated/wf/t";
+    let c1 = commit("a.txt", "a\n");
+    let c2 = commit("b.txt", "b\n");
+
+    let (git, hook) = push(&format!("{c2}:{branch}"));
+    assert_eq!(git.code, 0, "{}", git.stderr);
+    let accepted = on_schema("hook", &hook);
+    assert_eq!(accepted["rejections"], serde_json::json!([]));
+    assert!(
+        accepted["blobs_scanned"].as_u64().unwrap() >= 2,
+        "{accepted:#}"
+    );
+
+    let (git, hook) = push(&format!("+{c1}:{branch}"));
+    assert_ne!(git.code, 0, "a rewrite of a store branch went through");
+    let refused = failed("hook", &hook, 4, "conflict");
+    assert_eq!(refused["rejections"][0]["ref"], branch);
+    assert_eq!(env.git_in(&server, &["rev-parse", branch]), c2);
+
+    let key = format!("{}{}", "AKIA", "Q7R2M5XLK3J6WZN4");
+    commit("env.sh", &format!("export AWS_ACCESS_KEY_ID={key}\n"));
+    let (git, hook) = push("main:refs/heads/feature");
+    assert_ne!(git.code, 0, "the secret was pushed");
+    let secret = failed("hook", &hook, 3, "secret_detected");
+    let path = secret["findings"][0]["path"].as_str().unwrap();
+    assert!(path.ends_with("env.sh"), "{secret:#}");
+    assert!(!hook.stdout.contains(&key[4..]), "{}", hook.stdout);
+    assert!(!common::has_ref(&env, &server, "refs/heads/feature"));
+}
+
 /// With --json, a command line that does not parse is the error object on stdout, exit 2.
 #[test]
 fn usage_errors_are_json_with_json() {
