@@ -14,7 +14,7 @@ use super::api::{known, list_query, task_of};
 use super::html::{bytes, delta, enc, esc, json_script, page, scalar, short, time};
 use super::series::{downsample, parse_csv, series, Series, XKind};
 use super::{status_of, with_store, App};
-use crate::catalog::{ArtifactSet, FileEntry, ListRow};
+use crate::catalog::{ArtifactSet, DiffOptions, FileChange, FileEntry, ListRow};
 use crate::error::{Error, Result};
 use crate::metadata::METADATA_FILE;
 use crate::store::Store;
@@ -39,9 +39,6 @@ const DIFF_MAX_BYTES: u64 = 2 << 20;
 
 /// Lines of one text diff shown at most.
 const DIFF_MAX_LINES: usize = 400;
-
-/// Lines of each file a text diff compares at most.
-const DIFF_HEAD_LINES: usize = 2000;
 
 /// Numeric columns of one CSV charted at most.
 const COLUMNS_PER_FILE: usize = 6;
@@ -826,7 +823,7 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
     for s in &sets {
         let mut files = BTreeMap::new();
         for f in s.files.iter().filter(|f| f.size <= CHART_MAX_BYTES) {
-            if is_csv(&f.path) || f.size <= DIFF_MAX_BYTES {
+            if is_csv(&f.path) {
                 files.insert(f.path.clone(), store.set_file(s, &f.path)?.1);
             }
         }
@@ -958,19 +955,30 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
     body.push_str(
         "</tbody></table></div></section>\n<section class=\"diffs\"><h2>Text diffs</h2>\n",
     );
+    // One diff per version against the first, the same `diff --patch` the CLI prints
+    // (the git layer's blob diff); each changed file's hunks are looked up by path.
+    let options = DiffOptions {
+        patch: true,
+        ..DiffOptions::default()
+    };
+    let mut diffs: Vec<BTreeMap<String, FileChange>> = vec![BTreeMap::new()];
+    for s in &sets[1..] {
+        let report = store.diff_with(&sets[0].commit_sha, &s.commit_sha, &options)?;
+        diffs.push(
+            report
+                .changed
+                .into_iter()
+                .map(|c| (c.path.clone(), c))
+                .collect(),
+        );
+    }
     let mut any = false;
     for p in &paths {
-        let Some((first_oid, _)) = find(&sets[0], p) else {
-            continue;
-        };
-        for (i, s) in sets.iter().enumerate().skip(1) {
-            let Some((oid, _)) = find(s, p) else { continue };
-            if oid == first_oid {
+        for i in 1..sets.len() {
+            let Some(change) = diffs[i].get(p) else {
                 continue;
-            }
+            };
             any = true;
-            let old = contents[0].get(p).and_then(|b| std::str::from_utf8(b).ok());
-            let new = contents[i].get(p).and_then(|b| std::str::from_utf8(b).ok());
             let _ = writeln!(
                 body,
                 "<details class=\"diff\"><summary>{} <small>{} → {}</small></summary>",
@@ -978,9 +986,10 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
                 esc(&names[0]),
                 esc(&names[i])
             );
-            match (old, new) {
-                (Some(a), Some(b)) => body.push_str(&text_diff(a, b)),
-                _ => body.push_str("<p class=\"note\">binary or too large for a text diff</p>"),
+            let too_large = change.size_a.max(change.size_b).unwrap_or(0) > DIFF_MAX_BYTES;
+            match change.patch.as_deref().filter(|_| !too_large) {
+                Some(patch) => body.push_str(&text_diff(patch)),
+                None => body.push_str("<p class=\"note\">binary or too large for a text diff</p>"),
             }
             body.push_str("</details>\n");
         }
@@ -1057,63 +1066,24 @@ fn value_row(key: &str, values: &[Option<&Value>]) -> String {
     out
 }
 
-/// A unified diff of two texts as escaped lines, at most `DIFF_MAX_LINES`; a diff that
-/// would take long is approximated (`similar`'s deadline).
-fn text_diff(old: &str, new: &str) -> String {
-    // Long files are diffed on their first lines only: a diff shown is at most
-    // DIFF_MAX_LINES long anyway, and two curves that differ on every line would otherwise
-    // cost a quadratic diff for nothing.
-    let head = |text: &str| -> (usize, usize) {
-        let cut = text
-            .match_indices('\n')
-            .nth(DIFF_HEAD_LINES - 1)
-            .map_or(text.len(), |(i, _)| i + 1);
-        (cut, text.lines().count())
-    };
-    let ((cut_old, lines_old), (cut_new, lines_new)) = (head(old), head(new));
-    let shortened = cut_old < old.len() || cut_new < new.len();
-    let diff = similar::TextDiff::configure()
-        .timeout(std::time::Duration::from_millis(100))
-        .diff_lines(&old[..cut_old], &new[..cut_new]);
-    let mut out = String::new();
-    if shortened {
-        let _ = write!(
-            out,
-            "<p class=\"note\">{lines_old} and {lines_new} lines: the first {DIFF_HEAD_LINES} of each are compared</p>"
-        );
+/// A unified diff (as `diff --patch` renders it: `---`/`+++` header, `@@` hunks) as
+/// escaped lines, each classed by its sign, at most `DIFF_MAX_LINES` of them.
+fn text_diff(patch: &str) -> String {
+    let mut out = String::from("<pre class=\"diff\">");
+    // The two header lines name the file, which the summary already does; an empty line
+    // is the git diff's lead-in to "\ No newline at end of file".
+    let lines = patch.splitn(3, '\n').nth(2).unwrap_or("").lines();
+    let mut body = lines.filter(|l| !l.is_empty()).peekable();
+    for line in body.by_ref().take(DIFF_MAX_LINES) {
+        let class = match line.as_bytes().first() {
+            Some(b'@') => "hunk",
+            Some(b'+') => "add",
+            Some(b'-') => "del",
+            _ => "ctx",
+        };
+        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(line));
     }
-    out.push_str("<pre class=\"diff\">");
-    let mut lines = 0;
-    let mut cut = false;
-    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
-        if lines >= DIFF_MAX_LINES {
-            cut = true;
-            break;
-        }
-        let _ = writeln!(
-            out,
-            "<span class=\"hunk\">{}</span>",
-            esc(&hunk.header().to_string())
-        );
-        lines += 1;
-        for change in hunk.iter_changes() {
-            if lines >= DIFF_MAX_LINES {
-                cut = true;
-                break;
-            }
-            let (class, sign) = match similar::Change::tag(&change) {
-                similar::ChangeTag::Delete => ("del", '-'),
-                similar::ChangeTag::Insert => ("add", '+'),
-                similar::ChangeTag::Equal => ("ctx", ' '),
-            };
-            let _ = writeln!(
-                out,
-                "<span class=\"{class}\">{sign}{}</span>",
-                esc(change.value().trim_end_matches(['\n', '\r']))
-            );
-            lines += 1;
-        }
-    }
+    let cut = body.peek().is_some();
     out.push_str("</pre>");
     if cut {
         let _ = write!(

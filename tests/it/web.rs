@@ -876,6 +876,73 @@ fn a_long_curve_reaches_the_browser_thinned_with_its_extremes() {
         .contains("100000 points"));
 }
 
+/// The compare page's text diff of a changed file is `diff --patch`'s: the same hunks,
+/// line for line, each line escaped and classed by its sign.
+#[test]
+fn the_compare_page_shows_the_hunks_of_diff_patch() {
+    let env = Env::new();
+    let store = env.store();
+    let old = b"one\ntwo\nthree\n<b>four</b>\nfive\n";
+    let new = b"one\n2\nthree\n<b>four</b>\nfive\nsix\n";
+    for (corr, secs, text) in [
+        ("hunk-1", 1_762_000_000, &old[..]),
+        ("hunk-2", 1_762_000_100, &new[..]),
+    ] {
+        commit(
+            &env,
+            &store,
+            ("wf", "t", corr),
+            secs,
+            &[("net_pnl", "1")],
+            &[("notes.txt", text)],
+        );
+    }
+    let s = store.to_str().unwrap();
+    let patch = env
+        .run(&["--repo", s, "--json", "diff", "hunk-1", "hunk-2", "--patch"])
+        .ok()
+        .json()["changed"][0]["patch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let served = Served::start(&env, &store, &[]);
+    let page = served.get("/compare?refs=hunk-1,hunk-2").text();
+    let start =
+        page.find("<pre class=\"diff\">").expect("a text diff") + "<pre class=\"diff\">".len();
+    let end = start + page[start..].find("</pre>").unwrap();
+    let shown: Vec<&str> = page[start..end].lines().collect();
+    let expected: Vec<String> = patch
+        .lines()
+        .skip(2)
+        .map(|line| {
+            let class = match line.as_bytes()[0] {
+                b'@' => "hunk",
+                b'+' => "add",
+                b'-' => "del",
+                _ => "ctx",
+            };
+            let text = line
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            format!("<span class=\"{class}\">{text}</span>")
+        })
+        .collect();
+    assert_eq!(shown, expected, "{patch}");
+    assert!(
+        shown.contains(&"<span class=\"del\">-two</span>"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.contains(&"<span class=\"add\">+six</span>"),
+        "{shown:#?}"
+    );
+    assert!(
+        !page.contains("<b>four</b>"),
+        "an artifact's markup reached the page"
+    );
+}
+
 #[test]
 fn the_demo_ends_with_the_serve_command_and_its_store_serves() {
     let env = Env::new();
