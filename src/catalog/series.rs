@@ -1,15 +1,18 @@
-//! Named numeric series in an artifact set's CSV files (an equity curve, a drawdown), for
-//! the sparklines of `show` and `diff` and the charts of the web view.
+//! Numeric series in an artifact set's CSV files (an equity curve, a drawdown): the one
+//! reader behind the sparklines of `show` and `diff` and the charts of the web view.
 //!
-//! A series is a numeric column of a table file (`table.rs`'s rules) whose first column is
-//! a time or an index: every value of it a date or time (`2025-11-07`, `2025-11-07T09:30:00Z`,
-//! `2025-11-07 09:30`) or a number, in non-decreasing order. A column is numeric when every
-//! non-empty cell parses as a number; empty, `NaN` and infinite cells are gaps (counted,
-//! not drawn) and a column needs two finite values. Work is bounded: a file above
-//! [`SERIES_MAX_BYTES`] is not read, at most [`SERIES_MAX_FILES`] files of a set are and
-//! [`SERIES_MAX_TOTAL_BYTES`] in all, and the points handed out are downsampled to the
-//! caller's width.
+//! A table file (`table.rs`'s rules) is drawn over its x column, the first of: a column
+//! whose every filled cell is a date or time (RFC 3339, `YYYY-MM-DD HH:MM[:SS]`,
+//! `YYYY-MM-DD`); a column named like a time (`timestamp`, `time`, `date`, `ts`, ...)
+//! holding epoch seconds or milliseconds; else a first column of non-decreasing numbers (a
+//! step or an index). Rows are sorted by x. Every other column whose filled cells are all
+//! numbers is a series; `NaN` and infinite cells are gaps (counted, not drawn), and a column
+//! needs two finite values. Long series are thinned by [`Curves::downsample`], which keeps
+//! each bucket's extremes so spikes and drawdowns survive. Work is bounded for the
+//! sparklines: a file above [`SERIES_MAX_BYTES`] is not read, at most
+//! [`SERIES_MAX_FILES`] files of a set are and [`SERIES_MAX_TOTAL_BYTES`] in all.
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use super::{table, ArtifactSet};
@@ -26,12 +29,45 @@ pub const SERIES_MAX_FILES: usize = 16;
 /// Once this many bytes of a set's table files are read, no further file is.
 pub const SERIES_MAX_TOTAL_BYTES: u64 = 8 << 20;
 
-/// One numeric column of a CSV file, over its time or index column.
+/// What the x axis of a table file's curves is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XKind {
+    /// Seconds since the epoch.
+    Time,
+    /// A step, index or other non-decreasing number.
+    Index,
+}
+
+/// One numeric column over x.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column's name, from the header.
+    pub name: String,
+    /// One value per x: `None` for an empty, `NaN` or infinite cell.
+    pub values: Vec<Option<f64>>,
+}
+
+/// A table file's numeric columns over its x column, its rows sorted by x.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curves {
+    /// The x column's name.
+    pub x_name: String,
+    /// Time or index.
+    pub x_kind: XKind,
+    /// The x values, non-decreasing.
+    pub x: Vec<f64>,
+    /// The numeric columns, in the header's order.
+    pub columns: Vec<Column>,
+    /// Rows before any downsampling.
+    pub points: usize,
+}
+
+/// One numeric column of a CSV file with its figures: what a sparkline draws.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
     /// The file, relative to the artifact directory.
     pub path: String,
-    /// The time or index column's name.
+    /// The x column's name.
     pub index: String,
     /// The numeric column's name.
     pub name: String,
@@ -47,7 +83,7 @@ pub struct Series {
     pub min: f64,
     /// The largest finite value.
     pub max: f64,
-    /// The values in order, downsampled (the mean of each of equal runs) to at most the
+    /// The finite values in x order, downsampled ([`Curves::downsample`]) to at most the
     /// number of points asked for.
     pub points: Vec<f64>,
 }
@@ -59,161 +95,235 @@ impl Series {
         let lower = |s: &str| s.to_ascii_lowercase();
         lower(&self.name).contains("equity") || lower(&self.path).contains("equity")
     }
+
+    /// Column `i` of `curves` with its figures, thinned to at most `max_points`; `None`
+    /// when the column has fewer than two finite values.
+    fn of(path: &str, curves: &Curves, i: usize, max_points: usize) -> Option<Series> {
+        let column = &curves.columns[i];
+        let finite: Vec<f64> = column.values.iter().flatten().copied().collect();
+        let (&first, &last) = (finite.first()?, finite.last()?);
+        let (min, max) = finite
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        let thin = curves.only(i).downsample(max_points);
+        Some(Series {
+            path: path.to_string(),
+            index: curves.x_name.clone(),
+            name: column.name.clone(),
+            count: finite.len(),
+            gaps: column.values.len() - finite.len(),
+            first,
+            last,
+            min,
+            max,
+            points: thin.columns[0].values.iter().flatten().copied().collect(),
+        })
+    }
 }
 
-/// The numeric series of one table file's bytes (`path` gives its delimiter); none when it
-/// is not a table or has no time-or-index column. `max_points` bounds each series' points.
+/// The numeric series of one table file's bytes (`path` gives its delimiter), equity
+/// curves first; none when it is not a table or has no x column. `max_points` bounds each
+/// series' points.
 pub fn from_csv(path: &str, bytes: &[u8], max_points: usize) -> Vec<Series> {
-    let Some(delimiter) = table::delimiter_of(path) else {
+    let Some(curves) = Curves::parse(path, bytes) else {
         return Vec::new();
     };
-    let Some((names, mut reader)) = table::open(bytes, delimiter) else {
-        return Vec::new();
-    };
-    let mut index = Index::default();
-    let mut columns: Vec<Column> = (1..names.len()).map(|_| Column::default()).collect();
-    let read = table::each_record(&mut reader, |record| {
-        index.push(record.get(0).unwrap_or_default());
-        for (column, cell) in columns.iter_mut().zip(record.iter().skip(1)) {
-            column.push(cell);
-        }
-    });
-    if read.is_none() || !index.ok || index.rows < 2 {
-        return Vec::new();
-    }
-    let mut out: Vec<Series> = columns
-        .into_iter()
-        .zip(names.iter().skip(1))
-        .filter_map(|(column, name)| column.finish(path, &names[0], name, max_points))
+    let mut out: Vec<Series> = (0..curves.columns.len())
+        .filter_map(|i| Series::of(path, &curves, i, max_points))
         .collect();
     out.sort_by_key(|s| !s.is_equity());
     out
 }
 
-/// Whether the first column is a time or an index, checked as the rows go by.
-struct Index {
-    ok: bool,
-    rows: usize,
-    last_number: Option<f64>,
-    last_time: Option<String>,
-}
-
-impl Default for Index {
-    fn default() -> Index {
-        Index {
-            ok: true,
-            rows: 0,
-            last_number: None,
-            last_time: None,
-        }
-    }
-}
-
-impl Index {
-    fn push(&mut self, cell: &[u8]) {
-        self.rows += 1;
-        if !self.ok {
-            return;
-        }
-        let Ok(text) = std::str::from_utf8(cell) else {
-            self.ok = false;
-            return;
-        };
-        let text = text.trim();
-        if let Some(n) = text.parse::<f64>().ok().filter(|n| n.is_finite()) {
-            self.ok = self.last_time.is_none() && self.last_number.is_none_or(|last| n >= last);
-            self.last_number = Some(n);
-        } else if looks_like_time(text) {
-            self.ok = self.last_number.is_none()
-                && self.last_time.as_deref().is_none_or(|last| text >= last);
-            self.last_time = Some(text.to_string());
-        } else {
-            self.ok = false;
-        }
-    }
-}
-
-/// `YYYY-MM-DD`, optionally followed by `T` or a space and a time: ISO dates sort as text.
-fn looks_like_time(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    b.len() >= 10
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && (b.len() == 10 || matches!(b[10], b'T' | b' '))
-}
-
-/// One candidate numeric column, its values kept while it stays numeric.
-#[derive(Default)]
-struct Column {
-    not_numeric: bool,
-    values: Vec<f64>,
-    gaps: usize,
-}
-
-impl Column {
-    fn push(&mut self, cell: &[u8]) {
-        if self.not_numeric {
-            return;
-        }
-        let text = std::str::from_utf8(cell).unwrap_or("\u{0}").trim();
-        if text.is_empty() {
-            self.gaps += 1;
-            return;
-        }
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => self.values.push(n),
-            Ok(_) => self.gaps += 1,
-            Err(_) => {
-                self.not_numeric = true;
-                self.values = Vec::new();
-            }
-        }
-    }
-
-    fn finish(self, path: &str, index: &str, name: &str, max_points: usize) -> Option<Series> {
-        if self.not_numeric || self.values.len() < 2 {
+impl Curves {
+    /// Reads the curves of one table file's bytes (`path` gives its delimiter); `None` when
+    /// it is not a table, or has no x column or no other numeric column.
+    pub fn parse(path: &str, bytes: &[u8]) -> Option<Curves> {
+        let (header, rows) = table::read_all(bytes, table::delimiter_of(path)?)?;
+        let (xi, x_kind, divisor) = x_column(&header, &rows)?;
+        let numeric: Vec<usize> = (0..header.len())
+            .filter(|&i| i != xi && is_numeric(&rows, i))
+            .collect();
+        if numeric.is_empty() {
             return None;
         }
-        let v = &self.values;
-        let (min, max) = v
+        let mut points: Vec<(f64, &Vec<String>)> = rows
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                (lo.min(x), hi.max(x))
-            });
-        Some(Series {
-            path: path.to_string(),
-            index: index.to_string(),
-            name: name.to_string(),
-            count: v.len(),
-            gaps: self.gaps,
-            first: v[0],
-            last: v[v.len() - 1],
-            min,
-            max,
-            points: downsample(v, max_points),
+            .filter_map(|r| {
+                let cell = r.get(xi)?;
+                let x = match x_kind {
+                    XKind::Time if divisor == 1.0 && number(cell).is_none() => parse_time(cell)?,
+                    _ => number(cell)? / divisor,
+                };
+                Some((x, r))
+            })
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let columns = numeric
+            .iter()
+            .map(|&i| Column {
+                name: header[i].clone(),
+                values: points
+                    .iter()
+                    .map(|(_, r)| cell(r, i).and_then(number))
+                    .collect(),
+            })
+            .collect();
+        Some(Curves {
+            x_name: header[xi].clone(),
+            x_kind,
+            x: points.iter().map(|p| p.0).collect(),
+            columns,
+            points: points.len(),
         })
+    }
+
+    /// The curves of column `i` alone, so that it is thinned on its own extremes.
+    pub fn only(&self, i: usize) -> Curves {
+        Curves {
+            x_name: self.x_name.clone(),
+            x_kind: self.x_kind,
+            x: self.x.clone(),
+            columns: vec![self.columns[i].clone()],
+            points: self.points,
+        }
+    }
+
+    /// Thins the curves to about `max` points: buckets of equal count along x, each keeping
+    /// its first point and the lowest and highest point of every column, and the last point
+    /// of all. Curves of `max` points or fewer are returned as they are.
+    pub fn downsample(&self, max: usize) -> Curves {
+        let n = self.x.len();
+        if n <= max || max < 4 {
+            return self.clone();
+        }
+        let per_bucket = 1 + 2 * self.columns.len();
+        let buckets = (max / per_bucket).max(1);
+        let mut keep: Vec<usize> = Vec::with_capacity(buckets * per_bucket + 1);
+        for b in 0..buckets {
+            let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
+            if lo >= hi {
+                continue;
+            }
+            keep.push(lo);
+            for column in &self.columns {
+                let in_bucket = (lo..hi).filter_map(|i| column.values[i].map(|v| (i, v)));
+                let min = in_bucket.clone().min_by(|a, b| a.1.total_cmp(&b.1));
+                let max = in_bucket.max_by(|a, b| a.1.total_cmp(&b.1));
+                keep.extend(min.map(|m| m.0));
+                keep.extend(max.map(|m| m.0));
+            }
+        }
+        keep.push(n - 1);
+        keep.sort_unstable();
+        keep.dedup();
+        Curves {
+            x_name: self.x_name.clone(),
+            x_kind: self.x_kind,
+            x: keep.iter().map(|&i| self.x[i]).collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    values: keep.iter().map(|&i| c.values[i]).collect(),
+                })
+                .collect(),
+            points: self.points,
+        }
     }
 }
 
-/// At most `n` points: the mean of each of `n` consecutive runs of equal length (the
-/// values themselves when there are `n` or fewer).
-pub fn downsample(values: &[f64], n: usize) -> Vec<f64> {
-    let n = n.max(1);
-    if values.len() <= n {
-        return values.to_vec();
+const TIME_NAMES: &[&str] = &[
+    "timestamp",
+    "time",
+    "date",
+    "datetime",
+    "ts",
+    "dt",
+    "time_utc",
+    "timestamp_utc",
+    "date_time",
+];
+
+/// Returns seconds since the epoch for an RFC 3339 time, `YYYY-MM-DD HH:MM[:SS[.f]]`,
+/// `YYYY-MM-DDTHH:MM[:SS[.f]]` (taken as UTC) or `YYYY-MM-DD`.
+pub fn parse_time(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if t.len() < 10 || !t.as_bytes()[0].is_ascii_digit() {
+        return None;
     }
-    (0..n)
-        .map(|i| {
-            let start = i * values.len() / n;
-            let end = ((i + 1) * values.len() / n).max(start + 1);
-            let run = &values[start..end];
-            run.iter().sum::<f64>() / run.len() as f64
-        })
-        .collect()
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.timestamp_millis() as f64 / 1000.0);
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, format) {
+            return Some(dt.and_utc().timestamp_millis() as f64 / 1000.0);
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc().timestamp() as f64)
+}
+
+/// A finite number, `None` for anything else (empty, text, `NaN`, infinities).
+fn number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Cell `i` of a row, when the row has it.
+fn cell(row: &[String], i: usize) -> Option<&str> {
+    row.get(i).map(String::as_str)
+}
+
+/// The filled cells of column `i`.
+fn filled<'r>(rows: &'r [Vec<String>], i: usize) -> impl Iterator<Item = &'r str> + 'r {
+    rows.iter()
+        .filter_map(move |r| cell(r, i))
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// A column is numeric when every filled cell parses as a number (`NaN` and infinities
+/// included: they are gaps) and two of them are finite.
+fn is_numeric(rows: &[Vec<String>], i: usize) -> bool {
+    filled(rows, i).all(|v| v.trim().parse::<f64>().is_ok())
+        && filled(rows, i).filter_map(number).nth(1).is_some()
+}
+
+/// Finds the x column and how to read it: `(index, kind, epoch divisor)`.
+fn x_column(header: &[String], rows: &[Vec<String>]) -> Option<(usize, XKind, f64)> {
+    let all = |i: usize, f: &dyn Fn(&str) -> bool| {
+        filled(rows, i).nth(1).is_some() && filled(rows, i).all(f)
+    };
+    let named_time = |i: usize| TIME_NAMES.contains(&header[i].to_lowercase().as_str());
+    for i in 0..header.len() {
+        if all(i, &|v| parse_time(v).is_some()) {
+            return Some((i, XKind::Time, 1.0));
+        }
+        if named_time(i) && all(i, &|v| number(v).is_some()) {
+            // Epoch numbers: seconds, or milliseconds when too large for seconds.
+            let big = filled(rows, i).filter_map(number).any(|v| v > 1e11);
+            return Some((i, XKind::Time, if big { 1000.0 } else { 1.0 }));
+        }
+    }
+    let increasing = rows
+        .iter()
+        .map(|r| cell(r, 0).and_then(number))
+        .collect::<Option<Vec<f64>>>()
+        .is_some_and(|v| v.len() >= 2 && v.windows(2).all(|w| w[0] <= w[1]));
+    increasing.then_some((0, XKind::Index, 1.0))
 }
 
 impl Store {
@@ -240,7 +350,7 @@ impl Store {
     }
 
     /// The numeric series of one blob of a table file named `path`; none when it is larger
-    /// than [`SERIES_MAX_BYTES`] or not a table with a time-or-index column.
+    /// than [`SERIES_MAX_BYTES`] or not a table with an x column.
     pub fn file_series(&self, path: &str, oid: ObjectId, max_points: usize) -> Result<Vec<Series>> {
         if table::delimiter_of(path).is_none() {
             return Ok(Vec::new());
@@ -264,52 +374,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_equity_curve_over_dates_is_a_series_and_comes_first() {
-        let csv = "date,drawdown,equity,note\n\
-                   2025-01-01,0,100,a\n2025-01-02,-1,99,b\n2025-01-03,0,103.5,c\n";
-        let s = from_csv("curve.csv", csv.as_bytes(), 40);
-        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["equity", "drawdown"]);
-        let e = &s[0];
-        assert_eq!((e.first, e.last, e.min, e.max), (100.0, 103.5, 99.0, 103.5));
-        assert_eq!(e.points, [100.0, 99.0, 103.5]);
-        assert_eq!(e.index, "date");
-    }
-
-    #[test]
-    fn gaps_nan_and_infinities_are_left_out() {
-        let csv = "i,v\n0,1\n1,\n2,NaN\n3,inf\n4,3\n";
-        let s = from_csv("x.csv", csv.as_bytes(), 10);
-        assert_eq!(s.len(), 1);
-        assert_eq!((s[0].count, s[0].gaps), (2, 3));
-        assert_eq!(s[0].points, [1.0, 3.0]);
-    }
-
-    #[test]
-    fn no_series_without_a_time_or_index_column() {
-        for csv in [
-            "name,v\nx,1\ny,2\n",
-            "i,v\n2,1\n1,2\n",
-            "i,v\n0,1\n",
-            "i,v\n0,a\n1,b\n",
-            "plain text, not a table\nsecond line\n",
-        ] {
-            assert!(from_csv("x.csv", csv.as_bytes(), 10).is_empty(), "{csv}");
-        }
-        assert!(from_csv("x.txt", b"i,v\n0,1\n1,2\n", 10).is_empty());
-    }
-
-    #[test]
-    fn downsampling_keeps_runs_means() {
-        let v: Vec<f64> = (0..100).map(f64::from).collect();
-        let d = downsample(&v, 10);
-        assert_eq!(d.len(), 10);
-        assert_eq!(d[0], 4.5);
-        assert_eq!(d[9], 94.5);
-        assert_eq!(downsample(&[1.0, 2.0], 10), [1.0, 2.0]);
-    }
-}
+mod tests;

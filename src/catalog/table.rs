@@ -45,12 +45,7 @@ pub fn delimiter_of(path: &str) -> Option<u8> {
 /// A CSV reader over `bytes` that checks the header; `None` when the header does not make
 /// a table (fewer than two names, an empty, non-UTF-8 or repeated one, no record at all).
 pub(crate) fn open(bytes: &[u8], delimiter: u8) -> Option<(Vec<String>, Reader<&[u8]>)> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(bytes);
+    let mut reader = reader(bytes, delimiter, true);
     let header = reader.headers().ok()?.clone();
     let names: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
     if names.len() < 2 || names.iter().any(String::is_empty) {
@@ -61,6 +56,18 @@ pub(crate) fn open(bytes: &[u8], delimiter: u8) -> Option<(Vec<String>, Reader<&
         return None;
     }
     Some((names, reader))
+}
+
+/// An RFC 4180 reader over `bytes` past a UTF-8 byte order mark: with `table`, the first
+/// record is the header and every record must have as many fields; without, records are
+/// read as they come, of any length.
+fn reader(bytes: &[u8], delimiter: u8, table: bool) -> Reader<&[u8]> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(table)
+        .flexible(!table)
+        .from_reader(bytes)
 }
 
 /// Reads every record of `reader`, calling `each` with it; `None` when a record does not
@@ -80,6 +87,51 @@ pub(crate) fn each_record(
             Ok(false) => return Some(n),
             Err(_) => return None,
         }
+    }
+}
+
+/// Reads a whole table: its header names and every record's cells as text (invalid UTF-8
+/// replaced); `None` when it is not a table.
+pub(crate) fn read_all(bytes: &[u8], delimiter: u8) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let (names, mut reader) = open(bytes, delimiter)?;
+    let mut rows = Vec::new();
+    each_record(&mut reader, |record| {
+        rows.push(
+            record
+                .iter()
+                .map(|cell| String::from_utf8_lossy(cell).into_owned())
+                .collect(),
+        );
+    })?;
+    Some((names, rows))
+}
+
+/// The first rows of a CSV file as a page shows them, whether or not it is a table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preview {
+    /// The first record's cells.
+    pub header: Vec<String>,
+    /// The records after it, each with as many cells as it had.
+    pub rows: Vec<Vec<String>>,
+    /// Whether more records follow the rows read.
+    pub truncated: bool,
+}
+
+/// Reads the header and at most `max_rows` records of CSV bytes (RFC 4180, records of any
+/// length, blank lines skipped); reading stops at the first record that does not parse.
+pub fn preview(bytes: &[u8], delimiter: u8, max_rows: usize) -> Preview {
+    let mut reader = reader(bytes, delimiter, false);
+    let mut records = reader.byte_records().map_while(|r| r.ok()).map(|r| {
+        r.iter()
+            .map(|cell| String::from_utf8_lossy(cell).into_owned())
+            .collect::<Vec<String>>()
+    });
+    let header = records.next().unwrap_or_default();
+    let rows: Vec<Vec<String>> = records.by_ref().take(max_rows).collect();
+    Preview {
+        header,
+        rows,
+        truncated: records.next().is_some(),
     }
 }
 
@@ -136,6 +188,19 @@ pub fn summarize(a: &[u8], b: &[u8], delimiter: u8) -> Option<CsvSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preview_reads_quotes_line_ends_and_stops_at_max_rows() {
+        let t = preview(b"a,b\r\n1,\"x, \"\"y\"\"\"\n\n2,3", b',', 10);
+        assert_eq!(t.header, ["a", "b"]);
+        assert_eq!(t.rows, [vec!["1", "x, \"y\""], vec!["2", "3"]]);
+        assert!(!t.truncated);
+        let t = preview(b"a\n1\n2\n3\n", b',', 2);
+        assert_eq!(t.rows.len(), 2);
+        assert!(t.truncated);
+        let t = preview(b"a,b\n1\n2,3,4\n", b',', 10);
+        assert_eq!(t.rows, [vec!["1"], vec!["2", "3", "4"]]);
+    }
 
     #[test]
     fn rows_and_columns_added_and_removed() {

@@ -21,7 +21,6 @@ mod api;
 mod assets;
 mod html;
 mod pages;
-pub mod series;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

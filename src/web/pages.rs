@@ -12,14 +12,14 @@ use serde_json::{json, Map, Value};
 
 use super::api::{known, list_query, task_of};
 use super::html::{bytes, delta, enc, esc, json_script, page, scalar, short, time};
-use super::series::{downsample, parse_csv, series, Series, XKind};
 use super::{status_of, with_store, App};
-use crate::catalog::{ArtifactSet, DiffOptions, FileChange, FileEntry, ListRow};
+use crate::catalog::series::{Curves, XKind};
+use crate::catalog::{table, ArtifactSet, DiffOptions, FileChange, FileEntry, ListRow};
 use crate::error::{Error, Result};
 use crate::metadata::METADATA_FILE;
 use crate::store::Store;
 
-/// Points per series sent to the browser at most (`series::downsample`).
+/// Points per series sent to the browser at most (`Curves::downsample`).
 pub const MAX_POINTS: usize = 2000;
 
 /// Files larger than this are not read for a preview.
@@ -552,26 +552,20 @@ fn one_set(store: &Store, reference: &str, params: &[(String, String)]) -> Resul
     }
     let mut charts = Vec::new();
     for f in chart_order(&files) {
-        let Some(text) = contents
-            .get(f.path.as_str())
-            .and_then(|b| std::str::from_utf8(b).ok())
-        else {
+        let Some(bytes) = contents.get(f.path.as_str()) else {
             continue;
         };
-        if !is_csv(&f.path) {
-            continue;
-        }
         // One chart per column: columns of one file are often of unlike scales
         // (price and quantity), which one axis would flatten.
-        if let Some(s) = series(&parse_csv(text, usize::MAX)) {
-            let d = downsample(&s, MAX_POINTS);
-            for (column, values) in d.columns.iter().take(COLUMNS_PER_FILE) {
+        if let Some(s) = Curves::parse(&f.path, bytes) {
+            let d = s.downsample(MAX_POINTS);
+            for column in d.columns.iter().take(COLUMNS_PER_FILE) {
                 charts.push(json!({
-                    "title": format!("{} · {column}", f.path),
+                    "title": format!("{} · {}", f.path, column.name),
                     "time": d.x_kind == XKind::Time,
                     "x_label": d.x_name,
                     "note": note(&s, &d),
-                    "series": [{"label": column, "x": d.x, "y": values}],
+                    "series": [{"label": column.name, "x": d.x, "y": column.values}],
                 }));
             }
         }
@@ -658,7 +652,7 @@ fn chart_order<'f>(files: &[&'f FileEntry]) -> Vec<&'f FileEntry> {
     out
 }
 
-fn note(full: &Series, shown: &Series) -> String {
+fn note(full: &Curves, shown: &Curves) -> String {
     if shown.x.len() < full.points {
         format!(
             "{} points, {} drawn (each bucket keeps its first, lowest and highest)",
@@ -702,7 +696,7 @@ fn preview(f: &FileEntry, content: Option<&[u8]>) -> String {
     };
     let lower = f.path.to_ascii_lowercase();
     if lower.ends_with(".csv") {
-        let table = parse_csv(text, CSV_PREVIEW_ROWS);
+        let table = table::preview(content, b',', CSV_PREVIEW_ROWS);
         let total = text
             .lines()
             .filter(|l| !l.is_empty())
@@ -840,19 +834,15 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
     }
     let mut charts = Vec::new();
     for f in chart_order(&csv_paths) {
-        let parsed: Vec<Option<Series>> = contents
+        let parsed: Vec<Option<Curves>> = contents
             .iter()
-            .map(|c| {
-                c.get(&f.path)
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(|t| series(&parse_csv(t, usize::MAX)))
-            })
+            .map(|c| c.get(&f.path).and_then(|b| Curves::parse(&f.path, b)))
             .collect();
         let mut columns: Vec<String> = Vec::new();
         for s in parsed.iter().flatten() {
-            for (c, _) in &s.columns {
-                if !columns.contains(c) {
-                    columns.push(c.clone());
+            for c in &s.columns {
+                if !columns.contains(&c.name) {
+                    columns.push(c.name.clone());
                 }
             }
         }
@@ -863,18 +853,14 @@ fn compare(store: &Store, params: &[(String, String)]) -> Result<Page> {
             let mut points = 0;
             for (s, name) in parsed.iter().zip(&names) {
                 let Some(s) = s else { continue };
-                let Some(i) = s.columns.iter().position(|(c, _)| c == column) else {
+                let Some(i) = s.columns.iter().position(|c| &c.name == column) else {
                     continue;
                 };
-                let one = Series {
-                    columns: vec![s.columns[i].clone()],
-                    ..s.clone()
-                };
-                let d = downsample(&one, MAX_POINTS);
+                let d = s.only(i).downsample(MAX_POINTS);
                 time_axis &= d.x_kind == XKind::Time;
                 x_label = d.x_name.clone();
                 points = points.max(s.points);
-                lines.push(json!({"label": name, "x": d.x, "y": d.columns[0].1}));
+                lines.push(json!({"label": name, "x": d.x, "y": d.columns[0].values}));
             }
             if lines.is_empty() {
                 continue;
