@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use serde::Serialize;
 
-use artifact_store::catalog::{query, ListQuery, ListRow};
+use artifact_store::catalog::{query, ListQuery};
 use artifact_store::metadata::{self, TestStatus};
 use artifact_store::report::{self, Report};
 use artifact_store::retention::{GcRequest, Policy, Silent};
@@ -371,13 +371,15 @@ impl Store {
             let set = handle.store.show(&id.tag_ref());
             self.give_back(handle);
             match set {
-                Ok(set) => Ok(Some(ListRow::from(set))),
+                Ok(set) => Ok(Some(set)),
                 Err(Error::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             }
         });
         match found {
-            Ok(Some(row)) => Ok(Some(row.to_json().to_string())),
+            Ok(Some(set)) => Ok(Some(
+                serde_json::to_string(&set.list_view()).expect("a set serializes"),
+            )),
             Ok(None) => Ok(None),
             Err(e) => Err(raise_error(py, &e)),
         }
@@ -385,7 +387,9 @@ impl Store {
 
     /// `show REF`.
     fn show(&self, py: Python<'_>, reference: String) -> PyResult<Output> {
-        self.call(py, move |store| Ok(Done::ok(&store.show(&reference)?)))
+        self.call(py, move |store| {
+            Ok(Done::ok(&store.show(&reference)?.show_view()))
+        })
     }
 
     /// `log W/T`.

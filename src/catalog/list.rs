@@ -2,11 +2,12 @@
 
 use crate::git::ObjectId;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use std::collections::BTreeSet;
 
 use super::query::{nearest_key, Where};
+use super::{ArtifactSet, ListView};
 use crate::error::{Error, Result};
 use crate::metadata::{TestStatus, Trailers};
 use crate::refs::{TaskId, WorkflowId};
@@ -31,34 +32,6 @@ pub struct ListQuery {
     pub all_versions: bool,
 }
 
-/// One row: a set object of `docs/json.md` (who, which commit, when, where, tags) with its
-/// files and the stored metadata.
-#[derive(Debug, Clone)]
-pub struct ListRow {
-    /// Workflow id, from the trailers.
-    pub workflow_id: String,
-    /// Task id, from the trailers.
-    pub task_id: String,
-    /// Correlation id (`corr_...`), from the trailers.
-    pub correlation_id: Option<String>,
-    /// Prompt hash, from the trailers.
-    pub prompt_hash: Option<String>,
-    /// Task branch, short form.
-    pub branch: String,
-    /// Commit id.
-    pub commit_sha: String,
-    /// Commit time, unix seconds.
-    pub time: i64,
-    /// Every store tag naming the commit.
-    pub tags: Vec<String>,
-    /// Test status, from the trailers.
-    pub test_status: Option<String>,
-    /// The set's files, metadata.json included, sorted by path.
-    pub files: Vec<super::FileEntry>,
-    /// The stored metadata.json.
-    pub metadata: Map<String, Value>,
-}
-
 /// An artifact set `list` selected but could not read: an object it needs is missing from
 /// the object database or damaged.
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +48,7 @@ pub struct Unreadable {
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
     /// Matching sets, newest first.
-    pub rows: Vec<ListRow>,
+    pub rows: Vec<ArtifactSet>,
     /// Sets that could not be read, never silently left out.
     pub unreadable: Vec<Unreadable>,
     /// What the user should know about the query: a `--where` key that no set in scope
@@ -87,7 +60,7 @@ impl Serialize for Listing {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        let sets: Vec<Value> = self.rows.iter().map(ListRow::to_json).collect();
+        let sets: Vec<ListView<'_>> = self.rows.iter().map(ArtifactSet::list_view).collect();
         map.serialize_entry("sets", &sets)?;
         map.serialize_entry("unreadable", &self.unreadable)?;
         map.serialize_entry("warnings", &self.warnings)?;
@@ -116,58 +89,6 @@ impl Listing {
                 format!("{n} artifact sets cannot be read and are not listed, the first: {first}")
             },
         })
-    }
-}
-
-impl ListRow {
-    /// Returns the row as `docs/json.md`'s set object: `workflow_id`, `task_id`,
-    /// `correlation_id`, `prompt_hash`, `commit_sha`, `commit_time`, `commit_time_unix`,
-    /// `branch`, `tags`, `test_status`, `test_metrics` (metadata's, for the readers that
-    /// filter on them), `files` (`{path, size, checksum}`) and `metadata`.
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "workflow_id": self.workflow_id,
-            "task_id": self.task_id,
-            "correlation_id": self.correlation_id,
-            "prompt_hash": self.prompt_hash,
-            "commit_sha": self.commit_sha,
-            "commit_time": crate::report::rfc3339(self.time),
-            "commit_time_unix": self.time,
-            "branch": self.branch,
-            "tags": self.tags,
-            "test_status": self.test_status,
-            "test_metrics": self.metadata.get("test_metrics"),
-            "files": self.files,
-            "metadata": self.metadata,
-        })
-    }
-}
-
-impl From<super::ArtifactSet> for ListRow {
-    /// The row `list` prints for a set `show` loaded (what a lookup by correlation id gives).
-    fn from(set: super::ArtifactSet) -> ListRow {
-        ListRow {
-            workflow_id: set.workflow_id,
-            task_id: set.task_id,
-            correlation_id: set.correlation_id,
-            prompt_hash: set.prompt_hash,
-            branch: set.branch,
-            commit_sha: set.commit_sha,
-            time: set.time,
-            tags: set.tags,
-            test_status: set.test_status,
-            files: set.files,
-            metadata: match set.metadata {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            },
-        }
-    }
-}
-
-impl Serialize for ListRow {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
     }
 }
 
@@ -211,7 +132,7 @@ impl Store {
             if q.since.is_some_and(|since| time < since) {
                 continue;
             }
-            match self.row_if_matches(q, oid, &branch, time, &mut keys) {
+            match self.row_if_matches(q, oid, &branch, &mut keys) {
                 Ok(Some(row)) => listing.rows.push(row),
                 Ok(None) => {}
                 Err(Error::Corrupt { message }) => listing.unreadable.push(Unreadable {
@@ -282,9 +203,8 @@ impl Store {
         q: &ListQuery,
         oid: ObjectId,
         branch: &str,
-        time: i64,
         keys: &mut BTreeSet<String>,
-    ) -> Result<Option<ListRow>> {
+    ) -> Result<Option<ArtifactSet>> {
         let repo = self.repo();
         let commit = super::find_commit(repo, oid)?;
         let trailers = Trailers::parse(commit.message());
@@ -308,39 +228,9 @@ impl Store {
         if !q.wheres.iter().all(|w| w.matches(&doc)) {
             return Ok(None);
         }
-        let checksums = crate::metadata::checksums_of(&doc);
-        let Value::Object(metadata) = doc else {
-            unreachable!("built as an object just above")
-        };
-        let mut files = super::list_files(repo, &commit, &dir)?.unwrap_or_default();
-        for f in &mut files {
-            f.checksum = checksums.get(&format!("{dir}/{}", f.path)).cloned();
-        }
-        Ok(Some(ListRow {
-            workflow_id: wf.clone(),
-            task_id: task.clone(),
-            correlation_id: super::trailer_or_metadata(
-                &trailers.correlation_id,
-                &metadata,
-                "correlation_id",
-            ),
-            prompt_hash: super::trailer_or_metadata(
-                &trailers.prompt_hash,
-                &metadata,
-                "prompt_hash",
-            ),
-            branch: branch.to_string(),
-            commit_sha: oid.to_string(),
-            time,
-            tags: self.tags_of(oid, &trailers)?,
-            test_status: super::trailer_or_metadata(
-                &trailers.test_status,
-                &metadata,
-                "test_status",
-            ),
-            files,
-            metadata,
-        }))
+        let files = super::list_files(repo, &commit, &dir)?.unwrap_or_default();
+        let set = self.assemble(oid, &commit, &trailers, branch.to_string(), dir, files, doc)?;
+        Ok(Some(set))
     }
 }
 

@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::list::{ListRow, Listing};
-use crate::store::rfc3339_utc;
+use super::list::Listing;
+use super::ArtifactSet;
 
 /// The first columns of `list --format csv`, always present, in this order.
 pub const CSV_COLUMNS: &[&str] = &[
@@ -58,7 +58,7 @@ impl Listing {
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for row in &self.rows {
-            out.push_str(&row.to_json().to_string());
+            out.push_str(&serde_json::to_string(&row.list_view()).expect("a set serializes"));
             out.push('\n');
         }
         out
@@ -69,7 +69,7 @@ impl Listing {
         let mut extra = BTreeSet::new();
         let mut metrics = BTreeSet::new();
         for row in &self.rows {
-            for key in row.metadata.keys() {
+            for key in row.metadata.as_object().into_iter().flat_map(|m| m.keys()) {
                 if !CSV_COLUMNS.contains(&key.as_str()) && !NOT_COLUMNS.contains(&key.as_str()) {
                     extra.insert(key.clone());
                 }
@@ -107,7 +107,7 @@ impl Listing {
 }
 
 /// The raw value of one column of a row, before it is made safe; `None` when absent.
-fn cell(row: &ListRow, column: &str) -> Option<String> {
+fn cell(row: &ArtifactSet, column: &str) -> Option<String> {
     let value = match column {
         "commit_sha" => return Some(row.commit_sha.clone()),
         "branch" => return Some(row.branch.clone()),
@@ -116,7 +116,7 @@ fn cell(row: &ListRow, column: &str) -> Option<String> {
         "correlation_id" if row.correlation_id.is_some() => return row.correlation_id.clone(),
         "prompt_hash" if row.prompt_hash.is_some() => return row.prompt_hash.clone(),
         "test_status" if row.test_status.is_some() => return row.test_status.clone(),
-        "commit_time" => return Some(rfc3339_utc(&crate::git::Time::new(row.time, 0))),
+        "commit_time" => return Some(row.commit_time.clone()),
         _ => match column.strip_prefix(METRIC_PREFIX) {
             Some(metric) => row.metadata.get("test_metrics")?.get(metric)?,
             None => row.metadata.get(column)?,
@@ -173,23 +173,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn row(meta: Value) -> ListRow {
-        let Value::Object(metadata) = meta else {
-            unreachable!()
-        };
-        let text = |k: &str| metadata.get(k).and_then(Value::as_str).map(String::from);
-        ListRow {
+    fn row(meta: Value) -> ArtifactSet {
+        let text = |k: &str| meta.get(k).and_then(Value::as_str).map(String::from);
+        ArtifactSet {
             workflow_id: text("workflow_id").unwrap_or_default(),
             task_id: text("task_id").unwrap_or_default(),
             correlation_id: text("correlation_id"),
             prompt_hash: text("prompt_hash"),
-            branch: "ai/generated/w/t".into(),
             commit_sha: "ab".repeat(20),
+            commit_time: "2023-11-14T22:13:20Z".into(),
             time: 1_700_000_000,
+            branch: "ai/generated/w/t".into(),
             tags: Vec::new(),
             test_status: text("test_status"),
+            parent: None,
+            artifact_dir: "artifacts/w/t".into(),
             files: Vec::new(),
-            metadata,
+            metadata: meta,
         }
     }
 

@@ -34,7 +34,7 @@ pub use diff::{
 };
 pub use export::ExportReport;
 pub use file::Trailer;
-pub use list::{ListQuery, ListRow, Listing, Unreadable};
+pub use list::{ListQuery, Listing, Unreadable};
 pub use log::{Log, LogEntry};
 pub use series::Series;
 pub use stats::{SetSize, Stats};
@@ -58,11 +58,14 @@ pub struct FileEntry {
     pub oid: ObjectId,
 }
 
-/// One artifact set: a commit of the store with its metadata and files.
+/// One artifact set: a commit of the store with its metadata and files; what `show` loads
+/// and what each row of `list` is.
 ///
 /// As JSON it is a set object of `docs/json.md`: `workflow_id`, `task_id`,
 /// `correlation_id`, `prompt_hash`, `commit_sha`, `commit_time` (and `commit_time_unix`),
-/// `branch`, `tags` and `test_status` at its top level, then the set's own fields.
+/// `branch`, `tags` and `test_status` at its top level, then `files` and `metadata`. Each
+/// command adds its own keys through a view: [`ArtifactSet::show_view`] (`parent`,
+/// `artifact_dir`) and [`ArtifactSet::list_view`] (`test_metrics`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactSet {
     /// Workflow id, from the trailers.
@@ -86,14 +89,54 @@ pub struct ArtifactSet {
     pub tags: Vec<String>,
     /// Test status, from the trailers.
     pub test_status: Option<String>,
-    /// First parent, if any.
+    /// First parent, if any (`show`'s, in [`ShowView`]).
+    #[serde(skip)]
     pub parent: Option<String>,
-    /// Directory of the set in the tree.
+    /// Directory of the set in the tree (`show`'s, in [`ShowView`]).
+    #[serde(skip)]
     pub artifact_dir: String,
     /// Files, metadata.json included, sorted by path.
     pub files: Vec<FileEntry>,
     /// The stored metadata.json.
     pub metadata: Value,
+}
+
+/// `show --json`'s set: the set object with where it sits in history and in the tree.
+#[derive(Debug, Serialize)]
+pub struct ShowView<'s> {
+    #[serde(flatten)]
+    set: &'s ArtifactSet,
+    parent: &'s Option<String>,
+    artifact_dir: &'s str,
+}
+
+/// A row of `list --json`'s `sets`: the set object with metadata.json's `test_metrics`
+/// repeated at its top level (`null` when there are none), the key rows are filtered and
+/// tabulated on.
+#[derive(Debug, Serialize)]
+pub struct ListView<'s> {
+    #[serde(flatten)]
+    set: &'s ArtifactSet,
+    test_metrics: Option<&'s Value>,
+}
+
+impl ArtifactSet {
+    /// The set as `show --json` prints it.
+    pub fn show_view(&self) -> ShowView<'_> {
+        ShowView {
+            set: self,
+            parent: &self.parent,
+            artifact_dir: &self.artifact_dir,
+        }
+    }
+
+    /// The set as a row of `list --json`.
+    pub fn list_view(&self) -> ListView<'_> {
+        ListView {
+            set: self,
+            test_metrics: self.metadata.get("test_metrics"),
+        }
+    }
 }
 
 impl Store {
@@ -133,6 +176,24 @@ impl Store {
         let dir = self.config().artifact_dir_for(workflow, task);
         let files = list_files(repo, &commit, &dir)?.ok_or_else(|| not_a_set(spec, oid))?;
         let metadata = read_metadata(repo, &files, &dir)?.unwrap_or(Value::Null);
+        let branch = format!("{}/{workflow}/{task}", self.config().prefix().as_str());
+        self.assemble(oid, &commit, &trailers, branch, dir, files, metadata)
+    }
+
+    /// Builds the set of commit `oid` from what was read of it: its trailers, its branch,
+    /// the artifact directory and its files, the stored metadata (whose checksums the files
+    /// get, and which stands in for a trailer a commit lacks).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        &self,
+        oid: ObjectId,
+        commit: &CommitView,
+        trailers: &Trailers,
+        branch: String,
+        dir: String,
+        files: Vec<FileEntry>,
+        metadata: Value,
+    ) -> Result<ArtifactSet> {
         let checksums = crate::metadata::checksums_of(&metadata);
         let empty = serde_json::Map::new();
         let doc = metadata.as_object().unwrap_or(&empty);
@@ -144,15 +205,15 @@ impl Store {
             })
             .collect();
         Ok(ArtifactSet {
-            workflow_id: workflow.clone(),
-            task_id: task.clone(),
+            workflow_id: trailers.workflow_id.clone().unwrap_or_default(),
+            task_id: trailers.task_id.clone().unwrap_or_default(),
             correlation_id: trailer_or_metadata(&trailers.correlation_id, doc, "correlation_id"),
             prompt_hash: trailer_or_metadata(&trailers.prompt_hash, doc, "prompt_hash"),
             commit_sha: oid.to_string(),
             commit_time: rfc3339_utc(&commit.time()),
             time: commit.time().seconds(),
-            branch: format!("{}/{workflow}/{task}", self.config().prefix().as_str()),
-            tags: self.tags_of(oid, &trailers)?,
+            branch,
+            tags: self.tags_of(oid, trailers)?,
             test_status: trailer_or_metadata(&trailers.test_status, doc, "test_status"),
             parent: commit.parents.first().map(|p| p.to_string()),
             artifact_dir: dir,

@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     let store = ctx.store()?;
     let set = store.show(&args.reference)?;
     if ctx.out.json {
-        ctx.out.json_ok(&set);
+        ctx.out.json_ok(&set.show_view());
         return Ok(());
     }
     let out = &ctx.out;

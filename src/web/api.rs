@@ -41,7 +41,7 @@ pub(super) async fn route(
         ["sets", _] => {
             json(app, move |store| {
                 known(&params, &[])?;
-                Ok(success(&store.show(&owned[1])?))
+                Ok(success(&store.show(&owned[1])?.show_view()))
             })
             .await
         }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::api::{known, list_query, task_of};
 use super::html::{bytes, delta, enc, esc, json_script, page, scalar, short, time};
 use super::{status_of, with_store, App};
 use crate::catalog::series::{Curves, XKind};
-use crate::catalog::{table, ArtifactSet, DiffOptions, FileChange, FileEntry, ListRow};
+use crate::catalog::{table, ArtifactSet, DiffOptions, FileChange, FileEntry};
 use crate::error::{Error, Result};
 use crate::metadata::METADATA_FILE;
 use crate::store::Store;
@@ -119,7 +119,7 @@ fn set_href(sha: &str) -> String {
     format!("/sets/{}", enc(sha))
 }
 
-fn get<'m>(m: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+fn get<'m>(m: &'m Value, key: &str) -> Option<&'m str> {
     m.get(key).and_then(Value::as_str)
 }
 
@@ -155,12 +155,12 @@ fn overview(store: &Store, params: &[(String, String)]) -> Result<Page> {
         limit: usize::MAX,
         ..Default::default()
     })?;
-    let mut workflows: BTreeMap<String, Vec<&ListRow>> = BTreeMap::new();
+    let mut workflows: BTreeMap<String, Vec<&ArtifactSet>> = BTreeMap::new();
     for row in &listing.rows {
         let wf = get(&row.metadata, "workflow_id").unwrap_or("?").to_string();
         workflows.entry(wf).or_default().push(row);
     }
-    let mut order: Vec<(&String, &Vec<&ListRow>)> = workflows.iter().collect();
+    let mut order: Vec<(&String, &Vec<&ArtifactSet>)> = workflows.iter().collect();
     order.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.first().map_or(0, |r| r.time)));
     let mut body = format!(
         "<h1>Overview</h1>\n<p class=\"lead\">{} workflow{}, {} task{}. Each task is a branch; each version a commit tagged with its correlation id.</p>\n{}",
@@ -193,7 +193,7 @@ fn overview(store: &Store, params: &[(String, String)]) -> Result<Page> {
                 enc(task),
                 esc(task),
                 set_href(&row.commit_sha),
-                esc(&label(&Value::Object(row.metadata.clone()), &row.commit_sha)),
+                esc(&label(&row.metadata, &row.commit_sha)),
                 status_cell(get(&row.metadata, "test_status")),
                 time(row.time),
                 esc(&metrics_text(row.metadata.get("test_metrics")))
@@ -246,9 +246,8 @@ struct Column {
     key: Vec<String>,
 }
 
-fn value_at<'v>(m: &'v Map<String, Value>, path: &[String]) -> Option<&'v Value> {
-    let (first, rest) = path.split_first()?;
-    rest.iter().try_fold(m.get(first)?, |v, k| v.get(k))
+fn value_at<'v>(m: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter().try_fold(m, |v, k| v.get(k))
 }
 
 fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
@@ -274,7 +273,7 @@ fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
     let mut columns: Vec<Column> = Vec::new();
     let mut seen = BTreeSet::new();
     for key in ["agent_version", "llm_version", "prompt_hash"] {
-        if rows.iter().any(|r| r.metadata.contains_key(key)) {
+        if rows.iter().any(|r| r.metadata.get(key).is_some()) {
             columns.push(Column {
                 heading: key.into(),
                 key: vec![key.into()],
@@ -340,7 +339,7 @@ fn versions(store: &Store, params: &[(String, String)]) -> Result<Page> {
     let status_same = same_class(rows.iter().map(|r| r.metadata.get("test_status")));
     for row in rows {
         let m = &row.metadata;
-        let name = label(&Value::Object(m.clone()), &row.commit_sha);
+        let name = label(m, &row.commit_sha);
         let _ = write!(
             body,
             "<tr><td class=\"pick\"><input type=\"checkbox\" name=\"ref\" value=\"{sha}\" aria-label=\"compare {name}\"></td><td data-v=\"{name}\"><a href=\"{href}\">{name}</a></td><td class=\"{task_same}\" data-v=\"{task}\">{task}</td><td class=\"{status_same}\" data-v=\"{status}\">{status_cell}</td><td data-v=\"{t}\">{time}</td><td data-v=\"{sha}\"><code>{short}</code></td>",
