@@ -290,12 +290,9 @@ fn same_correlation_with_other_content_conflicts_unless_forced() {
         .ok()
         .json();
     std::fs::write(&f, "2\n").unwrap();
-    let before = env.snapshot(&store);
-    let run = env.run(&commit_args(s, "abc", &[f.to_str().unwrap()]));
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert_eq!(run.json()["error"]["kind"], "conflict");
+    let conflict = commit_args(s, "abc", &[f.to_str().unwrap()]);
+    let run = env.refused_unchanged(&store, &conflict, 4, "conflict");
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
-    assert_eq!(env.snapshot(&store), before, "a conflict changes nothing");
 
     let mut forced = commit_args(s, "abc", &[f.to_str().unwrap()]);
     forced.insert(4, "--force");

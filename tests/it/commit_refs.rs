@@ -24,36 +24,43 @@ fn store_with_one_commit(env: &Env) -> (std::path::PathBuf, String) {
     (store, s)
 }
 
-/// A commit of a new file as `corr`, with extra flags.
-fn commit(env: &Env, store: &str, corr: &str, extra: &[&str]) -> common::Run {
+/// The arguments of a `--json` commit of a new file as `corr`, with extra flags.
+fn commit_of(env: &Env, store: &str, corr: &str, extra: &[&str]) -> Vec<String> {
     let file = env.write(&format!("{corr}/f.txt"), format!("{corr}\n"));
     let mut args = commit_args(store, corr, &[file.to_str().unwrap()]);
     args.extend_from_slice(extra);
-    env.run(&args)
+    args.into_iter().map(String::from).collect()
 }
 
-/// Asserts a refused commit: exit code, JSON kind, message naming `named`, nothing moved.
+/// A commit of a new file as `corr`, with extra flags.
+fn commit(env: &Env, store: &str, corr: &str, extra: &[&str]) -> common::Run {
+    let args = commit_of(env, store, corr, extra);
+    env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Runs `args` against `store` and asserts a refused commit that changed nothing
+/// (`Env::refused_unchanged`: exit code, JSON kind, refs and objects as they were, fsck
+/// clean) whose message and stderr name `named`.
 #[track_caller]
-fn assert_refused(env: &Env, store: &Path, run: &common::Run, code: i32, kind: &str, named: &str) {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+fn refused(
+    env: &Env,
+    store: &Path,
+    args: &[impl AsRef<str>],
+    (code, kind): (i32, &str),
+    named: &str,
+) -> common::Run {
+    let run = env.refused_unchanged(store, args, code, kind);
     let json = run.json();
-    assert_eq!(json["success"], false, "{json}");
-    assert_eq!(json["error"]["kind"], kind, "{json}");
     let message = json["error"]["message"].as_str().unwrap();
     assert!(message.contains(named), "{message} names {named}");
     assert!(run.stderr.contains(named), "{}", run.stderr);
-    env.fsck(store);
+    run
 }
 
 #[test]
 fn a_tag_name_that_holds_no_commit_refuses_the_commit_before_the_branch_moves() {
     let env = Env::new();
     let (store, s) = store_with_one_commit(&env);
-    let tip = rev(&env, &store, BRANCH);
     let blob = env.git_stdin(
         &["-C", &s, "hash-object", "-w", "--stdin"],
         "not a commit\n",
@@ -81,19 +88,12 @@ fn a_tag_name_that_holds_no_commit_refuses_the_commit_before_the_branch_moves() 
     ];
     for (i, (refname, target, flags)) in cases.iter().enumerate() {
         env.git_in(&store, &["update-ref", refname, target]);
-        let before = env.snapshot(&store);
         let corr = match refname.strip_prefix("refs/tags/corr_") {
             Some(id) => id.to_string(),
             None => format!("new{i}"),
         };
-        let run = commit(&env, &s, &corr, flags);
-        assert_refused(&env, &store, &run, 4, "conflict", refname);
-        assert_eq!(
-            rev(&env, &store, BRANCH),
-            tip,
-            "{refname}: the branch did not move"
-        );
-        assert_eq!(env.snapshot(&store), before, "{refname}: nothing written");
+        let args = commit_of(&env, &s, &corr, flags);
+        refused(&env, &store, &args, (4, "conflict"), refname);
         env.git_in(&store, &["update-ref", "-d", refname]);
     }
     // With the way clear, the same commit lands with both tags.
@@ -129,7 +129,6 @@ fn a_ref_above_or_below_a_name_the_commit_writes_refuses_it_before_the_branch_mo
             if packed {
                 env.git_in(&store, &["pack-refs", "--all"]);
             }
-            let before = env.snapshot(&store);
             let file = env.write(&format!("{corr}/f.txt"), format!("{corr}\n"));
             let mut args = vec![
                 "--repo",
@@ -145,14 +144,7 @@ fn a_ref_above_or_below_a_name_the_commit_writes_refuses_it_before_the_branch_mo
             ];
             args.extend_from_slice(flags);
             args.push(file.to_str().unwrap());
-            let run = env.run(&args);
-            assert_refused(&env, &store, &run, 4, "conflict", blocker);
-            assert_eq!(
-                rev(&env, &store, BRANCH),
-                tip,
-                "{blocker} (packed: {packed})"
-            );
-            assert_eq!(env.snapshot(&store), before, "{blocker}: nothing written");
+            refused(&env, &store, &args, (4, "conflict"), blocker);
             let branch = format!("refs/heads/ai/generated/{workflow}/t");
             if workflow != "wf" {
                 assert!(!has_ref(&env, &store, &branch), "{branch} was not created");
@@ -186,10 +178,8 @@ fn a_held_tag_lock_refuses_the_commit_and_a_stale_one_is_removed() {
             vec!["-c", "lock_timeout=1", "--prompt-hash", "10ck"],
         ),
     ] {
-        let tip = rev(&env, &store, BRANCH);
         let path = store.join(lock);
         old_lock(&path, Duration::ZERO);
-        let before = env.snapshot(&store);
         let corr = if lock.contains("corr_") {
             "held"
         } else {
@@ -209,14 +199,7 @@ fn a_held_tag_lock_refuses_the_commit_and_a_stale_one_is_removed() {
         ]);
         args.extend_from_slice(&flags[2..]);
         args.push(file.to_str().unwrap());
-        let run = env.run(&args);
-        assert_refused(&env, &store, &run, 4, "locked", lock);
-        assert_eq!(
-            rev(&env, &store, BRANCH),
-            tip,
-            "{lock}: the branch did not move"
-        );
-        assert_eq!(env.snapshot(&store), before);
+        refused(&env, &store, &args, (4, "locked"), lock);
         assert!(path.exists(), "a live writer's lock is left alone");
         // Left by a dead process: removed with a warning, and the commit lands whole.
         old_lock(&path, Duration::from_secs(3600));
@@ -338,15 +321,12 @@ fn a_branch_checked_out_in_a_worktree_is_not_moved_under_it() {
     // The main worktree of a non-bare store.
     let (repo, r) = non_bare_on_task_branch(&env);
     let tip = rev(&env, &repo, BRANCH);
-    let before = env.snapshot(&repo);
-    let run = commit(&env, &r, "second", &[]);
-    assert_refused(&env, &repo, &run, 4, "conflict", "ai/generated/wf/t");
+    let args = commit_of(&env, &r, "second", &[]);
+    let run = refused(&env, &repo, &args, (4, "conflict"), "ai/generated/wf/t");
     assert!(run.json()["error"]["hint"]
         .as_str()
         .unwrap()
         .contains("--force"));
-    assert_eq!(rev(&env, &repo, BRANCH), tip);
-    assert_eq!(env.snapshot(&repo), before);
     assert_eq!(env.git_in(&repo, &["status", "--porcelain"]), "");
     // Elsewhere in the same store, nothing is refused.
     let file = env.write("other/f.txt", "o\n");
@@ -383,11 +363,8 @@ fn a_branch_checked_out_in_a_worktree_is_not_moved_under_it() {
         ],
     );
     let tip = rev(&env, &store, BRANCH);
-    let before = env.snapshot(&store);
-    let run = commit(&env, &s, "third", &[]);
-    assert_refused(&env, &store, &run, 4, "conflict", wt.to_str().unwrap());
-    assert_eq!(rev(&env, &store, BRANCH), tip);
-    assert_eq!(env.snapshot(&store), before);
+    let args = commit_of(&env, &s, "third", &[]);
+    refused(&env, &store, &args, (4, "conflict"), wt.to_str().unwrap());
     assert_eq!(env.git_in(&wt, &["status", "--porcelain"]), "");
     // Opened from the linked worktree itself, the same.
     let w = wt.to_str().unwrap();

@@ -188,6 +188,38 @@ impl Env {
         let objects = self.git_in(repo, &["cat-file", "--batch-all-objects", "--batch-check"]);
         (refs, objects.lines().filter(|l| !l.is_empty()).count())
     }
+
+    /// Runs the store binary with `args` (`--json` among them) and asserts that it was
+    /// refused, exit `code` with an error object of `kind`, and that `repo` is as it was:
+    /// every ref with the same value, no object added ([`Env::snapshot`]), `git fsck
+    /// --strict` clean. Returns the run, for what else a test asserts of it.
+    #[track_caller]
+    pub fn refused_unchanged(
+        &self,
+        repo: &Path,
+        args: &[impl AsRef<str>],
+        code: i32,
+        kind: &str,
+    ) -> Run {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        let before = self.snapshot(repo);
+        let run = self.run(&args);
+        assert_eq!(
+            run.code, code,
+            "{args:?}: exit code\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        let json = run.json();
+        assert_eq!(json["success"], false, "{args:?}: {json}");
+        assert_eq!(json["error"]["kind"], kind, "{args:?}: {json}");
+        assert_eq!(
+            self.snapshot(repo),
+            before,
+            "{args:?} was refused, yet the repository changed"
+        );
+        self.fsck(repo);
+        run
+    }
 }
 
 /// Args of a commit into `store` for workflow `wf`, task `t`, correlation `corr`.
