@@ -356,6 +356,7 @@ impl Store {
                     .collect::<artifact_store::Result<_>>()?,
                 limit,
                 all_versions,
+                brief: false,
             };
             let listing = store.list(&query)?;
             Ok(Done::of(&listing).warn(listing.warnings.clone()))

@@ -139,6 +139,36 @@ impl ArtifactSet {
     }
 }
 
+/// The set of commit `oid` from what a reader already holds, without its files and tags
+/// (left empty): the part of [`Store::assemble`] that reads nothing more.
+pub(crate) fn assemble_brief(
+    oid: ObjectId,
+    commit: &CommitView,
+    trailers: &Trailers,
+    branch: String,
+    dir: String,
+    metadata: Value,
+) -> ArtifactSet {
+    let empty = serde_json::Map::new();
+    let doc = metadata.as_object().unwrap_or(&empty);
+    ArtifactSet {
+        workflow_id: trailers.workflow_id.clone().unwrap_or_default(),
+        task_id: trailers.task_id.clone().unwrap_or_default(),
+        correlation_id: trailer_or_metadata(&trailers.correlation_id, doc, "correlation_id"),
+        prompt_hash: trailer_or_metadata(&trailers.prompt_hash, doc, "prompt_hash"),
+        commit_sha: oid.to_string(),
+        commit_time: rfc3339_utc(&commit.time()),
+        time: commit.time().seconds(),
+        branch,
+        tags: Vec::new(),
+        test_status: trailer_or_metadata(&trailers.test_status, doc, "test_status"),
+        parent: commit.parents.first().map(|p| p.to_string()),
+        artifact_dir: dir,
+        files: Vec::new(),
+        metadata,
+    }
+}
+
 impl Store {
     /// Resolves REF (`corr_x`, `x`, `prompt_h`, a tag, a branch, `W/T`, a sha) to a commit.
     pub fn resolve(&self, spec: &str) -> Result<ObjectId> {
@@ -195,8 +225,6 @@ impl Store {
         metadata: Value,
     ) -> Result<ArtifactSet> {
         let checksums = crate::metadata::checksums_of(&metadata);
-        let empty = serde_json::Map::new();
-        let doc = metadata.as_object().unwrap_or(&empty);
         let files = files
             .into_iter()
             .map(|mut f| {
@@ -204,22 +232,10 @@ impl Store {
                 f
             })
             .collect();
-        Ok(ArtifactSet {
-            workflow_id: trailers.workflow_id.clone().unwrap_or_default(),
-            task_id: trailers.task_id.clone().unwrap_or_default(),
-            correlation_id: trailer_or_metadata(&trailers.correlation_id, doc, "correlation_id"),
-            prompt_hash: trailer_or_metadata(&trailers.prompt_hash, doc, "prompt_hash"),
-            commit_sha: oid.to_string(),
-            commit_time: rfc3339_utc(&commit.time()),
-            time: commit.time().seconds(),
-            branch,
-            tags: self.tags_of(oid, trailers)?,
-            test_status: trailer_or_metadata(&trailers.test_status, doc, "test_status"),
-            parent: commit.parents.first().map(|p| p.to_string()),
-            artifact_dir: dir,
-            files,
-            metadata,
-        })
+        let mut set = assemble_brief(oid, commit, trailers, branch, dir, metadata);
+        set.tags = self.tags_of(oid, trailers)?;
+        set.files = files;
+        Ok(set)
     }
 
     /// Returns the store tags naming `oid`: its own `corr_` and `prompt_` tags, two lookups.

@@ -115,6 +115,8 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
             .collect::<Result<_>>()?,
         limit: args.limit,
         all_versions: args.all_versions,
+        // The table and the CSV show neither files nor tags; JSON carries both.
+        brief: matches!(format, Format::Table | Format::Csv),
     };
     let store = ctx.store()?;
     let listing = store.list(&query)?;

@@ -208,6 +208,7 @@ pub(super) fn list_query(
             .collect::<Result<_>>()?,
         limit: number(params, "limit", default_limit)?,
         all_versions: flag(params, "all_versions", default_all)?,
+        brief: false,
     })
 }
 
