@@ -10,11 +10,13 @@ use crate::error::{Error, Result};
 const PIECE: usize = 1 << 20;
 
 /// Calls `each` with the content of blob `oid` in order; returns the size. A blob of
-/// `size` (from its header) above `stream_above` that is loose is streamed, one
-/// piece at a time, inflated here from its file (libgit2's loose-object stream spins
-/// forever on a file cut short, so it is not used); a smaller one, or a packed one
-/// (libgit2 has no streaming reader for packs), is read whole, in one piece, exactly as
-/// before streaming existed. `what` names the blob in errors: its path in the set.
+/// `size` (from its header) above `stream_above` is streamed, one piece at a time: when
+/// loose, inflated here from its file (libgit2's loose-object stream spins forever on a
+/// file cut short, so it is not used); when packed, read from its pack entry by
+/// [`super::packread`], a delta applied over a stream of its base (libgit2 has no
+/// streaming reader for packs, and holds a delta's base and result whole). A smaller
+/// one, or one in neither place (an alternate's), is read whole through libgit2, in one
+/// piece. `what` names the blob in errors: its path in the set.
 ///
 /// Every byte handed over is hashed as git hashes a blob (`blob <len>\0` + content), and
 /// a blob that is missing, cannot be inflated, is shorter or longer than its header says,
@@ -34,6 +36,12 @@ pub fn for_each_piece(
     } else {
         None
     };
+    if size > stream_above && streamed.is_none() {
+        let objects = repo.commondir().join("objects");
+        if let Some(object) = super::packread::open(&objects, oid)? {
+            return stream_packed(object, oid, what, each);
+        }
+    }
     let Some(file) = streamed else {
         // libgit2 hashes every object it reads from the object database and refuses one
         // that does not hash to its id (strict hash verification: on by default, and
@@ -74,6 +82,43 @@ pub fn for_each_piece(
     if total != size {
         return Err(corrupt(&format!(
             "is cut short: {total} of the {size} bytes its header says"
+        )));
+    }
+    hash.check(oid, what)?;
+    Ok(total)
+}
+
+/// Hands over a packed blob's stream in pieces, checking its size and id.
+fn stream_packed(
+    object: super::packread::Object,
+    oid: Oid,
+    what: &str,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let corrupt = |reason: &str| Error::corrupt_at(what, "blob", oid, reason);
+    if object.kind != git2::ObjectType::Blob {
+        return Err(corrupt("is not a blob"));
+    }
+    let size = object.size;
+    let mut reader = object.reader;
+    let mut hash = BlobHash::new(size);
+    let mut buf = vec![0u8; PIECE];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n as u64;
+                hash.update(&buf[..n]);
+                each(&buf[..n])?;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(corrupt(&format!("cannot be read from its pack: {e}"))),
+        }
+    }
+    if total != size {
+        return Err(corrupt(&format!(
+            "is cut short: {total} of the {size} bytes its pack entry says"
         )));
     }
     hash.check(oid, what)?;

@@ -38,10 +38,12 @@ use std::time::{Duration, SystemTime};
 use flate2::{Compression, Crc};
 use git2::{ObjectType, Odb, Oid, Repository};
 
+use super::bigdelta;
 use super::delta;
 use super::durable;
 use super::pack::STAGING_DIR;
 use super::packfile::{self, PackFile};
+use super::packread::{self, parse_entry, Base};
 use super::repack::{self, RepackLock};
 use crate::error::{Error, Result};
 
@@ -287,7 +289,7 @@ fn run_locked(repo: &Repository, gitdir: &Path, opts: &Options) -> Result<Report
         .map_err(Error::git("failed to open the object database"))?;
     odb.refresh()
         .map_err(Error::git("failed to refresh the object database"))?;
-    let mut set = ObjectSet::load(&chosen, &state, &odb, opts.scope)?;
+    let mut set = ObjectSet::load(&objects_dir, &chosen, &state, &odb, opts.scope)?;
     let mut report = Report {
         packs: chosen.packs.len(),
         loose: chosen.loose.len(),
@@ -410,8 +412,7 @@ struct LooseObject {
     bytes: u64,
 }
 
-/// The loose objects of `objects` whose blobs are at most [`DELTA_MAX_BLOB`] (larger
-/// ones stay loose: see the module documentation).
+/// The loose objects of `objects` (any size: large blobs are streamed into the pack).
 fn loose_objects(objects: &Path) -> Vec<LooseObject> {
     let mut found = Vec::new();
     let Ok(dirs) = fs::read_dir(objects) else {
@@ -435,12 +436,12 @@ fn loose_objects(objects: &Path) -> Vec<LooseObject> {
             let path = file.path();
             let Ok(meta) = file.metadata() else { continue };
             match loose_header(&path) {
-                Some((_, size)) if size <= DELTA_MAX_BLOB => found.push(LooseObject {
+                Some(_) => found.push(LooseObject {
                     oid,
                     path,
                     bytes: meta.len(),
                 }),
-                _ => {}
+                None => {}
             }
         }
     }
@@ -501,6 +502,9 @@ enum Plan {
     Reuse(usize),
     /// A delta computed in this run, against object `usize`.
     Delta(usize, Vec<u8>),
+    /// A streamed delta of a large blob against object `usize`, in an unnamed temporary
+    /// file of the given length.
+    BigDelta(usize, fs::File, u64),
 }
 
 struct Obj {
@@ -514,6 +518,8 @@ struct Obj {
 }
 
 struct ObjectSet {
+    /// The object directory, for streams of large objects and their temporary files.
+    objects: PathBuf,
     objs: Vec<Obj>,
     by_oid: HashMap<Oid, usize>,
     files: Vec<fs::File>,
@@ -521,8 +527,15 @@ struct ObjectSet {
 }
 
 impl ObjectSet {
-    fn load(chosen: &Chosen, state: &HashSet<String>, odb: &Odb<'_>, scope: Scope) -> Result<Self> {
+    fn load(
+        objects: &Path,
+        chosen: &Chosen,
+        state: &HashSet<String>,
+        odb: &Odb<'_>,
+        scope: Scope,
+    ) -> Result<Self> {
         let mut set = ObjectSet {
+            objects: objects.to_path_buf(),
             objs: Vec::new(),
             by_oid: HashMap::new(),
             files: Vec::new(),
@@ -610,7 +623,7 @@ impl ObjectSet {
         for obj in &mut set.objs {
             match &obj.src {
                 Src::Packed { code, size, .. } if *code <= 4 => {
-                    obj.kind = kind_of(*code);
+                    obj.kind = packread::kind_of(*code);
                     obj.size = *size;
                 }
                 _ if need_kinds || matches!(obj.src, Src::Read) => {
@@ -669,7 +682,7 @@ impl ObjectSet {
 
     fn base_of(&self, i: usize) -> Option<usize> {
         match self.objs[i].plan {
-            Plan::Reuse(b) | Plan::Delta(b, _) => Some(b),
+            Plan::Reuse(b) | Plan::Delta(b, _) | Plan::BigDelta(b, ..) => Some(b),
             _ => None,
         }
     }
@@ -703,7 +716,7 @@ impl ObjectSet {
             let fits = |obj: &Obj| {
                 obj.kind == Some(ObjectType::Blob)
                     && obj.size >= DELTA_MIN_BLOB
-                    && obj.size <= DELTA_MAX_BLOB
+                    && obj.size <= bigdelta::MAX_BASE
             };
             if o == n
                 || self.is_delta(o)
@@ -713,17 +726,41 @@ impl ObjectSet {
             {
                 continue;
             }
-            let Some(d) = self.delta_against(odb, o, n, &mut cached)? else {
+            let Some(plan) = self.delta_for(odb, o, n, &mut cached)? else {
                 continue;
             };
-            if d.len() > budget {
-                break;
+            if let Plan::Delta(_, d) = &plan {
+                if d.len() > budget {
+                    break;
+                }
+                budget -= d.len();
             }
-            budget -= d.len();
             report.deltas_new += 1;
-            self.objs[o].plan = Plan::Delta(n, d);
+            self.objs[o].plan = plan;
         }
         Ok(())
+    }
+
+    /// The plan of `target` as a delta against `base`, when that is at most half its
+    /// size: in memory for small blobs, streamed through a temporary file when either is
+    /// larger than [`DELTA_MAX_BLOB`].
+    fn delta_for(
+        &self,
+        odb: &Odb<'_>,
+        target: usize,
+        base: usize,
+        cached: &mut Option<(usize, Vec<u8>)>,
+    ) -> Result<Option<Plan>> {
+        let (t, b) = (&self.objs[target], &self.objs[base]);
+        if t.size > bigdelta::MAX_BASE || b.size > bigdelta::MAX_BASE {
+            return Ok(None);
+        }
+        if t.size <= DELTA_MAX_BLOB && b.size <= DELTA_MAX_BLOB {
+            let delta = self.delta_against(odb, target, base, cached)?;
+            return Ok(delta.map(|d| Plan::Delta(base, d)));
+        }
+        let delta = big_delta(&self.objects, t.oid, t.size, b.oid, b.size)?;
+        Ok(delta.map(|(file, len)| Plan::BigDelta(base, file, len)))
     }
 
     /// A delta of object `target` against object `base`, checked, when it is at most
@@ -815,18 +852,15 @@ impl ObjectSet {
             while let Some(next) = self.base_of(root) {
                 root = next;
             }
-            let against_root = if scope != Scope::Roll
-                && self.objs[root].size <= DELTA_MAX_BLOB
-                && self.objs[i].size <= DELTA_MAX_BLOB
-            {
-                self.delta_against(odb, i, root, &mut cached)?
+            let against_root = if scope != Scope::Roll {
+                self.delta_for(odb, i, root, &mut cached)?
             } else {
                 None
             };
             match against_root {
-                Some(d) => {
+                Some(plan) => {
                     report.deltas_new += 1;
-                    self.objs[i].plan = Plan::Delta(root, d);
+                    self.objs[i].plan = plan;
                     fin[i] = 1;
                 }
                 None => {
@@ -929,6 +963,23 @@ impl ObjectSet {
                         )?;
                         pack.part(&buf, &mut crc)?;
                     }
+                    Plan::BigDelta(b, file, len) => {
+                        buf.clear();
+                        packfile::entry_header(&mut buf, 6, *len);
+                        packfile::ofs_distance(&mut buf, offsets[i] - offsets[*b]);
+                        pack.part(&buf, &mut crc)?;
+                        let mut delta = file.try_clone().map_err(Error::io(
+                            "failed to reopen a temporary file in",
+                            objects,
+                        ))?;
+                        std::io::Seek::rewind(&mut delta)
+                            .map_err(Error::io("failed to read a temporary file in", objects))?;
+                        let reader = std::io::BufReader::with_capacity(CHUNK, delta);
+                        deflate_stream(&mut pack, &mut crc, reader, Compression::default(), objects)?;
+                    }
+                    Plan::Whole if self.is_large(odb, i)? => {
+                        self.write_large_whole(&mut pack, &mut crc, i)?;
+                    }
                     Plan::Whole => {
                         let object = odb
                             .read(obj.oid)
@@ -987,6 +1038,42 @@ impl ObjectSet {
         Ok(Some(file("pack")))
     }
 
+    /// Whether object `i` is too large to read whole: its size from the pack entry, or
+    /// from the object's header.
+    fn is_large(&self, odb: &Odb<'_>, i: usize) -> Result<bool> {
+        let obj = &self.objs[i];
+        let size = if obj.kind.is_some() {
+            obj.size
+        } else {
+            odb.read_header(obj.oid)
+                .map_err(Error::git(format!("failed to read object {}", obj.oid)))?
+                .0 as u64
+        };
+        Ok(size > DELTA_MAX_BLOB)
+    }
+
+    /// Writes object `i` whole, streamed from where it is stored and deflated as it goes
+    /// (at zlib's fastest level: a large file's deflation is most of a run's time), its
+    /// id checked against what was read.
+    fn write_large_whole(&self, pack: &mut PackFile, crc: &mut Crc, i: usize) -> Result<()> {
+        let oid = self.objs[i].oid;
+        let object = packread::open(&self.objects, oid)?.ok_or_else(|| Error::Corrupt {
+            message: format!("object {oid} is in neither a pack nor a loose file"),
+        })?;
+        let code = match object.kind {
+            ObjectType::Commit => 1,
+            ObjectType::Tree => 2,
+            ObjectType::Blob => 3,
+            _ => 4,
+        };
+        let mut head = Vec::new();
+        packfile::entry_header(&mut head, code, object.size);
+        pack.part(&head, crc)?;
+        let mut hashed = Hashed::new(object.reader, object.kind, object.size);
+        deflate_stream(pack, crc, &mut hashed, Compression::fast(), &self.objects)?;
+        hashed.check(oid)
+    }
+
     fn copy_range(
         &self,
         pack: &mut PackFile,
@@ -1013,6 +1100,154 @@ impl ObjectSet {
     }
 }
 
+/// Deflates what `reader` yields into the entry being written, a megabyte at a time.
+fn deflate_stream(
+    pack: &mut PackFile,
+    crc: &mut Crc,
+    reader: impl std::io::Read,
+    level: Compression,
+    objects: &Path,
+) -> Result<()> {
+    use std::io::Read;
+    let mut z = flate2::read::ZlibEncoder::new(reader, level);
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match z.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::Corrupt {
+                    message: format!(
+                        "an object of {} could not be read whole: {e}",
+                        objects.display()
+                    ),
+                })
+            }
+        };
+        pack.part(&chunk[..n], crc)?;
+    }
+}
+
+/// A stream hashed as git hashes an object as it is read.
+struct Hashed<R> {
+    inner: R,
+    hasher: gix_hash::Hasher,
+    size: u64,
+    read: u64,
+}
+
+impl<R: std::io::Read> Hashed<R> {
+    fn new(inner: R, kind: ObjectType, size: u64) -> Hashed<R> {
+        let mut hasher = gix_hash::hasher(gix_hash::Kind::Sha1);
+        hasher.update(format!("{} {size}\0", kind.str()).as_bytes());
+        Hashed {
+            inner,
+            hasher,
+            size,
+            read: 0,
+        }
+    }
+
+    /// Fails unless every byte was read and they hash to `oid`.
+    fn check(self, oid: Oid) -> Result<()> {
+        let id = self.hasher.try_finalize().ok();
+        if self.read == self.size && id.is_some_and(|id| id.as_bytes() == oid.as_bytes()) {
+            return Ok(());
+        }
+        Err(Error::Corrupt {
+            message: format!(
+                "object {oid} does not hash to its id as read ({} of {} bytes): its stored bytes were changed",
+                self.read, self.size
+            ),
+        })
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// A streamed delta of `target` against `base` (see [`bigdelta`]) in an unnamed
+/// temporary file, with its length; `None` when it would be more than half the target,
+/// or when applying it does not give back the target's id.
+fn big_delta(
+    objects: &Path,
+    target: Oid,
+    target_size: u64,
+    base: Oid,
+    base_size: u64,
+) -> Result<Option<(fs::File, u64)>> {
+    use std::io::{BufReader, BufWriter, Read, Seek, Write};
+    let open = |oid: Oid| -> Result<packread::Object> {
+        packread::open(objects, oid)?.ok_or_else(|| Error::Corrupt {
+            message: format!("object {oid} is in neither a pack nor a loose file"),
+        })
+    };
+    let failed = |what: &str| {
+        let what = what.to_string();
+        move |e: std::io::Error| Error::Corrupt {
+            message: format!("{what}: {e}"),
+        }
+    };
+    let file = tempfile::tempfile_in(objects)
+        .map_err(Error::io("failed to create a temporary file in", objects))?;
+    let mut out = BufWriter::with_capacity(
+        CHUNK,
+        file.try_clone()
+            .map_err(Error::io("failed to reopen a temporary file in", objects))?,
+    );
+    let mut open_target = || -> std::io::Result<Box<dyn Read>> {
+        match packread::open(objects, target) {
+            Ok(Some(object)) => Ok(object.reader),
+            Ok(None) => Err(std::io::Error::other(format!("object {target} is missing"))),
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    };
+    let mut base_reader = open(base)?.reader;
+    let len = bigdelta::encode(
+        &mut base_reader,
+        base_size,
+        &mut open_target,
+        target_size,
+        &mut out,
+        target_size / 2,
+    )
+    .map_err(failed(&format!("failed to compute a delta of {target} against {base}")))?;
+    let Some(len) = len else {
+        return Ok(None);
+    };
+    out.flush()
+        .map_err(Error::io("failed to write a temporary file in", objects))?;
+    drop(out);
+    // Checked before it is trusted with the only copy of the target.
+    let mut delta = file
+        .try_clone()
+        .map_err(Error::io("failed to reopen a temporary file in", objects))?;
+    delta
+        .rewind()
+        .map_err(Error::io("failed to read a temporary file in", objects))?;
+    let applied = bigdelta::Applied::new(
+        Box::new(BufReader::with_capacity(CHUNK, delta)),
+        bigdelta::BaseSource::Forward(open(base)?.reader),
+        base_size,
+    );
+    let Ok(applied) = applied else {
+        return Ok(None);
+    };
+    let mut hashed = Hashed::new(applied, ObjectType::Blob, target_size);
+    if std::io::copy(&mut hashed, &mut std::io::sink()).is_err() || hashed.check(target).is_err()
+    {
+        return Ok(None);
+    }
+    Ok(Some((file, len)))
+}
+
 /// A write that failed for want of space, as [`Error::StorageFull`]: nothing was removed,
 /// and the operator is told to free space, not to look for a bug.
 fn full_disk(e: Error) -> Error {
@@ -1030,16 +1265,6 @@ fn read(odb: &Odb<'_>, oid: Oid) -> Result<Vec<u8>> {
     odb.read(oid)
         .map(|o| o.data().to_vec())
         .map_err(Error::git(format!("failed to read object {oid}")))
-}
-
-fn kind_of(code: u8) -> Option<ObjectType> {
-    match code {
-        1 => Some(ObjectType::Commit),
-        2 => Some(ObjectType::Tree),
-        3 => Some(ObjectType::Blob),
-        4 => Some(ObjectType::Tag),
-        _ => None,
-    }
 }
 
 /// The (older, newer) blob pairs of the pending commits in `set` (of every commit when
@@ -1081,65 +1306,6 @@ fn natural_pairs(repo: &Repository, set: &ObjectSet, all: bool) -> Vec<(Oid, Oid
         }
     }
     pairs
-}
-
-/// Where a delta's base is.
-enum Base {
-    None,
-    Offset(u64),
-    Id(Oid),
-}
-
-struct Parsed {
-    code: u8,
-    size: u64,
-    header: usize,
-    base: Base,
-}
-
-/// Reads a pack entry's header at `offset` from its first bytes.
-fn parse_entry(head: &[u8], offset: u64) -> Option<Parsed> {
-    let mut at = 0;
-    let mut byte = *head.get(at)?;
-    at += 1;
-    let code = (byte >> 4) & 7;
-    let mut size = u64::from(byte & 0x0f);
-    let mut shift = 4;
-    while byte & 0x80 != 0 {
-        byte = *head.get(at)?;
-        at += 1;
-        if shift > 57 {
-            return None;
-        }
-        size |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-    }
-    let base = match code {
-        1..=4 => Base::None,
-        6 => {
-            let mut c = *head.get(at)?;
-            at += 1;
-            let mut ofs = u64::from(c & 0x7f);
-            while c & 0x80 != 0 {
-                c = *head.get(at)?;
-                at += 1;
-                ofs = ofs.checked_add(1)?.checked_mul(128)? + u64::from(c & 0x7f);
-            }
-            Base::Offset(offset.checked_sub(ofs)?)
-        }
-        7 => {
-            let oid = Oid::from_bytes(head.get(at..at + 20)?).ok()?;
-            at += 20;
-            Base::Id(oid)
-        }
-        _ => return None,
-    };
-    Some(Parsed {
-        code,
-        size,
-        header: at,
-        base,
-    })
 }
 
 fn pack_name(stem: &Path) -> String {

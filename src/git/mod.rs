@@ -5,6 +5,7 @@
 
 pub mod blobdiff;
 pub mod blobread;
+pub mod bigdelta;
 pub mod blobwrite;
 pub mod compact;
 pub mod delta;
@@ -12,6 +13,7 @@ pub mod durable;
 pub mod index;
 pub mod pack;
 pub mod packfile;
+pub mod packread;
 pub mod pathcheck;
 pub mod pushed;
 pub mod reapplication;

@@ -423,3 +423,220 @@ fn secrets_across_the_streaming_cuts_abort_the_commit_and_the_scan() {
     assert_eq!(staged_lines, lines);
     assert_eq!(staged["bytes_scanned"], data.len());
 }
+
+/// Writes `size` bytes of xorshift noise (incompressible, unlike any other version) and
+/// returns their sha256.
+fn write_noise_file(path: &Path, size: u64, seed: u64) -> String {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut hasher = Sha256::new();
+    let mut rng = Rng(seed | 1);
+    let mut block = vec![0u8; 1 << 20];
+    let mut written = 0u64;
+    while written < size {
+        for word in block.chunks_exact_mut(8) {
+            word.copy_from_slice(&rng.next().to_le_bytes());
+        }
+        let take = (size - written).min(block.len() as u64) as usize;
+        out.write_all(&block[..take]).unwrap();
+        hasher.update(&block[..take]);
+        written += take as u64;
+    }
+    out.flush().unwrap();
+    format!("{:x}", hasher.finalize())
+}
+
+/// Copies `from` to `to` with 100 bytes overwritten at half its length, 5,000 inserted at
+/// three quarters, and its first `grow` bytes appended; returns the sha256 written.
+fn write_edited_copy(from: &Path, to: &Path, grow: u64) -> String {
+    let len = std::fs::metadata(from).unwrap().len();
+    let mut input = std::io::BufReader::new(std::fs::File::open(from).unwrap());
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(to).unwrap());
+    let mut hasher = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        out.write_all(bytes).unwrap();
+        hasher.update(bytes);
+    };
+    let copy = |input: &mut dyn Read, n: u64, put: &mut dyn FnMut(&[u8])| {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(buf.len() as u64) as usize;
+            input.read_exact(&mut buf[..k]).unwrap();
+            put(&buf[..k]);
+            left -= k as u64;
+        }
+    };
+    copy(&mut input, len / 2, &mut put);
+    put(&[b'X'; 100]);
+    std::io::copy(&mut (&mut input).take(100), &mut std::io::sink()).unwrap();
+    copy(&mut input, len * 3 / 4 - len / 2 - 100, &mut put);
+    put(&b"inserted line\n".repeat(5000 / 14 + 1)[..5000]);
+    copy(&mut input, len - len * 3 / 4, &mut put);
+    let mut again = std::fs::File::open(from).unwrap();
+    copy(&mut again, grow, &mut put);
+    drop(put);
+    out.flush().unwrap();
+    format!("{:x}", hasher.finalize())
+}
+
+/// Bytes of every file under `objects` (loose objects, packs, indexes).
+fn objects_bytes(store: &Path) -> u64 {
+    fn walk(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let meta = e.metadata().unwrap();
+                        if meta.is_dir() {
+                            walk(&e.path())
+                        } else {
+                            meta.len()
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(&store.join("objects"))
+}
+
+/// Bytes of the loose object file of `oid`.
+fn loose_bytes(store: &Path, oid: &str) -> u64 {
+    std::fs::metadata(store.join("objects").join(&oid[..2]).join(&oid[2..]))
+        .unwrap()
+        .len()
+}
+
+/// The blobs of `git verify-pack -v` stored as deltas in the store's packs.
+fn deltas_in_packs(env: &Env, store: &Path) -> Vec<String> {
+    let mut deltas = Vec::new();
+    for entry in std::fs::read_dir(store.join("objects/pack")).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "idx") {
+            continue;
+        }
+        let out = env.git_in(store, &["verify-pack", "-v", path.to_str().unwrap()]);
+        for line in out.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sha1 type size size-in-pack offset depth base
+            if fields.len() == 7 && fields[1] == "blob" {
+                deltas.push(fields[0].to_string());
+            }
+        }
+    }
+    deltas
+}
+
+/// Exports and verifies every version, each under the memory bound, and checks what
+/// export wrote against the sha256 of what was committed.
+fn read_back_in_bounded_memory(env: &Env, store: &Path, versions: &[(&str, &str, &str)]) {
+    let s = store.to_str().unwrap();
+    for (corr, log_sha, noise_sha) in versions {
+        let (verify, peak) = run_measured(env, &["--repo", s, "verify", corr]);
+        assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+        assert!(peak < RSS_LIMIT_KB, "verify {corr} peaked at {peak} kB");
+        let out_dir = env.path("exported");
+        let (export, peak) = run_measured(
+            env,
+            &["--repo", s, "export", corr, "--to", out_dir.to_str().unwrap()],
+        );
+        export.ok();
+        assert!(peak < RSS_LIMIT_KB, "export {corr} peaked at {peak} kB");
+        for (name, sha) in [("big.log", log_sha), ("noise.bin", noise_sha)] {
+            let mut file = std::fs::File::open(out_dir.join(name)).unwrap();
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher).unwrap();
+            assert_eq!(&format!("{:x}", hasher.finalize()), sha, "{corr}: {name}");
+        }
+        std::fs::remove_dir_all(&out_dir).unwrap();
+    }
+}
+
+#[test]
+fn large_versions_consolidate_into_streamed_deltas_read_back_in_bounded_memory() {
+    let mib: u64 = std::env::var("ARTIFACT_STORE_LARGE_TEST_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let size = mib << 20;
+    let env = Env::new();
+    let store = env.store();
+    let s = store.to_str().unwrap();
+    std::fs::create_dir_all(env.path("run")).unwrap();
+    let log = env.path("run/big.log");
+    let noise = env.path("run/noise.bin");
+    let noise_size = size / 4 + (1 << 20);
+    let l = log.to_str().unwrap();
+    let n = noise.to_str().unwrap();
+    // 1: the log at three quarters; 2: grown to full size (version 1 is its prefix);
+    // 3: edited in the middle and grown again. The noise file is replaced by unrelated
+    // noise in 2, and kept in 3.
+    let mut shas = Vec::new();
+    let mut oids = Vec::new();
+    for (i, corr) in ["big-1", "big-2", "big-3"].iter().enumerate() {
+        let log_sha = match i {
+            0 => write_text_file(&log, size * 3 / 4),
+            1 => write_text_file(&log, size),
+            _ => {
+                let previous = env.path("run/previous.log");
+                std::fs::rename(&log, &previous).unwrap();
+                let sha = write_edited_copy(&previous, &log, size / 16);
+                std::fs::remove_file(&previous).unwrap();
+                sha
+            }
+        };
+        let noise_sha = match i {
+            0 => write_noise_file(&noise, noise_size, 1),
+            1 => write_noise_file(&noise, noise_size, 2),
+            _ => shas.last().map(|(_, n): &(String, String)| n.clone()).unwrap(),
+        };
+        let (run, peak) = run_measured(&env, &commit_args(s, corr, &[l, n]));
+        let commit = run.ok().json()["commit_sha"].as_str().unwrap().to_string();
+        assert!(peak < RSS_LIMIT_KB, "commit {corr} peaked at {peak} kB");
+        let oid = |name: &str| env.git_in(&store, &["rev-parse", &format!("{commit}:artifacts/wf/t/{name}")]);
+        oids.push((oid("big.log"), oid("noise.bin")));
+        shas.push((log_sha, noise_sha));
+    }
+    let (log3, noise1, noise2) = (&oids[2].0, &oids[0].1, &oids[1].1);
+    let newest_whole = loose_bytes(&store, log3) + loose_bytes(&store, noise1) + loose_bytes(&store, noise2);
+    let before = objects_bytes(&store);
+
+    let (compact, peak) = run_measured(&env, &["--repo", s, "--json", "compact"]);
+    let report = compact.ok().json();
+    eprintln!("compact: {report}");
+    assert!(
+        peak < RSS_LIMIT_KB,
+        "compact of three {mib} MiB versions peaked at {peak} kB, over {RSS_LIMIT_KB} kB"
+    );
+    env.fsck(&store);
+    // The two older logs are deltas (against the version that replaced each); the
+    // noise files, unrelated, stay whole, and so does the newest log.
+    let mut deltas = deltas_in_packs(&env, &store);
+    deltas.sort();
+    let mut expected = vec![oids[0].0.clone(), oids[1].0.clone()];
+    expected.sort();
+    assert_eq!(deltas, expected);
+    let after = objects_bytes(&store);
+    eprintln!("bytes on disk: {before} loose, {after} consolidated, newest whole {newest_whole}");
+    assert!(
+        after < newest_whole + (2 << 20),
+        "{after} bytes after consolidation, the versions stored whole take {newest_whole}"
+    );
+    for ((log_oid, noise_oid), (log_sha, noise_sha)) in oids.iter().zip(&shas) {
+        assert_eq!(&git_blob_sha256(&env, &store, log_oid), log_sha);
+        assert_eq!(&git_blob_sha256(&env, &store, noise_oid), noise_sha);
+    }
+    let versions: Vec<(&str, &str, &str)> = ["big-1", "big-2", "big-3"]
+        .iter()
+        .zip(&shas)
+        .map(|(c, (l, n))| (*c, l.as_str(), n.as_str()))
+        .collect();
+    read_back_in_bounded_memory(&env, &store, &versions);
+
+    // git gc by hand: git's own pack, its deltas (reused or its own) read the same way.
+    env.git_in(&store, &["gc", "--quiet"]);
+    env.fsck(&store);
+    eprintln!("after git gc: deltas {:?}, {} bytes", deltas_in_packs(&env, &store), objects_bytes(&store));
+    read_back_in_bounded_memory(&env, &store, &versions);
+}
