@@ -33,6 +33,12 @@ const MIN_BLOCK: usize = 4096;
 const MAX_BLOCKS: u64 = 65_536;
 /// Candidates with the same weak hash tried per position, at most.
 const CHAIN: usize = 32;
+/// Blocks past where the target's bytes are expected in the base within which a match
+/// is taken at once; see [`Signature::find`].
+const NEAR: u64 = 8;
+/// Blocks of the target searched for a near match after the last copy before a far one
+/// is taken.
+const PATIENCE: u64 = 2;
 /// Bytes read from the target at a time.
 const READ: usize = 1 << 20;
 
@@ -183,9 +189,15 @@ impl Signature {
         (h.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
     }
 
-    /// The first block at or after base offset `from` holding `window` (weak hash `h`):
-    /// the block right at `from` first, so that a run of copies continues.
-    fn find(&self, h: u32, window: &[u8], from: u64) -> Option<u64> {
+    /// A block at or after base offset `from` holding `window` (weak hash `h`): the
+    /// block right at `from` first, so that a run of copies continues; else the one
+    /// nearest to `expected` (where the target's bytes would be in the base had nothing
+    /// been inserted or removed since the last copy). One further than [`NEAR`] blocks
+    /// past `expected` only when `far` is allowed: in a file whose content repeats (a
+    /// log), the bytes after an edit match far copies of themselves before they reach
+    /// their own place again, and a copy far ahead would leave every block between out
+    /// of reach of the forward-only copies that follow.
+    fn find(&self, h: u32, window: &[u8], from: u64, expected: u64, far: bool) -> Option<u64> {
         let bs = self.bs as u64;
         let mut strong_hash = None;
         let mut confirm = |k: usize| {
@@ -197,18 +209,20 @@ impl Signature {
                 return Some(from);
             }
         }
+        let mut best: Option<u64> = None;
         let mut s = self.heads[self.slot(h)];
         for _ in 0..CHAIN {
             if s == 0 {
-                return None;
+                break;
             }
             let k = s as usize - 1;
-            if k as u64 * bs >= from && confirm(k) {
-                return Some(k as u64 * bs);
+            let at = k as u64 * bs;
+            if at >= from && best.is_none_or(|b| at.abs_diff(expected) < b.abs_diff(expected)) && confirm(k) {
+                best = Some(at);
             }
             s = self.next[k];
         }
-        None
+        best.filter(|&at| far || at <= expected + NEAR * bs)
     }
 }
 
@@ -309,6 +323,7 @@ fn scan(
     let bs = sig.bs;
     let weight = out_weight(bs);
     let mut last_end = from;
+    let mut copied_to = from;
     let mut j = from;
     let mut h: Option<u32> = None;
     while j < target_len && !out.over {
@@ -321,10 +336,13 @@ fn scan(
             Some(h) => h,
             None => weak(&window[..bs]),
         };
-        if let Some(at) = sig.find(hash, &window[..bs], last_end) {
+        let expected = last_end + (j - copied_to);
+        let far = j - copied_to >= PATIENCE * bs as u64;
+        if let Some(at) = sig.find(hash, &window[..bs], last_end, expected, far) {
             out.copy(at, bs as u64)?;
             last_end = at + bs as u64;
             j += bs as u64;
+            copied_to = j;
             h = None;
             continue;
         }
@@ -818,6 +836,28 @@ mod tests {
         target.extend_from_slice(&base[..MIN_BLOCK * 5]);
         target.extend_from_slice(&base[..MIN_BLOCK * 3]);
         round_trip(&base, &target);
+    }
+
+    /// Like a log: a few chunks repeated in a shuffled order, each after its own header
+    /// line, so that bytes after an edit also match far copies of themselves.
+    #[test]
+    fn an_edit_in_repeating_content_resyncs_near_not_on_a_far_copy() {
+        let pool: Vec<Vec<u8>> = (0..4).map(|i| noise(100 + i, 40_000)).collect();
+        let order = noise(99, 200);
+        let mut base = Vec::new();
+        for (n, pick) in order.iter().enumerate() {
+            base.extend_from_slice(format!("# chunk {n}\n").as_bytes());
+            base.extend_from_slice(&pool[usize::from(*pick) % 4]);
+        }
+        // The target is the base with bytes overwritten and bytes removed in the middle.
+        let mut target = base.clone();
+        target[3_000_000..3_000_100].fill(b'X');
+        target.drain(5_000_000..5_003_000);
+        let n = round_trip(&base, &target);
+        assert!(n < 8 * MIN_BLOCK, "{n}");
+        // And the other way: bytes inserted.
+        let n = round_trip(&target, &base);
+        assert!(n < 8 * MIN_BLOCK, "{n}");
     }
 
     #[test]

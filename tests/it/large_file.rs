@@ -612,6 +612,12 @@ fn large_versions_consolidate_into_streamed_deltas_read_back_in_bounded_memory()
     env.fsck(&store);
     // The two older logs are deltas (against the version that replaced each); the
     // noise files, unrelated, stay whole, and so does the newest log.
+    for entry in std::fs::read_dir(store.join("objects/pack")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "idx") {
+            let listing = env.git_in(&store, &["verify-pack", "-v", entry.path().to_str().unwrap()]);
+            eprintln!("{}", listing.lines().filter(|l| l.contains(" blob ")).collect::<Vec<_>>().join("\n"));
+        }
+    }
     let mut deltas = deltas_in_packs(&env, &store);
     deltas.sort();
     let mut expected = vec![oids[0].0.clone(), oids[1].0.clone()];
