@@ -201,7 +201,8 @@ impl Signature {
         let bs = self.bs as u64;
         let mut strong_hash = None;
         let mut confirm = |k: usize| {
-            self.weak[k] == h && *strong_hash.get_or_insert_with(|| strong(window)) == self.strong[k]
+            self.weak[k] == h
+                && *strong_hash.get_or_insert_with(|| strong(window)) == self.strong[k]
         };
         if from % bs == 0 {
             let k = (from / bs) as usize;
@@ -217,7 +218,10 @@ impl Signature {
             }
             let k = s as usize - 1;
             let at = k as u64 * bs;
-            if at >= from && best.is_none_or(|b| at.abs_diff(expected) < b.abs_diff(expected)) && confirm(k) {
+            if at >= from
+                && best.is_none_or(|b| at.abs_diff(expected) < b.abs_diff(expected))
+                && confirm(k)
+            {
                 best = Some(at);
             }
             s = self.next[k];
@@ -808,7 +812,13 @@ mod tests {
 
     #[test]
     fn unrelated_and_empty_inputs_round_trip_and_respect_the_limit() {
-        for (a, b) in [(0usize, 0usize), (0, 10), (10, 0), (4095, 4097), (9000, 20_000)] {
+        for (a, b) in [
+            (0usize, 0usize),
+            (0, 10),
+            (10, 0),
+            (4095, 4097),
+            (9000, 20_000),
+        ] {
             round_trip(&noise(1, a), &noise(2, b));
             round_trip(&noise(3, a), &noise(3, b));
         }

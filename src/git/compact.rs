@@ -17,9 +17,13 @@
 //! - whole objects written at the commit's fast zlib level are deflated again at zlib's
 //!   default level, once (the level is read from the zlib header, so a later run copies
 //!   them as they are);
-//! - blobs larger than [`DELTA_MAX_BLOB`] are never deltas and are left where they are when
-//!   loose: git and libgit2 hold a delta's base and its result whole in memory to read it,
-//!   which would break the bounded memory of reading large files.
+//! - blobs larger than [`DELTA_MAX_BLOB`] get the same treatment without ever being held
+//!   whole: their deltas are made by [`super::bigdelta`] from streams (copies that only
+//!   move forward, so that the store's own reader, [`super::packread`], applies them over
+//!   a forward stream of their base), kept in unnamed temporary files until written, and
+//!   a large whole object is streamed from where it is stored into the pack, deflated at
+//!   zlib's fastest level. Blobs of 4 GiB and more (beyond a copy's 32-bit offset) are
+//!   never deltas.
 //!
 //! Every delta is applied once and compared with its target before it is written. The new
 //! pack is flushed and in place before any pack or loose object it replaces is removed, so
@@ -52,7 +56,8 @@ use crate::error::{Error, Result};
 pub const STATE_FILE: &str = "artifact-store-compacted";
 /// Longest delta chain written: reading an object applies at most this many deltas.
 pub const MAX_DEPTH: usize = 50;
-/// Blobs above this size are stored whole, never as deltas nor as delta bases.
+/// Blobs above this size are never read whole: their deltas are streamed
+/// ([`super::bigdelta`]) and their whole entries streamed into the pack.
 pub const DELTA_MAX_BLOB: u64 = 32 << 20;
 /// A store whose packs and loose objects hold less than this is consolidated whole every
 /// time (copying is cheap); above it, a step takes everything only while that is at most
@@ -968,14 +973,19 @@ impl ObjectSet {
                         packfile::entry_header(&mut buf, 6, *len);
                         packfile::ofs_distance(&mut buf, offsets[i] - offsets[*b]);
                         pack.part(&buf, &mut crc)?;
-                        let mut delta = file.try_clone().map_err(Error::io(
-                            "failed to reopen a temporary file in",
-                            objects,
-                        ))?;
+                        let mut delta = file
+                            .try_clone()
+                            .map_err(Error::io("failed to reopen a temporary file in", objects))?;
                         std::io::Seek::rewind(&mut delta)
                             .map_err(Error::io("failed to read a temporary file in", objects))?;
                         let reader = std::io::BufReader::with_capacity(CHUNK, delta);
-                        deflate_stream(&mut pack, &mut crc, reader, Compression::default(), objects)?;
+                        deflate_stream(
+                            &mut pack,
+                            &mut crc,
+                            reader,
+                            Compression::default(),
+                            objects,
+                        )?;
                     }
                     Plan::Whole if self.is_large(odb, i)? => {
                         self.write_large_whole(&mut pack, &mut crc, i)?;
@@ -1218,7 +1228,9 @@ fn big_delta(
         &mut out,
         target_size / 2,
     )
-    .map_err(failed(&format!("failed to compute a delta of {target} against {base}")))?;
+    .map_err(failed(&format!(
+        "failed to compute a delta of {target} against {base}"
+    )))?;
     let Some(len) = len else {
         return Ok(None);
     };
@@ -1241,8 +1253,7 @@ fn big_delta(
         return Ok(None);
     };
     let mut hashed = Hashed::new(applied, ObjectType::Blob, target_size);
-    if std::io::copy(&mut hashed, &mut std::io::sink()).is_err() || hashed.check(target).is_err()
-    {
+    if std::io::copy(&mut hashed, &mut std::io::sink()).is_err() || hashed.check(target).is_err() {
         return Ok(None);
     }
     Ok(Some((file, len)))

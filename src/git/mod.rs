@@ -3,9 +3,9 @@
 //! Modules above this one speak in the store's own types and call these helpers; the
 //! libgit2 traps measured in docs/field-notes.md (lock races, fsync) are handled here once.
 
+pub mod bigdelta;
 pub mod blobdiff;
 pub mod blobread;
-pub mod bigdelta;
 pub mod blobwrite;
 pub mod compact;
 pub mod delta;

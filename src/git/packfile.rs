@@ -270,6 +270,21 @@ fn write_index(path: &Path, entries: &mut [Entry], pack: &[u8], sync: bool) -> R
     Ok(())
 }
 
+/// Writes an index of `entries` (id, offset) for a pack that is not there: a test's way to
+/// an index with offsets past 2 GiB without writing 2 GiB.
+#[cfg(test)]
+pub fn write_test_index(path: &Path, entries: &[(Oid, u64)]) {
+    let mut entries: Vec<Entry> = entries
+        .iter()
+        .map(|&(oid, offset)| Entry {
+            oid,
+            crc: 0,
+            offset,
+        })
+        .collect();
+    write_index(path, &mut entries, &[0; 20], false).unwrap();
+}
+
 /// One object listed in a pack index.
 pub struct IndexEntry {
     /// The object's id.

@@ -343,6 +343,41 @@ fn read_head(pack: &Pack, offset: u64, head: &mut [u8]) -> Result<usize> {
 fn spill(mut base: Box<dyn Read>, objects: &Path) -> Result<File> {
     let mut file = tempfile::tempfile_in(objects)
         .map_err(Error::io("failed to create a temporary file in", objects))?;
-    io::copy(&mut base, &mut file).map_err(Error::io("failed to write a temporary file in", objects))?;
+    io::copy(&mut base, &mut file)
+        .map_err(Error::io("failed to write a temporary file in", objects))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pack past 2 GiB lists offsets in the index's 64-bit table; lookups find them.
+    #[test]
+    fn an_index_with_large_offsets_is_searched_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = dir.path().join("pack-x.idx");
+        let offsets = [12u64, 0x7fff_ffff, 0x8000_0000, 5 << 32];
+        let oids: Vec<Oid> = (0..offsets.len())
+            .map(|i| Oid::hash_object(ObjectType::Blob, &[i as u8]).unwrap())
+            .collect();
+        let entries: Vec<(Oid, u64)> = oids.iter().copied().zip(offsets).collect();
+        super::super::packfile::write_test_index(&idx, &entries);
+        for (oid, offset) in &entries {
+            assert_eq!(find_in_index(&idx, *oid).unwrap(), Some(*offset));
+        }
+        let absent = Oid::hash_object(ObjectType::Blob, b"absent").unwrap();
+        assert_eq!(find_in_index(&idx, absent).unwrap(), None);
+        let bytes = std::fs::read(&idx).unwrap();
+        let super::super::packfile::PackIndex::V2(read) =
+            super::super::packfile::read_index(&bytes, &idx).unwrap()
+        else {
+            panic!("a version 2 index");
+        };
+        let mut listed: Vec<(Oid, u64)> = read.iter().map(|e| (e.oid, e.offset)).collect();
+        let mut expected = entries.clone();
+        listed.sort();
+        expected.sort();
+        assert_eq!(listed, expected);
+    }
 }
