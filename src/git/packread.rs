@@ -352,6 +352,92 @@ fn spill(mut base: Box<dyn Read>, objects: &Path) -> Result<File> {
 mod tests {
     use super::*;
 
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn noise(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// git's own delta of one half-swapped version against the other copies backwards in
+    /// its base: read through a temporary file, byte for byte; so is every other object.
+    #[test]
+    fn a_delta_git_wrote_with_backward_copies_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "--bare", "-q"]);
+        let (a, b) = (noise(1, 200_000), noise(2, 200_000));
+        let versions = [[a.clone(), b.clone()].concat(), [b, a].concat()];
+        let mut oids = Vec::new();
+        for (i, v) in versions.iter().enumerate() {
+            let file = dir.path().join(format!("v{i}"));
+            std::fs::write(&file, v).unwrap();
+            let oid = git(dir.path(), &["hash-object", "-w", file.to_str().unwrap()]);
+            // Reachable, or repack leaves it loose.
+            git(dir.path(), &["tag", &format!("v{i}"), &oid]);
+            oids.push(oid);
+        }
+        git(dir.path(), &["repack", "-adf", "-q"]);
+        let objects = dir.path().join("objects");
+        let mut backward = 0;
+        for (oid, v) in oids.iter().zip(&versions) {
+            let oid = Oid::from_str(oid).unwrap();
+            let object = open(&objects, oid).unwrap().expect("packed");
+            assert_eq!(object.size, v.len() as u64);
+            let mut read = Vec::new();
+            let mut reader = object.reader;
+            reader.read_to_end(&mut read).unwrap();
+            assert!(read == *v, "{oid} read back differently");
+            // Which of the two git stored as a delta, and whether its copies go back.
+            let pack_dir = objects.join("pack");
+            for entry in fs::read_dir(&pack_dir).unwrap().flatten() {
+                let idx = entry.path();
+                if idx.extension().is_none_or(|e| e != "idx") {
+                    continue;
+                }
+                let Some(offset) = find_in_index(&idx, oid).unwrap() else {
+                    continue;
+                };
+                let pack = Rc::new(Pack {
+                    file: File::open(idx.with_extension("pack")).unwrap(),
+                    path: idx.with_extension("pack"),
+                    objects: objects.clone(),
+                });
+                let mut head = [0u8; 64];
+                let got = read_head(&pack, offset, &mut head).unwrap();
+                let parsed = parse_entry(&head[..got], offset).unwrap();
+                if parsed.code >= 6 {
+                    let data = offset + parsed.header as u64;
+                    if !bigdelta::copies_forward(&mut inflated(&pack, data)).unwrap() {
+                        backward += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(backward, 1, "git wrote no delta copying backwards");
+    }
+
     /// A pack past 2 GiB lists offsets in the index's 64-bit table; lookups find them.
     #[test]
     fn an_index_with_large_offsets_is_searched_and_read_back() {
