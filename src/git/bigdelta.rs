@@ -204,7 +204,7 @@ impl Signature {
             self.weak[k] == h
                 && *strong_hash.get_or_insert_with(|| strong(window)) == self.strong[k]
         };
-        if from % bs == 0 {
+        if from.is_multiple_of(bs) {
             let k = (from / bs) as usize;
             if k < self.weak.len() && confirm(k) {
                 return Some(from);
@@ -893,7 +893,9 @@ mod tests {
             10_000,
         )
         .unwrap();
-        assert!(forward.bytes().collect::<io::Result<Vec<u8>>>().is_err());
+        let mut sink = Vec::new();
+        let mut forward = forward;
+        assert!(forward.read_to_end(&mut sink).is_err());
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&base).unwrap();
         let mut out = Vec::new();

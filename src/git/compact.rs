@@ -440,13 +440,12 @@ fn loose_objects(objects: &Path) -> Vec<LooseObject> {
             };
             let path = file.path();
             let Ok(meta) = file.metadata() else { continue };
-            match loose_header(&path) {
-                Some(_) => found.push(LooseObject {
+            if loose_header(&path).is_some() {
+                found.push(LooseObject {
                     oid,
                     path,
                     bytes: meta.len(),
-                }),
-                None => {}
+                });
             }
         }
     }

@@ -478,7 +478,6 @@ fn write_edited_copy(from: &Path, to: &Path, grow: u64) -> String {
     copy(&mut input, len - len * 3 / 4, &mut put);
     let mut again = std::fs::File::open(from).unwrap();
     copy(&mut again, grow, &mut put);
-    drop(put);
     out.flush().unwrap();
     format!("{:x}", hasher.finalize())
 }
