@@ -17,17 +17,13 @@ pub struct Trailer {
 }
 
 impl Store {
-    /// Returns the entry and the bytes of the file at `path` in `set`.
+    /// Returns the entry of the file at `path` in `set`.
     ///
     /// `path` is matched exactly against the paths the set's tree lists (relative to its
     /// artifact directory); nothing is resolved, so `..`, `.`, an absolute path or an
     /// empty part never names anything outside the set: such a path is refused as not
     /// found, like a path the set does not hold.
-    pub fn set_file<'s>(
-        &self,
-        set: &'s ArtifactSet,
-        path: &str,
-    ) -> Result<(&'s FileEntry, Vec<u8>)> {
+    pub fn set_file_entry<'s>(&self, set: &'s ArtifactSet, path: &str) -> Result<&'s FileEntry> {
         let not_found = || {
             Error::NotFound(format!(
                 "the artifact set {} holds no file {path:?}",
@@ -42,11 +38,20 @@ impl Store {
         if !plain {
             return Err(not_found());
         }
-        let entry = set
-            .files
+        set.files
             .iter()
             .find(|f| f.path == path)
-            .ok_or_else(not_found)?;
+            .ok_or_else(not_found)
+    }
+
+    /// Returns the entry and the bytes of the file at `path` in `set` (found as
+    /// [`Store::set_file_entry`] finds it), read whole: for files a caller bounds by size.
+    pub fn set_file<'s>(
+        &self,
+        set: &'s ArtifactSet,
+        path: &str,
+    ) -> Result<(&'s FileEntry, Vec<u8>)> {
+        let entry = self.set_file_entry(set, path)?;
         let bytes = self.repo().read_blob(entry.oid).map_err(|e| {
             Error::corrupt_object(
                 &format!("{}/{}", set.artifact_dir, entry.path),
@@ -56,6 +61,26 @@ impl Store {
             )
         })?;
         Ok((entry, bytes))
+    }
+
+    /// Hands the bytes of `entry`, a file of `set`, to `each` in pieces of at most 1 MiB,
+    /// as `export` reads them: a blob above the streaming threshold is never held whole,
+    /// loose or packed (as a delta too). The bytes are checked against the blob id; a
+    /// mismatch is [`Error::Corrupt`], returned after the last piece.
+    pub fn set_file_pieces(
+        &self,
+        set: &ArtifactSet,
+        entry: &FileEntry,
+        each: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<u64> {
+        crate::git::blobread::for_each_piece(
+            self.repo(),
+            entry.oid,
+            entry.size,
+            crate::scan::LARGE_FILE_BYTES,
+            &format!("{}/{}", set.artifact_dir, entry.path),
+            each,
+        )
     }
 
     /// Returns every trailer of the commit of `set`, in the order written.

@@ -30,9 +30,9 @@ pub struct ListQuery {
     pub limit: usize,
     /// Every version on each branch instead of the tips only.
     pub all_versions: bool,
-    /// Rows without their files and tags (left empty): for a face that shows neither,
-    /// such as the CLI's table. A row's files cost a walk of its tree and a header read
-    /// per file, its tags two ref lookups; at 50 rows that was a third of `list`.
+    /// Rows without their tags (left empty) and without their files' checksums: for a
+    /// face that shows neither, such as the CLI's table and CSV (two ref lookups a row
+    /// fewer). The files themselves are still read: that is how a missing object is found.
     pub brief: bool,
 }
 
@@ -232,18 +232,18 @@ impl Store {
         if !q.wheres.iter().all(|w| w.matches(&doc)) {
             return Ok(None);
         }
-        if q.brief {
-            return Ok(Some(super::assemble_brief(
-                oid,
-                &commit,
-                &trailers,
-                branch.to_string(),
-                dir,
-                doc,
-            )));
-        }
+        // The files are read even for a brief row: walking the tree and reading each
+        // blob's header is how `list` finds a set with a missing object, which it never
+        // leaves out silently (docs/read-side.md).
         let files = super::list_files(repo, &commit, &dir)?.unwrap_or_default();
-        let set = self.assemble(oid, &commit, &trailers, branch.to_string(), dir, files, doc)?;
+        let set = if q.brief {
+            let mut set =
+                super::assemble_brief(oid, &commit, &trailers, branch.to_string(), dir, doc);
+            set.files = files;
+            set
+        } else {
+            self.assemble(oid, &commit, &trailers, branch.to_string(), dir, files, doc)?
+        };
         Ok(Some(set))
     }
 }

@@ -140,7 +140,8 @@ impl ArtifactSet {
 }
 
 /// The set of commit `oid` from what a reader already holds, without its files and tags
-/// (left empty): the part of [`Store::assemble`] that reads nothing more.
+/// (left empty for the caller to fill or not): the part of [`Store::assemble`] that reads
+/// nothing more.
 pub(crate) fn assemble_brief(
     oid: ObjectId,
     commit: &CommitView,

@@ -115,7 +115,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<i32> {
             .collect::<Result<_>>()?,
         limit: args.limit,
         all_versions: args.all_versions,
-        // The table and the CSV show neither files nor tags; JSON carries both.
+        // The table and the CSV show no tags; JSON carries them.
         brief: matches!(format, Format::Table | Format::Csv),
     };
     let store = ctx.store()?;

@@ -213,6 +213,8 @@ pub(super) fn list_query(
 }
 
 /// The bytes of one file, never as HTML: text as `text/plain`, the rest as an attachment.
+/// A file above the streaming threshold (8 MiB) is streamed as an attachment, never read
+/// whole (see [`stream_file`]).
 fn file_response(
     store: &crate::store::Store,
     reference: &str,
@@ -223,32 +225,28 @@ fn file_response(
         .and_then(|()| flag(params, "download", false))
         .and_then(|download| {
             let set = store.show(reference)?;
+            let entry = store.set_file_entry(&set, path)?;
+            if entry.size > crate::scan::LARGE_FILE_BYTES {
+                let entry = entry.clone();
+                return stream_file(store, set, entry).map(Err);
+            }
             let (_, bytes) = store.set_file(&set, path)?;
-            Ok((download, bytes))
+            Ok(Ok((download, bytes)))
         });
     let (download, bytes) = match result {
-        Ok(found) => found,
+        Ok(Ok(found)) => found,
+        Ok(Err(streamed)) => return streamed,
         Err(e) => return failure(&e),
     };
     let text = !bytes.contains(&0) && std::str::from_utf8(&bytes).is_ok();
-    let name = path.rsplit('/').next().unwrap_or(path);
     let disposition = format!(
-        "{}; filename=\"{}\"; filename*=UTF-8''{}",
+        "{}; {}",
         if text && !download {
             "inline"
         } else {
             "attachment"
         },
-        name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            })
-            .collect::<String>(),
-        url::form_urlencoded::byte_serialize(name.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20")
+        attachment_name(path)
     );
     Response::builder()
         .status(StatusCode::OK)
@@ -267,4 +265,82 @@ fn file_response(
         )
         .body(Body::from(bytes))
         .unwrap_or_else(|_| super::internal_error())
+}
+
+/// The `filename` parameters of a Content-Disposition for the file at `path`: its last
+/// part, in ASCII with anything else as `_`, and percent-encoded UTF-8.
+fn attachment_name(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    format!(
+        "filename=\"{}\"; filename*=UTF-8''{}",
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        url::form_urlencoded::byte_serialize(name.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    )
+}
+
+/// Pieces in flight between the reading thread and the response, at most: with pieces of
+/// 1 MiB, what a download holds in memory whatever the file's size.
+const PIECES_IN_FLIGHT: usize = 4;
+
+/// Streams a large file as an attachment (`application/octet-stream`, its length known):
+/// a thread of its own, with a repository handle of its own, reads the blob in pieces as
+/// `export` does (loose or packed, a delta too) and hands them over a bounded channel, so
+/// the server holds a few pieces, never the file. The bytes are checked against the blob
+/// id as they go; when they do not match, the body ends in an error, the connection is
+/// cut before the announced length, and no client takes the file for whole.
+fn stream_file(
+    store: &crate::store::Store,
+    set: crate::catalog::ArtifactSet,
+    entry: crate::catalog::FileEntry,
+) -> Result<Response<Body>> {
+    let reader = store.open_again()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(PIECES_IN_FLIGHT);
+    let size = entry.size;
+    let name = attachment_name(&entry.path);
+    std::thread::spawn(move || {
+        let read = reader.set_file_pieces(&set, &entry, |piece| {
+            tx.blocking_send(Ok(piece.to_vec()))
+                .map_err(|_| Error::Internal {
+                    message: "the client went away".into(),
+                })
+        });
+        if let Err(e) = read {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, size)
+        .header(header::CONTENT_DISPOSITION, format!("attachment; {name}"))
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
+        )
+        .body(Body::from_stream(Pieces(rx)))
+        .map_err(|e| Error::Internal {
+            message: format!("failed to build the response: {e}"),
+        })
+}
+
+/// The pieces of a streamed file, as the body reads them.
+struct Pieces(tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>);
+
+impl futures_core::Stream for Pieces {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
 }

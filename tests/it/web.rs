@@ -560,6 +560,101 @@ fn artifact_bytes_are_never_served_or_shown_as_html() {
     );
 }
 
+/// Peak resident memory of process `pid`, in kB (`VmHWM`).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A file above the streaming threshold reaches the client whole, as an attachment of
+/// the announced length, while the server holds a few pieces of it, never the file:
+/// loose as the commit left it and packed after consolidation (whole, or a streamed
+/// delta against a newer version).
+#[test]
+fn a_large_file_is_streamed_to_the_client_never_held_whole() {
+    const MIB: usize = 1 << 20;
+    let env = Env::new();
+    let store = env.store();
+    let line = |i: usize| {
+        format!(
+            "{i:09} fill price=100.{:04} qty={} side=BUY\n",
+            i % 9973,
+            i % 500
+        )
+    };
+    let mut older = Vec::with_capacity(40 * MIB);
+    let mut i = 0;
+    while older.len() < 40 * MIB {
+        older.extend_from_slice(line(i).as_bytes());
+        i += 1;
+    }
+    let mut newer = older.clone();
+    while newer.len() < 44 * MIB {
+        newer.extend_from_slice(line(i).as_bytes());
+        i += 1;
+    }
+    commit(
+        &env,
+        &store,
+        ("wf", "t", "big-1"),
+        1_762_000_000,
+        &[("net_pnl", "1")],
+        &[("big.log", older.as_slice())],
+    );
+    commit(
+        &env,
+        &store,
+        ("wf", "t", "big-2"),
+        1_762_000_100,
+        &[("net_pnl", "2")],
+        &[("big.log", newer.as_slice())],
+    );
+    let s = store.to_str().unwrap();
+    for stage in ["loose", "consolidated"] {
+        if stage == "consolidated" {
+            let run = env.run(&["--repo", s, "--json", "compact"]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            let loose = env.git_in(&store, &["count-objects", "-v"]);
+            assert!(loose.contains("count: 0"), "{loose}");
+        }
+        for (corr, bytes) in [("big-1", &older), ("big-2", &newer)] {
+            let served = Served::start(&env, &store, &[]);
+            let r = served.get(&format!("/api/sets/{corr}/files/big.log"));
+            assert_eq!(
+                r.status,
+                200,
+                "{stage} {corr}: {}",
+                String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+            );
+            assert_eq!(
+                r.header("content-type").as_deref(),
+                Some("application/octet-stream")
+            );
+            assert!(r
+                .header("content-disposition")
+                .unwrap()
+                .starts_with("attachment; filename=\"big.log\""));
+            assert_eq!(r.header("content-length"), Some(bytes.len().to_string()));
+            assert!(
+                r.body == *bytes,
+                "{stage} {corr}: the bytes differ ({} of {})",
+                r.body.len(),
+                bytes.len()
+            );
+            let peak = peak_rss_kb(served.child.id());
+            assert!(
+                peak < 32 * 1024,
+                "{stage} {corr}: the server peaked at {peak} kB for a {} MiB file",
+                bytes.len() / MIB
+            );
+        }
+    }
+}
+
 #[test]
 fn paths_outside_the_sets_tree_are_not_found_however_written() {
     let env = Env::new();
