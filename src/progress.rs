@@ -30,3 +30,11 @@ pub trait Progress: Sync {
 pub struct Silent;
 
 impl Progress for Silent {}
+
+/// The cores this process may run on, which sizes the worker pools of long operations;
+/// asked once: the standard library reads the cgroup files (`/proc/self/cgroup`, the CPU
+/// quota) on every call, and a commit sized its pools three times over.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}

@@ -310,8 +310,7 @@ impl Store {
         progress: &dyn Progress,
     ) -> Result<u64> {
         let total: u64 = set.files.iter().map(|f| f.size).sum();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
+        let threads = crate::progress::cores()
             .min(EXPORT_THREADS)
             .min(set.files.len());
         if threads <= 1 || total <= PARALLEL_ABOVE {

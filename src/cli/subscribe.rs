@@ -165,7 +165,7 @@ fn options(args: &SubscribeArgs) -> SubscribeOptions {
 /// One worker per core, at most 4: a commit is mostly CPU (scan, hash, compress) with a
 /// few flushes, so more workers than cores only queue on them.
 fn default_workers() -> u64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u64)
+    artifact_store::progress::cores().min(4) as u64
 }
 
 fn host_name() -> String {

@@ -24,10 +24,7 @@ pub(super) fn write_blobs(
 ) -> Result<Vec<ObjectId>> {
     let total: u64 = p.files.iter().map(|f| f.bytes.len() as u64).sum();
     progress.start("writing objects", set_bytes(p), Unit::Bytes);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(p.files.len())
-        .min(4);
+    let workers = crate::progress::cores().min(p.files.len()).min(4);
     if total < PARALLEL_BLOB_BYTES || workers < 2 {
         return write_blob_batch(repo, p, &(0..p.files.len()).collect::<Vec<_>>(), progress);
     }

@@ -30,10 +30,7 @@ pub(super) fn load_all(
 ) -> Result<Vec<LoadedFile>> {
     let total: u64 = files.iter().map(size_of).sum();
     progress.start("reading and scanning", total, Unit::Bytes);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len())
-        .min(4);
+    let workers = crate::progress::cores().min(files.len()).min(4);
     if total < PARALLEL_LOAD_BYTES || workers < 2 {
         return files
             .into_iter()

@@ -227,10 +227,7 @@ fn encode_large_in_parallel(
         })
         .collect();
     let total: usize = large.iter().map(|(.., data)| data.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-        .min(large.len());
+    let threads = crate::progress::cores().min(4).min(large.len());
     if total < PARALLEL_MIN_TOTAL || threads < 2 {
         return Ok(Default::default());
     }

@@ -33,8 +33,7 @@ pub(crate) fn scan_paths(
         }
     }
     progress.start("scanning files", entries.len() as u64, Unit::Items);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    let workers = crate::progress::cores()
         .clamp(1, MAX_WORKERS)
         .min(entries.len().max(1));
     let next = AtomicUsize::new(0);
