@@ -554,21 +554,7 @@ impl Applied {
         }
         let op = byte[0];
         if op & 0x80 != 0 {
-            let mut at = 0u64;
-            let mut size = 0u64;
-            for i in 0..7 {
-                if op & (1 << i) != 0 {
-                    self.delta.read_exact(&mut byte)?;
-                    if i < 4 {
-                        at |= u64::from(byte[0]) << (8 * i);
-                    } else {
-                        size |= u64::from(byte[0]) << (8 * (i - 4));
-                    }
-                }
-            }
-            if size == 0 {
-                size = 0x10000;
-            }
+            let (at, size) = read_copy(op, &mut self.delta)?;
             if at + size > self.base_len {
                 return Err(invalid("a copy reaches past its base"));
             }
@@ -681,21 +667,7 @@ pub fn copies_forward(delta: &mut dyn Read) -> io::Result<bool> {
             }
             continue;
         }
-        let mut at = 0u64;
-        let mut size = 0u64;
-        for i in 0..7 {
-            if op & (1 << i) != 0 {
-                delta.read_exact(&mut byte)?;
-                if i < 4 {
-                    at |= u64::from(byte[0]) << (8 * i);
-                } else {
-                    size |= u64::from(byte[0]) << (8 * (i - 4));
-                }
-            }
-        }
-        if size == 0 {
-            size = 0x10000;
-        }
+        let (at, size) = read_copy(op, &mut delta)?;
         if at < end {
             return Ok(false);
         }
@@ -731,22 +703,29 @@ fn read_varint(r: &mut (impl Read + ?Sized)) -> io::Result<u64> {
     }
 }
 
+/// Reads the offset and size of a copy instruction whose opcode is `op` (its bit 7 set):
+/// the bytes its low seven bits announce, little-endian; a size of 0 means 0x10000.
+fn read_copy(op: u8, delta: &mut impl Read) -> io::Result<(u64, u64)> {
+    let mut byte = [0u8; 1];
+    let mut at = 0u64;
+    let mut size = 0u64;
+    for i in 0..7 {
+        if op & (1 << i) != 0 {
+            delta.read_exact(&mut byte)?;
+            if i < 4 {
+                at |= u64::from(byte[0]) << (8 * i);
+            } else {
+                size |= u64::from(byte[0]) << (8 * (i - 4));
+            }
+        }
+    }
+    Ok((at, if size == 0 { 0x10000 } else { size }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic byte stream (xorshift).
-    fn noise(seed: u64, n: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::git::testing::noise;
 
     /// Encodes with no size limit, applies streamed and through the in-memory decoder,
     /// and returns the delta's size.

@@ -299,19 +299,7 @@ fn read_varint(data: &[u8], at: &mut usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic byte stream (xorshift).
-    fn noise(seed: u64, n: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::git::testing::noise;
 
     fn round_trip(base: &[u8], target: &[u8]) -> usize {
         let delta = encode(base, target, usize::MAX).expect("no size limit");

@@ -242,4 +242,17 @@ pub(crate) mod testing {
         drop(tree);
         (dir, repo, commit)
     }
+
+    /// A deterministic byte stream (xorshift) of `n` bytes: content no delta finds twice.
+    pub fn noise(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
 }
