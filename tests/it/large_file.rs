@@ -199,13 +199,19 @@ fn git_blob_sha256(env: &Env, repo: &Path, spec: &str) -> String {
     format!("{:x}", hasher.finalize())
 }
 
-#[test]
-fn a_large_file_commits_and_scans_in_under_100_mb() {
+/// The size of the large file: `ARTIFACT_STORE_LARGE_TEST_MIB` MiB, 128 by default.
+fn test_size() -> u64 {
     let mib: u64 = std::env::var("ARTIFACT_STORE_LARGE_TEST_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(128);
-    let size = mib << 20;
+    mib << 20
+}
+
+#[test]
+fn a_large_file_commits_and_scans_in_under_100_mb() {
+    let size = test_size();
+    let mib = size >> 20;
     let env = Env::new();
     let store = env.store();
     let s = store.to_str().unwrap();
@@ -568,11 +574,8 @@ fn read_back_in_bounded_memory(env: &Env, store: &Path, versions: &[(&str, &str,
 
 #[test]
 fn large_versions_consolidate_into_streamed_deltas_read_back_in_bounded_memory() {
-    let mib: u64 = std::env::var("ARTIFACT_STORE_LARGE_TEST_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let size = mib << 20;
+    let size = test_size();
+    let mib = size >> 20;
     let env = Env::new();
     let store = env.store();
     let s = store.to_str().unwrap();
