@@ -13,22 +13,12 @@ use serde_json::Value;
 fn commit(env: &Env, store: &Path, task: &str, corr: &str, secs: i64, sets: &[&str]) {
     env.write(&format!("runs/{corr}/out.txt"), corr);
     let dir = env.path(&format!("runs/{corr}"));
-    let s = store.to_str().unwrap();
-    let mut args = vec!["--repo", s, "-q", "commit", "-w", "wf", "-t", task];
+    let mut args = vec!["-w", "wf", "-t", task];
     args.extend(["--correlation-id", corr, "--status", "passed"]);
     for pair in sets {
         args.extend(["--set", pair]);
     }
-    let path = dir.join(".");
-    args.push(path.to_str().unwrap());
-    let mut cmd = env.cmd(&args);
-    cmd.env("GIT_COMMITTER_DATE", format!("@{secs} +0000"));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.commit_dated(store, secs, &args, &dir);
 }
 
 /// Three sets whose metadata holds everything CSV has to quote, and formulas.

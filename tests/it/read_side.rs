@@ -10,7 +10,6 @@ use serde_json::json;
 /// A store with two workflows; wf_a/t1 has three versions, wf_a/t2 one (failed), wf_b/t1 one.
 fn populated(env: &Env) -> PathBuf {
     let store = env.store();
-    let s = store.to_str().unwrap();
     let commit = |wf: &str,
                   task: &str,
                   corr: &str,
@@ -23,35 +22,28 @@ fn populated(env: &Env) -> PathBuf {
         for (name, content) in files {
             env.write(&format!("runs/{corr}/{name}"), content);
         }
-        let mut cmd = env.cmd(&[
-            "--repo",
-            s,
-            "-q",
-            "commit",
-            "-w",
-            wf,
-            "-t",
-            task,
-            "--correlation-id",
-            corr,
-            "--status",
-            status,
-            "--prompt-hash",
-            &format!("{wf}{task}").replace('_', ""),
-            "--set",
-            &format!("test_metrics.net_pnl={pnl}"),
-            "--set",
-            &format!("test_metrics.win_rate={win}"),
-            "--set",
-            "llm_version=gpt-4",
-            dir.join(".").to_str().unwrap(),
-        ]);
-        cmd.env("GIT_COMMITTER_DATE", format!("@{secs} +0000"));
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        env.commit_dated(
+            &store,
+            secs,
+            &[
+                "-w",
+                wf,
+                "-t",
+                task,
+                "--correlation-id",
+                corr,
+                "--status",
+                status,
+                "--prompt-hash",
+                &format!("{wf}{task}").replace('_', ""),
+                "--set",
+                &format!("test_metrics.net_pnl={pnl}"),
+                "--set",
+                &format!("test_metrics.win_rate={win}"),
+                "--set",
+                "llm_version=gpt-4",
+            ],
+            &dir,
         );
     };
     commit(

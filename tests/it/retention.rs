@@ -183,29 +183,22 @@ pub(crate) fn commit_at(
         &format!("runs/{corr}/result.csv"),
         format!("{corr},{secs}\n"),
     );
-    let mut cmd = env.cmd(&[
-        "--repo",
-        store.to_str().unwrap(),
-        "-q",
-        "commit",
-        "-w",
-        wf,
-        "-t",
-        task,
-        "--correlation-id",
-        corr,
-        "--prompt-hash",
-        prompt,
-        "--status",
-        status,
-        dir.join(".").to_str().unwrap(),
-    ]);
-    cmd.env("GIT_COMMITTER_DATE", format!("@{secs} +0000"));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    env.commit_dated(
+        store,
+        secs,
+        &[
+            "-w",
+            wf,
+            "-t",
+            task,
+            "--correlation-id",
+            corr,
+            "--prompt-hash",
+            prompt,
+            "--status",
+            status,
+        ],
+        &dir,
     );
 }
 

@@ -222,10 +222,6 @@ pub fn commit(
         .map(|(k, v)| format!("test_metrics.{k}={v}"))
         .collect();
     let mut args = vec![
-        "--repo",
-        store.to_str().unwrap(),
-        "-q",
-        "commit",
         "-w",
         wf,
         "-t",
@@ -240,16 +236,7 @@ pub fn commit(
     for s in &sets {
         args.extend(["--set", s.as_str()]);
     }
-    let dot = dir.join(".");
-    args.push(dot.to_str().unwrap());
-    let mut cmd = env.cmd(&args);
-    cmd.env("GIT_COMMITTER_DATE", format!("@{secs} +0000"));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.commit_dated(store, secs, &args, &dir);
 }
 
 /// An equity curve of `n` hourly points, shaped by `drift`.

@@ -241,6 +241,26 @@ pub fn commit_args<'a>(store: &'a str, corr: &'a str, files: &[&'a str]) -> Vec<
 }
 
 impl Env {
+    /// Commits the directory `dir` into `store` (`--repo STORE -q commit ARGS DIR/.`) with
+    /// its commit time fixed at `secs` (unix seconds, UTC), and asserts that it succeeded:
+    /// how the read-side tests build stores whose order in time they know.
+    pub fn commit_dated(&self, store: &Path, secs: i64, args: &[&str], dir: &Path) {
+        let dot = dir.join(".");
+        let mut full = vec!["--repo", store.to_str().unwrap(), "-q", "commit"];
+        full.extend_from_slice(args);
+        full.push(dot.to_str().unwrap());
+        let out = self
+            .cmd(&full)
+            .env("GIT_COMMITTER_DATE", format!("@{secs} +0000"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs the store binary with extra environment variables.
     pub fn run_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut cmd = self.cmd(args);
