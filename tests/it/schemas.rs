@@ -174,15 +174,18 @@ fn every_schema_is_a_valid_2020_12_schema_and_every_command_has_one() {
     validators();
 }
 
+/// Runs `artifact-store --repo STORE --json ARGS`.
+fn json_in(env: &Env, store: &str, args: &[&str]) -> Run {
+    let mut full = vec!["--repo", store, "--json"];
+    full.extend_from_slice(args);
+    env.run(&full)
+}
+
 #[test]
 fn commit_and_the_read_commands_are_on_their_schemas() {
     let env = Env::new();
     let (s, in2) = store(&env);
-    let run = |args: &[&str]| {
-        let mut full = vec!["--repo", s.as_str(), "--json"];
-        full.extend_from_slice(args);
-        env.run(&full)
-    };
+    let run = |args: &[&str]| json_in(&env, &s, args);
 
     // A duplicate without --prompt-hash still names every tag of its commit.
     let dir = format!("{}/.", in2.display());
@@ -340,11 +343,7 @@ fn commit_and_the_read_commands_are_on_their_schemas() {
 fn gc_trash_scan_init_demo_and_hooks_are_on_their_schemas() {
     let env = Env::new();
     let (s, _) = store(&env);
-    let run = |args: &[&str]| {
-        let mut full = vec!["--repo", s.as_str(), "--json"];
-        full.extend_from_slice(args);
-        env.run(&full)
-    };
+    let run = |args: &[&str]| json_in(&env, &s, args);
     let policy = env.write("policy.toml", "keep_last = 1\n");
     let policy = policy.to_str().unwrap();
     let plan = on_schema("gc", &run(&["gc", "--policy", policy]).ok());
@@ -428,11 +427,7 @@ fn failures_with_data_carry_an_error_beside_it() {
     let env = Env::new();
     let (s, _) = store(&env);
     let store = PathBuf::from(&s);
-    let run = |args: &[&str]| {
-        let mut full = vec!["--repo", s.as_str(), "--json"];
-        full.extend_from_slice(args);
-        env.run(&full)
-    };
+    let run = |args: &[&str]| json_in(&env, &s, args);
 
     // A corr_ tag on a commit with another Correlation-Id: a problem, so a failure.
     let a = env.git_in(&store, &["rev-parse", "corr_a"]);
