@@ -160,6 +160,23 @@ fn assert_fails_naming(run: &common::Run, problem: &str) {
     assert!(kind == "io" || kind == "git", "{json}");
 }
 
+/// Asserts a run failed on a full disk: exit 1, the OS error on stderr, kind `storage_full`.
+#[track_caller]
+fn assert_storage_full(run: &common::Run) {
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("No space left on device"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["error"]["kind"],
+        "storage_full",
+        "{}",
+        run.stdout
+    );
+}
+
 /// Asserts the commit of `corr` is the branch tip, once, with its tags on it.
 #[track_caller]
 fn assert_landed_once(env: &Env, store: &Path, corr: &str, sha: &str) {
@@ -361,18 +378,7 @@ fn a_streamed_blob_on_a_full_disk_names_the_cause_and_leaves_no_temporary_object
         free(&fs.dir, filled, free_pages * 4096);
         let before = env.snapshot(&store);
         let run = commit(&env, &store, "big", big.parent().unwrap());
-        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-        assert!(
-            run.stderr.contains("No space left on device"),
-            "{}",
-            run.stderr
-        );
-        assert_eq!(
-            run.json()["error"]["kind"],
-            "storage_full",
-            "{}",
-            run.stdout
-        );
+        assert_storage_full(&run);
         let message = run.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(
             message.contains("no space left on device"),
@@ -505,18 +511,7 @@ fn a_consolidation_meeting_a_full_disk_loses_nothing_and_runs_once_space_returns
     let before = env.snapshot(&store);
     let filled = fill(&fs.dir);
     let run = env.run(&["--repo", s, "--json", "compact"]);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stderr.contains("No space left on device"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(
-        run.json()["error"]["kind"],
-        "storage_full",
-        "{}",
-        run.stdout
-    );
+    assert_storage_full(&run);
     // Nothing lost, nothing half-written left behind, nothing locked.
     assert_eq!(env.snapshot(&store), before);
     env.fsck(&store);
