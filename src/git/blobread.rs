@@ -55,33 +55,65 @@ pub fn for_each_piece(
         each(blob.content())?;
         return Ok(blob.size() as u64);
     };
-    let corrupt = |reason: &str| Error::corrupt_at(what, "blob", oid, reason);
     let mut z = flate2::read::ZlibDecoder::new(std::io::BufReader::with_capacity(PIECE, file));
-    let size =
-        read_header(&mut z).ok_or_else(|| corrupt("cannot be read: its header is not a blob's"))?;
+    let size = read_header(&mut z).ok_or_else(|| {
+        Error::corrupt_at(
+            what,
+            "blob",
+            oid,
+            "cannot be read: its header is not a blob's",
+        )
+    })?;
+    pump(z, size, oid, (what, Source::Loose), each)
+}
+
+/// Where a streamed blob is read from, for the words of its errors.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A loose object file: its size comes from its header.
+    Loose,
+    /// A pack entry: its size comes from the entry.
+    Packed,
+}
+
+/// Hands over `reader`'s bytes in pieces of [`PIECE`], checking that they are `size`
+/// bytes, no more and no fewer, and hash to `oid`; any failure is [`Error::Corrupt`]
+/// naming `what`.
+fn pump(
+    mut reader: impl Read,
+    size: u64,
+    oid: Oid,
+    (what, source): (&str, Source),
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let corrupt = |reason: &str| Error::corrupt_at(what, "blob", oid, reason);
+    let (read_from, sized_by) = match source {
+        Source::Loose => ("", "its header"),
+        Source::Packed => (" from its pack", "its pack entry"),
+    };
     let mut hash = BlobHash::new(size);
     let mut buf = vec![0u8; PIECE];
     let mut total = 0u64;
     loop {
-        match z.read(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 total += n as u64;
                 if total > size {
                     return Err(corrupt(&format!(
-                        "holds more bytes than the {size} its header says"
+                        "holds more bytes than the {size} {sized_by} says"
                     )));
                 }
                 hash.update(&buf[..n]);
                 each(&buf[..n])?;
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(corrupt(&format!("cannot be read: {e}"))),
+            Err(e) => return Err(corrupt(&format!("cannot be read{read_from}: {e}"))),
         }
     }
     if total != size {
         return Err(corrupt(&format!(
-            "is cut short: {total} of the {size} bytes its header says"
+            "is cut short: {total} of the {size} bytes {sized_by} says"
         )));
     }
     hash.check(oid, what)?;
@@ -93,36 +125,18 @@ fn stream_packed(
     object: super::packread::Object,
     oid: Oid,
     what: &str,
-    mut each: impl FnMut(&[u8]) -> Result<()>,
+    each: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<u64> {
-    let corrupt = |reason: &str| Error::corrupt_at(what, "blob", oid, reason);
     if object.kind != git2::ObjectType::Blob {
-        return Err(corrupt("is not a blob"));
+        return Err(Error::corrupt_at(what, "blob", oid, "is not a blob"));
     }
-    let size = object.size;
-    let mut reader = object.reader;
-    let mut hash = BlobHash::new(size);
-    let mut buf = vec![0u8; PIECE];
-    let mut total = 0u64;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                total += n as u64;
-                hash.update(&buf[..n]);
-                each(&buf[..n])?;
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(corrupt(&format!("cannot be read from its pack: {e}"))),
-        }
-    }
-    if total != size {
-        return Err(corrupt(&format!(
-            "is cut short: {total} of the {size} bytes its pack entry says"
-        )));
-    }
-    hash.check(oid, what)?;
-    Ok(total)
+    pump(
+        object.reader,
+        object.size,
+        oid,
+        (what, Source::Packed),
+        each,
+    )
 }
 
 /// Opens the loose object file of `oid` in the repository's own object directory (the

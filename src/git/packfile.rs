@@ -55,24 +55,23 @@ impl PackFile {
             .mode(READ_ONLY)
             .open(path)
             .map_err(Error::io("failed to create", path))?;
-        let mut pack = PackFile {
-            path: path.to_path_buf(),
-            out: Some(BufWriter::with_capacity(64 << 10, file)),
-            hasher: gix_hash::hasher(gix_hash::Kind::Sha1),
-            offset: 0,
-            entries: Vec::with_capacity(count),
-            buf: Vec::new(),
-            zlib: None,
-        };
-        pack.header(count)?;
-        Ok(pack)
+        PackFile::start(
+            path.to_path_buf(),
+            Some(BufWriter::with_capacity(64 << 10, file)),
+            count,
+        )
     }
 
     /// A pack that writes nothing and counts what it would: a dry run's size.
     pub fn dry_run(count: usize) -> Result<PackFile> {
+        PackFile::start(PathBuf::from("(dry run)"), None, count)
+    }
+
+    /// A pack writing to `out` (nothing when `None`), its header for `count` objects done.
+    fn start(path: PathBuf, out: Option<BufWriter<File>>, count: usize) -> Result<PackFile> {
         let mut pack = PackFile {
-            path: PathBuf::from("(dry run)"),
-            out: None,
+            path,
+            out,
             hasher: gix_hash::hasher(gix_hash::Kind::Sha1),
             offset: 0,
             entries: Vec::with_capacity(count),
